@@ -1,0 +1,156 @@
+package sluice.agent.wire;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * The JSON payloads of HELLO, HEADERS, RESET and GO_AWAY frames. Everything the gateway sends is validated here on
+ * decode, so the agent never acts on a value outside these shapes; the agent's own config then decides what is allowed.
+ */
+public final class Messages {
+  private Messages() {}
+
+  /** Service names, job ids and tags are short tokens: no paths, no spaces, no shell metacharacters. */
+  static final Pattern SERVICE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+  static final Pattern JOB_ID = Pattern.compile("[0-9]{1,18}");
+  static final Pattern TAG = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+  static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+  static final Pattern METHOD = Pattern.compile("GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS");
+  /** An origin-form path with an optional query: no scheme, no authority, no dot segments, no control characters. */
+  static final Pattern PATH = Pattern.compile("/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,2047}(\\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,2047})?");
+  static final Pattern HEADER_NAME = Pattern.compile("[a-z0-9-]{1,64}");
+  static final int MAX_HEADERS = 32;
+  static final int MAX_HEADER_VALUE = 1024;
+
+  static String require(String field, String value, Pattern pattern) {
+    if (value == null) throw new IllegalArgumentException(field + " is required");
+    if (!pattern.matcher(value).matches()) throw new IllegalArgumentException(field + " is malformed");
+    return value;
+  }
+
+  /** First frame of each side after the banner. */
+  public record Hello(int protocol, String software, int maxStreams, int initialWindow, int maxDataFrame) {}
+
+  /** Why a stream was reset or the session is going away: a stable machine-readable code and a human message. */
+  public record Problem(String code, String message) {
+    public Problem {
+      if (code == null || code.isBlank()) code = "internal";
+      if (message == null) message = "";
+      if (message.length() > 1000) message = message.substring(0, 1000);
+    }
+  }
+
+  /** A call opens a stream (HEADERS + SYN). Control calls carry everything in the head and send FIN with it. */
+  @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "op")
+  @JsonSubTypes({
+      @JsonSubTypes.Type(value = Submit.class, name = "submit"),
+      @JsonSubTypes.Type(value = ListJobs.class, name = "jobs"),
+      @JsonSubTypes.Type(value = Cancel.class, name = "cancel"),
+      @JsonSubTypes.Type(value = Probe.class, name = "probe"),
+      @JsonSubTypes.Type(value = Forward.class, name = "http")})
+  public sealed interface Call permits Submit, ListJobs, Cancel, Probe, Forward {}
+
+  /** Submit one job of a configured service. The tag is the gateway's idempotency key, stored with the job. */
+  public record Submit(String service, String tag) implements Call {
+    public Submit {
+      require("service", service, SERVICE);
+      require("tag", tag, TAG);
+    }
+  }
+
+  /** All jobs this agent submitted that the scheduler still knows, final states included. */
+  public record ListJobs() implements Call {}
+
+  /** Cancel a job this agent submitted. */
+  public record Cancel(String job) implements Call {
+    public Cancel { require("job", job, JOB_ID); }
+  }
+
+  /** Ask the job's model server for its health path and report whether it is ready. */
+  public record Probe(String service, String job) implements Call {
+    public Probe {
+      require("service", service, SERVICE);
+      require("job", job, JOB_ID);
+    }
+  }
+
+  /** An HTTP request to the model server of a job; the body follows as DATA frames, then FIN. */
+  public record Forward(String service, String job, String method, String path, Map<String, String> headers,
+                        String requestId) implements Call {
+    public Forward {
+      require("service", service, SERVICE);
+      require("job", job, JOB_ID);
+      require("method", method, METHOD);
+      require("path", path, PATH);
+      if (path.contains("/../") || path.endsWith("/..") || path.contains("/./")) {
+        throw new IllegalArgumentException("path must not contain dot segments");
+      }
+      if (requestId != null) require("requestId", requestId, REQUEST_ID);
+      headers = headers == null ? Map.of() : Map.copyOf(headers);
+      if (headers.size() > MAX_HEADERS) throw new IllegalArgumentException("too many headers");
+      headers.forEach((k, v) -> {
+        require("header name", k, HEADER_NAME);
+        if (v == null || v.length() > MAX_HEADER_VALUE || v.chars().anyMatch(c -> c < 0x20 && c != '\t' || c == 0x7f)) {
+          throw new IllegalArgumentException("header " + k + " has a malformed value");
+        }
+      });
+    }
+  }
+
+  /**
+   * The agent's answer (HEADERS + ACK). For a forwarded request: the model server's status and allow-listed headers,
+   * with the body following as DATA. For a control call: {@code result}, with FIN. A refusal carries {@code error}.
+   */
+  public record Reply(int status, Map<String, String> headers, JsonNode result, Problem error) {
+    public Reply {
+      if (status < 100 || status > 599) throw new IllegalArgumentException("status out of range: " + status);
+      headers = headers == null ? Map.of() : Map.copyOf(headers);
+    }
+
+    public static Reply ok(JsonNode result) { return new Reply(200, Map.of(), result, null); }
+
+    public static Reply error(int status, String code, String message) {
+      return new Reply(status, Map.of(), null, new Problem(code, message));
+    }
+
+    public boolean hasError() { return error != null; }
+  }
+
+  /** Slurm's job states (the extended %T names); local jobs use the same subset. */
+  public enum JobState {
+    PENDING, CONFIGURING, RUNNING, COMPLETING, SUSPENDED,
+    COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, PREEMPTED, BOOT_FAIL, DEADLINE,
+    /** The scheduler no longer knows the job and no final state was recorded. */
+    UNKNOWN;
+
+    public boolean isFinal() {
+      return switch (this) {
+        case PENDING, CONFIGURING, RUNNING, COMPLETING, SUSPENDED -> false;
+        default -> true;
+      };
+    }
+  }
+
+  /**
+   * What the agent knows about one of its jobs.
+   *
+   * @param timeLimitSeconds the job's time limit, or null when unlimited
+   * @param endTime actual end, or the expected end of a running job (start + limit), or null
+   */
+  public record JobInfo(String id, String service, String tag, JobState state, String node, Instant submitTime,
+                        Instant startTime, Instant endTime, Long timeLimitSeconds, String reason, Integer exitCode) {}
+
+  public record JobList(List<JobInfo> jobs) {
+    public JobList { jobs = List.copyOf(jobs); }
+  }
+
+  /** Result of a probe: ready when the health path answered 2xx. */
+  public record ProbeResult(boolean ready, int status, String detail) {}
+
+  public record CancelResult(String job, boolean cancelled, JobState state) {}
+}
