@@ -1,0 +1,242 @@
+package sluice.agent;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import sluice.agent.config.AgentConfig;
+import sluice.agent.config.ServiceSpec;
+import sluice.agent.sched.Scheduler;
+import sluice.agent.wire.Codes;
+import sluice.agent.wire.Messages;
+import sluice.agent.wire.Messages.Call;
+import sluice.agent.wire.Messages.JobInfo;
+import sluice.agent.wire.Messages.Reply;
+import sluice.agent.wire.MuxStream;
+import sluice.agent.wire.StreamResetException;
+import sluice.agent.wire.WireJson;
+
+/**
+ * Serves the calls of one gateway connection. Every decision is made from the agent's own config and its own jobs:
+ * the gateway may only name a configured service, a job this agent submitted, and a path that service allows.
+ */
+public final class Agent {
+  private static final Logger LOG = Logger.getLogger(Agent.class.getName());
+  /** Request headers passed to the model server; everything else the gateway sends is dropped. */
+  private static final Set<String> REQUEST_HEADERS = Set.of("content-type", "accept", "x-request-id");
+  /** Response headers passed back; hop-by-hop and server-identifying headers stay behind. */
+  private static final Set<String> RESPONSE_HEADERS = Set.of("content-type", "content-length", "retry-after");
+
+  private final AgentConfig config;
+  private final Scheduler scheduler;
+  private final ExecutorService workers;
+  private final HttpClient http;
+
+  public Agent(AgentConfig config, Scheduler scheduler, ExecutorService workers) {
+    this.config = config;
+    this.scheduler = scheduler;
+    this.workers = workers;
+    this.http = HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_1_1)                 // vLLM and mock-llm speak plain HTTP/1.1
+        .connectTimeout(config.upstream().connectTimeout())
+        .followRedirects(HttpClient.Redirect.NEVER)
+        .executor(workers)
+        .build();
+  }
+
+  /** The session's acceptor: runs each call on a worker thread. */
+  public void accept(MuxStream stream) {
+    workers.execute(() -> serve(stream));
+  }
+
+  private void serve(MuxStream stream) {
+    Call call = stream.call();
+    try {
+      if (call instanceof Messages.Forward f) forward(stream, f);
+      else if (call instanceof Messages.Submit s) reply(stream, submit(s));
+      else if (call instanceof Messages.Cancel c) reply(stream, cancel(c));
+      else if (call instanceof Messages.Probe p) reply(stream, probe(p));
+      else reply(stream, Reply.ok(WireJson.tree(new Messages.JobList(scheduler.jobs()))));
+    } catch (Scheduler.SchedulerException e) {
+      LOG.warning(() -> "scheduler failed on " + describe(call) + ": " + e.getMessage());
+      replyQuietly(stream, Reply.error(503, "scheduler_error", e.getMessage()));
+    } catch (StreamResetException e) {
+      LOG.fine(() -> "stream " + stream.id() + " reset during " + describe(call) + ": " + e.code());
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "call " + describe(call) + " failed", e);
+      stream.reset(Codes.INTERNAL, "agent error");
+    }
+  }
+
+  private Reply submit(Messages.Submit s) throws Scheduler.SchedulerException {
+    ServiceSpec service = config.service(s.service());
+    if (service == null) return refuse(404, "unknown_service", "service " + s.service() + " is not configured on this agent");
+    return Reply.ok(WireJson.tree(scheduler.submit(service, s.tag())));
+  }
+
+  private Reply cancel(Messages.Cancel c) throws Scheduler.SchedulerException {
+    return scheduler.cancel(c.job())
+        .map(r -> Reply.ok(WireJson.tree(r)))
+        .orElseGet(() -> refuse(404, "unknown_job", "job " + c.job() + " was not submitted by this agent"));
+  }
+
+  private Reply probe(Messages.Probe p) throws Scheduler.SchedulerException {
+    ServiceSpec service = config.service(p.service());
+    if (service == null) return refuse(404, "unknown_service", "service " + p.service() + " is not configured on this agent");
+    Optional<JobInfo> job = ownJob(p.service(), p.job());
+    if (job.isEmpty()) return refuse(404, "unknown_job", "job " + p.job() + " of " + p.service() + " is unknown to this agent");
+    Optional<URI> endpoint = scheduler.endpoint(job.get());
+    if (endpoint.isEmpty()) {
+      return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "job is " + job.get().state())));
+    }
+    HttpRequest req = HttpRequest.newBuilder(endpoint.get().resolve(service.healthPath()))
+        .timeout(config.upstream().probeTimeout()).GET().build();
+    try {
+      HttpResponse<Void> resp = http.send(req, HttpResponse.BodyHandlers.discarding());
+      boolean ready = resp.statusCode() / 100 == 2;
+      return Reply.ok(WireJson.tree(new Messages.ProbeResult(ready, resp.statusCode(), "health answered " + resp.statusCode())));
+    } catch (IOException e) {
+      return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "health check failed: " + e.getClass().getSimpleName())));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "interrupted")));
+    }
+  }
+
+  /**
+   * Streams a request to the job's model server and the response back. Credit on the mux stream is the backpressure:
+   * a slow gateway reader blocks {@link MuxStream#write}, which stops reading the upstream body, which stops the model
+   * server's TCP writes. A reset from the gateway (client gone) closes the upstream body, which aborts the request.
+   */
+  private void forward(MuxStream stream, Messages.Forward f) throws Scheduler.SchedulerException, StreamResetException {
+    ServiceSpec service = config.service(f.service());
+    if (service == null) {
+      reply(stream, refuse(404, "unknown_service", "service " + f.service() + " is not configured on this agent"));
+      return;
+    }
+    if (!service.allows(f.method(), f.path())) {
+      reply(stream, refuse(403, "path_not_allowed", f.method() + " " + pathOnly(f.path()) + " is not allowed for " + f.service()));
+      return;
+    }
+    Optional<JobInfo> job = ownJob(f.service(), f.job());
+    Optional<URI> endpoint = job.flatMap(scheduler::endpoint);
+    if (endpoint.isEmpty()) {
+      reply(stream, refuse(job.isEmpty() ? 404 : 409, job.isEmpty() ? "unknown_job" : "job_not_running",
+          job.map(j -> "job " + j.id() + " is " + j.state()).orElse("job " + f.job() + " is unknown to this agent")));
+      return;
+    }
+    HttpRequest request;
+    try {
+      request = upstreamRequest(stream, f, endpoint.get());
+    } catch (IllegalArgumentException e) {
+      reply(stream, Reply.error(400, Codes.BAD_REQUEST, e.getMessage()));
+      return;
+    }
+    HttpResponse<InputStream> response;
+    try {
+      response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+    } catch (HttpTimeoutException e) {
+      replyQuietly(stream, Reply.error(504, Codes.UPSTREAM, "model server sent no response head in time"));
+      return;
+    } catch (IOException e) {
+      if (stream.resetReason() != null) throw new StreamResetException(stream.resetReason());
+      replyQuietly(stream, Reply.error(502, Codes.UPSTREAM, "model server unreachable: " + e.getClass().getSimpleName()));
+      return;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      stream.reset(Codes.INTERNAL, "interrupted");
+      return;
+    }
+    try (InputStream body = response.body()) {        // closing it early aborts the upstream request
+      stream.sendReply(new Reply(response.statusCode(), responseHeaders(response), null, null), false);
+      byte[] buf = new byte[16 * 1024];
+      for (int n; (n = body.read(buf)) != -1; ) stream.write(buf, 0, n);
+      stream.finish();
+    } catch (StreamResetException e) {
+      LOG.fine(() -> "request " + f.requestId() + " cancelled by the gateway (" + e.code() + ")");
+    } catch (IOException e) {
+      LOG.info(() -> "model server broke off request " + f.requestId() + ": " + e.getMessage());
+      stream.reset(Codes.UPSTREAM, "model server broke off the response");
+    }
+  }
+
+  private HttpRequest upstreamRequest(MuxStream stream, Messages.Forward f, URI endpoint) {
+    HttpRequest.Builder b = HttpRequest.newBuilder(endpoint.resolve(f.path()))
+        .timeout(config.upstream().headersTimeout());
+    f.headers().forEach((k, v) -> {
+      if (REQUEST_HEADERS.contains(k)) b.header(k, v);
+    });
+    if (f.requestId() != null && !f.headers().containsKey("x-request-id")) b.header("x-request-id", f.requestId());
+    String length = f.headers().get("content-length");
+    HttpRequest.BodyPublisher body;
+    if (length != null) {
+      long n;
+      try {
+        n = Long.parseLong(length);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("content-length is not a number");
+      }
+      if (n < 0 || n > config.upstream().maxRequestBytes()) throw new IllegalArgumentException("request body too large");
+      // Streams the body from the mux stream as it arrives, yet sends a Content-Length like the original request.
+      body = n == 0 ? HttpRequest.BodyPublishers.noBody()
+          : HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(stream::inputStream), n);
+    } else {
+      body = HttpRequest.BodyPublishers.ofInputStream(stream::inputStream);
+    }
+    return b.method(f.method(), body).build();
+  }
+
+  private static Map<String, String> responseHeaders(HttpResponse<?> response) {
+    Map<String, String> out = new LinkedHashMap<>();
+    response.headers().map().forEach((k, v) -> {
+      String name = k.toLowerCase(java.util.Locale.ROOT);
+      if (RESPONSE_HEADERS.contains(name) && !v.isEmpty()) out.put(name, v.get(0));
+    });
+    return out;
+  }
+
+  /** The job if this agent submitted it for this service; another service's job counts as unknown. */
+  private Optional<JobInfo> ownJob(String service, String jobId) throws Scheduler.SchedulerException {
+    return scheduler.job(jobId).filter(j -> j.service().equals(service));
+  }
+
+  private static Reply refuse(int status, String code, String message) {
+    LOG.warning(() -> "refused: " + code + ": " + message);
+    return Reply.error(status, code, message);
+  }
+
+  private static void reply(MuxStream stream, Reply reply) throws StreamResetException {
+    stream.sendReply(reply, true);
+  }
+
+  private static void replyQuietly(MuxStream stream, Reply reply) {
+    try {
+      stream.sendReply(reply, true);
+    } catch (StreamResetException | IllegalStateException e) {
+      stream.reset(Codes.UPSTREAM, reply.error() == null ? "failed" : reply.error().message());
+    }
+  }
+
+  private static String pathOnly(String path) {
+    int q = path.indexOf('?');
+    return q < 0 ? path : path.substring(0, q);
+  }
+
+  private static String describe(Call call) {
+    if (call instanceof Messages.Submit s) return "submit " + s.service();
+    if (call instanceof Messages.Cancel c) return "cancel " + c.job();
+    if (call instanceof Messages.Probe p) return "probe " + p.service() + "/" + p.job();
+    if (call instanceof Messages.Forward f) return f.method() + " " + pathOnly(f.path()) + " on " + f.service() + "/" + f.job();
+    return "jobs";
+  }
+}

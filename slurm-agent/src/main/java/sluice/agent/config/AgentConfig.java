@@ -1,0 +1,190 @@
+package sluice.agent.config;
+
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.logging.Level;
+
+/**
+ * The agent's configuration: {@code agent-reference.json} from the jar (every key, its default and its meaning) with
+ * the operator's file merged over it. Unknown keys and bad values fail at start-up, naming the key.
+ */
+public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, Level logLevel, int maxStreams,
+                          int streamWindow, Upstream upstream, Local local, Map<String, ServiceSpec> services) {
+
+  public enum SchedulerKind { LOCAL, SLURM }
+
+  public record Upstream(Duration connectTimeout, Duration headersTimeout, Duration probeTimeout, long maxRequestBytes) {}
+
+  public record Local(Duration killWait, Duration keepFinished, String shell) {}
+
+  public AgentConfig {
+    services = Map.copyOf(services);
+  }
+
+  public static final String ROOT = "sluice-agent";
+  private static final ObjectMapper LENIENT_JSON = JsonMapper.builder()
+      .enable(JsonReadFeature.ALLOW_JAVA_COMMENTS, JsonReadFeature.ALLOW_YAML_COMMENTS, JsonReadFeature.ALLOW_TRAILING_COMMA)
+      .build();
+
+  /** Thrown for any problem with the configuration; the message names the file and key. */
+  public static final class ConfigError extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public ConfigError(String message) { super(message); }
+  }
+
+  public static AgentConfig load(Path file) {
+    JsonNode user;
+    try {
+      user = LENIENT_JSON.readTree(file.toFile());
+    } catch (IOException e) {
+      throw new ConfigError("cannot read agent config " + file + ": " + e.getMessage());
+    }
+    if (user == null || !user.isObject()) throw new ConfigError(file + ": the config must be a JSON object");
+    Path base = file.toAbsolutePath().getParent();
+    return fromTree(merge(reference(), user, ""), base, file.toString());
+  }
+
+  static JsonNode reference() {
+    try (InputStream in = AgentConfig.class.getResourceAsStream("/agent-reference.json")) {
+      return LENIENT_JSON.readTree(in);
+    } catch (IOException | NullPointerException e) {
+      throw new IllegalStateException("agent-reference.json missing from the agent jar", e);
+    }
+  }
+
+  /** Overlays {@code over} onto a copy of {@code base}; only keys the reference knows are allowed, except in maps. */
+  static JsonNode merge(JsonNode base, JsonNode over, String path) {
+    ObjectNode result = ((ObjectNode) base).deepCopy();
+    Iterator<Map.Entry<String, JsonNode>> it = over.fields();
+    while (it.hasNext()) {
+      Map.Entry<String, JsonNode> e = it.next();
+      String key = path.isEmpty() ? e.getKey() : path + "." + e.getKey();
+      JsonNode known = result.get(e.getKey());
+      boolean freeForm = path.endsWith(".services") || path.endsWith(".environment");
+      if (known == null && !freeForm) throw new ConfigError("unknown key " + key);
+      if (known != null && known.isObject() && !path.endsWith(".services")) {
+        if (!e.getValue().isObject()) throw new ConfigError(key + " must be an object");
+        result.set(e.getKey(), merge(known, e.getValue(), key));
+      } else {
+        result.set(e.getKey(), e.getValue());
+      }
+    }
+    return result;
+  }
+
+  private static AgentConfig fromTree(JsonNode root, Path base, String source) {
+    JsonNode a = root.path(ROOT);
+    try {
+      Path stateDir = base.resolve(text(a, "state-dir")).normalize();
+      String log = text(a, "log-file");
+      Map<String, ServiceSpec> services = new LinkedHashMap<>();
+      Iterator<Map.Entry<String, JsonNode>> it = a.path("services").fields();
+      while (it.hasNext()) {
+        Map.Entry<String, JsonNode> e = it.next();
+        services.put(e.getKey(), service(e.getKey(), e.getValue(), base));
+      }
+      JsonNode up = a.path("upstream");
+      JsonNode local = a.path("local");
+      return new AgentConfig(
+          enumValue(a, "scheduler"),
+          stateDir,
+          log.isEmpty() ? stateDir.resolve("agent.log") : base.resolve(log).normalize(),
+          Level.parse(text(a, "log-level")),
+          positive(a, "max-streams"),
+          positive(a, "stream-window"),
+          new Upstream(duration(up, "connect-timeout"), duration(up, "headers-timeout"), duration(up, "probe-timeout"),
+              positive(up, "max-request-bytes")),
+          new Local(duration(local, "kill-wait"), duration(local, "keep-finished"), text(local, "shell")),
+          services);
+    } catch (ConfigError e) {
+      throw new ConfigError(source + ": " + e.getMessage());
+    } catch (IllegalArgumentException e) {
+      throw new ConfigError(source + ": " + e.getMessage());
+    }
+  }
+
+  private static final Set<String> SERVICE_KEYS =
+      Set.of("sbatch", "time-limit", "allowed-paths", "allowed-methods", "health-path", "environment");
+
+  private static ServiceSpec service(String id, JsonNode s, Path base) {
+    String where = ROOT + ".services." + id;
+    if (!id.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,127}")) throw new ConfigError("bad service id: " + id);
+    if (!s.isObject()) throw new ConfigError(where + " must be an object");
+    s.fieldNames().forEachRemaining(k -> {
+      if (!SERVICE_KEYS.contains(k)) throw new ConfigError("unknown key " + where + "." + k);
+    });
+    for (String required : List.of("sbatch", "time-limit", "allowed-paths")) {
+      if (!s.has(required)) throw new ConfigError(where + "." + required + " is required");
+    }
+    Path sbatch = base.resolve(s.get("sbatch").asText()).normalize();
+    if (!Files.isRegularFile(sbatch)) throw new ConfigError(where + ".sbatch: no such file " + sbatch);
+    List<String> paths = strings(s.get("allowed-paths"), where + ".allowed-paths");
+    Set<String> methods = new LinkedHashSet<>(s.has("allowed-methods")
+        ? strings(s.get("allowed-methods"), where + ".allowed-methods") : List.of("GET", "POST"));
+    Map<String, String> env = new LinkedHashMap<>();
+    s.path("environment").fields().forEachRemaining(e -> env.put(e.getKey(), e.getValue().asText()));
+    try {
+      return new ServiceSpec(id, sbatch, SlurmTime.parse(s.get("time-limit").asText()), paths, methods,
+          s.path("health-path").asText("/health"), env);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigError(where + ": " + e.getMessage());
+    }
+  }
+
+  private static List<String> strings(JsonNode n, String where) {
+    if (n == null || !n.isArray()) throw new ConfigError(where + " must be a list of strings");
+    List<String> out = new ArrayList<>();
+    n.forEach(v -> {
+      if (!v.isTextual()) throw new ConfigError(where + " must be a list of strings");
+      out.add(v.asText());
+    });
+    return out;
+  }
+
+  private static String text(JsonNode n, String key) {
+    JsonNode v = n.get(key);
+    if (v == null || !v.isTextual()) throw new ConfigError(key + " must be a string");
+    return v.asText();
+  }
+
+  private static int positive(JsonNode n, String key) {
+    JsonNode v = n.get(key);
+    if (v == null || !v.canConvertToInt() || v.asInt() <= 0) throw new ConfigError(key + " must be a positive integer");
+    return v.asInt();
+  }
+
+  private static Duration duration(JsonNode n, String key) {
+    try {
+      return Durations.parse(text(n, key));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigError(key + ": " + e.getMessage());
+    }
+  }
+
+  private static SchedulerKind enumValue(JsonNode n, String key) {
+    String v = text(n, key);
+    try {
+      return SchedulerKind.valueOf(v.toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigError(key + " must be local or slurm, was " + v);
+    }
+  }
+
+  public ServiceSpec service(String id) { return services.get(id); }
+}

@@ -1,0 +1,222 @@
+package sluice.agent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import sluice.agent.config.AgentConfig;
+import sluice.agent.config.ServiceSpec;
+import sluice.agent.sched.Scheduler;
+import sluice.agent.wire.Limits;
+import sluice.agent.wire.Messages;
+import sluice.agent.wire.Messages.JobInfo;
+import sluice.agent.wire.Messages.JobState;
+import sluice.agent.wire.MuxSession;
+import sluice.agent.wire.MuxStream;
+import sluice.agent.wire.WireJson;
+
+/** The agent's decisions and streaming, with a scheduler stand-in below it and a real HTTP server as the model. */
+@Timeout(30)
+class AgentTest {
+  @TempDir Path dir;
+  private HttpServer upstream;
+  private final ExecutorService pool = Executors.newCachedThreadPool();
+  private MuxSession client;
+  private MuxSession server;
+  private final Map<String, String> seenHeaders = new ConcurrentHashMap<>();
+  private final CompletableFuture<Throwable> streamWriteFailure = new CompletableFuture<>();
+  private final AtomicInteger upstreamCalls = new AtomicInteger();
+  private volatile int healthStatus = 200;
+
+  /** Jobs: 7 runs service m, 8 runs service other, 9 is m but still pending. */
+  private final class FakeScheduler implements Scheduler {
+    JobInfo job(String id, String service, JobState state) {
+      return new JobInfo(id, service, "tag-" + id, state, "localhost", Instant.EPOCH, null, null, 60L, "None", null);
+    }
+
+    List<JobInfo> all() {
+      return List.of(job("7", "m", JobState.RUNNING), job("8", "other", JobState.RUNNING), job("9", "m", JobState.PENDING));
+    }
+
+    @Override public JobInfo submit(ServiceSpec service, String tag) { return job("10", service.id(), JobState.PENDING); }
+
+    @Override public List<JobInfo> jobs() { return all(); }
+
+    @Override public Optional<JobInfo> job(String jobId) { return all().stream().filter(j -> j.id().equals(jobId)).findFirst(); }
+
+    @Override public Optional<Messages.CancelResult> cancel(String jobId) {
+      return job(jobId).map(j -> new Messages.CancelResult(jobId, true, j.state()));
+    }
+
+    @Override public Optional<URI> endpoint(JobInfo job) {
+      return job.state() == JobState.RUNNING ? Optional.of(URI.create("http://127.0.0.1:" + upstream.getAddress().getPort())) : Optional.empty();
+    }
+  }
+
+  @BeforeEach void setUp() throws Exception {
+    upstream = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    upstream.setExecutor(pool);
+    upstream.createContext("/health", ex -> {
+      ex.sendResponseHeaders(healthStatus, -1);
+      ex.close();
+    });
+    upstream.createContext("/v1/echo", ex -> {
+      upstreamCalls.incrementAndGet();
+      ex.getRequestHeaders().forEach((k, v) -> seenHeaders.put(k.toLowerCase(), v.get(0)));
+      byte[] body = ex.getRequestBody().readAllBytes();
+      ex.getResponseHeaders().add("Content-Type", "application/json");
+      ex.getResponseHeaders().add("Server", "secret-backend/1.0");
+      ex.sendResponseHeaders(201, body.length);
+      ex.getResponseBody().write(body);
+      ex.close();
+    });
+    upstream.createContext("/v1/stream", ex -> {
+      upstreamCalls.incrementAndGet();
+      ex.getResponseHeaders().add("Content-Type", "text/event-stream");
+      ex.sendResponseHeaders(200, 0);
+      OutputStream out = ex.getResponseBody();
+      try {
+        for (int i = 0; i < 10_000; i++) {          // endless for the client that will leave
+          out.write(("data: " + i + "\n\n").getBytes(StandardCharsets.UTF_8));
+          out.flush();
+          Thread.sleep(i < 3 ? 0 : 20);
+        }
+      } catch (IOException e) {
+        streamWriteFailure.complete(e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      ex.close();
+    });
+    upstream.start();
+
+    Files.writeString(dir.resolve("m.sbatch"), "#!/bin/bash\n");
+    Files.writeString(dir.resolve("agent.json"), """
+        {"sluice-agent": {"state-dir": "state", "upstream": {"probe-timeout": "1s"}, "services": {
+          "m": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo", "/v1/stream"]},
+          "other": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo"]}}}}""");
+    AgentConfig config = AgentConfig.load(dir.resolve("agent.json"));
+    Agent agent = new Agent(config, new FakeScheduler(), pool);
+    SocketPairs pair = SocketPairs.open();
+    server = MuxSession.server(pair.b.getInputStream(), pair.b.getOutputStream(), Limits.DEFAULT, "agent", agent::accept).start("agent");
+    client = MuxSession.client(new BufferedInputStream(pair.a.getInputStream()), pair.a.getOutputStream(), Limits.DEFAULT, "gw").start("gw");
+    client.peerHello().get(5, TimeUnit.SECONDS);
+  }
+
+  @AfterEach void tearDown() {
+    client.close();
+    server.close();
+    upstream.stop(0);
+    pool.shutdownNow();
+  }
+
+  private record SocketPairs(java.net.Socket a, java.net.Socket b) {
+    static SocketPairs open() throws IOException {
+      try (var ss = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+        var a = new java.net.Socket(InetAddress.getLoopbackAddress(), ss.getLocalPort());
+        return new SocketPairs(a, ss.accept());
+      }
+    }
+  }
+
+  private Messages.Reply call(Messages.Call call) throws Exception {
+    return client.open(call, true).reply().get(10, TimeUnit.SECONDS);
+  }
+
+  private static Messages.Forward fwd(String service, String job, String path, Map<String, String> headers) {
+    return new Messages.Forward(service, job, "POST", path, headers, "req-42");
+  }
+
+  @Test void forwardsBodyAndAllowListedHeadersOnly() throws Exception {
+    byte[] body = "{\"model\":\"m\"}".getBytes(StandardCharsets.UTF_8);
+    MuxStream s = client.open(fwd("m", "7", "/v1/echo", Map.of("content-type", "application/json",
+        "content-length", Integer.toString(body.length), "authorization", "Bearer sk-secret", "x-forwarded-for", "1.2.3.4")), false);
+    s.write(body, 0, body.length);
+    s.finish();
+    Messages.Reply reply = s.reply().get(10, TimeUnit.SECONDS);
+    assertEquals(201, reply.status(), "the model server's status passes through");
+    assertEquals("application/json", reply.headers().get("content-type"));
+    assertNull(reply.headers().get("server"), "backend identity stays on the cluster");
+    assertEquals("{\"model\":\"m\"}", new String(s.inputStream().readAllBytes(), StandardCharsets.UTF_8));
+    assertEquals(Integer.toString(body.length), seenHeaders.get("content-length"));
+    assertEquals("req-42", seenHeaders.get("x-request-id"));
+    assertFalse(seenHeaders.containsKey("authorization"), "credentials never reach the compute node");
+    assertFalse(seenHeaders.containsKey("x-forwarded-for"));
+  }
+
+  @Test void refusesWhatItsConfigDoesNotAllow() throws Exception {
+    assertEquals("path_not_allowed", call(fwd("other", "8", "/v1/stream", Map.of())).error().code());
+    assertEquals("unknown_service", call(fwd("nope", "7", "/v1/echo", Map.of())).error().code());
+    assertEquals("unknown_job", call(fwd("m", "8", "/v1/echo", Map.of())).error().code(), "job of another service");
+    assertEquals("unknown_job", call(fwd("m", "12345", "/v1/echo", Map.of())).error().code(), "job it never submitted");
+    Messages.Reply pending = call(fwd("m", "9", "/v1/echo", Map.of()));
+    assertEquals(409, pending.status());
+    assertEquals("job_not_running", pending.error().code());
+    assertEquals("unknown_service", call(new Messages.Submit("nope", "t")).error().code());
+    assertEquals("unknown_job", call(new Messages.Cancel("12345")).error().code());
+    assertEquals(0, upstreamCalls.get(), "nothing refused reached the model server");
+  }
+
+  @Test void modelServerDownIs502() throws Exception {
+    upstream.stop(0);
+    Messages.Reply r = call(fwd("m", "7", "/v1/echo", Map.of("content-length", "0")));
+    assertEquals(502, r.status());
+    assertEquals("upstream_error", r.error().code());
+  }
+
+  @Test void gatewayResetAbortsTheUpstreamRequest() throws Exception {
+    MuxStream s = client.open(new Messages.Forward("m", "7", "GET", "/v1/stream", Map.of(), "r"), true);
+    assertEquals(200, s.reply().get(10, TimeUnit.SECONDS).status());
+    InputStream in = s.inputStream();
+    assertEquals("data: 0\n\n", new String(in.readNBytes(9), StandardCharsets.UTF_8));
+    in.close();                                             // the HTTP client went away
+    Throwable t = streamWriteFailure.get(10, TimeUnit.SECONDS);
+    assertTrue(t instanceof IOException, "the model server saw its client disconnect: " + t);
+  }
+
+  @Test void probeReportsReadinessFromTheHealthPath() throws Exception {
+    var ready = WireJson.convert(call(new Messages.Probe("m", "7")).result(), Messages.ProbeResult.class);
+    assertTrue(ready.ready());
+    healthStatus = 503;
+    var loading = WireJson.convert(call(new Messages.Probe("m", "7")).result(), Messages.ProbeResult.class);
+    assertFalse(loading.ready());
+    assertEquals(503, loading.status());
+    var pending = WireJson.convert(call(new Messages.Probe("m", "9")).result(), Messages.ProbeResult.class);
+    assertFalse(pending.ready());
+    assertTrue(pending.detail().contains("PENDING"));
+  }
+
+  @Test void listsOnlyItsOwnJobs() throws Exception {
+    var list = WireJson.convert(call(new Messages.ListJobs()).result(), Messages.JobList.class);
+    assertEquals(List.of("7", "8", "9"), list.jobs().stream().map(JobInfo::id).toList());
+  }
+
+}
