@@ -1,0 +1,25 @@
+package sluice.core.cluster;
+
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * The port through which core reaches one HPC cluster: implemented by hpc-bridge over the agent protocol (a local
+ * child process or SSH). Every stage fails with {@link ClusterException} when the cluster cannot answer.
+ */
+public interface ClusterGateway {
+  /** Submits one job of {@code service}; resubmitting the same tag returns the job already submitted. */
+  CompletionStage<JobSnapshot> submit(String service, String tag);
+
+  /** Every job of this deployment the scheduler knows; one call serves all services of the cluster. */
+  CompletionStage<List<JobSnapshot>> jobs();
+
+  /** Cancels a job; completes with false when it had already ended. */
+  CompletionStage<Boolean> cancel(String jobId);
+
+  /** Asks the job's model server for its health path through the agent. */
+  CompletionStage<ProbeOutcome> probe(String service, String jobId);
+
+  /** Sends a request to the job's model server; completes when the response head arrives. */
+  CompletionStage<UpstreamResponse> forward(UpstreamRequest request);
+}

@@ -1,0 +1,80 @@
+package sluice.core.service;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterGateway;
+import sluice.core.cluster.JobSnapshot;
+import sluice.core.cluster.ProbeOutcome;
+import sluice.core.cluster.SlurmState;
+import sluice.core.cluster.UpstreamRequest;
+import sluice.core.cluster.UpstreamResponse;
+
+/**
+ * The ClusterGateway port played by a scriptable scheduler in memory, for actor unit tests. The real path (agent,
+ * local scheduler, model server) is covered by hpc-bridge's and http-edge's tests.
+ */
+final class InMemoryCluster implements ClusterGateway {
+  final Map<String, JobSnapshot> jobs = new ConcurrentHashMap<>();
+  final Set<String> ready = ConcurrentHashMap.newKeySet();
+  final AtomicInteger submits = new AtomicInteger();
+  final List<String> cancelled = new ArrayList<>();
+  private final AtomicInteger ids = new AtomicInteger(100);
+  volatile int failNextSubmits;
+  /** When set, submissions reach the "cluster" but the answer never comes back (a crash mid-submit). */
+  volatile boolean loseSubmitReplies;
+
+  @Override public CompletionStage<JobSnapshot> submit(String service, String tag) {
+    submits.incrementAndGet();
+    if (failNextSubmits > 0) {
+      failNextSubmits--;
+      return CompletableFuture.failedFuture(new ClusterException("scheduler_error", 503, "sbatch: error: QOSMaxSubmitJobPerUserLimit", true));
+    }
+    String id = Integer.toString(ids.incrementAndGet());
+    JobSnapshot job = new JobSnapshot(id, service, tag, SlurmState.PENDING, null, null, null, "Priority", null);
+    jobs.put(id, job);
+    return loseSubmitReplies ? new CompletableFuture<>() : CompletableFuture.completedFuture(job);
+  }
+
+  @Override public CompletionStage<List<JobSnapshot>> jobs() {
+    return CompletableFuture.completedFuture(List.copyOf(jobs.values()));
+  }
+
+  @Override public synchronized CompletionStage<Boolean> cancel(String jobId) {
+    cancelled.add(jobId);
+    end(jobId, SlurmState.CANCELLED);
+    return CompletableFuture.completedFuture(true);
+  }
+
+  @Override public CompletionStage<ProbeOutcome> probe(String service, String jobId) {
+    boolean ok = ready.contains(jobId);
+    return CompletableFuture.completedFuture(new ProbeOutcome(ok, ok ? "health answered 200" : "health answered 503"));
+  }
+
+  @Override public CompletionStage<UpstreamResponse> forward(UpstreamRequest request) {
+    return CompletableFuture.failedFuture(new UnsupportedOperationException("not used by actor tests"));
+  }
+
+  String onlyJob() {
+    if (jobs.size() != 1) throw new AssertionError("expected one job, have " + jobs.keySet());
+    return jobs.keySet().iterator().next();
+  }
+
+  void run(String jobId) {
+    jobs.computeIfPresent(jobId, (k, j) -> new JobSnapshot(k, j.service(), j.tag(), SlurmState.RUNNING, "node-1",
+        Instant.parse("2026-01-01T00:00:00Z"), Instant.parse("2026-01-01T01:00:00Z"), "None", null));
+  }
+
+  void end(String jobId, SlurmState state) {
+    jobs.computeIfPresent(jobId, (k, j) -> new JobSnapshot(k, j.service(), j.tag(), state, j.node(), j.startTime(),
+        Instant.parse("2026-01-01T00:30:00Z"), state == SlurmState.FAILED ? "NonZeroExitCode" : "None", state == SlurmState.FAILED ? 1 : 0));
+    ready.remove(jobId);
+  }
+}
