@@ -1,0 +1,119 @@
+package sluice.bridge;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sluice.core.cluster.ClusterException;
+
+/**
+ * Keeps one usable connection to a cluster's agent: connects on first use, and after the connection ends, connects
+ * again with full-jitter exponential backoff. Callers get the current connection, or wait for the next one up to
+ * {@code waitLimit} instead of failing at once while a reconnect is under way.
+ */
+public final class AgentLink implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(AgentLink.class);
+
+  private final String cluster;
+  private final AgentTransport transport;
+  private final Executor blocking;
+  private final Duration minBackoff;
+  private final Duration maxBackoff;
+  private final Duration waitLimit;
+  private CompletableFuture<AgentConnection> current;   // guarded by this
+  private int failures;                                  // guarded by this
+  private boolean closed;                                // guarded by this
+  private volatile String lastFailure;
+
+  public AgentLink(String cluster, AgentTransport transport, Executor blocking, Duration minBackoff, Duration maxBackoff,
+                   Duration waitLimit) {
+    this.cluster = cluster;
+    this.transport = transport;
+    this.blocking = blocking;
+    this.minBackoff = minBackoff;
+    this.maxBackoff = maxBackoff;
+    this.waitLimit = waitLimit;
+  }
+
+  /** The live connection, connecting if needed. Fails with {@link ClusterException} {@code unavailable} after the wait limit. */
+  public CompletableFuture<AgentConnection> connection() {
+    CompletableFuture<AgentConnection> c;
+    synchronized (this) {
+      if (closed) return CompletableFuture.failedFuture(unavailable("the gateway is shutting down"));
+      if (current == null || (current.isDone() && !usable(current))) current = connectLater(current == null ? Duration.ZERO : nextDelay());
+      c = current;
+    }
+    return c.copy().orTimeout(waitLimit.toMillis(), TimeUnit.MILLISECONDS)
+        .exceptionallyCompose(err -> CompletableFuture.failedFuture(
+            err instanceof ClusterException ? err : unavailable("no connection to the agent of " + cluster
+                + (lastFailure == null ? "" : " (" + lastFailure + ")"))));
+  }
+
+  public String lastFailure() { return lastFailure; }
+
+  private static boolean usable(CompletableFuture<AgentConnection> f) {
+    return !f.isCompletedExceptionally() && f.join().isUsable();
+  }
+
+  private Duration nextDelay() {
+    // Full jitter: uniform in [0, min(max, base * 2^failures)], so a fleet of gateways does not reconnect in step.
+    long cap = Math.min(maxBackoff.toMillis(), minBackoff.toMillis() << Math.min(failures, 20));
+    return Duration.ofMillis(ThreadLocalRandom.current().nextLong(cap + 1));
+  }
+
+  private CompletableFuture<AgentConnection> connectLater(Duration delay) {
+    Executor delayed = CompletableFuture.delayedExecutor(delay.toMillis(), TimeUnit.MILLISECONDS, blocking);
+    CompletableFuture<AgentConnection> f = CompletableFuture.supplyAsync(() -> {
+      try {
+        return transport.connect();
+      } catch (Exception e) {
+        throw new java.util.concurrent.CompletionException(e);
+      }
+    }, delayed);
+    f.whenComplete((conn, err) -> {
+      synchronized (this) {
+        if (err != null) {
+          failures++;
+          lastFailure = rootMessage(err);
+          LOG.warn("cannot connect to the agent of cluster {} (attempt {}): {}", cluster, failures, lastFailure);
+          return;
+        }
+        failures = 0;
+        lastFailure = null;
+        if (closed) {
+          conn.close();
+          return;
+        }
+      }
+      LOG.info("connected to the agent of cluster {}", cluster);
+      conn.closed().thenAccept(reason -> {
+        if (!"normal".equals(reason.code())) {
+          lastFailure = reason.code() + ": " + reason.message();
+          LOG.warn("connection to the agent of cluster {} ended: {}", cluster, lastFailure);
+        }
+      });
+    });
+    return f;
+  }
+
+  private ClusterException unavailable(String message) {
+    return new ClusterException("unavailable", 503, message, true);
+  }
+
+  private static String rootMessage(Throwable t) {
+    while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+    return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+  }
+
+  @Override public void close() {
+    CompletableFuture<AgentConnection> c;
+    synchronized (this) {
+      closed = true;
+      c = current;
+    }
+    if (c != null) c.thenAccept(AgentConnection::close);
+  }
+}

@@ -1,0 +1,156 @@
+package sluice.bridge;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import sluice.agent.wire.Codes;
+import sluice.agent.wire.Messages;
+import sluice.agent.wire.MuxStream;
+import sluice.agent.wire.StreamResetException;
+import sluice.agent.wire.WireJson;
+import sluice.bridge.stream.MuxSource;
+import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterGateway;
+import sluice.core.cluster.JobSnapshot;
+import sluice.core.cluster.ProbeOutcome;
+import sluice.core.cluster.SlurmState;
+import sluice.core.cluster.UpstreamRequest;
+import sluice.core.cluster.UpstreamResponse;
+
+/**
+ * Core's {@link ClusterGateway} over the agent protocol. Control calls are one stream each, answered in the reply
+ * head; requests stream both ways. Only jobs tagged by this deployment are reported. Callbacks run on
+ * {@code callbacks}, never on the session's reader thread, which must stay free for every other stream.
+ */
+public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable {
+  private final String cluster;
+  private final String tagPrefix;
+  private final AgentLink link;
+  private final Executor callbacks;
+  private final Duration controlTimeout;
+  private CompletableFuture<List<JobSnapshot>> jobsInFlight;   // guarded by this: concurrent polls share one call
+
+  public BridgeClusterGateway(String cluster, String deployment, AgentLink link, Executor callbacks, Duration controlTimeout) {
+    this.cluster = cluster;
+    this.tagPrefix = deployment + ".";
+    this.link = link;
+    this.callbacks = callbacks;
+    this.controlTimeout = controlTimeout;
+  }
+
+  public String cluster() { return cluster; }
+
+  public AgentLink link() { return link; }
+
+  @Override public CompletionStage<JobSnapshot> submit(String service, String tag) {
+    return control(new Messages.Submit(service, tag)).thenApply(r -> snapshot(WireJson.convert(r.result(), Messages.JobInfo.class)));
+  }
+
+  @Override public synchronized CompletionStage<List<JobSnapshot>> jobs() {
+    if (jobsInFlight == null || jobsInFlight.isDone()) {
+      jobsInFlight = control(new Messages.ListJobs()).thenApply(r -> WireJson.convert(r.result(), Messages.JobList.class).jobs()
+          .stream().filter(j -> j.tag() != null && j.tag().startsWith(tagPrefix)).map(BridgeClusterGateway::snapshot).toList());
+    }
+    return jobsInFlight.copy();
+  }
+
+  @Override public CompletionStage<Boolean> cancel(String jobId) {
+    return control(new Messages.Cancel(jobId)).thenApply(r -> WireJson.convert(r.result(), Messages.CancelResult.class).cancelled());
+  }
+
+  @Override public CompletionStage<ProbeOutcome> probe(String service, String jobId) {
+    return control(new Messages.Probe(service, jobId)).thenApply(r -> {
+      Messages.ProbeResult p = WireJson.convert(r.result(), Messages.ProbeResult.class);
+      return new ProbeOutcome(p.ready(), p.detail());
+    });
+  }
+
+  @Override public CompletionStage<UpstreamResponse> forward(UpstreamRequest req) {
+    Map<String, String> headers = new LinkedHashMap<>();
+    req.headers().forEach((k, v) -> headers.put(k.toLowerCase(java.util.Locale.ROOT), v));
+    headers.put("content-length", Integer.toString(req.body().size()));
+    Messages.Forward call = new Messages.Forward(req.service(), req.jobId(), req.method(), req.path(), headers, req.requestId());
+    return link.connection().thenComposeAsync(conn -> {
+      MuxStream stream;
+      try {
+        stream = conn.open(call, req.body().isEmpty());
+        if (!req.body().isEmpty()) {
+          byte[] body = req.body().toArrayUnsafe();
+          stream.offer(body, 0, body.length);               // sent as the agent's credit allows
+          stream.finish();
+        }
+      } catch (IOException e) {
+        return CompletableFuture.failedFuture(failure(e));
+      }
+      return stream.reply().handleAsync((reply, err) -> {
+        if (err != null) throw new CompletionException(failure(err));
+        if (reply.hasError()) throw new CompletionException(refusal(reply));
+        return new UpstreamResponse(reply.status(), reply.headers(), MuxSource.of(stream));
+      }, callbacks);
+    }, callbacks);
+  }
+
+  /** One control call: a stream whose reply head carries the whole answer. */
+  private CompletableFuture<Messages.Reply> control(Messages.Call call) {
+    return link.connection().thenComposeAsync(conn -> {
+      MuxStream stream;
+      try {
+        stream = conn.open(call, true);
+      } catch (IOException e) {
+        return CompletableFuture.failedFuture(failure(e));
+      }
+      return stream.reply().orTimeout(controlTimeout.toMillis(), TimeUnit.MILLISECONDS).handleAsync((reply, err) -> {
+        if (err != null) {
+          Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+          if (cause instanceof TimeoutException) {
+            stream.reset(Codes.CANCELLED, "no answer in time");
+            throw new CompletionException(new ClusterException("timeout", 504, "the agent of " + cluster + " did not answer "
+                + describe(call) + " within " + controlTimeout.toSeconds() + " s", false));
+          }
+          throw new CompletionException(failure(cause));
+        }
+        if (reply.hasError()) throw new CompletionException(refusal(reply));
+        return reply;
+      }, callbacks);
+    }, callbacks);
+  }
+
+  private ClusterException refusal(Messages.Reply reply) {
+    // The agent answers with an error head only before any response byte: a refusal (unknown job, path not allowed)
+    // or a model server it could not reach (502) never saw the request; only a 504 (no head in time) did.
+    return new ClusterException(reply.error().code(), reply.status(), reply.error().message(), reply.status() != 504);
+  }
+
+  private ClusterException failure(Throwable err) {
+    Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+    if (cause instanceof ClusterException ce) return ce;
+    if (cause instanceof StreamResetException sre) {
+      boolean refused = Codes.REFUSED.equals(sre.code());
+      String message = Codes.SESSION_CLOSED.equals(sre.code())
+          ? "the connection to the agent of " + cluster + " was lost" : "the agent of " + cluster + " reset the call: " + sre.getMessage();
+      return new ClusterException(sre.code(), refused ? 503 : 502, message, refused);
+    }
+    return new ClusterException("unavailable", 502, "call to the agent of " + cluster + " failed: " + cause.getMessage(), false);
+  }
+
+  private static String describe(Messages.Call call) {
+    return call.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  static JobSnapshot snapshot(Messages.JobInfo j) {
+    return new JobSnapshot(j.id(), j.service(), j.tag(), SlurmState.parse(j.state() == null ? null : j.state().name()),
+        j.node(), j.startTime(), j.endTime(), j.reason(), j.exitCode());
+  }
+
+  @Override public void close() {
+    link.close();
+  }
+}

@@ -1,0 +1,76 @@
+package sluice.bridge.local;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sluice.bridge.AgentConnection;
+import sluice.bridge.AgentTransport;
+import sluice.agent.wire.Limits;
+
+/**
+ * The embedded default: starts the agent as a child process and speaks the protocol over its stdin/stdout, exactly
+ * the bytes an SSH channel to a login node would carry. The agent's stderr is copied to the gateway's log.
+ */
+public final class LocalAgentTransport implements AgentTransport {
+  private static final Logger LOG = LoggerFactory.getLogger(LocalAgentTransport.class);
+
+  private final String cluster;
+  private final List<String> command;
+  private final Limits limits;
+  private final Duration handshakeTimeout;
+
+  public LocalAgentTransport(String cluster, List<String> command, Limits limits, Duration handshakeTimeout) {
+    if (command.isEmpty()) throw new IllegalArgumentException("agent command is empty");
+    this.cluster = cluster;
+    this.command = List.copyOf(command);
+    this.limits = limits;
+    this.handshakeTimeout = handshakeTimeout;
+  }
+
+  /** The agent from the gateway's own class path, run by the gateway's own java. */
+  public static List<String> defaultCommand(Path agentConfig) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+        "sluice.agent.AgentMain", "--config", agentConfig.toString()));
+    return cmd;
+  }
+
+  @Override public AgentConnection connect() throws IOException {
+    Process process = new ProcessBuilder(command).start();
+    LOG.info("started agent for cluster {} as pid {}", cluster, process.pid());
+    Thread stderr = new Thread(() -> drain(process), "agent-stderr-" + cluster);
+    stderr.setDaemon(true);
+    stderr.start();
+    return AgentConnection.handshake(cluster, process.getInputStream(), process.getOutputStream(), limits,
+        handshakeTimeout, () -> stop(process));
+  }
+
+  /** The session has ended, which closed the agent's stdin: it exits by itself; insist only if it does not. */
+  private void stop(Process process) {
+    process.onExit().orTimeout(5, TimeUnit.SECONDS).whenComplete((p, err) -> {
+      if (err != null) {
+        LOG.warn("agent pid {} of cluster {} did not exit after its stdin closed; killing it", process.pid(), cluster);
+        process.destroyForcibly();
+      } else {
+        LOG.info("agent pid {} of cluster {} exited with {}", process.pid(), cluster, p.exitValue());
+      }
+    });
+  }
+
+  private void drain(Process process) {
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
+      for (String line; (line = r.readLine()) != null; ) LOG.warn("agent[{}]: {}", cluster, line);
+    } catch (IOException e) {
+      LOG.debug("agent stderr of {} closed: {}", cluster, e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,167 @@
+package sluice.bridge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.util.ByteString;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.JobSnapshot;
+import sluice.core.cluster.SlurmState;
+import sluice.core.cluster.UpstreamRequest;
+import sluice.core.cluster.UpstreamResponse;
+
+/** The gateway side of the protocol against the real agent, local scheduler and a mock-llm job. */
+@Timeout(120)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class BridgeClusterGatewayTest {
+  @TempDir static Path dir;
+  static LocalClusterFixture cluster;
+  static ActorSystem<Void> system;
+  static String job;
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @BeforeAll static void start() throws Exception {
+    system = ActorSystem.create(Behaviors.empty(), "bridge-test");
+    cluster = new LocalClusterFixture(dir, "--tokens 400 --token-delay-ms 20", "10");
+    JobSnapshot submitted = cluster.gateway.submit("mock-llm", "test.job-1").toCompletableFuture().get(30, TimeUnit.SECONDS);
+    job = submitted.jobId();
+    await(() -> cluster.gateway.probe("mock-llm", job).toCompletableFuture().join().ready(), "mock-llm ready");
+  }
+
+  @AfterAll static void stop() throws Exception {
+    cluster.close();
+    system.terminate();
+  }
+
+  static void await(Supplier<Boolean> condition, String what) throws InterruptedException {
+    long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < until) {
+      try {
+        if (condition.get()) return;
+      } catch (CompletionException ignored) {
+        // not yet: the agent may be restarting
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("timed out waiting for " + what);
+  }
+
+  private static UpstreamResponse post(String path, String body) throws Exception {
+    return cluster.gateway.forward(new UpstreamRequest("mock-llm", job, "POST", path,
+        Map.of("Content-Type", "application/json"), ByteString.fromString(body), "req-test")).toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  private static String bodyOf(UpstreamResponse r) throws Exception {
+    return r.body().runWith(Sink.fold(ByteString.emptyByteString(), ByteString::concat), system)
+        .toCompletableFuture().get(30, TimeUnit.SECONDS).utf8String();
+  }
+
+  private static JsonNode stats() throws Exception {
+    UpstreamResponse r = cluster.gateway.forward(new UpstreamRequest("mock-llm", job, "GET", "/stats", Map.of(),
+        ByteString.emptyByteString(), null)).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    return JSON.readTree(bodyOf(r));
+  }
+
+  @Test @Order(1) void submittedJobRunsAndIsListedWithItsTag() throws Exception {
+    List<JobSnapshot> jobs = cluster.gateway.jobs().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    JobSnapshot j = jobs.stream().filter(s -> s.jobId().equals(job)).findFirst().orElseThrow();
+    assertEquals(SlurmState.RUNNING, j.state());
+    assertEquals("test.job-1", j.tag());
+    assertEquals("localhost", j.node());
+    assertEquals(j.startTime().plusSeconds(600), j.endTime());
+  }
+
+  @Test @Order(2) void nonStreamingCompletionPassesThroughUnmodified() throws Exception {
+    UpstreamResponse r = post("/v1/chat/completions",
+        "{\"model\":\"mock-llm\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}");
+    assertEquals(200, r.status());
+    assertTrue(r.headers().get("content-type").startsWith("application/json"));
+    JsonNode body = JSON.readTree(bodyOf(r));
+    assertEquals(5, body.at("/usage/completion_tokens").asInt());
+    assertEquals(2, body.at("/usage/prompt_tokens").asInt());
+  }
+
+  @Test @Order(3) void streamingCompletionArrivesAsServerSentEvents() throws Exception {
+    UpstreamResponse r = post("/v1/chat/completions",
+        "{\"model\":\"mock-llm\",\"stream\":true,\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assertEquals(200, r.status());
+    assertTrue(r.headers().get("content-type").startsWith("text/event-stream"));
+    String sse = bodyOf(r);
+    assertTrue(sse.endsWith("data: [DONE]\n\n"), sse);
+    assertEquals(4 + 3, sse.split("\n\n").length, "role chunk, 4 tokens, final chunk, [DONE]");
+  }
+
+  @Test @Order(4) void cancellingTheBodyAbortsGenerationOnTheModelServer() throws Exception {
+    int abortedBefore = stats().get("streams_aborted").asInt();
+    UpstreamResponse r = post("/v1/completions", "{\"model\":\"mock-llm\",\"stream\":true,\"prompt\":\"a long story\"}");
+    // Read three chunks of a 400-token stream, then leave, as a disconnecting HTTP client does.
+    List<ByteString> first = r.body().take(3).runWith(Sink.seq(), system).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    assertEquals(3, first.size());
+    await(() -> {
+      try {
+        JsonNode s = stats();
+        return s.get("streams_aborted").asInt() == abortedBefore + 1 && s.get("active_streams").asInt() == 0;
+      } catch (Exception e) {
+        throw new CompletionException(e);
+      }
+    }, "mock-llm to see its client go away");
+  }
+
+  @Test @Order(5) void refusalsBecomeClusterExceptionsThatNeverReachedTheModel() {
+    var notAllowed = assertThrows(ExecutionException.class, () -> cluster.gateway.forward(new UpstreamRequest("mock-llm", job,
+        "POST", "/v1/embeddings", Map.of(), ByteString.fromString("{}"), "r")).toCompletableFuture().get(30, TimeUnit.SECONDS));
+    ClusterException e = assertInstanceOf(ClusterException.class, notAllowed.getCause());
+    assertEquals("path_not_allowed", e.code());
+    assertEquals(403, e.status());
+    assertTrue(e.beforeUpstream());
+    var unknownJob = assertThrows(ExecutionException.class, () -> cluster.gateway.forward(new UpstreamRequest("mock-llm", "99999",
+        "POST", "/v1/completions", Map.of(), ByteString.fromString("{}"), "r")).toCompletableFuture().get(30, TimeUnit.SECONDS));
+    assertEquals("unknown_job", ((ClusterException) unknownJob.getCause()).code());
+  }
+
+  @Test @Order(6) void onlyThisDeploymentsJobsAreListed() throws Exception {
+    JobSnapshot foreign = cluster.gateway.submit("mock-llm", "other-deployment.x").toCompletableFuture().get(30, TimeUnit.SECONDS);
+    cluster.gateway.cancel(foreign.jobId()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    assertTrue(cluster.gateway.jobs().toCompletableFuture().get().stream().noneMatch(j -> j.jobId().equals(foreign.jobId())));
+  }
+
+  @Test @Order(7) void jobsOutliveAnAgentCrashAndTheLinkReconnects() throws Exception {
+    List<ProcessHandle> agents = LocalClusterFixture.agents();
+    assertEquals(1, agents.size(), "one agent process per cluster");
+    agents.get(0).destroyForcibly();
+    agents.get(0).onExit().get(10, TimeUnit.SECONDS);
+    await(() -> cluster.gateway.jobs().toCompletableFuture().join().stream()
+        .anyMatch(j -> j.jobId().equals(job) && j.state() == SlurmState.RUNNING), "the job listed again by a new agent");
+    assertEquals(200, post("/v1/completions", "{\"model\":\"mock-llm\",\"max_tokens\":2,\"prompt\":\"x\"}").status());
+  }
+
+  @Test @Order(8) void cancelEndsTheJob() throws Exception {
+    assertTrue(cluster.gateway.cancel(job).toCompletableFuture().get(30, TimeUnit.SECONDS));
+    await(() -> cluster.gateway.jobs().toCompletableFuture().join().stream()
+        .anyMatch(j -> j.jobId().equals(job) && j.state() == SlurmState.CANCELLED), "cancelled");
+  }
+}
