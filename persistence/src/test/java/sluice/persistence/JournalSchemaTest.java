@@ -51,14 +51,15 @@ class JournalSchemaTest {
   }
 
   private ActorTestKit system() {
-    return ActorTestKit.create("journal", ConfigFactory.parseString(
-        "pekko-persistence-jdbc.shared-databases.slick.db.url = \"jdbc:h2:file:" + dir + "/sluice;DATABASE_TO_UPPER=false\"").withFallback(ConfigFactory.load()));
+    // As the gateway does: sluice-persistence.conf over the reference settings, with sluice.data-dir set.
+    return ActorTestKit.create("journal", ConfigFactory.load(ConfigFactory.parseString("sluice.data-dir = \"" + dir + "\"")
+        .withFallback(ConfigFactory.parseResources("sluice-persistence.conf"))));
   }
 
   @Test void schemaIsCreatedOnFirstStartAndEventsSurviveARestart() throws Exception {
     ActorTestKit first = system();
     JournalSchema.ensure(first.system()).toCompletableFuture().get(30, TimeUnit.SECONDS);
-    assertTrue(Files.exists(dir.resolve("sluice.mv.db")), "H2 file at the configured URL");
+    assertTrue(Files.exists(dir.resolve("sluice.mv.db")), "H2 file under sluice.data-dir");
     TestProbe<List<String>> p = first.createTestProbe();
     first.spawn(list("cart")).tell(new Add("a", p.getRef()));
     assertEquals(List.of("a"), p.receiveMessage(Duration.ofSeconds(10)));

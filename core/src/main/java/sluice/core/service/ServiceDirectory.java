@@ -1,0 +1,76 @@
+package sluice.core.service;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import sluice.core.cluster.ClusterGateways;
+import sluice.core.config.CoreSettings;
+import sluice.core.config.ServiceSettings;
+
+/**
+ * The edge's way to the services: starts the sharded {@link ServiceActor}s (remembered, so they come back with their
+ * jobs after a restart or a rebalance) and wraps the asks the edge needs.
+ */
+public final class ServiceDirectory {
+  private final ClusterSharding sharding;
+  private final CoreSettings core;
+
+  private ServiceDirectory(ClusterSharding sharding, CoreSettings core) {
+    this.sharding = sharding;
+    this.core = core;
+  }
+
+  public static ServiceDirectory start(ActorSystem<?> system, CoreSettings core, ClusterGateways gateways, Clock clock) {
+    ClusterSharding sharding = ClusterSharding.get(system);
+    sharding.init(Entity.of(ServiceActor.TYPE_KEY, ctx -> core.service(ctx.getEntityId())
+            .map(s -> ServiceActor.create(s, core, gateways.get(s.cluster()), clock))
+            // A remembered entity whose service was removed from the config: keep it idle rather than restart it forever.
+            .orElseGet(Behaviors::ignore))
+        .withSettings(ClusterShardingSettings.create(system).withRememberEntities(true)));
+    ServiceDirectory directory = new ServiceDirectory(sharding, core);
+    core.services().keySet().forEach(id -> directory.ref(id).tell(ServiceActor.Wake.INSTANCE));
+    return directory;
+  }
+
+  public Optional<ServiceSettings> settings(String id) { return core.service(id); }
+
+  public List<String> ids() { return core.services().keySet().stream().sorted().toList(); }
+
+  /** Waits for a replica up to the service's queue wait (the actor answers by then), plus the ask timeout. */
+  public CompletionStage<LeaseReply> acquire(ServiceSettings service, String leaseId) {
+    Duration timeout = service.maxQueueWait().plus(core.askTimeout());
+    return ref(service.id()).ask(replyTo -> new ServiceActor.Acquire(leaseId, replyTo), timeout);
+  }
+
+  public void release(String service, String leaseId) {
+    ref(service).tell(new ServiceActor.Release(leaseId));
+  }
+
+  public CompletionStage<ServiceStatus> status(String service) {
+    return ref(service).ask(ServiceActor.GetStatus::new, core.askTimeout());
+  }
+
+  /** The status of every configured service; a service that does not answer in time is left out. */
+  public CompletionStage<List<ServiceStatus>> statuses() {
+    List<CompletableFuture<Optional<ServiceStatus>>> all = new ArrayList<>();
+    for (String id : ids()) {
+      all.add(status(id).toCompletableFuture().thenApply(Optional::of).exceptionally(e -> Optional.empty()));
+    }
+    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
+        .thenApply(v -> all.stream().map(CompletableFuture::join).flatMap(Optional::stream).toList());
+  }
+
+  private EntityRef<ServiceActor.Command> ref(String id) {
+    return sharding.entityRefFor(ServiceActor.TYPE_KEY, id);
+  }
+}

@@ -1,0 +1,150 @@
+package sluice.edge;
+
+import com.typesafe.config.Config;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.management.javadsl.PekkoManagement;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sluice.bridge.BridgeClusterGateway;
+import sluice.bridge.BridgeSettings;
+import sluice.bridge.Bridges;
+import sluice.core.cluster.ClusterGateways;
+import sluice.core.cluster.JobSnapshot;
+import sluice.core.config.CoreSettings;
+import sluice.core.service.ServiceDirectory;
+import sluice.edge.http.ApiKeys;
+import sluice.edge.http.Proxy;
+import sluice.edge.http.Routes;
+import sluice.persistence.JournalSchema;
+
+/**
+ * The whole gateway in one process: actor system (a cluster of one unless seed nodes are configured), journal,
+ * cluster gateways, sharded services, the HTTP API and the management endpoints. Used by {@link Main} and by tests.
+ */
+public final class Gateway implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+
+  private final ActorSystem<Void> system;
+  private final ServerBinding binding;
+  private final ServiceDirectory services;
+  private final Map<String, BridgeClusterGateway> clusters;
+  private final EdgeSettings settings;
+
+  private Gateway(ActorSystem<Void> system, ServerBinding binding, ServiceDirectory services,
+                  Map<String, BridgeClusterGateway> clusters, EdgeSettings settings) {
+    this.system = system;
+    this.binding = binding;
+    this.services = services;
+    this.clusters = clusters;
+    this.settings = settings;
+  }
+
+  /** Starts everything; fails (and stops what it started) on any bad setting or unavailable port. */
+  public static Gateway start(Config config) throws Exception {
+    CoreSettings core = CoreSettings.from(config);
+    EdgeSettings edge = EdgeSettings.from(config);
+    ApiKeys keys = ApiKeys.from(config);
+    for (String cluster : core.clusters().keySet()) BridgeSettings.from(config, cluster);   // fail before starting anything
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "sluice", config);
+    try {
+      if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+        Cluster cluster = Cluster.get(system);
+        cluster.manager().tell(Join.create(cluster.selfMember().address()));   // a cluster of one
+      }
+      JournalSchema.ensure(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig("sluice.blocking-dispatcher"));
+      Map<String, BridgeClusterGateway> bridges = Bridges.create(config, core, blocking, system.executionContext());
+      closeClustersOnShutdown(system, config, bridges);
+      ClusterGateways gateways = new ClusterGateways(Map.copyOf(bridges));
+      ServiceDirectory services = ServiceDirectory.start(system, core, gateways, Clock.systemUTC());
+      Routes routes = new Routes(edge, keys, services, new Proxy(services, gateways, edge, system), system);
+      ServerBinding binding = Http.get(system).newServerAt(edge.interfaceName(), edge.port()).bind(routes.all())
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      binding.addToCoordinatedShutdown(edge.shutdownDeadline(), system);
+      PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      EdgeReadiness.markReady(system.classicSystem());
+      LOG.info("Sluice listening on http://{}:{} with {} services, {} API keys; management on port {}",
+          edge.interfaceName(), binding.localAddress().getPort(), core.services().size(), keys.size(), edge.managementPort());
+      return new Gateway(system, binding, services, bridges, edge);
+    } catch (Exception e) {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      throw e;
+    }
+  }
+
+  /**
+   * After sharding has stopped the services (so nothing resubmits), cancel the jobs of clusters configured to, then
+   * close the agent connections.
+   */
+  private static void closeClustersOnShutdown(ActorSystem<Void> system, Config config, Map<String, BridgeClusterGateway> bridges) {
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "close-clusters", () -> {
+      EdgeReadiness.markNotReady(system.classicSystem());
+      List<CompletableFuture<?>> work = new ArrayList<>();
+      bridges.forEach((name, bridge) -> {
+        CompletableFuture<?> cancelled = BridgeSettings.from(config, name).cancelJobsOnShutdown()
+            ? cancelAll(bridge).toCompletableFuture() : CompletableFuture.completedFuture(null);
+        work.add(cancelled.orTimeout(10, TimeUnit.SECONDS).handle((v, e) -> {
+          if (e != null) LOG.warn("could not cancel the jobs of cluster {}: {}", name, e.getMessage());
+          bridge.close();
+          return null;
+        }));
+      });
+      return CompletableFuture.allOf(work.toArray(CompletableFuture[]::new)).thenApply(v -> Done.getInstance());
+    });
+  }
+
+  private static CompletionStage<?> cancelAll(BridgeClusterGateway bridge) {
+    return bridge.jobs().thenCompose(jobs -> {
+      List<CompletableFuture<Boolean>> cancels = new ArrayList<>();
+      for (JobSnapshot j : jobs) {
+        if (!j.state().isFinal()) {
+          LOG.info("cancelling job {} of {} on shutdown", j.jobId(), j.service());
+          cancels.add(bridge.cancel(j.jobId()).toCompletableFuture());
+        }
+      }
+      return CompletableFuture.allOf(cancels.toArray(CompletableFuture[]::new));
+    });
+  }
+
+  public int port() { return binding.localAddress().getPort(); }
+
+  public String baseUrl() { return "http://" + settings.interfaceName() + ":" + port(); }
+
+  public ServiceDirectory services() { return services; }
+
+  public BridgeClusterGateway cluster(String name) { return clusters.get(name); }
+
+  public ActorSystem<Void> system() { return system; }
+
+  /** Stops the gateway as a SIGTERM would: unbind, drain, stop services, close clusters, terminate. */
+  @Override public void close() {
+    CoordinatedShutdown.get(system).run(CoordinatedShutdown.unknownReason());
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.warn("gateway did not stop within 60 s: {}", e.getMessage());
+    }
+  }
+
+  /** Blocks until the actor system has terminated (after a signal or a fatal error). */
+  public void awaitTermination() throws Exception {
+    system.getWhenTerminated().toCompletableFuture().get();
+  }
+}

@@ -1,0 +1,167 @@
+package sluice.edge;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import java.io.PrintStream;
+import java.net.BindException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import sluice.core.service.ServiceStatus;
+
+/**
+ * {@code sluice serve --config FILE} runs a gateway from a deployment config; {@code sluice demo [--port N]} runs the
+ * embedded stack (local scheduler, agent over pipes, H2 under ./data, mock-llm) from conf/embedded.conf.
+ * The agent and mock-llm have their own small jars (see bin/sluice).
+ */
+public final class Main {
+  static final int EXIT_USAGE = 2;
+  private static final Duration DEMO_READY_WAIT = Duration.ofSeconds(90);
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    PrintStream out = System.out;
+    PrintStream err = System.err;
+    if (args.length == 0 || args[0].equals("--help") || args[0].equals("help")) {
+      usage(args.length == 0 ? err : out);
+      System.exit(args.length == 0 ? EXIT_USAGE : 0);
+    }
+    try {
+      switch (args[0]) {
+        case "serve" -> serve(args, out, err);
+        case "demo" -> demo(args, out, err);
+        default -> {
+          err.println("sluice: unknown command '" + args[0] + "'");
+          usage(err);
+          System.exit(EXIT_USAGE);
+        }
+      }
+    } catch (UsageError e) {
+      err.println("sluice: " + e.getMessage());
+      System.exit(EXIT_USAGE);
+    } catch (ConfigException e) {
+      err.println("sluice: configuration error: " + e.getMessage());
+      System.exit(EXIT_USAGE);
+    } catch (Exception e) {
+      Throwable root = e;
+      while (root.getCause() != null) root = root.getCause();
+      err.println("sluice: failed to start: " + (root instanceof BindException ? "address in use (" + root.getMessage() + ")" : root));
+      System.exit(1);
+    }
+  }
+
+  private static void usage(PrintStream s) {
+    s.println("""
+        usage: sluice <command> [options]
+          demo [--port N]       run the embedded demo (local scheduler, mock-llm); keys from SLUICE_DEMO_KEY and
+                                SLUICE_ADMIN_KEY, else generated and printed
+          serve --config FILE   run a gateway with a deployment config (HOCON, see conf/)
+          agent [--config FILE] run the login-node agent (separate jar, see slurm-agent/README.md)
+          mock-llm --port N     run the mock model server (separate jar, see mock-llm/README.md)""");
+  }
+
+  static final class UsageError extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    UsageError(String message) { super(message); }
+  }
+
+  private static void serve(String[] args, PrintStream out, PrintStream err) throws Exception {
+    if (args.length != 3 || !args[1].equals("--config")) throw new UsageError("usage: sluice serve --config FILE");
+    Path file = Path.of(args[2]);
+    if (!Files.isRegularFile(file)) throw new UsageError("no such config file: " + file);
+    Gateway gateway = Gateway.start(load(file, Map.of()));
+    out.println("Sluice listening on " + gateway.baseUrl() + "/v1");
+    gateway.awaitTermination();
+  }
+
+  /** A deployment file over the gateway's application.conf and every module's reference.conf. */
+  static Config load(Path file, Map<String, Object> overrides) {
+    Config fromFile = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+    Config over = ConfigFactory.parseMap(overrides);
+    return ConfigFactory.load(over.withFallback(fromFile).withFallback(ConfigFactory.parseResourcesAnySyntax("application")));
+  }
+
+  private static void demo(String[] args, PrintStream out, PrintStream err) throws Exception {
+    int port = 8080;
+    for (int i = 1; i < args.length; i++) {
+      if (args[i].equals("--port") && i + 1 < args.length) {
+        try {
+          port = Integer.parseInt(args[++i]);
+        } catch (NumberFormatException e) {
+          throw new UsageError("--port needs a number");
+        }
+        if (port < 1 || port > 65535) throw new UsageError("--port must be in 1..65535");
+      } else {
+        throw new UsageError("usage: sluice demo [--port N]");
+      }
+    }
+    Path home = Path.of(System.getProperty("sluice.home", ".")).toAbsolutePath().normalize();
+    Path conf = home.resolve("conf/embedded.conf");
+    if (!Files.isRegularFile(conf)) throw new UsageError("cannot find " + conf + " (run from the Sluice folder or set SLUICE_HOME)");
+    String apiKey = keyFromEnv("SLUICE_DEMO_KEY");
+    String adminKey = keyFromEnv("SLUICE_ADMIN_KEY");
+    boolean generated = System.getenv("SLUICE_DEMO_KEY") == null;
+    Config config = load(conf, Map.of(
+        "sluice.home", home.toString(),
+        "sluice.http.port", port,
+        "sluice.admin.key", adminKey,
+        "sluice.auth.api-keys", List.of(Map.of("name", "demo", "key", apiKey))));
+    out.println("Starting the Sluice demo: local scheduler, agent over pipes, H2 under " + config.getString("sluice.data-dir")
+        + ", service mock-llm");
+    Gateway gateway = Gateway.start(config);
+    String base = gateway.baseUrl();
+    out.println();
+    out.println("  OpenAI base URL: " + base + "/v1");
+    out.println("  API key:         " + apiKey + (generated ? "   (generated; set SLUICE_DEMO_KEY to choose it)" : ""));
+    out.println("  Admin key:       " + adminKey + (System.getenv("SLUICE_ADMIN_KEY") == null ? "   (generated; set SLUICE_ADMIN_KEY)" : ""));
+    out.println();
+    out.println("Waiting for the first replica of mock-llm (a job started through the agent)...");
+    long started = System.nanoTime();
+    if (awaitReady(gateway, "mock-llm")) {
+      out.printf("Ready after %.1f s. Try:%n%n", (System.nanoTime() - started) / 1e9);
+    } else {
+      out.println("Not ready yet (see GET " + base + "/admin/services/mock-llm); requests wait for it. Try:");
+      out.println();
+    }
+    out.println("  curl " + base + "/v1/chat/completions -H 'Authorization: Bearer " + apiKey + "' \\");
+    out.println("       -d '{\"model\":\"mock-llm\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'");
+    out.println();
+    out.println("  Streaming: add \"stream\":true.  Admin: curl -H 'Authorization: Bearer " + adminKey + "' " + base + "/admin/services");
+    out.println("  Press Ctrl-C to stop (the demo's job is cancelled on the way out).");
+    out.flush();
+    gateway.awaitTermination();
+  }
+
+  private static boolean awaitReady(Gateway gateway, String service) throws InterruptedException {
+    long until = System.nanoTime() + DEMO_READY_WAIT.toNanos();
+    while (System.nanoTime() < until) {
+      try {
+        ServiceStatus s = gateway.services().status(service).toCompletableFuture().get();
+        if ("ready".equals(s.availability())) return true;
+      } catch (Exception e) {
+        // the service is still starting
+      }
+      Thread.sleep(250);
+    }
+    return false;
+  }
+
+  private static String keyFromEnv(String name) throws UsageError {
+    String v = System.getenv(name);
+    if (v == null || v.isEmpty()) {
+      byte[] b = new byte[24];
+      new SecureRandom().nextBytes(b);
+      return "sk-sluice-" + HexFormat.of().formatHex(b);
+    }
+    if (v.length() < 16 || !v.matches("[\\x21-\\x7e]+")) throw new UsageError(name + " must be at least 16 printable characters without spaces");
+    return v;
+  }
+}

@@ -1,0 +1,228 @@
+package sluice.edge.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.model.ContentType;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.ResponseEntity;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.MediaTypes;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.japi.pf.PFBuilder;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sluice.core.cluster.ClusterGateways;
+import sluice.core.cluster.UpstreamRequest;
+import sluice.core.cluster.UpstreamResponse;
+import sluice.core.config.ServiceSettings;
+import sluice.core.service.LeaseReply;
+import sluice.core.service.ServiceDirectory;
+import sluice.edge.EdgeSettings;
+
+/**
+ * One request's way to a model server and back: lease a ready replica from the service actor (waiting in its queue
+ * if needed), forward through the cluster gateway, and turn the model server's response into the HTTP response
+ * unmodified. The lease is released exactly once, when the response body ends for whatever reason.
+ *
+ * <p>Streaming requests that wait longer than {@code sse-commit-after} get their 200 head early and SSE comment
+ * keep-alives while they wait; whatever fails after that arrives as an in-band SSE error event.
+ */
+public final class Proxy {
+  private static final Logger LOG = LoggerFactory.getLogger(Proxy.class);
+  private static final ContentType SSE = ContentTypes.create(MediaTypes.TEXT_EVENT_STREAM);
+  private static final int MAX_SSE_EVENT = 4 * 1024 * 1024;
+  private static final int MAX_ERROR_BODY = 64 * 1024;
+  /** A response body nobody ran within this time (the client left first) is cancelled and its lease released. */
+  private static final Duration UNCLAIMED_BODY = Duration.ofSeconds(30);
+
+  private final ServiceDirectory services;
+  private final ClusterGateways gateways;
+  private final EdgeSettings settings;
+  private final ActorSystem<?> system;
+
+  public Proxy(ServiceDirectory services, ClusterGateways gateways, EdgeSettings settings, ActorSystem<?> system) {
+    this.services = services;
+    this.gateways = gateways;
+    this.settings = settings;
+    this.system = system;
+  }
+
+  /** A request to pass through: the body is forwarded byte for byte. */
+  public record Call(ServiceSettings service, String method, String path, ByteString body, String requestId, boolean stream) {}
+
+  /** What leasing and forwarding produced. */
+  private sealed interface Outcome {}
+
+  private record Upstream(UpstreamResponse response) implements Outcome {}
+
+  private record Refused(ApiError error) implements Outcome {}
+
+  public CompletionStage<HttpResponse> handle(Call call) {
+    CompletableFuture<Outcome> outcome = obtain(call);
+    if (!call.stream()) return outcome.thenApply(this::respond);
+    // Race the outcome against the commit deadline; exactly one side consumes the outcome.
+    AtomicBoolean decided = new AtomicBoolean();
+    CompletableFuture<HttpResponse> result = new CompletableFuture<>();
+    outcome.thenAccept(o -> {
+      if (decided.compareAndSet(false, true)) result.complete(respond(o));
+    });
+    system.scheduler().scheduleOnce(settings.sseCommitAfter(), () -> {
+      if (decided.compareAndSet(false, true)) result.complete(committedStream(outcome));
+    }, system.executionContext());
+    return result;
+  }
+
+  // ---------------------------------------------------------------- lease and forward
+
+  /** Never fails: every failure becomes a {@link Refused} outcome. */
+  private CompletableFuture<Outcome> obtain(Call call) {
+    String leaseId = UUID.randomUUID().toString();
+    return services.acquire(call.service(), leaseId).toCompletableFuture()
+        .thenCompose(reply -> {
+          if (reply instanceof LeaseReply.Unavailable u) {
+            return CompletableFuture.<Outcome>completedFuture(new Refused(ApiError.unavailable(u.reason(), u.retryAfterSeconds())));
+          }
+          LeaseReply.Granted g = (LeaseReply.Granted) reply;
+          Runnable release = once(() -> services.release(g.service(), g.leaseId()));
+          UpstreamRequest request = new UpstreamRequest(g.service(), g.jobId(), call.method(), call.path(),
+              Map.of("content-type", "application/json"), call.body(), call.requestId());
+          return gateways.get(g.cluster()).forward(request).toCompletableFuture()
+              .<Outcome>thenApply(r -> new Upstream(new UpstreamResponse(r.status(), r.headers(), guarded(r.body(), release))))
+              .exceptionally(err -> {
+                release.run();
+                LOG.info("request {} to {} job {} failed before a response: {}", call.requestId(), g.service(), g.jobId(), err.getMessage());
+                return new Refused(ApiError.fromCluster(err));
+              });
+        })
+        .exceptionally(err -> new Refused(ApiError.fromCluster(err)));
+  }
+
+  /** Releases the lease when the body ends, and cancels a body that no one runs (the client left before it started). */
+  private Source<ByteString, NotUsed> guarded(Source<ByteString, NotUsed> body, Runnable release) {
+    AtomicBoolean claimed = new AtomicBoolean();
+    Source<ByteString, NotUsed> released = body.watchTermination((mat, done) -> {
+      done.whenComplete((d, e) -> release.run());
+      return mat;
+    });
+    system.scheduler().scheduleOnce(UNCLAIMED_BODY, () -> {
+      if (claimed.compareAndSet(false, true)) released.runWith(Sink.cancelled(), system);
+    }, system.executionContext());
+    return Source.fromMaterializer((mat, attrs) -> {
+      if (!claimed.compareAndSet(false, true)) return Source.<ByteString>empty();
+      return released;
+    }).mapMaterializedValue(f -> NotUsed.getInstance());
+  }
+
+  // ---------------------------------------------------------------- responses
+
+  private HttpResponse respond(Outcome o) {
+    if (o instanceof Refused r) return r.error().toResponse();
+    UpstreamResponse up = ((Upstream) o).response();
+    String ct = up.headers().getOrDefault("content-type", "application/json");
+    ResponseEntity entity;
+    if (isEventStream(ct)) {
+      entity = HttpEntities.createChunked(SSE, sseBody(up));
+    } else {
+      ContentType type = contentType(ct);
+      Optional<Long> length = Optional.ofNullable(up.headers().get("content-length")).flatMap(Proxy::parseLength);
+      entity = length.isPresent()
+          ? HttpEntities.create(type, length.get(), up.body())
+          : HttpEntities.createChunked(type, up.body());
+    }
+    return HttpResponse.create().withStatus(up.status()).withHeaders(passedHeaders(up)).withEntity(entity);
+  }
+
+  /** The 200 head goes out now; the stream carries keep-alives until the outcome, then its events or an error event. */
+  private HttpResponse committedStream(CompletableFuture<Outcome> outcome) {
+    Source<ByteString, NotUsed> body = Source.completionStage(outcome)
+        .flatMapConcat(o -> {
+          if (o instanceof Refused r) return Source.single(r.error().toSseEvent());
+          UpstreamResponse up = ((Upstream) o).response();
+          if (up.status() == 200) return isEventStream(up.headers().getOrDefault("content-type", "")) ? events(up) : up.body();
+          return errorEvent(up);
+        })
+        .via(SseEvents.keepAlive(settings.sseKeepAlive()));
+    return HttpResponse.create().withStatus(StatusCodes.OK).withEntity(HttpEntities.createChunked(SSE, body));
+  }
+
+  private Source<ByteString, NotUsed> sseBody(UpstreamResponse up) {
+    return events(up).via(SseEvents.keepAlive(settings.sseKeepAlive()));
+  }
+
+  /** The model's events, re-chunked at event boundaries; a broken stream ends with an error event, not a hang. */
+  private Source<ByteString, NotUsed> events(UpstreamResponse up) {
+    return up.body()
+        .via(SseEvents.wholeEvents(MAX_SSE_EVENT))
+        .recover(new PFBuilder<Throwable, ByteString>()
+            .matchAny(e -> {
+              LOG.info("stream broken off after its head: {}", e.getMessage());
+              return ApiError.fromCluster(e).toSseEvent();
+            })
+            .build());
+  }
+
+  /** A non-200 answer after the head was sent: the model server's own error JSON becomes the error event. */
+  private Source<ByteString, NotUsed> errorEvent(UpstreamResponse up) {
+    return up.body().limitWeighted(MAX_ERROR_BODY, b -> (long) b.size()).fold(ByteString.emptyByteString(), ByteString::concat)
+        .map(bytes -> {
+          try {
+            JsonNode json = OpenAiJson.MAPPER.readTree(bytes.toArrayUnsafe());
+            if (json.has("error")) return ByteString.fromString("data: " + json + "\n\n");
+          } catch (Exception ignored) {
+            // not JSON: fall through to a generic event
+          }
+          return OpenAiErrors.sseError(OpenAiErrors.SERVER_ERROR, "upstream_error", "The model server answered " + up.status());
+        })
+        .recover(new PFBuilder<Throwable, ByteString>()
+            .matchAny(e -> OpenAiErrors.sseError(OpenAiErrors.SERVER_ERROR, "upstream_error", "The model server failed"))
+            .build());
+  }
+
+  private static List<HttpHeader> passedHeaders(UpstreamResponse up) {
+    String retryAfter = up.headers().get("retry-after");
+    return retryAfter == null ? List.of() : List.of(RawHeader.create("Retry-After", retryAfter));
+  }
+
+  static boolean isEventStream(String contentType) {
+    return contentType.toLowerCase(java.util.Locale.ROOT).startsWith("text/event-stream");
+  }
+
+  static ContentType contentType(String header) {
+    try {
+      return ContentTypes.parse(header);
+    } catch (RuntimeException e) {
+      return ContentTypes.APPLICATION_OCTET_STREAM;
+    }
+  }
+
+  private static Optional<Long> parseLength(String s) {
+    try {
+      long n = Long.parseLong(s.trim());
+      return n >= 0 ? Optional.of(n) : Optional.empty();
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Runnable once(Runnable r) {
+    AtomicBoolean done = new AtomicBoolean();
+    return () -> {
+      if (done.compareAndSet(false, true)) r.run();
+    };
+  }
+}

@@ -1,0 +1,92 @@
+package sluice.edge;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.Predicate;
+import sluice.core.service.ServiceStatus;
+
+/**
+ * The embedded stack for end-to-end tests: a real gateway with the agent as a child process, the local scheduler
+ * running sbatch/mock-llm.sbatch (the packaged mock-llm jar), and an H2 journal, all under a temporary folder.
+ */
+final class EmbeddedStack {
+  static final String API_KEY = "sk-test-0123456789abcdef";
+  static final String ADMIN_KEY = "admin-0123456789abcdef";
+
+  private EmbeddedStack() {}
+
+  static Path home() {
+    Path home = Path.of(System.getProperty("sluice.home", "..")).toAbsolutePath().normalize();
+    if (!Files.isRegularFile(home.resolve("mock-llm/target/mock-llm.jar"))) {
+      throw new IllegalStateException("mock-llm/target/mock-llm.jar is missing: run the end-to-end tests with mvn verify");
+    }
+    return home;
+  }
+
+  /** Writes the agent config (services mock-llm, slow, cold) into {@code dir}. */
+  static void writeAgentConfig(Path dir) throws IOException {
+    String sbatch = home().resolve("sbatch/mock-llm.sbatch").toString();
+    String service = """
+        {"sbatch": "%s", "time-limit": "15", "health-path": "/health", "allowed-methods": ["GET", "POST"],
+         "allowed-paths": ["/v1/chat/completions", "/v1/completions", "/stats"],
+         "environment": {"MOCK_LLM_ARGS": "%s"}}""";
+    Files.writeString(dir.resolve("agent.json"), """
+        {"sluice-agent": {"state-dir": "agent", "local": {"kill-wait": "2s"}, "services": {
+          "mock-llm": %s, "slow": %s, "cold": %s}}}""".formatted(
+        service.formatted(sbatch, "--token-delay-ms 2"),
+        service.formatted(sbatch, "--token-delay-ms 700 --tokens 400"),
+        service.formatted(sbatch, "")));
+  }
+
+  static Config config(Path dir, String extra) throws IOException {
+    Config over = ConfigFactory.parseString("""
+        sluice {
+          data-dir = "%s"
+          http { port = 0, max-body-size = 64k, sse-keep-alive = 300ms, sse-commit-after = 400ms }
+          management.port = %d
+          admin.key = "%s"
+          auth.api-keys = [{ name = "test", key = "%s" }]
+          readiness.probe-interval = 200ms
+          clusters.local { transport = local, local.agent-config = "%s", poll-interval = 300ms }
+          services {
+            mock-llm { cluster = local, max-inflight-per-replica = 8 }
+            slow { cluster = local }
+            cold { cluster = local, min-replicas = 0, max-queue-wait = 1500ms }
+          }
+        }
+        %s
+        """.formatted(dir.resolve("data"), freePort(), ADMIN_KEY, API_KEY, dir.resolve("agent.json"), extra));
+    return ConfigFactory.load(over.withFallback(ConfigFactory.parseResourcesAnySyntax("application")));
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  static ServiceStatus awaitStatus(Gateway gateway, String service, Predicate<ServiceStatus> condition) throws InterruptedException {
+    long until = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    ServiceStatus last = null;
+    while (System.nanoTime() < until) {
+      try {
+        last = gateway.services().status(service).toCompletableFuture().get();
+        if (condition.test(last)) return last;
+      } catch (Exception e) {
+        // the service is still starting
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("service " + service + " did not reach the expected state; last status: " + last);
+  }
+
+  static ServiceStatus awaitReady(Gateway gateway, String service) throws InterruptedException {
+    return awaitStatus(gateway, service, s -> "ready".equals(s.availability()));
+  }
+}
