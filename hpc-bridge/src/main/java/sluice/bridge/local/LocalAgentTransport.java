@@ -35,9 +35,14 @@ public final class LocalAgentTransport implements AgentTransport {
     this.handshakeTimeout = handshakeTimeout;
   }
 
-  /** The agent from the gateway's own class path, run by the gateway's own java. */
+  /**
+   * The agent from the gateway's own class path, run by the gateway's own java, in a session of its own: a Ctrl-C in
+   * the gateway's terminal must not kill the agent before the gateway has used it to shut down cleanly. The agent's
+   * life is bound to its stdin instead.
+   */
   public static List<String> defaultCommand(Path agentConfig) {
     List<String> cmd = new ArrayList<>();
+    if (new java.io.File("/usr/bin/setsid").canExecute()) cmd.add("/usr/bin/setsid");
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
         "sluice.agent.AgentMain", "--config", agentConfig.toString()));
