@@ -57,12 +57,17 @@ class AgentMainTest {
     assertTrue(err2.toString(StandardCharsets.UTF_8).contains("unknown key sluice-agent.bogus"));
   }
 
-  /** The real process: banner, handshake, a call, then stdin EOF must end it promptly with exit 0. */
-  @Test void processServesTheProtocolAndExitsOnStdinEof() throws Exception {
+  /** The agent as its own process, as the local transport and sshd start it. */
+  private Process startAgent() throws java.io.IOException {
     Files.writeString(dir.resolve("agent.json"), "{\"sluice-agent\": {\"state-dir\": \"state\"}}");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"), AgentMain.class.getName(),
+    return new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"), AgentMain.class.getName(),
         "--config", dir.resolve("agent.json").toString())).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+  }
+
+  /** The real process: banner, handshake, a call, then stdin EOF must end it promptly with exit 0. */
+  @Test void processServesTheProtocolAndExitsOnStdinEof() throws Exception {
+    Process p = startAgent();
     try {
       BufferedInputStream in = new BufferedInputStream(p.getInputStream());
       assertEquals("", Banner.skipTo(in, 1024));
@@ -80,10 +85,7 @@ class AgentMainTest {
   }
 
   @Test void garbageOnStdinIsAProtocolErrorNotAHang() throws Exception {
-    Files.writeString(dir.resolve("agent.json"), "{\"sluice-agent\": {\"state-dir\": \"state\"}}");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"), AgentMain.class.getName(),
-        "--config", dir.resolve("agent.json").toString())).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    Process p = startAgent();
     try {
       p.getOutputStream().write("rm -rf / ; id\n".repeat(10).getBytes(StandardCharsets.US_ASCII));
       p.getOutputStream().flush();
