@@ -109,7 +109,11 @@ public final class Proxy {
                 return new Refused(ApiError.fromCluster(err));
               });
         })
-        .exceptionally(err -> new Refused(ApiError.fromCluster(err)));
+        .exceptionally(err -> {
+          // The ask itself failed (timeout): a grant may still be on its way, so release it; releasing is idempotent.
+          services.release(call.service().id(), leaseId);
+          return new Refused(ApiError.fromCluster(err));
+        });
   }
 
   /** Releases the lease when the body ends, and cancels a body that no one runs (the client left before it started). */
