@@ -20,13 +20,9 @@ import sluice.agent.wire.MuxStream;
  */
 public final class AgentConnection implements AutoCloseable {
   private final MuxSession session;
-  private final Runnable closeTransport;
-  private final String name;
 
-  private AgentConnection(String name, MuxSession session, Runnable closeTransport) {
-    this.name = name;
+  private AgentConnection(MuxSession session, Runnable closeTransport) {
     this.session = session;
-    this.closeTransport = closeTransport;
     session.closed().whenComplete((reason, err) -> closeTransport.run());
   }
 
@@ -42,7 +38,7 @@ public final class AgentConnection implements AutoCloseable {
       Banner.skipTo(buffered, limits.maxNoiseBytes());
       session = MuxSession.client(buffered, out, limits, "sluice-gateway").start(name);
       session.peerHello().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      return new AgentConnection(name, session, closeTransport);
+      return new AgentConnection(session, closeTransport);
     } catch (TimeoutException e) {
       if (session != null) session.close();
       closeTransport.run();
@@ -61,8 +57,6 @@ public final class AgentConnection implements AutoCloseable {
     }
   }
 
-  public String name() { return name; }
-
   public boolean isUsable() { return !session.isGoingAway(); }
 
   public CompletableFuture<Messages.Problem> closed() { return session.closed(); }
@@ -70,10 +64,6 @@ public final class AgentConnection implements AutoCloseable {
   public MuxStream open(Messages.Call call, boolean endOfRequest) throws IOException {
     return session.open(call, endOfRequest);
   }
-
-  public CompletableFuture<Duration> ping() { return session.ping(); }
-
-  public int openStreams() { return session.openStreams(); }
 
   @Override public void close() {
     session.close();

@@ -52,8 +52,6 @@ public final class AgentLink implements AutoCloseable {
                 + (lastFailure == null ? "" : " (" + lastFailure + ")"))));
   }
 
-  public String lastFailure() { return lastFailure; }
-
   private static boolean usable(CompletableFuture<AgentConnection> f) {
     return !f.isCompletedExceptionally() && f.join().isUsable();
   }

@@ -46,10 +46,6 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
     this.controlTimeout = controlTimeout;
   }
 
-  public String cluster() { return cluster; }
-
-  public AgentLink link() { return link; }
-
   @Override public CompletionStage<JobSnapshot> submit(String service, String tag) {
     return control(new Messages.Submit(service, tag)).thenApply(r -> snapshot(WireJson.convert(r.result(), Messages.JobInfo.class)));
   }

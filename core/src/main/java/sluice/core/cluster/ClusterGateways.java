@@ -1,8 +1,6 @@
 package sluice.core.cluster;
 
 import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
 
 /** The gateways of the configured clusters, by cluster name. */
 public record ClusterGateways(Map<String, ClusterGateway> byName) {
@@ -15,8 +13,4 @@ public record ClusterGateways(Map<String, ClusterGateway> byName) {
     if (g == null) throw new IllegalArgumentException("no cluster named " + cluster);
     return g;
   }
-
-  public Optional<ClusterGateway> find(String cluster) { return Optional.ofNullable(byName.get(cluster)); }
-
-  public Set<String> names() { return byName.keySet(); }
 }
