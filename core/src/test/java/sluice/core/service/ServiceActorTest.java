@@ -193,10 +193,10 @@ class ServiceActorTest {
   }
 
   @Test void aFailedSubmissionIsReportedAndRetriedWithBackoff() {
-    cluster.failNextSubmits = 2;
+    cluster.failNextSubmits = 3;                               // retried after 100, 200 and 400 ms
     var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
     awaitStatus(service, st -> st.lastError() != null && st.lastError().contains("QOSMaxSubmitJobPerUserLimit"), "error shown");
-    awaitSubmits(3);
-    awaitStatus(service, st -> st.replicas().size() == 1 && st.lastError() == null, "third attempt succeeded");
+    awaitSubmits(4);
+    awaitStatus(service, st -> st.replicas().size() == 1 && st.lastError() == null, "fourth attempt succeeded");
   }
 }

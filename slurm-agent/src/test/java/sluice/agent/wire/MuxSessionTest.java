@@ -195,10 +195,14 @@ class MuxSessionTest {
   @Test void endOfThePipeFailsOpenStreamsWithSessionClosed() throws Exception {
     SocketPair pair = SocketPair.open();
     closeables.add(pair);
-    MuxSession server = MuxSession.server(pair.b().getInputStream(), pair.b().getOutputStream(), SMALL, "agent", s -> {}).start("server");
+    CountDownLatch accepted = new CountDownLatch(1);
+    MuxSession server = MuxSession.server(pair.b().getInputStream(), pair.b().getOutputStream(), SMALL, "agent",
+        s -> accepted.countDown()).start("server");
     MuxSession client = MuxSession.client(new BufferedInputStream(pair.a().getInputStream()), pair.a().getOutputStream(), SMALL, "client").start("client");
     client.peerHello().get(5, TimeUnit.SECONDS);
     MuxStream s = client.open(forward("/hang"), true);
+    // Only a stream the server has taken is "open"; one arriving after its GO_AWAY is refused instead.
+    assertTrue(accepted.await(5, TimeUnit.SECONDS));
     server.close();
     pair.b().close();
     ExecutionException e = assertThrows(ExecutionException.class, () -> s.reply().get(5, TimeUnit.SECONDS));
@@ -250,7 +254,7 @@ class MuxSessionTest {
       return WireJson.read(f.payload(), Messages.Problem.class);
     }
 
-    @Override public void close() throws Exception {
+    @Override public void close() throws IOException {
       server.close();
       pair.close();
     }
@@ -294,9 +298,10 @@ class MuxSessionTest {
 
   @Test void dataBeyondCreditResetsTheStreamAndSparesTheSession() throws Exception {
     CompletableFuture<Throwable> handlerSaw = new CompletableFuture<>();
+    CountDownLatch resetSeen = new CountDownLatch(1);
     RawPeer peer = new RawPeer(stream -> {
       try {
-        Thread.sleep(200);                                   // let the flood arrive before reading
+        resetSeen.await();                                   // read only after the flood was judged
         stream.inputStream().readAllBytes();
         handlerSaw.complete(null);
       } catch (Exception e) {
@@ -307,6 +312,7 @@ class MuxSessionTest {
     peer.send(Frame.json(FrameType.HEADERS, Frame.SYN, 1, WireJson.write(forward("/flood"))));
     for (int i = 0; i < 5; i++) peer.send(Frame.data(1, new byte[4096], false));    // 20 KiB > 16 KiB window
     assertEquals(Codes.FLOW_CONTROL, peer.nextProblem(FrameType.RESET).code());
+    resetSeen.countDown();
     assertInstanceOf(StreamResetException.class, handlerSaw.get(5, TimeUnit.SECONDS));
     peer.send(Frame.ping(false, 99));
     Frame pong = peer.next();
