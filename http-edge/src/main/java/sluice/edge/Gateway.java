@@ -60,7 +60,7 @@ public final class Gateway implements AutoCloseable {
     CoreSettings core = CoreSettings.from(config);
     EdgeSettings edge = EdgeSettings.from(config);
     ApiKeys keys = ApiKeys.from(config);
-    for (String cluster : core.clusters().keySet()) BridgeSettings.from(config, cluster);   // fail before starting anything
+    Map<String, BridgeSettings> clusterSettings = Bridges.settings(config, core);      // fail before starting anything
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "sluice", config);
     try {
       if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
@@ -69,8 +69,8 @@ public final class Gateway implements AutoCloseable {
       }
       JournalSchema.ensure(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig("sluice.blocking-dispatcher"));
-      Map<String, BridgeClusterGateway> bridges = Bridges.create(config, core, blocking, system.executionContext());
-      closeClustersOnShutdown(system, config, bridges);
+      Map<String, BridgeClusterGateway> bridges = Bridges.create(clusterSettings, core, blocking, system.executionContext());
+      closeClustersOnShutdown(system, clusterSettings, bridges);
       ClusterGateways gateways = new ClusterGateways(Map.copyOf(bridges));
       ServiceDirectory services = ServiceDirectory.start(system, core, gateways, Clock.systemUTC());
       Routes routes = new Routes(edge, keys, services, new Proxy(services, gateways, edge, system), system);
@@ -93,12 +93,13 @@ public final class Gateway implements AutoCloseable {
    * After sharding has stopped the services (so nothing resubmits), cancel the jobs of clusters configured to, then
    * close the agent connections.
    */
-  private static void closeClustersOnShutdown(ActorSystem<Void> system, Config config, Map<String, BridgeClusterGateway> bridges) {
+  private static void closeClustersOnShutdown(ActorSystem<Void> system, Map<String, BridgeSettings> settings,
+                                              Map<String, BridgeClusterGateway> bridges) {
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "close-clusters", () -> {
       EdgeReadiness.markNotReady(system.classicSystem());
       List<CompletableFuture<?>> work = new ArrayList<>();
       bridges.forEach((name, bridge) -> {
-        CompletableFuture<?> cancelled = BridgeSettings.from(config, name).cancelJobsOnShutdown()
+        CompletableFuture<?> cancelled = settings.get(name).cancelJobsOnShutdown()
             ? cancelAll(bridge).toCompletableFuture() : CompletableFuture.completedFuture(null);
         work.add(cancelled.orTimeout(10, TimeUnit.SECONDS).handle((v, e) -> {
           if (e != null) LOG.warn("could not cancel the jobs of cluster {}: {}", name, e.getMessage());
