@@ -5,67 +5,130 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import sluice.agent.wire.Banner;
+import sluice.agent.wire.Codes;
 import sluice.agent.wire.Limits;
 import sluice.agent.wire.Messages;
 import sluice.agent.wire.MuxSession;
 import sluice.agent.wire.MuxStream;
+import sluice.agent.wire.StreamResetException;
 
 /**
- * One live mux session with an agent, over whatever byte pipe a transport provides (a child process's stdin/stdout
- * here, an SSH channel later). Knows nothing of the transport beyond the two streams and a way to close it.
+ * One live connection to an agent host: one or more mux channels (each an agent process serving the protocol) over
+ * one transport (a child process's pipes, or one SSH connection). New streams go to the channel with the fewest open
+ * streams. The connection is all or nothing: when any channel ends, the others and the transport are closed too, and
+ * the link builds a fresh connection, so a half-broken SSH connection is never kept around.
  */
 public final class AgentConnection implements AutoCloseable {
-  private final MuxSession session;
+  private final String node;
+  private final List<MuxSession> channels;
+  private final Runnable closeTransport;
+  private final CompletableFuture<Messages.Problem> closed = new CompletableFuture<>();
 
-  private AgentConnection(MuxSession session, Runnable closeTransport) {
-    this.session = session;
-    session.closed().whenComplete((reason, err) -> closeTransport.run());
+  private AgentConnection(String node, List<MuxSession> channels, Runnable closeTransport) {
+    if (channels.isEmpty()) throw new IllegalArgumentException("a connection needs at least one channel");
+    this.node = node;
+    this.channels = List.copyOf(channels);
+    this.closeTransport = closeTransport;
+    for (MuxSession s : this.channels) s.closed().whenComplete((reason, err) -> end(reason));
+  }
+
+  /** A connection over channels that have completed their handshake (see {@link #handshakeChannel}). */
+  public static AgentConnection of(String node, List<MuxSession> channels, Runnable closeTransport) {
+    return new AgentConnection(node, channels, closeTransport);
+  }
+
+  /** A single-channel connection: handshake on the pipe, then wrap it. */
+  public static AgentConnection handshake(String node, InputStream in, OutputStream out, Limits limits, Duration timeout,
+                                          Runnable closeTransport) throws IOException {
+    MuxSession session;
+    try {
+      session = handshakeChannel(node, in, out, limits, timeout);
+    } catch (IOException | RuntimeException e) {
+      closeTransport.run();
+      throw e;
+    }
+    return new AgentConnection(node, List.of(session), closeTransport);
   }
 
   /**
-   * Skips login-shell noise up to the agent's banner, then completes the handshake. Blocking: call it on a
-   * blocking executor. On failure the transport is closed and the noise is part of the message.
+   * Skips login-shell noise up to the agent's banner, then completes the HELLO exchange on one channel. Blocking:
+   * call it on a blocking executor. On failure the session is closed (the caller closes its transport) and any noise
+   * seen is part of the message.
    */
-  public static AgentConnection handshake(String name, InputStream in, OutputStream out, Limits limits,
-                                          Duration timeout, Runnable closeTransport) throws IOException {
+  public static MuxSession handshakeChannel(String name, InputStream in, OutputStream out, Limits limits, Duration timeout)
+      throws IOException {
     InputStream buffered = new BufferedInputStream(in, 64 * 1024);
     MuxSession session = null;
     try {
       Banner.skipTo(buffered, limits.maxNoiseBytes());
       session = MuxSession.client(buffered, out, limits, "sluice-gateway").start(name);
       session.peerHello().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      return new AgentConnection(session, closeTransport);
+      return session;
     } catch (TimeoutException e) {
       if (session != null) session.close();
-      closeTransport.run();
       throw new IOException("agent " + name + " sent no HELLO within " + timeout.toSeconds() + " s");
-    } catch (java.util.concurrent.ExecutionException e) {
-      closeTransport.run();
+    } catch (ExecutionException e) {
       throw new IOException("handshake with agent " + name + " failed: " + e.getCause().getMessage(), e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      closeTransport.run();
+      if (session != null) session.close();
       throw new IOException("interrupted during handshake", e);
     } catch (IOException | RuntimeException e) {
       if (session != null) session.close();
-      closeTransport.run();
       throw e;
     }
   }
 
-  public boolean isUsable() { return !session.isGoingAway(); }
+  private void end(Messages.Problem reason) {
+    if (!closed.complete(reason == null ? new Messages.Problem(Codes.SESSION_CLOSED, "channel ended") : reason)) return;
+    for (MuxSession s : channels) s.close();
+    closeTransport.run();
+  }
 
-  public CompletableFuture<Messages.Problem> closed() { return session.closed(); }
+  /** The login node (or local agent) this connection reaches. */
+  public String node() { return node; }
+
+  public boolean isUsable() {
+    if (closed.isDone()) return false;
+    for (MuxSession s : channels) if (s.isGoingAway()) return false;
+    return true;
+  }
+
+  /** Completes with the reason when the first channel ends, after which the whole connection is closed. */
+  public CompletableFuture<Messages.Problem> closed() { return closed; }
+
+  public int channelCount() { return channels.size(); }
+
+  public int openStreams() {
+    int n = 0;
+    for (MuxSession s : channels) n += s.openStreams();
+    return n;
+  }
+
+  /** The slowest channel's round trip, so a stalled agent process shows even when the others answer. */
+  public CompletableFuture<Duration> ping() {
+    List<CompletableFuture<Duration>> pings = channels.stream().map(MuxSession::ping).toList();
+    return CompletableFuture.allOf(pings.toArray(CompletableFuture[]::new)).thenApply(v ->
+        pings.stream().map(CompletableFuture::join).max(Comparator.naturalOrder()).orElse(Duration.ZERO));
+  }
 
   public MuxStream open(Messages.Call call, boolean endOfRequest) throws IOException {
-    return session.open(call, endOfRequest);
+    MuxSession least = null;
+    for (MuxSession s : channels) {
+      if (!s.isGoingAway() && (least == null || s.openStreams() < least.openStreams())) least = s;
+    }
+    if (least == null) throw new StreamResetException(new Messages.Problem(Codes.REFUSED, "connection is closing"));
+    return least.open(call, endOfRequest);
   }
 
   @Override public void close() {
-    session.close();
+    end(new Messages.Problem(Codes.NORMAL, "closed locally"));
   }
 }

@@ -8,11 +8,14 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.core.cluster.ClusterException;
+import sluice.core.tunnel.TunnelObserver;
 
 /**
  * Keeps one usable connection to a cluster's agent: connects on first use, and after the connection ends, connects
  * again with full-jitter exponential backoff. Callers get the current connection, or wait for the next one up to
- * {@code waitLimit} instead of failing at once while a reconnect is under way.
+ * {@code waitLimit} instead of failing at once while a reconnect is under way. A fatal failure (authentication or host
+ * key) is retried only at the slowest pace, so a misconfigured gateway does not hammer a login node (and trip
+ * OpenSSH's {@code MaxStartups} or {@code PerSourcePenalties}).
  */
 public final class AgentLink implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AgentLink.class);
@@ -23,14 +26,17 @@ public final class AgentLink implements AutoCloseable {
   private final Duration minBackoff;
   private final Duration maxBackoff;
   private final Duration waitLimit;
+  private final TunnelObserver observer;
   private CompletableFuture<AgentConnection> current;   // guarded by this
   private int failures;                                  // guarded by this
+  private boolean lastFatal;                             // guarded by this
   private boolean closed;                                // guarded by this
   private volatile String lastFailure;
 
   public AgentLink(String cluster, AgentTransport transport, Executor blocking, Duration minBackoff, Duration maxBackoff,
-                   Duration waitLimit) {
+                   Duration waitLimit, TunnelObserver observer) {
     this.cluster = cluster;
+    this.observer = observer;
     this.transport = transport;
     this.blocking = blocking;
     this.minBackoff = minBackoff;
@@ -43,7 +49,11 @@ public final class AgentLink implements AutoCloseable {
     CompletableFuture<AgentConnection> c;
     synchronized (this) {
       if (closed) return CompletableFuture.failedFuture(unavailable("the gateway is shutting down"));
-      if (current == null || (current.isDone() && !usable(current))) current = connectLater(current == null ? Duration.ZERO : nextDelay());
+      if (current == null || (current.isDone() && !usable(current))) {
+        Duration delay = current == null ? Duration.ZERO : nextDelay();
+        if (!delay.isZero()) observer.backingOff(delay);
+        current = connectLater(delay);
+      }
       c = current;
     }
     return c.copy().orTimeout(waitLimit.toMillis(), TimeUnit.MILLISECONDS)
@@ -58,6 +68,7 @@ public final class AgentLink implements AutoCloseable {
 
   private Duration nextDelay() {
     // Full jitter: uniform in [0, min(max, base * 2^failures)], so a fleet of gateways does not reconnect in step.
+    if (lastFatal) return maxBackoff;
     long cap = Math.min(maxBackoff.toMillis(), minBackoff.toMillis() << Math.min(failures, 20));
     return Duration.ofMillis(ThreadLocalRandom.current().nextLong(cap + 1));
   }
@@ -66,7 +77,7 @@ public final class AgentLink implements AutoCloseable {
     Executor delayed = CompletableFuture.delayedExecutor(delay.toMillis(), TimeUnit.MILLISECONDS, blocking);
     CompletableFuture<AgentConnection> f = CompletableFuture.supplyAsync(() -> {
       try {
-        return transport.connect();
+        return transport.connect(observer);
       } catch (Exception e) {
         throw new java.util.concurrent.CompletionException(e);
       }
@@ -75,26 +86,46 @@ public final class AgentLink implements AutoCloseable {
       synchronized (this) {
         if (err != null) {
           failures++;
-          lastFailure = rootMessage(err);
-          LOG.warn("cannot connect to the agent of cluster {} (attempt {}): {}", cluster, failures, lastFailure);
+          Throwable cause = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
+          lastFatal = cause instanceof AgentTransport.ConnectFailure cf && cf.fatal();
+          lastFailure = cause.getMessage() == null ? rootMessage(err) : cause.getMessage();
+          if (lastFatal) {
+            LOG.error("ALERT: cannot connect to the agent of cluster {} and retrying will not help until an operator acts "
+                + "(attempt {}, next in {} s): {}", cluster, failures, maxBackoff.toSeconds(), lastFailure);
+          } else {
+            LOG.warn("cannot connect to the agent of cluster {} (attempt {}): {}", cluster, failures, lastFailure);
+          }
           return;
         }
         failures = 0;
+        lastFatal = false;
         lastFailure = null;
         if (closed) {
           conn.close();
           return;
         }
       }
-      LOG.info("connected to the agent of cluster {}", cluster);
+      LOG.info("connected to the agent of cluster {} on {} with {} channel(s)", cluster, conn.node(), conn.channelCount());
       conn.closed().thenAccept(reason -> {
+        observer.down(conn.node(), reason.code() + ": " + reason.message());
         if (!"normal".equals(reason.code())) {
           lastFailure = reason.code() + ": " + reason.message();
-          LOG.warn("connection to the agent of cluster {} ended: {}", cluster, lastFailure);
+          LOG.warn("connection to the agent of cluster {} on {} ended: {}", cluster, conn.node(), lastFailure);
         }
       });
     });
     return f;
+  }
+
+  /** The live connection, if there is one now; never starts a connection. */
+  public java.util.Optional<AgentConnection> liveConnection() {
+    CompletableFuture<AgentConnection> c;
+    synchronized (this) {
+      c = current;
+    }
+    if (c == null || !c.isDone() || c.isCompletedExceptionally()) return java.util.Optional.empty();
+    AgentConnection conn = c.join();
+    return conn.isUsable() ? java.util.Optional.of(conn) : java.util.Optional.empty();
   }
 
   private ClusterException unavailable(String message) {

@@ -1,9 +1,32 @@
 package sluice.bridge;
 
 import java.io.IOException;
+import sluice.core.tunnel.TunnelObserver;
 
-/** Opens a fresh connection to an agent. Blocking; the link calls it on a blocking executor. */
+/**
+ * Opens a fresh connection to an agent. Blocking; the link calls it on a blocking executor. Implementations report
+ * each node they try to {@code observer} (connecting, up, failed) and throw {@link ConnectFailure} when none worked.
+ */
 @FunctionalInterface
 public interface AgentTransport {
-  AgentConnection connect() throws IOException;
+  AgentConnection connect(TunnelObserver observer) throws IOException;
+
+  /** Names the nodes this transport may connect to, in the order it tries them; used to set up tunnel status. */
+  default java.util.List<String> nodes() { return java.util.List.of("local"); }
+
+  /**
+   * No node could be reached. {@code fatal} when every node refused for a reason retrying will not fix (the key was
+   * not accepted, the host key did not match): the link then retries only at its slowest pace and alerts.
+   */
+  final class ConnectFailure extends IOException {
+    private static final long serialVersionUID = 1L;
+    private final boolean fatal;
+
+    public ConnectFailure(String message, boolean fatal, Throwable cause) {
+      super(message, cause);
+      this.fatal = fatal;
+    }
+
+    public boolean fatal() { return fatal; }
+  }
 }

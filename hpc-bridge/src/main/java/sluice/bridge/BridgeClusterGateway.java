@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -24,6 +25,8 @@ import sluice.core.cluster.ProbeOutcome;
 import sluice.core.cluster.SlurmState;
 import sluice.core.cluster.UpstreamRequest;
 import sluice.core.cluster.UpstreamResponse;
+import sluice.core.tunnel.TunnelObserver;
+import sluice.core.tunnel.TunnelSample;
 
 /**
  * Core's {@link ClusterGateway} over the agent protocol. Control calls are one stream each, answered in the reply
@@ -36,10 +39,18 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
   private final AgentLink link;
   private final Executor callbacks;
   private final Duration controlTimeout;
+  private final Duration reuseListingFor;
   private CompletableFuture<List<JobSnapshot>> jobsInFlight;   // guarded by this: concurrent polls share one call
+  private long listedAtNanos;                                  // guarded by this
 
-  public BridgeClusterGateway(String cluster, String deployment, AgentLink link, Executor callbacks, Duration controlTimeout) {
+  /**
+   * @param reuseListingFor a job listing younger than this answers every service's poll, so slurmctld sees one
+   *                        {@code squeue} per poll interval per cluster, however many services poll it
+   */
+  public BridgeClusterGateway(String cluster, String deployment, AgentLink link, Executor callbacks, Duration controlTimeout,
+                              Duration reuseListingFor) {
     this.cluster = cluster;
+    this.reuseListingFor = reuseListingFor;
     this.tagPrefix = deployment + ".";
     this.link = link;
     this.callbacks = callbacks;
@@ -47,19 +58,29 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
   }
 
   @Override public CompletionStage<JobSnapshot> submit(String service, String tag) {
-    return control(new Messages.Submit(service, tag)).thenApply(r -> snapshot(WireJson.convert(r.result(), Messages.JobInfo.class)));
+    return control(new Messages.Submit(service, tag)).whenComplete((r, e) -> forgetListing())
+        .thenApply(r -> snapshot(WireJson.convert(r.result(), Messages.JobInfo.class)));
   }
 
   @Override public synchronized CompletionStage<List<JobSnapshot>> jobs() {
-    if (jobsInFlight == null || jobsInFlight.isDone()) {
+    boolean fresh = jobsInFlight != null && (!jobsInFlight.isDone()
+        || (!jobsInFlight.isCompletedExceptionally() && System.nanoTime() - listedAtNanos < reuseListingFor.toNanos()));
+    if (!fresh) {
+      listedAtNanos = System.nanoTime();
       jobsInFlight = control(new Messages.ListJobs()).thenApply(r -> WireJson.convert(r.result(), Messages.JobList.class).jobs()
           .stream().filter(j -> j.tag() != null && j.tag().startsWith(tagPrefix)).map(BridgeClusterGateway::snapshot).toList());
     }
     return jobsInFlight.copy();
   }
 
+  /** After a submit or cancel the next poll must see Slurm's answer, not the listing from before. */
+  private synchronized void forgetListing() {
+    if (jobsInFlight != null && jobsInFlight.isDone()) jobsInFlight = null;
+  }
+
   @Override public CompletionStage<Boolean> cancel(String jobId) {
-    return control(new Messages.Cancel(jobId)).thenApply(r -> WireJson.convert(r.result(), Messages.CancelResult.class).cancelled());
+    return control(new Messages.Cancel(jobId)).whenComplete((r, e) -> forgetListing())
+        .thenApply(r -> WireJson.convert(r.result(), Messages.CancelResult.class).cancelled());
   }
 
   @Override public CompletionStage<ProbeOutcome> probe(String service, String jobId) {
@@ -144,6 +165,14 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
   static JobSnapshot snapshot(Messages.JobInfo j) {
     return new JobSnapshot(j.id(), j.service(), j.tag(), SlurmState.parse(j.state() == null ? null : j.state().name()),
         j.node(), j.startTime(), j.endTime(), j.reason(), j.exitCode());
+  }
+
+  /** Live figures of the connection when it reaches {@code node}: the tunnel actor's periodic ping. */
+  public TunnelObserver.Sampler sampler() {
+    return node -> link.liveConnection().filter(c -> c.node().equals(node))
+        .map(c -> c.ping().orTimeout(controlTimeout.toMillis(), TimeUnit.MILLISECONDS)
+            .thenApply(rtt -> Optional.of(new TunnelSample(c.channelCount(), c.openStreams(), rtt))))
+        .orElseGet(() -> CompletableFuture.completedFuture(Optional.empty()));
   }
 
   @Override public void close() {

@@ -5,11 +5,13 @@ import com.typesafe.config.ConfigException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
+import sluice.bridge.ssh.SshSettings;
 
 /** How the gateway reaches one cluster: {@code sluice.clusters.<name>} over {@code sluice.cluster-defaults}. */
 public record BridgeSettings(String cluster, Transport transport, Duration connectWait, Duration handshakeTimeout,
                              Duration controlTimeout, Duration minBackoff, Duration maxBackoff,
-                             boolean cancelJobsOnShutdown, List<String> agentCommand) {
+                             boolean cancelJobsOnShutdown, List<String> agentCommand, Optional<SshSettings> ssh) {
   public enum Transport { LOCAL, SSH }
 
   public static BridgeSettings from(Config root, String cluster) {
@@ -22,7 +24,9 @@ public record BridgeSettings(String cluster, Transport transport, Duration conne
       throw new ConfigException.BadValue(path + ".transport", "must be local or ssh");
     }
     if (transport == Transport.SSH) {
-      throw new ConfigException.BadValue(path + ".transport", "the ssh transport is not available in this version; use local");
+      return new BridgeSettings(cluster, transport, c.getDuration("connect-wait"), c.getDuration("handshake-timeout"),
+          c.getDuration("control-timeout"), c.getDuration("reconnect.min-backoff"), c.getDuration("reconnect.max-backoff"),
+          c.getBoolean("cancel-jobs-on-shutdown"), List.of(), Optional.of(ssh(c.getConfig("ssh"), path + ".ssh")));
     }
     List<String> command = c.getStringList("local.agent-command");
     if (command.isEmpty()) {
@@ -36,6 +40,30 @@ public record BridgeSettings(String cluster, Transport transport, Duration conne
     }
     return new BridgeSettings(cluster, transport, c.getDuration("connect-wait"), c.getDuration("handshake-timeout"),
         c.getDuration("control-timeout"), c.getDuration("reconnect.min-backoff"), c.getDuration("reconnect.max-backoff"),
-        c.getBoolean("cancel-jobs-on-shutdown"), command);
+        c.getBoolean("cancel-jobs-on-shutdown"), command, Optional.empty());
+  }
+
+  private static SshSettings ssh(Config c, String path) {
+    List<String> nodes = c.getStringList("login-nodes");
+    Path identity = file(c, "identity-file", path).orElseThrow(() ->
+        new ConfigException.BadValue(path + ".identity-file", "set the gateway's private key file"));
+    try {
+      return new SshSettings(nodes.stream().map(SshSettings.LoginNode::parse).toList(), c.getString("user"), identity,
+          file(c, "known-hosts", path), c.getString("host-fingerprint").isBlank() ? Optional.empty()
+              : Optional.of(c.getString("host-fingerprint").trim()),
+          c.getInt("channels"), c.getDuration("keep-alive.interval"), c.getInt("keep-alive.count"),
+          c.getDuration("read-idle-timeout"), c.getDuration("connect-timeout"), c.getString("command"));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException.BadValue(path, e.getMessage());
+    }
+  }
+
+  /** An optional readable file: empty string = not set. */
+  private static Optional<Path> file(Config c, String key, String path) {
+    String value = c.getString(key);
+    if (value.isBlank()) return Optional.empty();
+    Path file = Path.of(value).toAbsolutePath().normalize();
+    if (!java.nio.file.Files.isReadable(file)) throw new ConfigException.BadValue(path + "." + key, "cannot read " + file);
+    return Optional.of(file);
   }
 }

@@ -1,11 +1,15 @@
 package sluice.bridge;
 
 import com.typesafe.config.Config;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Executor;
 import sluice.agent.wire.Limits;
+import java.util.function.Function;
 import sluice.bridge.local.LocalAgentTransport;
+import sluice.bridge.ssh.SshAgentTransport;
+import sluice.core.tunnel.TunnelObserver;
 import sluice.core.config.CoreSettings;
 
 /** Builds one gateway per configured cluster. */
@@ -19,13 +23,26 @@ public final class Bridges {
     return out;
   }
 
-  public static Map<String, BridgeClusterGateway> create(Map<String, BridgeSettings> settings, CoreSettings core,
-                                                         Executor blocking, Executor callbacks) {
+  /** The transport each cluster's settings ask for. */
+  public static AgentTransport transport(BridgeSettings s) {
+    return s.ssh().<AgentTransport>map(ssh -> new SshAgentTransport(s.cluster(), ssh, Limits.DEFAULT, s.handshakeTimeout()))
+        .orElseGet(() -> new LocalAgentTransport(s.cluster(), s.agentCommand(), Limits.DEFAULT, s.handshakeTimeout()));
+  }
+
+  /**
+   * One gateway per cluster over the given transports; each reports its connections to {@code observers} (by cluster),
+   * and gets back a sampler for the tunnel status.
+   */
+  public static Map<String, BridgeClusterGateway> create(Map<String, BridgeSettings> settings, Map<String, AgentTransport> transports,
+                                                         CoreSettings core, Executor blocking, Executor callbacks,
+                                                         Function<String, TunnelObserver> observers) {
     Map<String, BridgeClusterGateway> out = new LinkedHashMap<>();
     settings.forEach((name, s) -> {
-      AgentTransport transport = new LocalAgentTransport(name, s.agentCommand(), Limits.DEFAULT, s.handshakeTimeout());
-      AgentLink link = new AgentLink(name, transport, blocking, s.minBackoff(), s.maxBackoff(), s.connectWait());
-      out.put(name, new BridgeClusterGateway(name, core.deployment(), link, callbacks, s.controlTimeout()));
+      AgentLink link = new AgentLink(name, transports.get(name), blocking, s.minBackoff(), s.maxBackoff(), s.connectWait(),
+          observers.apply(name));
+      // Slightly under the poll interval, so each round of polls shares one listing and the next round gets a new one.
+      Duration reuse = core.clusters().get(name).pollInterval().multipliedBy(9).dividedBy(10);
+      out.put(name, new BridgeClusterGateway(name, core.deployment(), link, callbacks, s.controlTimeout(), reuse));
     });
     return out;
   }

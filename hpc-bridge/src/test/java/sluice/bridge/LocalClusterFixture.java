@@ -33,8 +33,9 @@ final class LocalClusterFixture implements AutoCloseable {
         """.formatted(timeLimit));
     var transport = new LocalAgentTransport("local", LocalAgentTransport.defaultCommand(dir.resolve("agent.json")),
         Limits.DEFAULT, Duration.ofSeconds(30));
-    var link = new AgentLink("local", transport, blocking, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofSeconds(20));
-    gateway = new BridgeClusterGateway("local", "test", link, ForkJoinPool.commonPool(), Duration.ofSeconds(30));
+    var link = new AgentLink("local", transport, blocking, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofSeconds(20),
+        sluice.core.tunnel.TunnelObserver.NONE);
+    gateway = new BridgeClusterGateway("local", "test", link, ForkJoinPool.commonPool(), Duration.ofSeconds(30), Duration.ZERO);
   }
 
   /** The agent processes this JVM started. */

@@ -3,6 +3,7 @@ package sluice.edge;
 import com.typesafe.config.Config;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -21,6 +22,7 @@ import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.bridge.AgentTransport;
 import sluice.bridge.BridgeClusterGateway;
 import sluice.bridge.BridgeSettings;
 import sluice.bridge.Bridges;
@@ -28,6 +30,7 @@ import sluice.core.cluster.ClusterGateways;
 import sluice.core.cluster.JobSnapshot;
 import sluice.core.config.CoreSettings;
 import sluice.core.service.ServiceDirectory;
+import sluice.core.tunnel.Tunnels;
 import sluice.edge.http.ApiKeys;
 import sluice.edge.http.Proxy;
 import sluice.edge.http.Routes;
@@ -69,11 +72,21 @@ public final class Gateway implements AutoCloseable {
       }
       JournalSchema.ensure(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig("sluice.blocking-dispatcher"));
-      Map<String, BridgeClusterGateway> bridges = Bridges.create(clusterSettings, core, blocking, system.executionContext());
+      Map<String, AgentTransport> transports = new LinkedHashMap<>();
+      Map<String, List<String>> nodes = new LinkedHashMap<>();
+      clusterSettings.forEach((name, s) -> {
+        AgentTransport t = Bridges.transport(s);
+        transports.put(name, t);
+        nodes.put(name, t.nodes());
+      });
+      Tunnels tunnels = Tunnels.start(system, nodes, config.getDuration("sluice.tunnel-sample-interval"), Clock.systemUTC());
+      Map<String, BridgeClusterGateway> bridges = Bridges.create(clusterSettings, transports, core, blocking,
+          system.executionContext(), tunnels::observer);
+      bridges.forEach((name, bridge) -> tunnels.attach(name, bridge.sampler()));
       closeClustersOnShutdown(system, clusterSettings, bridges);
       ClusterGateways gateways = new ClusterGateways(Map.copyOf(bridges));
       ServiceDirectory services = ServiceDirectory.start(system, core, gateways, Clock.systemUTC());
-      Routes routes = new Routes(edge, keys, services, new Proxy(services, gateways, edge, system), system);
+      Routes routes = new Routes(edge, keys, services, new Proxy(services, gateways, edge, system), tunnels, system);
       ServerBinding binding = Http.get(system).newServerAt(edge.interfaceName(), edge.port()).bind(routes.all())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
       binding.addToCoordinatedShutdown(edge.shutdownDeadline(), system);

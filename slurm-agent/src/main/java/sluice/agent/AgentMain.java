@@ -6,19 +6,30 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.logging.FileHandler;
+import java.util.logging.ErrorManager;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
 import java.util.logging.Logger;
-import java.util.logging.SimpleFormatter;
 import java.util.regex.Pattern;
 import sluice.agent.config.AgentConfig;
 import sluice.agent.sched.LocalScheduler;
 import sluice.agent.sched.Scheduler;
+import sluice.agent.sched.SlurmScheduler;
 import sluice.agent.wire.Banner;
 import sluice.agent.wire.Codes;
 import sluice.agent.wire.Limits;
@@ -26,16 +37,19 @@ import sluice.agent.wire.Messages;
 import sluice.agent.wire.MuxSession;
 
 /**
- * {@code sluice agent [--config FILE]}: serves the mux protocol on stdin/stdout until stdin ends.
+ * {@code sluice agent [--ssh] [--config FILE]}: serves the mux protocol on stdin/stdout until stdin ends.
  *
- * <p>Under SSH this is the key's forced command, so {@code SSH_ORIGINAL_COMMAND} (what the gateway asked to run) is
- * untrusted input: it must be exactly one of the agent's verbs, and it is never passed to a shell.
+ * <p>Under SSH this is the key's forced command, started with {@code --ssh}, so {@code SSH_ORIGINAL_COMMAND} (what the
+ * client asked to run) is untrusted input: it must be exactly one of the agent's verbs, and it is never passed to a
+ * shell. An unset one means the client asked for a shell (or a bare {@code ssh host}), which is refused too.
  */
 public final class AgentMain {
   public static final String VERSION = "0.1.0";
-  /** The only commands a gateway may ask for; anything else is refused before reading any config. */
+  /** The only commands a gateway may ask for: whole-string matches, no trimming, no arguments. */
   private static final Pattern VERBS = Pattern.compile("mux v1|version");
   static final int EXIT_USAGE = 2;
+  /** How much of a refused command the log keeps. */
+  static final int MAX_LOGGED_COMMAND = 200;
 
   private AgentMain() {}
 
@@ -47,21 +61,18 @@ public final class AgentMain {
     System.exit(run(args, System.getenv(), protocolOut, err));
   }
 
-  static int run(String[] args, java.util.Map<String, String> env, OutputStream protocolOut, PrintStream err) {
-    String verb = env.get("SSH_ORIGINAL_COMMAND");
-    if (verb == null) verb = "mux v1";
-    if (!VERBS.matcher(verb).matches()) {
-      err.println("sluice-agent: refused command (allowed: 'mux v1', 'version')");
-      return EXIT_USAGE;
-    }
+  static int run(String[] args, Map<String, String> env, OutputStream protocolOut, PrintStream err) {
     Path configFile = null;
+    boolean ssh = false;
+    boolean versionFlag = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--config" -> {
           if (i + 1 >= args.length) return usage(err, "--config needs a file");
           configFile = Path.of(args[++i]);
         }
-        case "--version" -> verb = "version";
+        case "--ssh" -> ssh = true;
+        case "--version" -> versionFlag = true;
         case "--help", "-h" -> {
           usage(err, null);
           return 0;
@@ -71,22 +82,29 @@ public final class AgentMain {
         }
       }
     }
-    if (verb.equals("version")) {
+    if (configFile == null && env.get("SLUICE_AGENT_CONFIG") != null) configFile = Path.of(env.get("SLUICE_AGENT_CONFIG"));
+
+    String command = env.get("SSH_ORIGINAL_COMMAND");
+    // As a child process of the gateway (no --ssh) there is no client command: serve the protocol.
+    if (command == null && !ssh) command = "mux v1";
+    if (command == null || !VERBS.matcher(command).matches()) {
+      refuse(command, configFile, env, err);
+      return EXIT_USAGE;
+    }
+    if (versionFlag || command.equals("version")) {
       try {
-        protocolOut.write(("sluice-agent " + VERSION + " protocol mux/1\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        protocolOut.write(("sluice-agent " + VERSION + " protocol mux/1\n").getBytes(StandardCharsets.US_ASCII));
         protocolOut.flush();
       } catch (IOException e) {
         return 1;
       }
       return 0;
     }
-    if (configFile == null && env.get("SLUICE_AGENT_CONFIG") != null) configFile = Path.of(env.get("SLUICE_AGENT_CONFIG"));
     if (configFile == null) return usage(err, "no config: pass --config FILE or set SLUICE_AGENT_CONFIG");
 
     AgentConfig config;
     try {
       config = AgentConfig.load(configFile);
-      Files.createDirectories(config.stateDir());
       configureLogging(config);
     } catch (AgentConfig.ConfigError | IOException e) {
       err.println("sluice-agent: " + e.getMessage());
@@ -94,10 +112,13 @@ public final class AgentMain {
     }
     Logger log = Logger.getLogger("sluice.agent");
     Scheduler scheduler;
-    if (config.scheduler() == AgentConfig.SchedulerKind.LOCAL) {
-      scheduler = new LocalScheduler(config.stateDir(), config.local(), LocalScheduler.defaultRunnerCommand(), Clock.systemUTC());
-    } else {
-      err.println("sluice-agent: scheduler 'slurm' is not available in this version");
+    try {
+      scheduler = config.scheduler() == AgentConfig.SchedulerKind.LOCAL
+          ? new LocalScheduler(config.stateDir(), config.local(), LocalScheduler.defaultRunnerCommand(), Clock.systemUTC())
+          : new SlurmScheduler(config.stateDir(), config.slurm(), config.services(), Map.of(), Clock.systemUTC());
+    } catch (UncheckedIOException e) {
+      log.severe("cannot start the scheduler: " + e.getMessage());
+      err.println("sluice-agent: " + e.getMessage());
       return EXIT_USAGE;
     }
 
@@ -112,33 +133,137 @@ public final class AgentMain {
     }
     MuxSession session = MuxSession.server(new BufferedInputStream(System.in, 64 * 1024), protocolOut, limits,
         "sluice-agent/" + VERSION, agent::accept).start("agent");
-    log.info(() -> "agent " + VERSION + " serving mux/1 with " + config.services().size() + " services, pid "
-        + ProcessHandle.current().pid());
+    String from = ssh ? " over SSH from " + client(env) : "";
+    log.info(() -> "agent " + VERSION + " serving mux/1 with " + config.scheduler().name().toLowerCase(Locale.ROOT)
+        + " scheduler and " + config.services().size() + " services" + from);
     Messages.Problem end = session.closed().join();
     log.info(() -> "session ended: " + end.code() + " " + end.message());
     workers.shutdownNow();                          // aborts upstream requests still running
     return end.code().equals(Codes.PROTOCOL_ERROR) ? 1 : 0;
   }
 
+  /**
+   * Says no on stderr (the client sees it) and, when the config can be read, in the agent's log with the reason: an
+   * operator asking "why did that login do nothing" finds the answer there. The command is escaped and shortened
+   * before it is logged, since the client chose every byte of it.
+   */
+  private static void refuse(String command, Path configFile, Map<String, String> env, PrintStream err) {
+    String why = command == null
+        ? "no command (a shell or pty session, or a bare 'ssh host')"
+        : "not an agent command: \"" + printable(command) + "\"";
+    err.println("sluice-agent: refused " + (command == null ? "a session without a command" : "command")
+        + " (allowed: 'mux v1', 'version')");
+    if (configFile == null) return;
+    try {
+      configureLogging(AgentConfig.load(configFile));
+      Logger.getLogger("sluice.agent").warning("refused SSH session from " + client(env) + ": " + why);
+    } catch (AgentConfig.ConfigError | IOException e) {
+      err.println("sluice-agent: and the config cannot be read: " + e.getMessage());
+    }
+  }
+
+  /** Control characters, backslashes and non-ASCII escaped, cut to {@link #MAX_LOGGED_COMMAND} characters. */
+  static String printable(String s) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < s.length() && b.length() < MAX_LOGGED_COMMAND; i++) {
+      char c = s.charAt(i);
+      if (c == '\\') b.append("\\\\");
+      else if (c == '\n') b.append("\\n");
+      else if (c == '\r') b.append("\\r");
+      else if (c == '\t') b.append("\\t");
+      else if (c < 0x20 || c >= 0x7f) b.append(String.format("\\u%04x", (int) c));
+      else b.append(c);
+    }
+    if (b.length() >= MAX_LOGGED_COMMAND) {
+      b.setLength(MAX_LOGGED_COMMAND);
+      b.append("... (").append(s.length()).append(" chars)");
+    }
+    return b.toString();
+  }
+
+  /** The client's address and port from sshd's SSH_CONNECTION, if it looks like one. */
+  private static String client(Map<String, String> env) {
+    String c = env.get("SSH_CONNECTION");
+    if (c == null) return "a local parent process";
+    String[] parts = c.split(" ");
+    return parts.length == 4 && parts[0].matches("[0-9A-Fa-f:.]{1,45}") && parts[1].matches("[0-9]{1,5}")
+        ? parts[0] + " port " + parts[1] : "an unknown client";
+  }
+
   private static int usage(PrintStream err, String problem) {
     if (problem != null) err.println("sluice-agent: " + problem);
-    err.println("usage: sluice agent [--config FILE] [--version]");
-    err.println("  Serves the Sluice mux protocol on stdin/stdout. Under SSH, SSH_ORIGINAL_COMMAND must be 'mux v1' or 'version'.");
+    err.println("usage: sluice agent [--ssh] [--config FILE] [--version]");
+    err.println("  Serves the Sluice mux protocol on stdin/stdout until stdin ends.");
+    err.println("  --ssh     run as an authorized_keys forced command: SSH_ORIGINAL_COMMAND must be exactly 'mux v1'");
+    err.println("            (serve the protocol) or 'version'; anything else, or none, is refused and logged.");
+    err.println("            Without --ssh an unset SSH_ORIGINAL_COMMAND means 'mux v1' (the gateway's child process).");
+    err.println("  --config  the agent's JSON config (default: $SLUICE_AGENT_CONFIG)");
     return problem == null ? 0 : EXIT_USAGE;
   }
 
-  private static void configureLogging(AgentConfig config) throws IOException {
+  /**
+   * Appends to the configured log file. Several agents (one per SSH channel) write to the same file at once, so each
+   * record is one append-mode write of its own; JUL's FileHandler would lock the file and send the others to
+   * {@code agent.log.1}, {@code .2}, ...
+   */
+  static synchronized void configureLogging(AgentConfig config) throws IOException {
+    Files.createDirectories(config.stateDir());
     Files.createDirectories(config.logFile().toAbsolutePath().getParent());
     Logger root = Logger.getLogger("");
-    for (var h : root.getHandlers()) root.removeHandler(h);   // the console handler would write to stderr per record
-    // Read by SimpleFormatter when it is created, so it must be set first.
-    System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
-    // One file, appended across sessions (count 1 keeps the configured name; JUL would otherwise add ".0").
-    FileHandler file = new FileHandler(config.logFile().toString(), 0, 1, true);
-    file.setFormatter(new SimpleFormatter());
+    for (Handler h : root.getHandlers()) {         // the console handler would write to stderr per record
+      root.removeHandler(h);
+      h.close();
+    }
+    AppendHandler file = new AppendHandler(config.logFile());
     root.addHandler(file);
-    root.setLevel(config.logLevel());
-    file.setLevel(config.logLevel());
+    // log-level is for the agent's own loggers; FINE on the root would also switch on the JDK HttpClient's debug log.
+    Level level = config.logLevel();
+    root.setLevel(level.intValue() < Level.INFO.intValue() ? Level.INFO : level);
+    AGENT_LOGGER.setLevel(level);
+    file.setLevel(level);
+  }
+
+  /** Held here because JUL keeps loggers only weakly: a collected logger would lose its level. */
+  private static final Logger AGENT_LOGGER = Logger.getLogger("sluice");
+
+  /** One line per record, {@code time level [pid] logger: message}, appended with a single write. */
+  private static final class AppendHandler extends Handler {
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS")
+        .withZone(ZoneId.systemDefault());
+    private final FileOutputStream out;
+    private final long pid = ProcessHandle.current().pid();
+
+    AppendHandler(Path file) throws IOException {
+      this.out = new FileOutputStream(file.toFile(), true);
+    }
+
+    @Override public synchronized void publish(LogRecord r) {
+      if (!isLoggable(r)) return;
+      StringBuilder b = new StringBuilder(TIME.format(r.getInstant())).append(' ').append(r.getLevel().getName())
+          .append(" [").append(pid).append("] ").append(r.getLoggerName()).append(": ");
+      b.append(r.getParameters() == null ? r.getMessage() : java.text.MessageFormat.format(r.getMessage(), r.getParameters()));
+      if (r.getThrown() != null) {
+        StringWriter trace = new StringWriter();
+        r.getThrown().printStackTrace(new PrintWriter(trace));
+        b.append('\n').append(trace.toString().stripTrailing());
+      }
+      b.append('\n');
+      try {
+        out.write(b.toString().getBytes(StandardCharsets.UTF_8));
+      } catch (IOException e) {
+        reportError("cannot write the agent log", e, ErrorManager.WRITE_FAILURE);
+      }
+    }
+
+    @Override public void flush() {}
+
+    @Override public synchronized void close() {
+      try {
+        out.close();
+      } catch (IOException e) {
+        reportError("cannot close the agent log", e, ErrorManager.CLOSE_FAILURE);
+      }
+    }
   }
 
   private static java.util.concurrent.ThreadFactory daemonThreads() {

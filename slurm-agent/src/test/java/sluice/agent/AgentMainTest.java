@@ -41,6 +41,60 @@ class AgentMainTest {
     assertTrue(err.toString(StandardCharsets.UTF_8).contains("refused command"));
   }
 
+  /** Under --ssh (the forced command) only the exact verbs pass; the rest is refused on stderr and in the log. */
+  @ParameterizedTest
+  @ValueSource(strings = {"ls", "mux v1; rm -rf /", "mux v1\n", "mux v1 ", " mux v1", "MUX V1", "version\n",
+      "mux v1\u0000", "sh -c 'mux v1'", "/bin/bash"})
+  void sshModeRefusesAndLogsEverythingButItsVerbs(String command) throws Exception {
+    Path config = config();
+    var out = new ByteArrayOutputStream();
+    var err = new ByteArrayOutputStream();
+    assertEquals(2, run(Map.of("SSH_ORIGINAL_COMMAND", command, "SSH_CONNECTION", "10.1.2.3 40000 10.9.9.9 22"), out, err,
+        "--ssh", "--config", config.toString()));
+    assertEquals(0, out.size(), "nothing is printed to the protocol channel");
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("refused command"));
+    String log = Files.readString(dir.resolve("state/agent.log"));
+    assertTrue(log.contains("refused SSH session from 10.1.2.3 port 40000: not an agent command: \""
+        + AgentMain.printable(command) + "\""), log);
+    assertEquals(1, log.lines().count(), "one line, whatever the command contained");
+  }
+
+  @Test void sshModeRefusesASessionWithoutACommand() throws Exception {
+    Path config = config();
+    var err = new ByteArrayOutputStream();
+    assertEquals(2, run(Map.of(), new ByteArrayOutputStream(), err, "--ssh", "--config", config.toString()));
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("refused a session without a command"));
+    assertTrue(Files.readString(dir.resolve("state/agent.log")).contains("refused SSH session from a local parent process: no command"));
+  }
+
+  @Test void sshModeStillRefusesWhenTheConfigIsBroken() throws Exception {
+    Files.writeString(dir.resolve("bad.json"), "{");
+    var err = new ByteArrayOutputStream();
+    assertEquals(2, run(Map.of("SSH_ORIGINAL_COMMAND", "id"), new ByteArrayOutputStream(), err,
+        "--ssh", "--config", dir.resolve("bad.json").toString()));
+    String e = err.toString(StandardCharsets.UTF_8);
+    assertTrue(e.contains("refused command") && e.contains("cannot read agent config"), e);
+  }
+
+  @Test void sshModeAnswersVersion() throws Exception {
+    var out = new ByteArrayOutputStream();
+    assertEquals(0, run(Map.of("SSH_ORIGINAL_COMMAND", "version"), out, new ByteArrayOutputStream(),
+        "--ssh", "--config", config().toString()));
+    assertEquals("sluice-agent " + AgentMain.VERSION + " protocol mux/1\n", out.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test void refusedCommandsAreEscapedAndShortenedForTheLog() {
+    assertEquals("a\\nb\\u0007\\\\ \\u00e9", AgentMain.printable("a\nb\u0007\\ \u00e9"));
+    String long1 = AgentMain.printable("x".repeat(5000));
+    assertTrue(long1.startsWith("x".repeat(AgentMain.MAX_LOGGED_COMMAND) + "... (5000 chars)"), long1);
+    assertTrue(long1.length() < 250);
+  }
+
+  private Path config() throws java.io.IOException {
+    Files.writeString(dir.resolve("agent.json"), "{\"sluice-agent\": {\"state-dir\": \"state\"}}");
+    return dir.resolve("agent.json");
+  }
+
   @Test void versionVerbPrintsTheVersion() {
     var out = new ByteArrayOutputStream();
     assertEquals(0, run(Map.of("SSH_ORIGINAL_COMMAND", "version"), out, new ByteArrayOutputStream()));

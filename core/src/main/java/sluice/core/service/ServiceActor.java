@@ -74,7 +74,8 @@ public final class ServiceActor
 
   private enum Tick implements Command { POLL, RECONCILE }
 
-  private record Polled(List<JobSnapshot> jobs) implements Command {}
+  /** A job listing; {@code asked} is when this actor asked for it (the listing may be a little older, see onPolled). */
+  private record Polled(List<JobSnapshot> jobs, Instant asked) implements Command {}
 
   private record PollFailed(String reason) implements Command {}
 
@@ -312,7 +313,8 @@ public final class ServiceActor
 
   private ReplyEffect<Event, State> onTick(State s, Tick t) {
     if (t == Tick.POLL) {
-      ctx.pipeToSelf(gateway.jobs(), (jobs, err) -> err == null ? new Polled(jobs) : new PollFailed(err.getMessage()));
+      Instant asked = clock.instant();
+      ctx.pipeToSelf(gateway.jobs(), (jobs, err) -> err == null ? new Polled(jobs, asked) : new PollFailed(err.getMessage()));
       return Effect().noReply();
     }
     return reconcile(s);
@@ -328,9 +330,15 @@ public final class ServiceActor
       byId.put(j.jobId(), j);
       byTag.put(j.tag(), j);
     }
+    // A cluster's listing is shared by its services for up to one poll interval, so a job submitted since may be
+    // missing from it without having vanished: only a listing taken after the submission may declare it gone.
+    Instant listedNoEarlierThan = p.asked().minus(core.clusters().get(settings.cluster()).pollInterval());
     s.jobs().values().forEach(job -> {
       ActorRef<SlurmJobActor.Command> child = children.get(job.jobId());
-      if (child != null) child.tell(new SlurmJobActor.Observe(byId.get(job.jobId())));
+      JobSnapshot seen = byId.get(job.jobId());
+      if (child != null && (seen != null || job.submittedAt().isBefore(listedNoEarlierThan))) {
+        child.tell(new SlurmJobActor.Observe(seen));
+      }
     });
     // Intents left by an earlier incarnation: the submission either reached the cluster (adopt) or it did not.
     List<Event> resolved = new ArrayList<>();

@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import sluice.bridge.AgentConnection;
 import sluice.bridge.AgentTransport;
 import sluice.agent.wire.Limits;
+import sluice.core.tunnel.TunnelObserver;
 
 /**
  * The embedded default: starts the agent as a child process and speaks the protocol over its stdin/stdout, exactly
@@ -49,14 +50,25 @@ public final class LocalAgentTransport implements AgentTransport {
     return cmd;
   }
 
-  @Override public AgentConnection connect() throws IOException {
-    Process process = new ProcessBuilder(command).start();
-    LOG.info("started agent for cluster {} as pid {}", cluster, process.pid());
-    Thread stderr = new Thread(() -> drain(process), "agent-stderr-" + cluster);
-    stderr.setDaemon(true);
-    stderr.start();
-    return AgentConnection.handshake(cluster, process.getInputStream(), process.getOutputStream(), limits,
-        handshakeTimeout, () -> stop(process));
+  /** The one "node" of a local cluster, as the tunnel status shows it. */
+  public static final String NODE = "local";
+
+  @Override public AgentConnection connect(TunnelObserver observer) throws IOException {
+    observer.connecting(NODE);
+    try {
+      Process process = new ProcessBuilder(command).start();
+      LOG.info("started agent for cluster {} as pid {}", cluster, process.pid());
+      Thread stderr = new Thread(() -> drain(process), "agent-stderr-" + cluster);
+      stderr.setDaemon(true);
+      stderr.start();
+      AgentConnection conn = AgentConnection.handshake(NODE, process.getInputStream(), process.getOutputStream(), limits,
+          handshakeTimeout, () -> stop(process));
+      observer.up(NODE, conn.channelCount());
+      return conn;
+    } catch (IOException | RuntimeException e) {
+      observer.failed(NODE, String.valueOf(e.getMessage()), false);
+      throw e;
+    }
   }
 
   /** The session has ended, which closed the agent's stdin: it exits by itself; insist only if it does not. */

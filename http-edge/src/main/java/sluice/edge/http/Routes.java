@@ -39,6 +39,7 @@ import org.apache.pekko.util.ByteString;
 import sluice.core.config.ServiceSettings;
 import sluice.core.service.ServiceDirectory;
 import sluice.core.service.ServiceStatus;
+import sluice.core.tunnel.Tunnels;
 import sluice.edge.EdgeSettings;
 
 /**
@@ -54,9 +55,12 @@ public final class Routes {
   private final ServiceDirectory services;
   private final Proxy proxy;
   private final ActorSystem<?> system;
+  private final Tunnels tunnels;
 
-  public Routes(EdgeSettings settings, ApiKeys keys, ServiceDirectory services, Proxy proxy, ActorSystem<?> system) {
+  public Routes(EdgeSettings settings, ApiKeys keys, ServiceDirectory services, Proxy proxy, Tunnels tunnels,
+                ActorSystem<?> system) {
     this.settings = settings;
+    this.tunnels = tunnels;
     this.keys = keys;
     this.services = services;
     this.proxy = proxy;
@@ -74,6 +78,7 @@ public final class Routes {
                 path("completions", () -> post(() -> authenticated(() -> completion("/v1/completions", requestId)))))),
             pathPrefix("admin", () -> admin(() -> concat(
                 path("services", () -> get(this::adminServices)),
+                path("tunnels", () -> get(this::adminTunnels)),
                 path(segment("services").slash(segment()), id -> get(() -> adminService(id))))))))));
   }
 
@@ -206,6 +211,21 @@ public final class Routes {
       statuses.forEach(s -> list.add(statusJson(s)));
       ObjectNode root = OpenAiJson.MAPPER.createObjectNode();
       root.set("services", list);
+      return json(root);
+    });
+  }
+
+  /** This gateway node's connections to login nodes (or local agents): state, reason, channels, streams, round trip. */
+  private Route adminTunnels() {
+    return onSuccess(tunnels.statuses(java.time.Duration.ofSeconds(3)), statuses -> {
+      ArrayNode list = OpenAiJson.MAPPER.createArrayNode();
+      statuses.forEach(t -> {
+        ObjectNode n = OpenAiJson.MAPPER.valueToTree(t);
+        n.put("state", t.state().name().toLowerCase(java.util.Locale.ROOT));
+        list.add(n);
+      });
+      ObjectNode root = OpenAiJson.MAPPER.createObjectNode();
+      root.set("tunnels", list);
       return json(root);
     });
   }

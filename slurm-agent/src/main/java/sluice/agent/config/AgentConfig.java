@@ -16,21 +16,54 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.logging.Level;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The agent's configuration: {@code agent-reference.json} from the jar (every key, its default and its meaning) with
  * the operator's file merged over it. Unknown keys and bad values fail at start-up, naming the key.
  */
 public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, Level logLevel, int maxStreams,
-                          int streamWindow, Upstream upstream, Local local, Map<String, ServiceSpec> services) {
+                          int streamWindow, Upstream upstream, Local local, Slurm slurm,
+                          Map<String, ServiceSpec> services) {
 
   public enum SchedulerKind { LOCAL, SLURM }
 
   public record Upstream(Duration connectTimeout, Duration headersTimeout, Duration probeTimeout, long maxRequestBytes) {}
 
   public record Local(Duration killWait, Duration keepFinished, String shell) {}
+
+  /**
+   * The {@code slurm} section. Empty options are not passed to sbatch.
+   *
+   * @param nodeAddress host to forward to, with {@code {node}} standing for the job's node name
+   * @param sbatch the command: a bare name (looked up in PATH) or an absolute path
+   */
+  public record Slurm(Duration commandTimeout, int portLow, int portHigh, String nodeAddress, Duration keepFinished,
+                      Optional<String> partition, Optional<String> account, Optional<String> gres,
+                      String sbatch, String squeue, String scancel) {
+    public Slurm {
+      if (commandTimeout.isZero() || commandTimeout.isNegative()) throw new IllegalArgumentException("command-timeout must be positive");
+      if (portLow < 1024 || portHigh > 65535 || portLow > portHigh) {
+        throw new IllegalArgumentException("port-range must be LOW-HIGH within 1024-65535");
+      }
+      if (nodeAddress.isEmpty() || !nodeAddress.replace("{node}", "n").matches("[A-Za-z0-9._-]+|\\[[0-9A-Fa-f:.]+]")) {
+        throw new IllegalArgumentException("node-address must be a host name or address, optionally with {node}: " + nodeAddress);
+      }
+      ServiceSpec.SlurmOptions.checkValue("partition", partition);
+      ServiceSpec.SlurmOptions.checkValue("account", account);
+      ServiceSpec.SlurmOptions.checkValue("gres", gres);
+    }
+
+    /** Defaults of agent-reference.json, for tests and tools that build a scheduler without a config file. */
+    public static Slurm defaults() {
+      return new Slurm(Duration.ofSeconds(30), 20000, 39999, "{node}", Duration.ofHours(1),
+          Optional.empty(), Optional.empty(), Optional.empty(), "sbatch", "squeue", "scancel");
+    }
+  }
 
   public AgentConfig {
     services = Map.copyOf(services);
@@ -101,6 +134,7 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
       }
       JsonNode up = a.path("upstream");
       JsonNode local = a.path("local");
+      JsonNode slurm = a.path("slurm");
       return new AgentConfig(
           enumValue(a, "scheduler"),
           stateDir,
@@ -111,6 +145,7 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
           new Upstream(duration(up, "connect-timeout"), duration(up, "headers-timeout"), duration(up, "probe-timeout"),
               positive(up, "max-request-bytes")),
           new Local(duration(local, "kill-wait"), duration(local, "keep-finished"), text(local, "shell")),
+          slurm(slurm, base),
           services);
     } catch (ConfigError e) {
       throw new ConfigError(source + ": " + e.getMessage());
@@ -119,8 +154,37 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
     }
   }
 
-  private static final Set<String> SERVICE_KEYS =
-      Set.of("sbatch", "time-limit", "allowed-paths", "allowed-methods", "health-path", "environment");
+  private static final Pattern PORT_RANGE = Pattern.compile("(\\d{1,5})-(\\d{1,5})");
+
+  private static Slurm slurm(JsonNode n, Path base) {
+    String where = ROOT + ".slurm.";
+    try {
+      String range = text(n, "port-range");
+      Matcher m = PORT_RANGE.matcher(range);
+      if (!m.matches()) throw new ConfigError("port-range must be LOW-HIGH, was " + range);
+      return new Slurm(duration(n, "command-timeout"), Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
+          text(n, "node-address"), duration(n, "keep-finished"), optionalText(n, "partition"),
+          optionalText(n, "account"), optionalText(n, "gres"), command(n, "sbatch", base), command(n, "squeue", base),
+          command(n, "scancel", base));
+    } catch (ConfigError | IllegalArgumentException e) {
+      throw new ConfigError(where + e.getMessage());
+    }
+  }
+
+  /** A bare command name stays as it is (PATH lookup at run time); anything with a slash is a path. */
+  private static String command(JsonNode n, String key, Path base) {
+    String v = text(n, key);
+    if (v.isBlank() || v.startsWith("-")) throw new ConfigError(key + " must be a command name or path");
+    return v.contains("/") ? base.resolve(v).normalize().toString() : v;
+  }
+
+  private static Optional<String> optionalText(JsonNode n, String key) {
+    String v = text(n, key);
+    return v.isEmpty() ? Optional.empty() : Optional.of(v);
+  }
+
+  private static final Set<String> SERVICE_KEYS = Set.of("sbatch", "time-limit", "allowed-paths", "allowed-methods",
+      "health-path", "environment", "partition", "account", "gres", "sbatch-args");
 
   private static ServiceSpec service(String id, JsonNode s, Path base) {
     String where = ROOT + ".services." + id;
@@ -139,12 +203,22 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
         ? strings(s.get("allowed-methods"), where + ".allowed-methods") : List.of("GET", "POST"));
     Map<String, String> env = new LinkedHashMap<>();
     s.path("environment").fields().forEachRemaining(e -> env.put(e.getKey(), e.getValue().asText()));
+    for (String key : List.of("partition", "account", "gres")) {
+      if (s.has(key) && !s.get(key).isTextual()) throw new ConfigError(where + "." + key + " must be a string");
+    }
+    List<String> sbatchArgs = s.has("sbatch-args") ? strings(s.get("sbatch-args"), where + ".sbatch-args") : List.of();
     try {
+      var slurm = new ServiceSpec.SlurmOptions(serviceText(s, "partition"), serviceText(s, "account"),
+          serviceText(s, "gres"), sbatchArgs);
       return new ServiceSpec(id, sbatch, SlurmTime.parse(s.get("time-limit").asText()), paths, methods,
-          s.path("health-path").asText("/health"), env);
+          s.path("health-path").asText("/health"), env, slurm);
     } catch (IllegalArgumentException e) {
       throw new ConfigError(where + ": " + e.getMessage());
     }
+  }
+
+  private static Optional<String> serviceText(JsonNode s, String key) {
+    return s.has(key) && !s.get(key).asText().isEmpty() ? Optional.of(s.get(key).asText()) : Optional.empty();
   }
 
   private static List<String> strings(JsonNode n, String where) {

@@ -47,6 +47,69 @@ class AgentConfigTest {
     assertEquals("/health", m.healthPath());
   }
 
+  @Test void slurmSectionHasSafeDefaults() throws IOException {
+    AgentConfig.Slurm s = load("{\"sluice-agent\":{}}").slurm();
+    assertEquals(AgentConfig.Slurm.defaults(), s);
+    assertEquals(Duration.ofSeconds(30), s.commandTimeout());
+    assertEquals(20000, s.portLow());
+    assertEquals(39999, s.portHigh());
+    assertEquals("{node}", s.nodeAddress());
+    assertEquals(Duration.ofHours(1), s.keepFinished());
+    assertTrue(s.partition().isEmpty() && s.account().isEmpty() && s.gres().isEmpty(), "not passed to sbatch");
+    assertEquals("sbatch", s.sbatch(), "bare names are looked up in PATH");
+    ServiceSpec m = load("{\"sluice-agent\":{\"services\":{%s}}}".formatted(SERVICE)).service("m");
+    assertEquals(ServiceSpec.SlurmOptions.NONE, m.slurm());
+  }
+
+  @Test void slurmSectionAndPerServiceOptionsAreRead() throws IOException {
+    AgentConfig c = load("""
+        { "sluice-agent": { "scheduler": "slurm",
+            "slurm": { "command-timeout": "5s", "port-range": "31000-31099", "node-address": "{node}.ib.example",
+                       "keep-finished": "2h", "partition": "gpu", "account": "proj42", "gres": "gpu:1",
+                       "sbatch": "bin/sbatch-wrapper", "squeue": "/opt/slurm/bin/squeue" },
+            "services": { "m": { "sbatch": "sbatch/m.sbatch", "time-limit": "10", "allowed-paths": ["/"],
+                                 "partition": "a100", "gres": "gpu:a100:2", "sbatch-args": ["--mem=64G", "--exclusive"] } } } }
+        """);
+    assertEquals(AgentConfig.SchedulerKind.SLURM, c.scheduler());
+    AgentConfig.Slurm s = c.slurm();
+    assertEquals(Duration.ofSeconds(5), s.commandTimeout());
+    assertEquals(31000, s.portLow());
+    assertEquals(31099, s.portHigh());
+    assertEquals("{node}.ib.example", s.nodeAddress());
+    assertEquals(Duration.ofHours(2), s.keepFinished());
+    assertEquals("gpu", s.partition().orElseThrow());
+    assertEquals("proj42", s.account().orElseThrow());
+    assertEquals(dir.resolve("bin/sbatch-wrapper").toString(), s.sbatch(), "paths are relative to the config file");
+    assertEquals("/opt/slurm/bin/squeue", s.squeue());
+    assertEquals("scancel", s.scancel());
+    ServiceSpec.SlurmOptions o = c.service("m").slurm();
+    assertEquals("a100", o.partition().orElseThrow());
+    assertTrue(o.account().isEmpty());
+    assertEquals("gpu:a100:2", o.gres().orElseThrow());
+    assertEquals(java.util.List.of("--mem=64G", "--exclusive"), o.sbatchArgs());
+  }
+
+  @Test void badSlurmValuesFailAtStartupNamingTheKey() {
+    for (String bad : java.util.List.of("\"port-range\": \"30000\"", "\"port-range\": \"40000-30000\"",
+        "\"port-range\": \"80-90\"", "\"command-timeout\": \"soon\"", "\"node-address\": \"http://{node}\"",
+        "\"node-address\": \"\"", "\"partition\": \"--uid=0\"", "\"partition\": \"a b\"", "\"sbatch\": \"\"",
+        "\"keep-finsihed\": \"1h\"")) {
+      var e = assertThrows(AgentConfig.ConfigError.class, () -> load("{\"sluice-agent\":{\"slurm\":{" + bad + "}}}"), bad);
+      assertTrue(e.getMessage().contains("sluice-agent.slurm."), e.getMessage());
+    }
+  }
+
+  @Test void sbatchArgsMayNotReplaceWhatTheAgentSets() {
+    for (String arg : java.util.List.of("--comment=x", "--comm=x", "--job-name=x", "--output=/tmp/x", "--export=NONE",
+        "--exp=NONE", "--time=1", "--wrap=id", "--array=1-3", "--partition=x", "--chdir=/", "-J x", "--mem 4G",
+        "mem=4G", "--mem=4G\nx", "")) {
+      String json = "{\"sluice-agent\":{\"services\":{\"m\":{\"sbatch\":\"sbatch/m.sbatch\",\"time-limit\":\"5\","
+          + "\"allowed-paths\":[\"/\"],\"sbatch-args\":[" + com.fasterxml.jackson.databind.node.TextNode.valueOf(arg) + "]}}}}";
+      var e = assertThrows(AgentConfig.ConfigError.class, () -> load(json), arg);
+      assertTrue(e.getMessage().contains("sluice-agent.services.m"), e.getMessage());
+    }
+  }
+
   @Test void allowListMatchesExactPathsAndPrefixesOnly() throws IOException {
     ServiceSpec m = load("{\"sluice-agent\":{\"services\":{%s}}}".formatted(SERVICE)).service("m");
     assertTrue(m.allows("POST", "/v1/chat/completions"));

@@ -1,0 +1,211 @@
+package sluice.bench;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * {@code bin/sluice bench}: measures requests/s, latency and CPU of short non-streaming chat completions on three
+ * paths (direct to mock-llm, embedded gateway, gateway over SSH to real Slurm), prints a table and writes
+ * docs/benchmarks.md. See bench/README.md.
+ */
+public final class BenchMain {
+  static final int EXIT_USAGE = 2;
+  private static final String USAGE = """
+      usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,embedded,ssh]
+                   [--clients 1,64] [--warmup SECONDS] [--window SECONDS]
+        --quick          2 s warm-up, 5 s windows, 3 s idle (instead of 10 s, 15 s and 5 s)
+        --out FILE       where to write the report (default: <home>/docs/benchmarks.md)
+        --home DIR       the Sluice folder with the built jars (default: the sluice.home property, else .)
+        --sandbox DIR    a running bin/hpc-sandbox for the ssh path (default: $SLUICE_HPC_SANDBOX)
+        --paths LIST     paths to measure; direct is the baseline and always measured""";
+
+  private BenchMain() {}
+
+  public static void main(String[] args) {
+    PrintStream out = System.out;
+    PrintStream err = System.err;
+    Path home = Path.of(System.getProperty("sluice.home", ".")).toAbsolutePath().normalize();
+    Path outFile = null;
+    String sandboxDir = System.getenv("SLUICE_HPC_SANDBOX");
+    List<String> paths = List.of("direct", "embedded", "ssh");
+    List<Integer> clients = List.of(1, 64);
+    // Long enough for C1 and C2 to compile the hot paths of the gateway and the agent (their compiler threads were
+    // still among the busiest threads after 5 s).
+    Duration warmup = Duration.ofSeconds(10);
+    Duration window = Duration.ofSeconds(15);
+    Duration idleWindow = Duration.ofSeconds(5);
+    Settings settings;
+    try {
+      for (int i = 0; i < args.length; i++) {
+        String a = args[i];
+        switch (a) {
+          case "--quick" -> {
+            warmup = Duration.ofSeconds(2);
+            window = Duration.ofSeconds(5);
+            idleWindow = Duration.ofSeconds(3);
+          }
+          case "--out" -> outFile = Path.of(value(args, ++i, a));
+          case "--home" -> home = Path.of(value(args, ++i, a)).toAbsolutePath().normalize();
+          case "--sandbox" -> sandboxDir = value(args, ++i, a);
+          case "--paths" -> paths = Arrays.stream(value(args, ++i, a).split(",")).map(String::trim).toList();
+          case "--clients" -> clients = Arrays.stream(value(args, ++i, a).split(",")).map(s -> Integer.parseInt(s.trim())).toList();
+          case "--warmup" -> warmup = Duration.ofMillis((long) (Double.parseDouble(value(args, ++i, a)) * 1000));
+          case "--window" -> window = Duration.ofMillis((long) (Double.parseDouble(value(args, ++i, a)) * 1000));
+          case "--help", "-h" -> {
+            out.println(USAGE);
+            return;
+          }
+          default -> throw new IllegalArgumentException("unknown option: " + a);
+        }
+      }
+      // The model server's flags on every path: 16 tokens (its default), no delay per token.
+      settings = new Settings(paths, clients, warmup, window, idleWindow, List.of("--tokens", "16", "--token-delay-ms", "0"));
+    } catch (IllegalArgumentException e) {
+      err.println("bench: " + e.getMessage());
+      err.println(USAGE);
+      System.exit(EXIT_USAGE);
+      return;
+    }
+    if (outFile == null) outFile = home.resolve("docs/benchmarks.md");
+    String command = System.getProperty("sluice.bench.command", "java -jar bench/target/bench.jar " + String.join(" ", args)).trim();
+    try {
+      boolean complete = run(home, outFile, sandboxDir, settings, command, out, err);
+      System.exit(complete ? 0 : 1);
+    } catch (Exception e) {
+      err.println("bench: failed: " + e);
+      System.exit(1);
+    }
+  }
+
+  private static String value(String[] args, int i, String option) {
+    if (i >= args.length) throw new IllegalArgumentException(option + " needs a value");
+    return args[i];
+  }
+
+  /** Measures every path in turn and writes the report; true when every path was measured without errors. */
+  static boolean run(Path home, Path outFile, String sandboxDir, Settings settings, String command, PrintStream out,
+                     PrintStream err) throws IOException, InterruptedException {
+    for (String jar : List.of("http-edge/target/sluice.jar", "slurm-agent/target/slurm-agent.jar", "mock-llm/target/mock-llm.jar")) {
+      if (!Files.isRegularFile(home.resolve(jar))) throw new IOException(home.resolve(jar) + " is missing: build with mvn -DskipTests package");
+    }
+    Path work = home.resolve("bench/target/run");
+    deleteTree(work);
+    Files.createDirectories(work);
+    double ticksPerSecond = clockTicks();
+    Machine machine = Machine.describe();
+    err.printf("bench: %d cores, %s, %s; logs in %s%n", machine.cores(), machine.memory(), machine.cpuModel(), work);
+
+    List<Row> rows = new ArrayList<>();
+    List<String> notes = new ArrayList<>();
+    List<Idle> idle = new ArrayList<>();
+    String reference = null;
+    boolean identical = true;
+    Optional<String> sandboxUsed = Optional.empty();
+    for (String path : settings.paths()) {
+      err.println("bench: starting the " + path + " path");
+      long t0 = System.nanoTime();
+      Stack stack;
+      try {
+        if (path.equals("direct")) {
+          stack = DirectStack.start(home, work, settings.mockArgs());
+        } else if (path.equals("embedded")) {
+          stack = GatewayStack.embedded(home, work, settings.mockArgs());
+        } else {
+          if (sandboxDir == null || sandboxDir.isBlank()) {
+            throw new IOException("no HPC sandbox: run bin/sluice bench as root (it starts one) or set SLUICE_HPC_SANDBOX");
+          }
+          Sandbox sandbox = Sandbox.load(Path.of(sandboxDir));
+          sandboxUsed = Optional.of(sandbox.dir().toString());
+          stack = GatewayStack.ssh(home, work, sandbox);
+        }
+      } catch (IOException | RuntimeException e) {
+        String why = path + " path: not measured: " + firstLine(e.getMessage());
+        err.println("bench: " + why + "\n" + e.getMessage());
+        notes.add(why);
+        continue;
+      }
+      try (stack) {
+        err.printf("bench: %s path ready after %.1f s%n", path, (System.nanoTime() - t0) / 1e9);
+        HttpClient http = Api.client();
+        String answer = Api.answerOf(Api.send(http, Api.chat(stack.baseUri())));
+        if (reference == null) {
+          reference = answer;
+        } else if (!reference.equals(answer)) {
+          identical = false;
+          notes.add(path + " path answered differently from the direct path: " + answer);
+        }
+        Map<Long, String> owners = stack.owners(ProcSnapshot.take());
+        Set<Long> lookInside = owners.entrySet().stream()
+            .filter(e -> List.of(CpuUse.LOAD, CpuUse.GATEWAY, CpuUse.AGENT, CpuUse.MOCK).contains(e.getValue()))
+            .map(Map.Entry::getKey).collect(Collectors.toSet());
+        Supplier<Sample> probe = () -> Sample.take(lookInside);
+        for (int c : settings.concurrency()) {
+          ClosedLoop.Result r = ClosedLoop.run(http, Api.chat(stack.baseUri()), c, settings.warmup(), settings.window(), probe);
+          double seconds = r.window().toNanos() / 1e9;
+          CpuUse cpu = CpuUse.between(r.before(), r.after(), owners, ticksPerSecond, seconds);
+          Row row = new Row(path, c, r.requests(), r.errors(), seconds, Latency.of(r.latencyNanos()), cpu);
+          rows.add(row);
+          out.print((rows.size() == 1 ? Report.consoleHeader() : "") + Report.consoleLine(rows, row));
+          if (r.errors() > 0) notes.add(path + " path, " + c + " clients: " + r.errors() + " errors; first: " + r.firstError());
+        }
+        // The same processes with no request at all: what the path costs just by being up.
+        Thread.sleep(1000);
+        Sample before = probe.get();
+        long idleStart = System.nanoTime();
+        Thread.sleep(settings.idle().toMillis());
+        Sample after = probe.get();
+        idle.add(new Idle(path, CpuUse.between(before, after, owners, ticksPerSecond, (System.nanoTime() - idleStart) / 1e9)));
+      } catch (IOException e) {
+        String why = path + " path: failed while measuring: " + firstLine(e.getMessage());
+        err.println("bench: " + why);
+        notes.add(why);
+      }
+    }
+
+    out.println();
+    out.print(Report.console(rows));
+    for (Report.Target t : Report.targets(rows)) {
+      out.println("target: " + t.goal() + ": " + t.measured() + " -> "
+          + t.met().map(ok -> ok ? "met" : "NOT MET").orElse("not measured"));
+    }
+    Report.Data data = new Report.Data(ZonedDateTime.now(), command, machine, settings, rows, idle, notes,
+        reference == null ? "(no answer)" : reference, identical, sandboxUsed);
+    Files.createDirectories(outFile.toAbsolutePath().getParent());
+    Files.writeString(outFile, Report.markdown(data), StandardCharsets.UTF_8);
+    out.println("wrote " + outFile);
+    return notes.isEmpty();
+  }
+
+  private static String firstLine(String s) {
+    return s == null ? "" : s.lines().findFirst().orElse("");
+  }
+
+  /** USER_HZ, the unit of /proc's CPU times (100 on every common Linux). */
+  private static double clockTicks() {
+    String hz = Processes.output(List.of("getconf", "CLK_TCK"), Map.of());
+    return hz.matches("\\d+") ? Double.parseDouble(hz) : 100;
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) return;
+    try (Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+    }
+  }
+}

@@ -1,0 +1,238 @@
+package sluice.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Paths 2 and 3: a gateway in its own JVM ({@code java -jar sluice.jar serve --config FILE}, default JVM options, as
+ * {@code bin/sluice serve} runs it) with one service, mock-llm, of exactly one replica.
+ * <ul>
+ *   <li>embedded: the local transport: the agent is a child process on pipes and the local scheduler runs
+ *       sbatch/mock-llm.sbatch, as {@code bin/sluice demo} does;</li>
+ *   <li>ssh: the SSH transport to the sandbox's OpenSSH sshd, whose authorized_keys forces the agent; the agent runs
+ *       the job through real Slurm.</li>
+ * </ul>
+ */
+final class GatewayStack implements Stack {
+  /** Prefixes the tags of the bench's jobs, so it only ever cancels its own. */
+  static final String DEPLOYMENT = "sluice-bench";
+  private static final Duration READY_WAIT = Duration.ofMinutes(3);
+  private static final Pattern COMMENT_PORT = Pattern.compile("\\bport=(\\d+)");
+
+  private final String path;
+  private final Process process;
+  private final URI base;
+  private final Path log;
+  private final Sandbox sandbox;          // null on the embedded path
+  private final Set<Long> existedBefore;  // processes older than this gateway: never charged to it
+
+  private GatewayStack(String path, Process process, URI base, Path log, Sandbox sandbox, Set<Long> existedBefore) {
+    this.path = path;
+    this.process = process;
+    this.base = base;
+    this.log = log;
+    this.sandbox = sandbox;
+    this.existedBefore = existedBefore;
+  }
+
+  static GatewayStack embedded(Path home, Path work, List<String> mockArgs) throws IOException, InterruptedException {
+    Path dir = work.resolve("embedded");
+    Files.createDirectories(dir);
+    ObjectNode service = Api.JSON.createObjectNode()
+        .put("sbatch", home.resolve("sbatch/mock-llm.sbatch").toString())
+        .put("time-limit", "30:00")
+        .put("health-path", "/health");
+    service.putArray("allowed-paths").add("/v1/chat/completions");
+    service.putArray("allowed-methods").add("GET").add("POST");
+    service.putObject("environment").put("MOCK_LLM_ARGS", String.join(" ", mockArgs));
+    ObjectNode agent = Api.JSON.createObjectNode();
+    ObjectNode root = agent.putObject("sluice-agent")
+        .put("scheduler", "local")
+        .put("state-dir", dir.resolve("agent-state").toString());
+    root.putObject("local").put("kill-wait", "2s");
+    root.putObject("services").set(Api.MODEL, service);
+    Path agentConfig = dir.resolve("agent.json");
+    Api.JSON.writerWithDefaultPrettyPrinter().writeValue(agentConfig.toFile(), agent);
+    String cluster = """
+        clusters.local {
+          transport = local
+          local.agent-config = %s
+          poll-interval = 1s
+          cancel-jobs-on-shutdown = on
+        }""".formatted(quote(agentConfig.toString()));
+    return start("embedded", home, dir, "local", cluster, null);
+  }
+
+  static GatewayStack ssh(Path home, Path work, Sandbox sandbox) throws IOException, InterruptedException {
+    Path dir = work.resolve("ssh");
+    Files.createDirectories(dir);
+    sandbox.installJars(home);
+    String cluster = """
+        clusters.hpc {
+          transport = ssh
+          poll-interval = 1s
+          cancel-jobs-on-shutdown = on
+          ssh {
+            login-nodes = [%s]
+            user = %s
+            identity-file = %s
+            known-hosts = %s
+            channels = 2
+          }
+        }""".formatted(quote(sandbox.sshHost() + ":" + sandbox.sshPort()), quote(sandbox.user()),
+        quote(sandbox.key().toString()), quote(sandbox.knownHosts().toString()));
+    return start("ssh", home, dir, "hpc", cluster, sandbox);
+  }
+
+  /** The whole deployment config of one path; everything not set here is the gateway's default. */
+  static String config(Path home, Path dir, int port, int managementPort, String clusterName, String cluster) {
+    return """
+        sluice {
+          home = %s
+          deployment = "%s"
+          data-dir = %s
+          http { interface = "127.0.0.1", port = %d }
+          management { interface = "127.0.0.1", port = %d }
+          admin.key = "%s"
+          auth.api-keys = [{ name = "bench", key = "%s" }]
+          readiness.probe-interval = 500ms
+        %s
+          # One replica that may carry every client's request at once: the bench measures the path, not the queue.
+          services.%s { cluster = %s, min-replicas = 1, max-replicas = 1, max-inflight-per-replica = 128, max-queue = 256 }
+        }
+        pekko.coordinated-shutdown.exit-jvm = on
+        """.formatted(quote(home.toString()), DEPLOYMENT, quote(dir.resolve("data").toString()), port, managementPort,
+        Api.ADMIN_KEY, Api.API_KEY, cluster.indent(2).stripTrailing(), Api.MODEL, clusterName);
+  }
+
+  private static GatewayStack start(String path, Path home, Path dir, String clusterName, String cluster, Sandbox sandbox)
+      throws IOException, InterruptedException {
+    int port = Processes.freePort();
+    Path conf = dir.resolve("gateway.conf");
+    Files.writeString(conf, config(home, dir, port, Processes.freePort(), clusterName, cluster));
+    Set<Long> before = new HashSet<>(ProcSnapshot.take().procs().keySet());
+    Path log = dir.resolve("gateway.log");
+    Process p = Processes.start(List.of(Processes.java(), "-Dsluice.home=" + home, "-jar",
+            home.resolve("http-edge/target/sluice.jar").toString(), "serve", "--config", conf.toString()),
+        Map.of("SLUICE_HOME", home.toString()), log);
+    GatewayStack g = new GatewayStack(path, p, URI.create("http://127.0.0.1:" + port), log, sandbox, Set.copyOf(before));
+    try {
+      g.awaitReady();
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      g.close();
+      throw e;
+    }
+    return g;
+  }
+
+  /** Polls GET /v1/models until the model's status is "ready" (its job runs and passed a readiness probe). */
+  private void awaitReady() throws IOException, InterruptedException {
+    HttpClient http = Api.client();
+    long until = System.nanoTime() + READY_WAIT.toNanos();
+    String last = "no answer yet";
+    while (System.nanoTime() < until) {
+      if (!process.isAlive()) throw new IOException("the gateway exited; its log ends with:\n" + Processes.tail(log, 30));
+      try {
+        for (JsonNode m : Api.get(http, base.resolve("/v1/models"), Api.API_KEY).path("data")) {
+          if (m.path("id").asText().equals(Api.MODEL)) {
+            last = "status " + m.path("status").asText("?");
+            if (m.path("status").asText().equals("ready")) return;
+          }
+        }
+      } catch (IOException e) {
+        last = e.getMessage();
+      }
+      Thread.sleep(250);
+    }
+    String admin;
+    try {
+      admin = Api.get(http, base.resolve("/admin/services/" + Api.MODEL), Api.ADMIN_KEY).toString();
+    } catch (IOException e) {
+      admin = e.getMessage();
+    }
+    throw new IOException("model " + Api.MODEL + " not ready after " + READY_WAIT.toSeconds() + " s (" + last + "); admin: "
+        + admin + "\ngateway log ends with:\n" + Processes.tail(log, 30));
+  }
+
+  @Override public String path() {
+    return path;
+  }
+
+  @Override public URI baseUri() {
+    return base;
+  }
+
+  @Override public Map<Long, String> owners(ProcSnapshot s) {
+    Map<Long, String> owners = new HashMap<>();
+    owners.put(ProcessHandle.current().pid(), CpuUse.LOAD);
+    owners.put(process.pid(), CpuUse.GATEWAY);
+    // Embedded: the agent, the local scheduler's job runner and the job all descend from the gateway.
+    for (long pid : s.descendantsOf(process.pid())) {
+      String cmd = s.procs().get(pid).cmdline();
+      if (cmd.contains("sluice.agent.AgentMain") || cmd.contains("slurm-agent.jar")) owners.put(pid, CpuUse.AGENT);
+      else if (cmd.contains("mock-llm.jar")) owners.put(pid, CpuUse.MOCK);
+      else owners.put(pid, CpuUse.RUNNER);
+    }
+    if (sandbox != null) sshOwners(s, owners);
+    return owners;
+  }
+
+  /**
+   * SSH: the agents are the sandbox user's slurm-agent.jar processes that started after this gateway; sshd is their
+   * per-connection sshd processes (not the listener); mock-llm is the process listening on the port that the agent
+   * wrote into this deployment's Slurm job; the Slurm and munge daemons (slurmstepd included) are charged together.
+   */
+  private void sshOwners(ProcSnapshot s, Map<Long, String> owners) {
+    int uid = sandbox.uid();
+    long listener = sandbox.sshdListenerPid();
+    Set<String> ports = new HashSet<>();
+    for (String[] job : sandbox.jobsOf(DEPLOYMENT)) {
+      Matcher m = COMMENT_PORT.matcher(job[1]);
+      if (m.find()) ports.add(m.group(1));
+    }
+    for (ProcSnapshot.Proc p : s.procs().values()) {
+      String cmd = p.cmdline();
+      String argv0 = cmd.isEmpty() ? "" : cmd.split(" ")[0];
+      if (argv0.endsWith("slurmctld") || argv0.endsWith("slurmd") || cmd.startsWith("slurmstepd")
+          || argv0.endsWith("munged") || cmd.startsWith("slurmctld:")) {
+        owners.put(p.pid(), CpuUse.SLURM);
+      }
+      if (p.uid() != uid || existedBefore.contains(p.pid())) continue;
+      if (cmd.contains(sandbox.loginDir().resolve("slurm-agent.jar").toString())) {
+        owners.put(p.pid(), CpuUse.AGENT);
+        for (ProcSnapshot.Proc a : s.ancestorsOf(p.pid())) {
+          if (a.pid() == listener) break;
+          if (a.cmdline().startsWith("sshd")) owners.put(a.pid(), CpuUse.SSHD);
+        }
+      } else if (cmd.contains("mock-llm.jar") && ports.stream().anyMatch(port -> cmd.contains("--port " + port))) {
+        owners.put(p.pid(), CpuUse.MOCK);
+      }
+    }
+  }
+
+  /** Stops the gateway (which cancels its job through the agent), then cancels whatever job of ours is left. */
+  @Override public void close() {
+    Processes.stop(process, Duration.ofSeconds(45));
+    if (sandbox != null) {
+      for (String[] job : sandbox.jobsOf(DEPLOYMENT)) sandbox.cancel(job[0]);
+    }
+  }
+
+  /** A HOCON quoted string. */
+  static String quote(String s) {
+    return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+  }
+}

@@ -1,0 +1,19 @@
+package sluice.bench;
+
+import java.net.URI;
+import java.util.Map;
+
+/** One path under test, running: where to send requests and which processes belong to which component. */
+interface Stack extends AutoCloseable {
+  /** "direct", "embedded" or "ssh". */
+  String path();
+
+  /** {@code http://127.0.0.1:<port>}: the OpenAI API of the gateway, or mock-llm itself on the direct path. */
+  URI baseUri();
+
+  /** The component each process of this path belongs to, the load generator (this JVM) included. */
+  Map<Long, String> owners(ProcSnapshot snapshot);
+
+  /** Stops every process this path started, and cancels its jobs. */
+  @Override void close();
+}

@@ -1,0 +1,69 @@
+package sluice.bench;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class ProcSnapshotTest {
+  @Test void statFieldsAreCountedFromTheLastParenthesisSoOddCommandNamesParse() {
+    String stat = "4242 (java (x) y) S 17 4242 17 0 -1 4194560 9000 0 0 0 1234 567 0 0 20 0 40 0 100 0 0";
+    ProcSnapshot.Proc p = ProcSnapshot.parseStat(4242, stat, 1000, "java -jar sluice.jar");
+    assertEquals(17, p.ppid());
+    assertEquals(1234 + 567, p.cpuTicks());
+    assertEquals(0, p.childTicks());
+    assertEquals(1000, p.uid());
+  }
+
+  @Test void machineBusyTimeLeavesOutIdleIowaitAndSteal() {
+    long[] cpu = ProcSnapshot.parseCpuLine("cpu  100 5 50 1000 20 3 2 7 0 0");
+    assertArrayEquals(new long[] {100 + 5 + 50 + 3 + 2, 100 + 5 + 50 + 3 + 2 + 1000 + 20 + 7, 7}, cpu);
+  }
+
+  @Test void threadNamesLoseTheirPoolNumbers() {
+    assertEquals("GC Thread", Sample.threadGroup("GC Thread#1"));
+    assertEquals("HttpClient-2-Wo", Sample.threadGroup("HttpClient-2-Wo"));
+    assertEquals("sluice-pekko.ac", Sample.threadGroup("sluice-pekko.ac"));
+    assertEquals("bench-client", Sample.threadGroup("bench-client-12"));
+  }
+
+  @Test void descendantsAndAncestorsFollowParentLinks() {
+    ProcSnapshot s = snapshot(Map.of(10L, 1L, 11L, 10L, 12L, 11L, 13L, 10L, 20L, 1L), 0, 0);
+    assertEquals(Set.of(11L, 12L, 13L), s.descendantsOf(10));
+    assertEquals(List.of(11L, 10L), s.ancestorsOf(12).stream().map(ProcSnapshot.Proc::pid).toList());
+  }
+
+  @Test void cpuIsChargedToOwnersWithTheirEndedChildrenAndTheRestIsOtherOrUnattributed() {
+    ProcSnapshot before = new ProcSnapshot(Map.of(
+        1L, new ProcSnapshot.Proc(1, 0, 0, 100, 0, "gw"),
+        2L, new ProcSnapshot.Proc(2, 1, 0, 50, 10, "agent"),
+        3L, new ProcSnapshot.Proc(3, 0, 0, 0, 0, "make")), 1000, 5000, 0);
+    ProcSnapshot after = new ProcSnapshot(Map.of(
+        1L, new ProcSnapshot.Proc(1, 0, 0, 400, 0, "gw"),
+        2L, new ProcSnapshot.Proc(2, 1, 0, 130, 30, "agent"),        // 80 own + 20 of an ended squeue
+        3L, new ProcSnapshot.Proc(3, 0, 0, 50, 5000, "make")), 1600, 5800, 40);   // a finished child is not ours
+    Sample b = new Sample(before, Map.of(1L, Map.of("pekko", 60L, "GC Thread", 40L)));
+    Sample a = new Sample(after, Map.of(1L, Map.of("pekko", 310L, "GC Thread", 90L)));
+    CpuUse use = CpuUse.between(b, a, Map.of(1L, CpuUse.GATEWAY, 2L, CpuUse.AGENT), 100, 4);
+    assertEquals(3.0, use.seconds().get(CpuUse.GATEWAY), 1e-9);
+    assertEquals(1.0, use.seconds().get(CpuUse.AGENT), 1e-9);
+    assertEquals(0.5, use.seconds().get(CpuUse.OTHER), 1e-9);
+    assertEquals(1.5, use.seconds().get(CpuUse.UNATTRIBUTED), 1e-9);
+    assertEquals(6.0, use.machineBusySeconds(), 1e-9);
+    assertEquals(0.75, use.machineUtilization(), 1e-9);
+    assertEquals(0.4, use.stealSeconds(), 1e-9);
+    assertEquals(0.5, use.perThousand(CpuUse.AGENT, 2000), 1e-9);
+    assertEquals(0.75, use.coreShare(CpuUse.GATEWAY), 1e-9);
+    assertEquals(Double.NaN, use.perThousand(CpuUse.SSHD, 2000));
+    assertEquals(2.5, use.threads().get(CpuUse.GATEWAY).get("pekko"), 1e-9);
+  }
+
+  static ProcSnapshot snapshot(Map<Long, Long> parents, long busy, long all) {
+    Map<Long, ProcSnapshot.Proc> procs = new java.util.HashMap<>();
+    parents.forEach((pid, ppid) -> procs.put(pid, new ProcSnapshot.Proc(pid, ppid, 0, 0, 0, "p" + pid)));
+    return new ProcSnapshot(procs, busy, all, 0);
+  }
+}

@@ -1,0 +1,142 @@
+package sluice.core.tunnel;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import sluice.core.tunnel.TunnelStatus.TunnelState;
+
+/**
+ * The connection from this gateway node to one login node, as operators see it: connecting, up (with channels,
+ * streams in flight and ping round trip), backing off or failed with the reason. The transport reports what happens
+ * ({@link TunnelObserver}); while up, the actor pings through the connection on a timer, which also keeps idle
+ * connections busy so servers that close idle channels do not. Tunnels are local to a gateway node: not sharded,
+ * not persisted.
+ */
+public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
+  public sealed interface Command {}
+
+  public record GetStatus(ActorRef<TunnelStatus> replyTo) implements Command {}
+
+  /** The transport's sampler, attached once the transport exists. */
+  public record Attach(TunnelObserver.Sampler sampler) implements Command {}
+
+  record Connecting() implements Command {}
+
+  record Up(int channels) implements Command {}
+
+  record Down(String reason) implements Command {}
+
+  record Failed(String reason, boolean fatal) implements Command {}
+
+  record BackingOff(Duration delay) implements Command {}
+
+  private enum Tick implements Command { INSTANCE }
+
+  private record Sampled(Optional<TunnelSample> sample, String error) implements Command {}
+
+  private final String cluster;
+  private final String node;
+  private final Clock clock;
+  private TunnelObserver.Sampler sampler;
+  private TunnelState state = TunnelState.IDLE;
+  private Instant since;
+  private String reason;
+  private int channels;
+  private int streams;
+  private Double roundTripMillis;
+  private long connects;
+  private long failures;
+  private Instant retryAt;
+  private boolean sampling;
+
+  public static Behavior<Command> create(String cluster, String node, Duration sampleInterval, Clock clock) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new TunnelActor(ctx, timers, cluster, node, sampleInterval, clock)));
+  }
+
+  private TunnelActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String cluster, String node,
+                      Duration sampleInterval, Clock clock) {
+    super(ctx);
+    this.cluster = cluster;
+    this.node = node;
+    this.clock = clock;
+    this.since = clock.instant();
+    timers.startTimerWithFixedDelay(Tick.INSTANCE, sampleInterval);
+  }
+
+  @Override public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(GetStatus.class, this::onGetStatus)
+        .onMessage(Attach.class, m -> { sampler = m.sampler(); return this; })
+        .onMessage(Connecting.class, m -> enter(TunnelState.CONNECTING, null))
+        .onMessage(Up.class, this::onUp)
+        .onMessage(Down.class, m -> { channels = 0; streams = 0; return enter(TunnelState.BACKING_OFF, "connection lost: " + m.reason()); })
+        .onMessage(Failed.class, this::onFailed)
+        .onMessage(BackingOff.class, this::onBackingOff)
+        .onMessageEquals(Tick.INSTANCE, this::onTick)
+        .onMessage(Sampled.class, this::onSampled)
+        .build();
+  }
+
+  private Behavior<Command> enter(TunnelState next, String why) {
+    if (next != state) since = clock.instant();
+    state = next;
+    reason = why;
+    if (next != TunnelState.BACKING_OFF && next != TunnelState.FAILED) retryAt = null;
+    return this;
+  }
+
+  private Behavior<Command> onUp(Up m) {
+    connects++;
+    channels = m.channels();
+    streams = 0;
+    roundTripMillis = null;
+    return enter(TunnelState.UP, null);
+  }
+
+  private Behavior<Command> onFailed(Failed m) {
+    failures++;
+    channels = 0;
+    streams = 0;
+    if (m.fatal()) getContext().getLog().error("ALERT: tunnel to {} of cluster {} needs an operator: {}", node, cluster, m.reason());
+    return enter(m.fatal() ? TunnelState.FAILED : TunnelState.BACKING_OFF, m.reason());
+  }
+
+  private Behavior<Command> onBackingOff(BackingOff m) {
+    if (state == TunnelState.BACKING_OFF || state == TunnelState.FAILED) retryAt = clock.instant().plus(m.delay());
+    return this;
+  }
+
+  private Behavior<Command> onTick() {
+    if (state != TunnelState.UP || sampler == null || sampling) return this;
+    sampling = true;
+    getContext().pipeToSelf(sampler.sample(node), (sample, err) ->
+        new Sampled(sample == null ? Optional.empty() : sample, err == null ? null : String.valueOf(err.getMessage())));
+    return this;
+  }
+
+  private Behavior<Command> onSampled(Sampled m) {
+    sampling = false;
+    if (state != TunnelState.UP) return this;
+    m.sample().ifPresent(s -> {
+      channels = s.channels();
+      streams = s.streams();
+      roundTripMillis = s.roundTrip().toNanos() / 1e6;
+    });
+    if (m.error() != null) getContext().getLog().debug("ping through tunnel {} failed: {}", node, m.error());
+    return this;
+  }
+
+  private Behavior<Command> onGetStatus(GetStatus m) {
+    m.replyTo().tell(new TunnelStatus(cluster, node, state, since, reason, channels, streams, roundTripMillis, connects,
+        failures, retryAt));
+    return this;
+  }
+}

@@ -1,0 +1,87 @@
+package sluice.core.tunnel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import sluice.core.tunnel.TunnelStatus.TunnelState;
+
+/** What an operator reads at /admin/tunnels follows what the transport reports, and the live figures come from pings. */
+class TunnelsTest {
+  static final ActorTestKit testKit = ActorTestKit.create();
+
+  @AfterAll static void stop() {
+    testKit.shutdownTestKit();
+  }
+
+  static TunnelStatus status(Tunnels tunnels, String node) throws Exception {
+    return tunnels.statuses(Duration.ofSeconds(3)).toCompletableFuture().get(5, TimeUnit.SECONDS).stream()
+        .filter(t -> t.node().equals(node)).findFirst().orElseThrow();
+  }
+
+  static TunnelStatus await(Tunnels tunnels, String node, java.util.function.Predicate<TunnelStatus> ok) throws Exception {
+    TunnelStatus s = status(tunnels, node);
+    for (int i = 0; i < 100 && !ok.test(s); i++) {
+      Thread.sleep(50);
+      s = status(tunnels, node);
+    }
+    return s;
+  }
+
+  @Test void followsTheTransportThroughFailureBackoffAndRecovery() throws Exception {
+    Tunnels tunnels = Tunnels.start(testKit.system(), Map.of("hpc", List.of("login1", "login2")), Duration.ofMillis(50),
+        Clock.systemUTC());
+    TunnelObserver observer = tunnels.observer("hpc");
+    assertEquals(TunnelState.IDLE, status(tunnels, "login1").state());
+
+    observer.connecting("login1");
+    observer.failed("login1", "connection refused", false);
+    observer.backingOff(Duration.ofSeconds(4));
+    TunnelStatus failed = await(tunnels, "login1", s -> s.retryAt() != null);
+    assertEquals(TunnelState.BACKING_OFF, failed.state());
+    assertEquals("connection refused", failed.reason());
+    assertEquals(1, failed.failures());
+    assertNotNull(failed.retryAt());
+
+    // Failover: the second node comes up; the first stays as it was.
+    tunnels.attach("hpc", node -> CompletableFuture.completedFuture(
+        node.equals("login2") ? Optional.of(new TunnelSample(2, 5, Duration.ofMillis(3))) : Optional.empty()));
+    observer.connecting("login2");
+    observer.up("login2", 2);
+    TunnelStatus up = await(tunnels, "login2", s -> s.roundTripMillis() != null);
+    assertEquals(TunnelState.UP, up.state());
+    assertEquals(2, up.channels());
+    assertEquals(5, up.streams());
+    assertEquals(3.0, up.roundTripMillis());
+    assertEquals(1, up.connects());
+    assertNull(up.reason());
+    assertEquals(TunnelState.BACKING_OFF, status(tunnels, "login1").state());
+
+    observer.down("login2", "session_closed: EOF");
+    TunnelStatus down = await(tunnels, "login2", s -> s.state() != TunnelState.UP);
+    assertEquals(TunnelState.BACKING_OFF, down.state());
+    assertEquals("connection lost: session_closed: EOF", down.reason());
+    assertEquals(0, down.channels());
+  }
+
+  @Test void authenticationAndHostKeyFailuresAreMarkedFailedForAnOperator() throws Exception {
+    Tunnels tunnels = Tunnels.start(testKit.system(), Map.of("other", List.of("login9:2222")), Duration.ofSeconds(1),
+        Clock.systemUTC());
+    tunnels.observer("other").failed("login9:2222", "host key not verified", true);
+    tunnels.observer("other").failed("nobody", "ignored: not a configured node", true);
+    TunnelStatus s = await(tunnels, "login9:2222", t -> t.state() != TunnelState.IDLE);
+    assertEquals(TunnelState.FAILED, s.state());
+    assertEquals("host key not verified", s.reason());
+    assertEquals("other", s.cluster());
+  }
+}

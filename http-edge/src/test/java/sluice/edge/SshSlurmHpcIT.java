@@ -1,0 +1,288 @@
+package sluice.edge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.ChatModel;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.typesafe.config.ConfigFactory;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.util.ByteString;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.HpcSandbox;
+import sluice.core.cluster.UpstreamRequest;
+import sluice.core.service.ServiceStatus;
+
+/**
+ * The production path, for real: openai-java → gateway → SSH (sshj) → OpenSSH sshd → forced-command agent →
+ * sbatch/squeue on a real Slurm cluster → mock-llm running as a Slurm job → streamed back. Then the tunnel is broken
+ * in every way we can on one machine, and it must recover without leaving a client hanging.
+ */
+@Timeout(300)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class SshSlurmHpcIT {
+  static HpcSandbox sandbox;
+  static Path dir;
+  static Gateway gateway;
+  static OpenAIClient openai;
+  static final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final String DEPLOYMENT = "ssh-it";
+
+  @BeforeAll static void start() throws Exception {
+    sandbox = HpcSandbox.require();
+    sandbox.installAgent(HpcSandbox.repoRoot());
+    dir = Files.createTempDirectory("sluice-ssh-it");
+    gateway = Gateway.start(ConfigFactory.load(ConfigFactory.parseString("""
+        sluice {
+          deployment = "%s"
+          data-dir = "%s"
+          http { port = 0, sse-keep-alive = 300ms, sse-commit-after = 400ms }
+          management.port = %d
+          admin.key = "%s"
+          auth.api-keys = [{ name = "test", key = "%s" }]
+          readiness.probe-interval = 300ms
+          tunnel-sample-interval = 300ms
+          clusters.hpc {
+            transport = ssh
+            poll-interval = 1s
+            connect-wait = 30s
+            reconnect { min-backoff = 200ms, max-backoff = 2s }
+            cancel-jobs-on-shutdown = on
+            ssh {
+              login-nodes = ["%s:%d"]
+              user = "%s"
+              identity-file = "%s"
+              known-hosts = "%s"
+              channels = 2
+              keep-alive { interval = 2s, count = 3 }
+              read-idle-timeout = 10s
+            }
+          }
+          services {
+            mock-llm { cluster = hpc, max-inflight-per-replica = 16 }
+            slow { cluster = hpc }
+          }
+        }
+        """.formatted(DEPLOYMENT, dir.resolve("data"), EmbeddedStack.freePort(), EmbeddedStack.ADMIN_KEY, EmbeddedStack.API_KEY,
+        sandbox.sshHost(), sandbox.sshPort(), sandbox.sshUser(), sandbox.sshKey(), sandbox.knownHosts()))
+        .withFallback(ConfigFactory.parseResourcesAnySyntax("application"))));
+    openai = OpenAIOkHttpClient.builder().apiKey(EmbeddedStack.API_KEY).baseUrl(gateway.baseUrl() + "/v1")
+        .maxRetries(0).timeout(Duration.ofSeconds(60)).build();
+    EmbeddedStack.awaitReady(gateway, "mock-llm");
+    EmbeddedStack.awaitReady(gateway, "slow");
+  }
+
+  @AfterAll static void stop() throws Exception {
+    if (gateway != null) gateway.close();
+    if (sandbox != null) {
+      // cancel-jobs-on-shutdown did it; make sure, so no test leaves a job behind for the next.
+      for (String line : squeue()) sandbox.slurm("scancel", line.split("\\|")[0]);
+    }
+  }
+
+  /** This deployment's jobs as Slurm itself lists them: id|name|state|comment. */
+  static List<String> squeue() throws Exception {
+    List<String> out = new ArrayList<>();
+    for (String line : sandbox.slurm("squeue", "-h", "-u", sandbox.sshUser(), "-o", "%i|%j|%T|%k").split("\n")) {
+      if (line.contains("|" + DEPLOYMENT + ".")) out.add(line.trim());
+    }
+    return out;
+  }
+
+  private static ChatCompletionCreateParams chat(String model, String text, long maxTokens) {
+    return ChatCompletionCreateParams.builder().model(ChatModel.of(model)).addUserMessage(text).maxCompletionTokens(maxTokens).build();
+  }
+
+  @Test @Order(1) void theServicesJobsRunInSlurmAndServeTheOpenAiClientThroughTheTunnel() throws Exception {
+    List<String> jobs = squeue();
+    assertEquals(2, jobs.size(), "one job per service, min-replicas 1: " + jobs);
+    for (String job : jobs) assertTrue(job.contains("|RUNNING|"), job);
+    assertTrue(jobs.stream().anyMatch(j -> j.contains("service=mock-llm")), jobs.toString());
+    ServiceStatus status = gateway.services().status("mock-llm").toCompletableFuture().get();
+    String jobId = status.replicas().get(0).jobId();
+    assertTrue(jobs.stream().anyMatch(j -> j.startsWith(jobId + "|")), "the gateway routes to the job Slurm runs");
+
+    ChatCompletion c = openai.chat().completions().create(chat("mock-llm", "Tell me about Slurm", 5));
+    assertEquals(5, c.usage().orElseThrow().completionTokens());
+    String whole = c.choices().get(0).message().content().orElseThrow();
+    StringBuilder streamed = new StringBuilder();
+    int chunks = 0;
+    try (StreamResponse<ChatCompletionChunk> s = openai.chat().completions().createStreaming(chat("mock-llm", "Tell me about Slurm", 5))) {
+      for (ChatCompletionChunk chunk : (Iterable<ChatCompletionChunk>) s.stream()::iterator) {
+        chunks++;
+        chunk.choices().forEach(ch -> ch.delta().content().ifPresent(streamed::append));
+      }
+    }
+    assertEquals(whole, streamed.toString());
+    assertEquals(1 + 5 + 1, chunks);
+  }
+
+  @Test @Order(2) void manyConcurrentRequestsShareTheTunnel() throws Exception {
+    List<CompletableFuture<ChatCompletion>> all = new ArrayList<>();
+    for (int i = 0; i < 32; i++) {
+      int n = i;
+      all.add(CompletableFuture.supplyAsync(() -> openai.chat().completions().create(chat("mock-llm", "request " + n, 3))));
+    }
+    for (var f : all) assertEquals(3, f.get(60, TimeUnit.SECONDS).usage().orElseThrow().completionTokens());
+  }
+
+  @Test @Order(3) void adminTunnelsShowsTheLiveConnection() throws Exception {
+    JsonNode tunnel = null;
+    long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (System.nanoTime() < until) {
+      tunnel = admin("/admin/tunnels").get("tunnels").get(0);
+      if (tunnel.has("round_trip_millis")) break;
+      Thread.sleep(200);
+    }
+    assertEquals("hpc", tunnel.get("cluster").asText());
+    assertEquals(sandbox.sshHost() + ":" + sandbox.sshPort(), tunnel.get("node").asText());
+    assertEquals("up", tunnel.get("state").asText(), tunnel.toString());
+    assertEquals(2, tunnel.get("channels").asInt(), tunnel.toString());
+    assertTrue(tunnel.get("round_trip_millis").asDouble() < 1000, tunnel.toString());
+  }
+
+  @Test @Order(4) void aClientDisconnectCancelsTheRequestOnTheJob() throws Exception {
+    String job = gateway.services().status("slow").toCompletableFuture().get().replicas().get(0).jobId();
+    int abortedBefore = stats(job).get("streams_aborted").asInt();
+    try (BufferedReader reader = stream("slow", 50)) {
+      String line = reader.readLine();
+      while (line != null && !line.startsWith("data: ")) line = reader.readLine();
+      assertTrue(line != null, "the stream has started");
+    }
+    long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    JsonNode s = stats(job);
+    while (System.nanoTime() < until && s.get("streams_aborted").asInt() == abortedBefore) {
+      Thread.sleep(200);
+      s = stats(job);
+    }
+    assertEquals(abortedBefore + 1, s.get("streams_aborted").asInt(), "mock-llm on the compute node stopped generating: " + s);
+  }
+
+  @Test @Order(5) void aTunnelDropMidStreamEndsTheStreamWithAnErrorEventThenRequestsSucceedAgain() throws Exception {
+    try (BufferedReader reader = stream("slow", 100)) {       // 100 tokens at 200 ms: 20 s if nothing breaks
+      String line = reader.readLine();
+      while (line != null && !line.startsWith("data: ")) line = reader.readLine();
+      assertTrue(line != null, "the stream has started");
+      long broke = System.nanoTime();
+      killTunnel();
+      String last = null;
+      for (String l; (l = reader.readLine()) != null; ) if (l.startsWith("data: ")) last = l;
+      long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - broke);
+      assertTrue(seconds < 10, "the client stream ended " + seconds + " s after the drop, not at the end of generation");
+      assertTrue(last != null && last.startsWith("data: {\"error\""), "ends with an in-band error event: " + last);
+    }
+    ChatCompletion c = openai.chat().completions().create(chat("mock-llm", "after the drop", 4));
+    assertEquals(4, c.usage().orElseThrow().completionTokens());
+  }
+
+  @Test @Order(6) void aTunnelDropBeforeTheResponseHeadIs502() throws Exception {
+    CompletableFuture<HttpResponse<String>> pending = http.sendAsync(post("/v1/chat/completions",
+        "{\"model\":\"slow\",\"max_tokens\":60,\"messages\":[{\"role\":\"user\",\"content\":\"long answer\"}]}"),
+        HttpResponse.BodyHandlers.ofString());
+    Thread.sleep(1500);                                       // generation (12 s) under way on the job
+    killTunnel();
+    HttpResponse<String> r = pending.get(20, TimeUnit.SECONDS);
+    assertEquals(502, r.statusCode(), r.body());
+    assertFalse(JSON.readTree(r.body()).at("/error/message").asText().isBlank(), r.body());
+    assertEquals(4, openai.chat().completions().create(chat("mock-llm", "after the drop", 4)).usage().orElseThrow().completionTokens());
+  }
+
+  @Test @Order(7) void anSshdRestartDuringTrafficIsSurvived() throws Exception {
+    List<CompletableFuture<Integer>> traffic = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      traffic.add(http.sendAsync(post("/v1/chat/completions",
+          "{\"model\":\"mock-llm\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"),
+          HttpResponse.BodyHandlers.discarding()).thenApply(HttpResponse::statusCode));
+    }
+    sandbox.restartSshd(HpcSandbox.repoRoot());
+    for (var f : traffic) {
+      int status = f.get(60, TimeUnit.SECONDS);
+      assertTrue(status == 200 || status == 502 || status == 503, "answered, never hung: " + status);
+    }
+    for (int i = 0; i < 5; i++) {
+      assertEquals(3, openai.chat().completions().create(chat("mock-llm", "after restart " + i, 3)).usage().orElseThrow().completionTokens());
+    }
+    JsonNode tunnel = admin("/admin/tunnels").get("tunnels").get(0);
+    assertEquals("up", tunnel.get("state").asText(), tunnel.toString());
+    assertTrue(tunnel.get("connects").asInt() >= 3, "reconnected after every drop: " + tunnel);
+    assertEquals(2, squeue().size(), "the jobs survived every tunnel drop; nothing was resubmitted: " + squeue());
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Kills the sshd processes serving the gateway's connection: the TCP connection dies mid-traffic. */
+  static void killTunnel() throws Exception {
+    long listener = Long.parseLong(Files.readString(sandbox.dir().resolve("ssh/sshd.pid")).trim());
+    List<String> cmd = new ArrayList<>(List.of("kill", "-KILL"));
+    ProcessHandle.of(listener).orElseThrow().descendants().forEach(p -> {
+      try {
+        if (Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline")).startsWith("sshd")) cmd.add(Long.toString(p.pid()));
+      } catch (Exception e) {
+        // gone already
+      }
+    });
+    assertTrue(cmd.size() > 2, "found the connection's sshd processes");
+    new ProcessBuilder(cmd).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+  }
+
+  static HttpRequest post(String path, String body) {
+    return HttpRequest.newBuilder(URI.create(gateway.baseUrl() + path)).timeout(Duration.ofSeconds(60))
+        .header("Authorization", "Bearer " + EmbeddedStack.API_KEY).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+  }
+
+  static BufferedReader stream(String model, int maxTokens) throws Exception {
+    HttpResponse<InputStream> r = http.send(post("/v1/chat/completions", "{\"model\":\"" + model + "\",\"stream\":true,"
+        + "\"max_tokens\":" + maxTokens + ",\"messages\":[{\"role\":\"user\",\"content\":\"a long story\"}]}"),
+        HttpResponse.BodyHandlers.ofInputStream());
+    assertEquals(200, r.statusCode());
+    return new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8));
+  }
+
+  static JsonNode admin(String path) throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(gateway.baseUrl() + path))
+        .header("Authorization", "Bearer " + EmbeddedStack.ADMIN_KEY).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    return JSON.readTree(r.body());
+  }
+
+  /** mock-llm's counters on the compute node, read through the tunnel like any request. */
+  static JsonNode stats(String job) throws Exception {
+    var resp = gateway.cluster("hpc").forward(new UpstreamRequest("slow", job, "GET", "/stats", Map.of(),
+        ByteString.emptyByteString(), null)).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    ByteString body = resp.body().runWith(Sink.fold(ByteString.emptyByteString(), ByteString::concat), gateway.system())
+        .toCompletableFuture().get(10, TimeUnit.SECONDS);
+    return JSON.readTree(body.utf8String());
+  }
+}

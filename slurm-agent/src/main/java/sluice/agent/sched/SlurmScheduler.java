@@ -1,0 +1,399 @@
+package sluice.agent.sched;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import sluice.agent.config.AgentConfig;
+import sluice.agent.config.ServiceSpec;
+import sluice.agent.config.SlurmTime;
+import sluice.agent.wire.Messages.CancelResult;
+import sluice.agent.wire.Messages.JobInfo;
+import sluice.agent.wire.Messages.JobState;
+import sluice.agent.wire.WireJson;
+
+/**
+ * Runs service jobs on a real Slurm cluster with sbatch, squeue and scancel, as the login-node account the gateway's
+ * key logs in to.
+ *
+ * <p>A job is the agent's own when its comment is {@link SluiceComment}, its name equals the comment's tag and the
+ * service is configured here; everything else the account runs is invisible to the gateway. squeue forgets finished
+ * jobs after Slurm's MinJobAge, so the agent remembers each job in {@code <state-dir>/slurm-jobs/<id>.json} and reports
+ * one that vanished without a final state as {@link JobState#UNKNOWN} (ended, cause unknown), never as running.
+ * Several agent processes (one per SSH channel) may share the state folder: submissions are serialised by a file lock
+ * and every file write is a rename.
+ */
+public final class SlurmScheduler implements Scheduler {
+  private static final Logger LOG = Logger.getLogger(SlurmScheduler.class.getName());
+  private static final Pattern JOB_ID = Pattern.compile("[0-9]{1,18}");
+  private static final Pattern HOST = Pattern.compile("[A-Za-z0-9._-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}]");
+  private static final int MAX_OUTPUT = 16 << 20;
+  /** FileChannel.lock() throws when another thread of this JVM holds the lock, so threads queue here first. */
+  private static final Map<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
+
+  private final AgentConfig.Slurm settings;
+  private final Map<String, ServiceSpec> services;
+  private final Path jobsDir;
+  private final Path rememberDir;
+  private final Path lockFile;
+  private final Map<String, String> commandEnv;
+  private final Clock clock;
+  /** Ports of the agent's jobs from their comments, for {@link #endpoint}. */
+  private final Map<String, Integer> ports = new ConcurrentHashMap<>();
+  /**
+   * The last listing, reused by {@link #job} for forwards and probes: one squeue per request would put slurmctld
+   * under the load of the inference traffic. A job missing from it is looked up afresh, at most every
+   * {@link #MISS_REFRESH}, so a gateway naming unknown ids cannot make the agent hammer slurmctld either.
+   */
+  private volatile Listing recent;
+  static final Duration REUSE_LISTING = Duration.ofSeconds(2);
+  static final Duration MISS_REFRESH = Duration.ofMillis(250);
+
+  private record Listing(List<JobInfo> jobs, Instant at) {}
+
+  /**
+   * @param commandEnv extra environment for every Slurm command (and so every job), on top of the agent's own; the
+   *     agent passes none, tests pass {@code SLURM_CONF}
+   */
+  public SlurmScheduler(Path stateDir, AgentConfig.Slurm settings, Map<String, ServiceSpec> services,
+                        Map<String, String> commandEnv, Clock clock) {
+    this.settings = settings;
+    this.services = Map.copyOf(services);
+    this.jobsDir = stateDir.resolve("jobs").toAbsolutePath();
+    this.rememberDir = stateDir.resolve("slurm-jobs").toAbsolutePath();
+    this.lockFile = stateDir.resolve("slurm.lock").toAbsolutePath();
+    this.commandEnv = Map.copyOf(commandEnv);
+    this.clock = clock;
+    try {
+      Files.createDirectories(jobsDir);
+      Files.createDirectories(rememberDir);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create " + rememberDir, e);
+    }
+  }
+
+  /** What the agent remembers of one of its jobs, so it can report the job after squeue has forgotten it. */
+  record Remembered(String id, String service, String tag, int port, Instant submitTime, JobState state, String node,
+                    Instant startTime, Instant endTime, Long timeLimitSeconds, String reason) {
+    static Remembered of(JobInfo j, int port) {
+      return new Remembered(j.id(), j.service(), j.tag(), port, j.submitTime(), j.state(), j.node(), j.startTime(),
+          j.endTime(), j.timeLimitSeconds(), j.reason());
+    }
+
+    JobInfo toJobInfo() {
+      return new JobInfo(id, service, tag, state, node, submitTime, startTime, endTime, timeLimitSeconds, reason, null);
+    }
+  }
+
+  @Override public JobInfo submit(ServiceSpec service, String tag) throws SchedulerException {
+    if (tag == null || !SluiceComment.TOKEN.matcher(tag).matches()) throw new SchedulerException("malformed job tag");
+    if (!services.containsKey(service.id())) throw new SchedulerException("service " + service.id() + " is not configured");
+    ReentrantLock jvmLock = JVM_LOCKS.computeIfAbsent(lockFile, p -> new ReentrantLock());
+    jvmLock.lock();
+    try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+         FileLock ignored = ch.lock()) {
+      List<JobInfo> known = listing();
+      Optional<JobInfo> existing = known.stream().filter(j -> j.tag().equals(tag)).findFirst();
+      if (existing.isPresent()) {                      // a retried submit must not start a second job
+        if (!existing.get().service().equals(service.id())) {
+          throw new SchedulerException("tag " + tag + " already names job " + existing.get().id() + " of another service");
+        }
+        LOG.info(() -> "submit of tag " + tag + " answered with existing job " + existing.get().id());
+        return existing.get();
+      }
+      int port = pickPort(known);
+      SluiceComment comment = new SluiceComment(service.id(), tag, port);
+      Map<String, String> env = new HashMap<>(service.environment());
+      env.put("SLUICE_PORT", Integer.toString(port));
+      env.put("SLUICE_SERVICE", service.id());
+      env.put("SLUICE_JOB_TAG", tag);
+      Output out = run(sbatchCommand(service, comment), env, Set.of(), "sbatch");
+      String id = SlurmJobLine.parseSubmitted(out.stdout())
+          .orElseThrow(() -> new SchedulerException("sbatch printed no job id: " + clip(out.stdout())));
+      Long limit = service.timeLimit().map(java.time.Duration::getSeconds).orElse(null);
+      JobInfo job = new JobInfo(id, service.id(), tag, JobState.PENDING, null, clock.instant(), null, null, limit,
+          "None", null);
+      ports.put(id, port);
+      remember(Remembered.of(job, port));
+      recent = null;                                  // the new job is not in the last listing
+      LOG.info(() -> "submitted Slurm job " + id + " for service " + service.id() + " tag " + tag + " port " + port);
+      return job;
+    } catch (IOException e) {
+      throw new SchedulerException("cannot lock " + lockFile + ": " + e.getMessage(), e);
+    } finally {
+      jvmLock.unlock();
+    }
+  }
+
+  List<String> sbatchCommand(ServiceSpec service, SluiceComment comment) {
+    List<String> cmd = new ArrayList<>(List.of(settings.sbatch(), "--parsable",
+        "--job-name=" + comment.tag(), "--comment=" + comment.encode(),
+        "--time=" + service.timeLimit().map(SlurmTime::format).orElse("UNLIMITED"),
+        "--chdir=" + jobsDir, "--output=" + jobsDir.resolve("slurm-%j.out"),
+        // Explicit, so neither SBATCH_EXPORT nor an #SBATCH line can drop SLUICE_PORT from the job's environment.
+        "--export=ALL"));
+    service.slurm().partition().or(settings::partition).ifPresent(p -> cmd.add("--partition=" + p));
+    service.slurm().account().or(settings::account).ifPresent(a -> cmd.add("--account=" + a));
+    service.slurm().gres().or(settings::gres).ifPresent(g -> cmd.add("--gres=" + g));
+    cmd.addAll(service.slurm().sbatchArgs());
+    cmd.add(service.sbatch().toAbsolutePath().toString());
+    return cmd;
+  }
+
+  @Override public List<JobInfo> jobs() throws SchedulerException {
+    return listing();
+  }
+
+  @Override public Optional<JobInfo> job(String jobId) throws SchedulerException {
+    if (jobId == null || !JOB_ID.matcher(jobId).matches()) return Optional.empty();
+    Listing last = recent;
+    Instant now = clock.instant();
+    if (last != null) {
+      Duration age = Duration.between(last.at(), now);
+      Optional<JobInfo> cached = last.jobs().stream().filter(j -> j.id().equals(jobId)).findFirst();
+      if (cached.isPresent() && age.compareTo(REUSE_LISTING) < 0) return cached;
+      if (cached.isEmpty() && age.compareTo(MISS_REFRESH) < 0) return Optional.empty();
+    }
+    return listing().stream().filter(j -> j.id().equals(jobId)).findFirst();
+  }
+
+  @Override public Optional<CancelResult> cancel(String jobId) throws SchedulerException {
+    Optional<JobInfo> job = job(jobId);
+    if (job.isEmpty()) return Optional.empty();
+    if (job.get().state().isFinal()) return Optional.of(new CancelResult(jobId, false, job.get().state()));
+    run(List.of(settings.scancel(), job.get().id()), Map.of(), Set.of("SCANCEL_"), "scancel");
+    recent = null;
+    LOG.info(() -> "cancelled Slurm job " + jobId + " (" + job.get().service() + ", " + job.get().state() + ")");
+    return Optional.of(new CancelResult(jobId, true, job.get().state()));
+  }
+
+  @Override public Optional<URI> endpoint(JobInfo job) {
+    if (job.state() != JobState.RUNNING || job.node() == null || job.node().isEmpty()) return Optional.empty();
+    Integer port = ports.get(job.id());
+    if (port == null) port = readRemembered(rememberDir.resolve(job.id() + ".json")).map(Remembered::port).orElse(null);
+    String node = SlurmJobLine.firstNode(job.node());
+    if (port == null || node == null) return Optional.empty();
+    String host = settings.nodeAddress().replace("{node}", node);
+    // The node name comes from squeue; still, only a plain host name or address may become the URI's authority.
+    if (!HOST.matcher(host).matches()) {
+      LOG.warning(() -> "job " + job.id() + ": node address " + host + " is not a host name");
+      return Optional.empty();
+    }
+    return Optional.of(URI.create("http://" + host + ":" + port));
+  }
+
+  /**
+   * One squeue call, merged with what the agent remembers. The remembered files are read before squeue runs: a job
+   * another agent process submits in between then either shows up in squeue or is not looked at yet, so it is never
+   * mistaken for one that vanished.
+   */
+  private List<JobInfo> listing() throws SchedulerException {
+    Map<String, Remembered> remembered = readAllRemembered();
+    // squeue prints local time: pin it to UTC, and drop variables that would change its format or filter its output.
+    Output out = run(List.of(settings.squeue(), "--me", "-t", "all", "-h", "-o", SlurmJobLine.FORMAT),
+        Map.of("TZ", "UTC"), Set.of("SQUEUE_", "SLURM_TIME_FORMAT"), "squeue");
+    Instant now = clock.instant();
+    Map<String, JobInfo> result = new HashMap<>();
+    for (SlurmJobLine line : SlurmJobLine.parseAll(out.stdout(), ZoneOffset.UTC)) {
+      Optional<SluiceComment> c = line.ours();
+      if (c.isEmpty()) continue;
+      Remembered before = remembered.remove(line.id());            // still in squeue, so not vanished
+      if (!services.containsKey(c.get().service())) continue;       // a service taken out of the config
+      JobInfo info = line.toJobInfo(c.get());
+      ports.put(info.id(), c.get().port());
+      if (expired(info, now)) {
+        if (before != null) forget(info.id());
+        continue;
+      }
+      Remembered seen = Remembered.of(info, c.get().port());
+      if (!seen.equals(before)) remember(seen);                  // adopts jobs another state folder submitted, too
+      result.put(info.id(), info);
+    }
+    for (Remembered r : remembered.values()) {
+      Remembered last = r;
+      if (!r.state().isFinal()) {
+        last = new Remembered(r.id(), r.service(), r.tag(), r.port(), r.submitTime(), JobState.UNKNOWN, r.node(),
+            r.startTime(), now, r.timeLimitSeconds(), "vanished from squeue while " + r.state() + ": ended, cause unknown");
+        LOG.warning("Slurm job " + r.id() + " (" + r.service() + ") vanished from squeue while " + r.state());
+        remember(last);
+      }
+      JobInfo info = last.toJobInfo();
+      if (expired(info, now)) forget(r.id());
+      else if (services.containsKey(r.service())) result.put(info.id(), info);
+    }
+    List<JobInfo> list = new ArrayList<>(result.values());
+    list.sort(Comparator.comparing((JobInfo j) -> j.id().length()).thenComparing(JobInfo::id));
+    list = List.copyOf(list);
+    recent = new Listing(list, now);
+    return list;
+  }
+
+  private boolean expired(JobInfo j, Instant now) {
+    return j.state().isFinal() && j.endTime() != null && j.endTime().plus(settings.keepFinished()).isBefore(now);
+  }
+
+  /** A random port of the range that none of the agent's unfinished jobs uses (they may share a node). */
+  private int pickPort(List<JobInfo> known) {
+    Set<Integer> taken = new HashSet<>();
+    for (JobInfo j : known) {
+      if (!j.state().isFinal() && ports.containsKey(j.id())) taken.add(ports.get(j.id()));
+    }
+    int size = settings.portHigh() - settings.portLow() + 1;
+    for (int attempt = 0; attempt < 64; attempt++) {
+      int p = settings.portLow() + ThreadLocalRandom.current().nextInt(size);
+      if (!taken.contains(p)) return p;
+    }
+    return settings.portLow() + ThreadLocalRandom.current().nextInt(size);
+  }
+
+  private Map<String, Remembered> readAllRemembered() throws SchedulerException {
+    Map<String, Remembered> out = new HashMap<>();
+    try (Stream<Path> files = Files.list(rememberDir)) {
+      for (Path f : files.filter(p -> p.getFileName().toString().matches("[0-9]{1,18}\\.json")).toList()) {
+        readRemembered(f).ifPresent(r -> out.put(r.id(), r));
+      }
+    } catch (IOException e) {
+      throw new SchedulerException("cannot read " + rememberDir + ": " + e.getMessage(), e);
+    }
+    return out;
+  }
+
+  private static Optional<Remembered> readRemembered(Path f) {
+    try {
+      Remembered r = WireJson.MAPPER.readValue(f.toFile(), Remembered.class);
+      if (r == null || r.id() == null || !f.getFileName().toString().equals(r.id() + ".json") || r.state() == null) {
+        return Optional.empty();
+      }
+      return Optional.of(r);
+    } catch (IOException e) {
+      if (Files.exists(f)) LOG.warning(() -> "ignoring unreadable " + f + ": " + e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  /** Temp file + rename: readers in other agent processes see the old or the new file, never half of one. */
+  private void remember(Remembered r) throws SchedulerException {
+    Path target = rememberDir.resolve(r.id() + ".json");
+    try {
+      Path tmp = Files.createTempFile(rememberDir, "." + r.id() + "-", ".tmp");
+      try {
+        Files.write(tmp, WireJson.bytes(r));
+        try {
+          Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+          Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+        }
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+    } catch (IOException e) {
+      throw new SchedulerException("cannot write " + target + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void forget(String id) {
+    ports.remove(id);
+    try {
+      Files.deleteIfExists(rememberDir.resolve(id + ".json"));
+    } catch (IOException e) {
+      LOG.warning(() -> "cannot delete " + rememberDir.resolve(id + ".json") + ": " + e.getMessage());
+    }
+  }
+
+  record Output(String stdout, String stderr) {}
+
+  /**
+   * Runs one Slurm command: an argv list (never a shell), stdin from /dev/null, both outputs read fully, killed after
+   * {@code command-timeout}. A non-zero exit fails with the command's stderr, which is Slurm's own explanation.
+   */
+  private Output run(List<String> argv, Map<String, String> extraEnv, Set<String> dropEnvPrefixes, String what)
+      throws SchedulerException {
+    ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    Map<String, String> env = pb.environment();
+    env.keySet().removeIf(k -> dropEnvPrefixes.stream().anyMatch(k::startsWith));
+    env.putAll(commandEnv);
+    env.putAll(extraEnv);
+    Process p;
+    try {
+      p = pb.start();
+    } catch (IOException e) {
+      throw new SchedulerException(what + " could not be started: " + e.getMessage(), e);
+    }
+    CompletableFuture<String> stdout = drain(p.getInputStream());
+    CompletableFuture<String> stderr = drain(p.getErrorStream());
+    try {
+      if (!p.waitFor(settings.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+        throw new SchedulerException(what + " did not finish within " + settings.commandTimeout().toSeconds() + "s");
+      }
+      String out = stdout.get(5, TimeUnit.SECONDS);
+      String err = stderr.get(5, TimeUnit.SECONDS);
+      if (p.exitValue() != 0) {
+        throw new SchedulerException(what + " failed (exit " + p.exitValue() + "): " + clip(err.isBlank() ? out : err));
+      }
+      if (!err.isBlank()) LOG.fine(() -> what + " said: " + clip(err));
+      return new Output(out, err);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      p.destroyForcibly();
+      throw new SchedulerException(what + " interrupted", e);
+    } catch (ExecutionException | TimeoutException e) {
+      p.destroyForcibly();
+      throw new SchedulerException("cannot read the output of " + what + ": " + e, e);
+    }
+  }
+
+  private static CompletableFuture<String> drain(InputStream in) {
+    CompletableFuture<String> f = new CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try (in) {
+        byte[] bytes = in.readNBytes(MAX_OUTPUT);
+        in.transferTo(java.io.OutputStream.nullOutputStream());      // never block the command on a full pipe
+        f.complete(new String(bytes, StandardCharsets.UTF_8));
+      } catch (IOException e) {
+        f.completeExceptionally(e);
+      }
+    }, "slurm-command-output");
+    t.setDaemon(true);
+    t.start();
+    return f;
+  }
+
+  private static String clip(String s) {
+    String t = Objects.requireNonNullElse(s, "").strip();
+    return t.length() > 500 ? t.substring(0, 500) + "…" : t;
+  }
+}

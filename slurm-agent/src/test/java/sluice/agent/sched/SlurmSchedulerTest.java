@@ -1,0 +1,245 @@
+package sluice.agent.sched;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import sluice.agent.config.AgentConfig;
+import sluice.agent.config.ServiceSpec;
+import sluice.agent.config.SlurmTime;
+import sluice.agent.wire.Messages.JobInfo;
+import sluice.agent.wire.Messages.JobState;
+
+/**
+ * The scheduler's bookkeeping against stand-in sbatch/squeue/scancel scripts: what it runs, what it counts as its own,
+ * and what it reports once squeue has forgotten a job. The real Slurm is exercised by {@code SlurmSchedulerHpcIT}.
+ */
+@Timeout(30)
+class SlurmSchedulerTest {
+  @TempDir Path dir;
+  private Path fake;
+  private final MutableClock clock = new MutableClock(Instant.parse("2026-11-22T12:00:00Z"));
+  private ServiceSpec web;
+
+  private static final class MutableClock extends Clock {
+    volatile Instant now;
+
+    MutableClock(Instant now) { this.now = now; }
+
+    @Override public ZoneId getZone() { return ZoneOffset.UTC; }
+
+    @Override public Clock withZone(ZoneId zone) { return this; }
+
+    @Override public Instant instant() { return now; }
+  }
+
+  @BeforeEach void fakes() throws IOException {
+    fake = Files.createDirectories(dir.resolve("fake"));
+    script("sbatch", "printf '%s\\n' \"$@\" > \"$FAKE/sbatch.args\"; env > \"$FAKE/sbatch.env\"; cat \"$FAKE/sbatch.reply\"");
+    script("squeue", "printf '%s\\n' \"$@\" > \"$FAKE/squeue.args\"; env > \"$FAKE/squeue.env\"; "
+        + "echo x >> \"$FAKE/squeue.calls\"; cat \"$FAKE/squeue.out\"");
+    script("scancel", "echo \"$@\" >> \"$FAKE/scancel.calls\"");
+    Files.writeString(fake.resolve("sbatch.reply"), "101;cluster\n");
+    Files.writeString(fake.resolve("squeue.out"), "");
+    Files.writeString(dir.resolve("web.sbatch"), "#!/bin/bash\n");
+    web = new ServiceSpec("web", dir.resolve("web.sbatch"), SlurmTime.parse("1-00:30:00"), List.of("/"), java.util.Set.of("GET"),
+        "/health", Map.of("MODEL_DIR", "/models/x"),
+        new ServiceSpec.SlurmOptions(Optional.of("gpu"), Optional.empty(), Optional.of("gpu:1"), List.of("--mem=4G")));
+  }
+
+  private void script(String name, String body) throws IOException {
+    Path f = fake.resolve(name);
+    Files.writeString(f, "#!/bin/sh\n" + body + "\n");
+    Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rwxr-xr-x"));
+  }
+
+  private AgentConfig.Slurm settings(Duration timeout) {
+    return new AgentConfig.Slurm(timeout, 30000, 30009, "{node}.ib", Duration.ofHours(1), Optional.of("batch"),
+        Optional.of("proj"), Optional.empty(), fake.resolve("sbatch").toString(), fake.resolve("squeue").toString(),
+        fake.resolve("scancel").toString());
+  }
+
+  private SlurmScheduler scheduler() {
+    return scheduler(Duration.ofSeconds(10));
+  }
+
+  private SlurmScheduler scheduler(Duration timeout) {
+    return new SlurmScheduler(dir.resolve("state"), settings(timeout), Map.of("web", web, "m", web),
+        Map.of("FAKE", fake.toString()), clock);
+  }
+
+  private void squeue(String... lines) throws IOException {
+    Files.writeString(fake.resolve("squeue.out"), String.join("\n", lines) + (lines.length == 0 ? "" : "\n"));
+  }
+
+  private static String ours(String id, String state, String node, String tag, int port) {
+    return id + "|" + tag + "|" + state + "|" + node + "|sluice/1 service=web tag=" + tag + " port=" + port
+        + "|1-00:30:00|2026-11-22T12:00:05|2026-11-23T12:30:05|None|2026-11-22T12:00:00";
+  }
+
+  private int squeueCalls() throws IOException {
+    Path f = fake.resolve("squeue.calls");
+    return Files.exists(f) ? Files.readAllLines(f).size() : 0;
+  }
+
+  @Test void submitRunsSbatchWithTheAgentsOptionsAndEnvironment() throws Exception {
+    JobInfo j = scheduler().submit(web, "dep.00112233aabbccdd");
+    assertEquals("101", j.id(), "jobid;cluster");
+    assertEquals(JobState.PENDING, j.state());
+    assertEquals(Long.valueOf(88200), j.timeLimitSeconds());
+    List<String> args = Files.readAllLines(fake.resolve("sbatch.args"));
+    String comment = args.stream().filter(a -> a.startsWith("--comment=")).findFirst().orElseThrow().substring(10);
+    SluiceComment c = SluiceComment.decode(comment).orElseThrow();
+    assertEquals("web", c.service());
+    assertEquals("dep.00112233aabbccdd", c.tag());
+    assertTrue(c.port() >= 30000 && c.port() <= 30009, "port from the configured range");
+    Path jobs = dir.resolve("state/jobs").toAbsolutePath();
+    assertEquals(List.of("--parsable", "--job-name=dep.00112233aabbccdd", "--comment=" + comment, "--time=1-00:30:00",
+        "--chdir=" + jobs, "--output=" + jobs.resolve("slurm-%j.out"), "--export=ALL", "--partition=gpu",
+        "--account=proj", "--gres=gpu:1", "--mem=4G", dir.resolve("web.sbatch").toAbsolutePath().toString()), args,
+        "service options override the agent-wide ones; the script comes last");
+    String env = Files.readString(fake.resolve("sbatch.env"));
+    assertTrue(env.contains("SLUICE_PORT=" + c.port() + "\n"), env);
+    assertTrue(env.contains("SLUICE_SERVICE=web\n"));
+    assertTrue(env.contains("SLUICE_JOB_TAG=dep.00112233aabbccdd\n"));
+    assertTrue(env.contains("MODEL_DIR=/models/x\n"), "the service's environment");
+    assertTrue(env.contains("PATH="), "on top of the agent's own environment");
+    assertTrue(Files.isRegularFile(dir.resolve("state/slurm-jobs/101.json")), "remembered at submission");
+  }
+
+  @Test void sameTagReturnsTheExistingJobInsteadOfSubmittingAgain() throws Exception {
+    squeue(ours("77", "RUNNING", "n1", "dep.aa", 30001));
+    JobInfo j = scheduler().submit(web, "dep.aa");
+    assertEquals("77", j.id());
+    assertFalse(Files.exists(fake.resolve("sbatch.args")), "sbatch never ran");
+    SlurmScheduler s = scheduler();
+    s.submit(web, "dep.bb");                          // remembered, not yet in squeue: still found by its tag
+    Files.delete(fake.resolve("sbatch.args"));
+    assertEquals("101", s.submit(web, "dep.bb").id());
+    assertFalse(Files.exists(fake.resolve("sbatch.args")));
+  }
+
+  @Test void malformedTagsAreRefusedBeforeAnythingRuns() {
+    for (String tag : List.of("", "-x", "a b", "a;id", "../x", "a".repeat(129))) {
+      assertThrows(Scheduler.SchedulerException.class, () -> scheduler().submit(web, tag), tag);
+    }
+    assertFalse(Files.exists(fake.resolve("sbatch.args")));
+  }
+
+  @Test void jobsListsOnlyTheAgentsJobsWithOneSqueueCall() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001),
+        ours("6", "PENDING", "", "dep.bb", 30002),
+        "7|dep.cc|RUNNING|n1|(null)|5:00|N/A|N/A|None|N/A",                                   // no comment
+        "8|dep.dd|RUNNING|n1|sluice/1 service=gone tag=dep.dd port=30003|5:00|N/A|N/A|None|N/A",  // not configured
+        "9|other|RUNNING|n1|sluice/1 service=web tag=dep.ee port=30004|5:00|N/A|N/A|None|N/A");   // name is not the tag
+    SlurmScheduler s = scheduler();
+    List<JobInfo> jobs = s.jobs();
+    assertEquals(List.of("5", "6"), jobs.stream().map(JobInfo::id).toList());
+    assertEquals(1, squeueCalls());
+    assertEquals(List.of("--me", "-t", "all", "-h", "-o", SlurmJobLine.FORMAT), Files.readAllLines(fake.resolve("squeue.args")));
+    assertTrue(Files.readString(fake.resolve("squeue.env")).contains("TZ=UTC\n"), "times are read as UTC");
+    assertEquals(Optional.empty(), s.job("7"));
+    assertEquals(Optional.empty(), s.job("8"));
+    assertEquals(Optional.empty(), s.job("9"));
+    assertEquals(Optional.empty(), s.job("5; scancel -u me"));
+    assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state());
+  }
+
+  @Test void cancelOnlyTouchesTheAgentsUnfinishedJobs() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001), ours("6", "COMPLETED", "n1", "dep.bb", 30002),
+        "7|x|RUNNING|n1|(null)|5:00|N/A|N/A|None|N/A");
+    SlurmScheduler s = scheduler();
+    assertEquals(Optional.empty(), s.cancel("7"), "a foreign job is unknown");
+    assertEquals(Optional.empty(), s.cancel("12345"));
+    assertFalse(s.cancel("6").orElseThrow().cancelled(), "already final");
+    assertFalse(Files.exists(fake.resolve("scancel.calls")));
+    assertTrue(s.cancel("5").orElseThrow().cancelled());
+    assertEquals(List.of("5"), Files.readAllLines(fake.resolve("scancel.calls")));
+  }
+
+  @Test void forwardsAndProbesReuseARecentListingInsteadOfOneSqueuePerRequest() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
+    SlurmScheduler s = scheduler();
+    for (int i = 0; i < 100; i++) assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state());
+    assertEquals(1, squeueCalls(), "a hundred lookups within two seconds: one squeue");
+    for (int i = 0; i < 100; i++) assertTrue(s.job("999").isEmpty());
+    assertEquals(1, squeueCalls(), "unknown ids do not make the agent query slurmctld per request either");
+    clock.now = clock.now.plus(SlurmScheduler.MISS_REFRESH);
+    assertTrue(s.job("999").isEmpty());
+    assertEquals(2, squeueCalls(), "a miss looks again once the listing is a little older");
+    clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);
+    s.job("5");
+    assertEquals(3, squeueCalls());
+    s.jobs();
+    assertEquals(4, squeueCalls(), "the gateway's poll always asks Slurm");
+  }
+
+  @Test void endpointUsesTheNodeTemplateAndThePortFromTheComment() throws Exception {
+    squeue(ours("5", "RUNNING", "gpu[07-08]", "dep.aa", 30001), ours("6", "PENDING", "", "dep.bb", 30002));
+    SlurmScheduler s = scheduler();
+    assertEquals(Optional.of(URI.create("http://gpu07.ib:30001")), s.endpoint(s.job("5").orElseThrow()));
+    assertEquals(Optional.empty(), s.endpoint(s.job("6").orElseThrow()), "not running");
+    squeue(ours("5", "RUNNING", "bad/host", "dep.aa", 30001));
+    clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);  // past the reused listing
+    assertEquals(Optional.empty(), s.endpoint(s.job("5").orElseThrow()), "a node name that is no host name");
+  }
+
+  @Test void aJobThatVanishesFromSqueueIsReportedLostAndNeverRunning() throws Exception {
+    SlurmScheduler s = scheduler();
+    s.submit(web, "dep.aa");                                   // id 101, remembered
+    squeue(ours("101", "RUNNING", "n1", "dep.aa", 30001));
+    assertEquals(JobState.RUNNING, s.job("101").orElseThrow().state());
+    squeue();                                                   // slurmctld lost it (or MinJobAge passed)
+    clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);
+    JobInfo lost = s.job("101").orElseThrow();
+    assertEquals(JobState.UNKNOWN, lost.state());
+    assertTrue(lost.state().isFinal());
+    assertEquals(clock.now, lost.endTime());
+    assertTrue(lost.reason().contains("vanished"), lost.reason());
+    assertEquals(Optional.empty(), s.endpoint(lost));
+    assertFalse(s.cancel("101").orElseThrow().cancelled());
+    clock.now = clock.now.plus(Duration.ofMinutes(61));
+    assertEquals(Optional.empty(), s.job("101"), "forgotten after keep-finished");
+    assertFalse(Files.exists(dir.resolve("state/slurm-jobs/101.json")));
+  }
+
+  @Test void aFinishedJobKeepsItsFinalStateAfterSqueueForgetsIt() throws Exception {
+    squeue(ours("5", "TIMEOUT", "n1", "dep.aa", 30001).replace("2026-11-23T12:30:05", "2026-11-22T12:00:30"));
+    assertEquals(JobState.TIMEOUT, scheduler().job("5").orElseThrow().state());
+    squeue();
+    JobInfo j = scheduler().job("5").orElseThrow();                 // a new agent process, same state folder
+    assertEquals(JobState.TIMEOUT, j.state());
+    assertEquals(Instant.parse("2026-11-22T12:00:30Z"), j.endTime());
+    clock.now = Instant.parse("2026-11-22T13:01:00Z");
+    assertEquals(List.of(), scheduler().jobs());
+  }
+
+  @Test void slurmErrorsCarryItsMessageAndHangsAreCutOff() throws Exception {
+    script("sbatch", "echo 'sbatch: error: invalid partition specified: gpu' >&2; exit 1");
+    var e = assertThrows(Scheduler.SchedulerException.class, () -> scheduler().submit(web, "dep.aa"));
+    assertTrue(e.getMessage().contains("invalid partition specified"), e.getMessage());
+    script("squeue", "sleep 20");
+    long t0 = System.nanoTime();
+    var e2 = assertThrows(Scheduler.SchedulerException.class, () -> scheduler(Duration.ofMillis(500)).jobs());
+    assertTrue(e2.getMessage().contains("did not finish"), e2.getMessage());
+    assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(10).toNanos());
+  }
+}
