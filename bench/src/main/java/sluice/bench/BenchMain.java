@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -34,6 +35,9 @@ public final class BenchMain {
         --home DIR       the Sluice folder with the built jars (default: the sluice.home property, else .)
         --sandbox DIR    a running bin/hpc-sandbox for the ssh path (default: $SLUICE_HPC_SANDBOX)
         --paths LIST     paths to measure; direct is the baseline and always measured""";
+
+  /** The path being measured, so that Ctrl-C still stops its processes and cancels its job. */
+  private static final AtomicReference<Stack> RUNNING = new AtomicReference<>();
 
   private BenchMain() {}
 
@@ -83,6 +87,10 @@ public final class BenchMain {
       return;
     }
     if (outFile == null) outFile = home.resolve("docs/benchmarks.md");
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      Stack s = RUNNING.getAndSet(null);
+      if (s != null) s.close();
+    }, "bench-cleanup"));
     String command = System.getProperty("sluice.bench.command", "java -jar bench/target/bench.jar " + String.join(" ", args)).trim();
     try {
       boolean complete = run(home, outFile, sandboxDir, settings, command, out, err);
@@ -108,7 +116,17 @@ public final class BenchMain {
     deleteTree(work);
     Files.createDirectories(work);
     double ticksPerSecond = clockTicks();
-    Machine machine = Machine.describe();
+    long started = System.nanoTime();
+    Sandbox sandbox = null;
+    String noSandbox = "no HPC sandbox: run bin/sluice bench as root (it starts one) or set SLUICE_HPC_SANDBOX";
+    if (settings.paths().contains("ssh") && sandboxDir != null && !sandboxDir.isBlank()) {
+      try {
+        sandbox = Sandbox.load(Path.of(sandboxDir));
+      } catch (IOException | RuntimeException e) {
+        noSandbox = "cannot use the HPC sandbox " + sandboxDir + ": " + e;
+      }
+    }
+    Machine machine = Machine.describe(sandbox == null ? Map.of() : Map.of("SLURM_CONF", sandbox.slurmConf().toString()));
     err.printf("bench: %d cores, %s, %s; logs in %s%n", machine.cores(), machine.memory(), machine.cpuModel(), work);
 
     List<Row> rows = new ArrayList<>();
@@ -127,10 +145,7 @@ public final class BenchMain {
         } else if (path.equals("embedded")) {
           stack = GatewayStack.embedded(home, work, settings.mockArgs());
         } else {
-          if (sandboxDir == null || sandboxDir.isBlank()) {
-            throw new IOException("no HPC sandbox: run bin/sluice bench as root (it starts one) or set SLUICE_HPC_SANDBOX");
-          }
-          Sandbox sandbox = Sandbox.load(Path.of(sandboxDir));
+          if (sandbox == null) throw new IOException(noSandbox);
           sandboxUsed = Optional.of(sandbox.dir().toString());
           stack = GatewayStack.ssh(home, work, sandbox);
         }
@@ -140,6 +155,7 @@ public final class BenchMain {
         notes.add(why);
         continue;
       }
+      RUNNING.set(stack);
       try (stack) {
         err.printf("bench: %s path ready after %.1f s%n", path, (System.nanoTime() - t0) / 1e9);
         HttpClient http = Api.client();
@@ -151,6 +167,10 @@ public final class BenchMain {
           notes.add(path + " path answered differently from the direct path: " + answer);
         }
         Map<Long, String> owners = stack.owners(ProcSnapshot.take());
+        err.println("bench: " + path + " processes: " + owners.entrySet().stream()
+            .collect(Collectors.groupingBy(Map.Entry::getValue, java.util.TreeMap::new,
+                Collectors.mapping(e -> Long.toString(e.getKey()), Collectors.joining(","))))
+            .entrySet().stream().map(e -> e.getKey() + " " + e.getValue()).collect(Collectors.joining("; ")));
         Set<Long> lookInside = owners.entrySet().stream()
             .filter(e -> List.of(CpuUse.LOAD, CpuUse.GATEWAY, CpuUse.AGENT, CpuUse.MOCK).contains(e.getValue()))
             .map(Map.Entry::getKey).collect(Collectors.toSet());
@@ -171,10 +191,12 @@ public final class BenchMain {
         Thread.sleep(settings.idle().toMillis());
         Sample after = probe.get();
         idle.add(new Idle(path, CpuUse.between(before, after, owners, ticksPerSecond, (System.nanoTime() - idleStart) / 1e9)));
-      } catch (IOException e) {
-        String why = path + " path: failed while measuring: " + firstLine(e.getMessage());
+      } catch (IOException | RuntimeException e) {
+        String why = path + " path: failed while measuring: " + firstLine(String.valueOf(e.getMessage()));
         err.println("bench: " + why);
         notes.add(why);
+      } finally {
+        RUNNING.set(null);
       }
     }
 
@@ -184,7 +206,8 @@ public final class BenchMain {
       out.println("target: " + t.goal() + ": " + t.measured() + " -> "
           + t.met().map(ok -> ok ? "met" : "NOT MET").orElse("not measured"));
     }
-    Report.Data data = new Report.Data(ZonedDateTime.now(), command, machine, settings, rows, idle, notes,
+    Report.Data data = new Report.Data(ZonedDateTime.now(), Duration.ofNanos(System.nanoTime() - started), command,
+        machine, settings, rows, idle, notes,
         reference == null ? "(no answer)" : reference, identical, sandboxUsed);
     Files.createDirectories(outFile.toAbsolutePath().getParent());
     Files.writeString(outFile, Report.markdown(data), StandardCharsets.UTF_8);

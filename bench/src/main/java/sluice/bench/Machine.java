@@ -9,14 +9,15 @@ import java.util.Map;
 /** The facts about the machine that the report prints, read from the machine itself. */
 record Machine(int cores, String memory, String cpuModel, String java, String kernel, String openssh, String slurm) {
 
-  static Machine describe() {
+  /** @param slurmEnv environment for {@code sinfo -V} (SLURM_CONF of the sandbox: without a config sinfo fails) */
+  static Machine describe(Map<String, String> slurmEnv) {
     String nproc = Processes.output(List.of("nproc"), Map.of());
     int cores = nproc.matches("\\d+") ? Integer.parseInt(nproc) : Runtime.getRuntime().availableProcessors();
     return new Machine(cores, readMemory(), readCpuModel(),
         Processes.output(List.of(Processes.java(), "-version"), Map.of()).replace('\n', ';').replace(";", "; "),
         read("/proc/sys/kernel/osrelease"),
         orUnknown(Processes.output(List.of("ssh", "-V"), Map.of())),
-        orUnknown(Processes.output(List.of("sinfo", "-V"), Map.of())));
+        orUnknown(Processes.output(List.of("sinfo", "-V"), slurmEnv)));
   }
 
   private static String readMemory() {
@@ -29,11 +30,23 @@ record Machine(int cores, String memory, String cpuModel, String java, String ke
     return "unknown";
   }
 
+  /** "model name", plus family, model, clock and whether it is a virtual machine, all from /proc/cpuinfo. */
   private static String readCpuModel() {
+    String name = "unknown";
+    String family = "?";
+    String model = "?";
+    String mhz = "?";
+    boolean virtual = false;
     for (String line : lines("/proc/cpuinfo")) {
-      if (line.startsWith("model name")) return line.substring(line.indexOf(':') + 1).trim();
+      String value = line.contains(":") ? line.substring(line.indexOf(':') + 1).trim() : "";
+      if (line.startsWith("model name")) name = value;
+      else if (line.startsWith("cpu family")) family = value;
+      else if (line.startsWith("model\t") || line.startsWith("model ")) model = value;
+      else if (line.startsWith("cpu MHz")) mhz = value.replaceAll("\\..*", "");
+      else if (line.startsWith("flags")) virtual = (" " + value + " ").contains(" hypervisor ");
+      else if (line.isBlank() && !name.equals("unknown")) break;       // the first processor is enough
     }
-    return "unknown";
+    return name + " (family " + family + ", model " + model + ", " + mhz + " MHz" + (virtual ? ", virtual machine" : "") + ")";
   }
 
   private static List<String> lines(String file) {
@@ -49,6 +62,6 @@ record Machine(int cores, String memory, String cpuModel, String java, String ke
   }
 
   private static String orUnknown(String s) {
-    return s.isBlank() ? "not found" : s.lines().findFirst().orElse(s);
+    return s.isBlank() || s.contains("error") ? "unknown" : s.lines().findFirst().orElse(s);
   }
 }

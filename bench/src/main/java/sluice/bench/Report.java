@@ -1,5 +1,6 @@
 package sluice.bench;
 
+import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -16,7 +17,7 @@ final class Report {
   static final int TARGET_CORES = 2;
 
   /** Everything the report says; every number in it comes from {@code rows}. */
-  record Data(ZonedDateTime at, String command, Machine machine, Settings settings, List<Row> rows, List<Idle> idle,
+  record Data(ZonedDateTime at, Duration took, String command, Machine machine, Settings settings, List<Row> rows, List<Idle> idle,
               List<String> notes, String answer, boolean answersIdentical, Optional<String> sandbox) {
     Data {
       rows = List.copyOf(rows);
@@ -141,8 +142,8 @@ final class Report {
     b.append("## Reproduce\n\n```\n").append(d.command()).append("\n```\n\n");
     b.append("`bin/sluice bench` builds the jars if needed and runs `bench/target/bench.jar`. As root, it starts the "
         + "Slurm + sshd sandbox (`bin/hpc-sandbox start`) and stops it afterwards; with `SLUICE_HPC_SANDBOX` set it uses "
-        + "that running sandbox instead. `--quick` shortens the windows; `--out FILE` writes elsewhere. A full run takes "
-        + "about four minutes.\n");
+        + "that running sandbox instead. `--quick` shortens the windows; `--out FILE` writes elsewhere. This run took ")
+        .append(Math.round(d.took().toSeconds() / 6.0) / 10.0).append(" minutes.\n");
     return b.toString();
   }
 
@@ -190,9 +191,16 @@ final class Report {
       parts.clear();
       for (Row r : ssh) parts.add(fmt(r.cpu().perThousand(CpuUse.GATEWAY, r.requests()), 3) + " at " + r.clients());
       b.append(String.join("; ", parts)).append(".\n\n");
+      Row first = ssh.get(0);
+      b.append("At ").append(first.clients()).append(first.clients() == 1 ? " client" : " clients")
+          .append(" on the SSH path the cores were ").append(pct(first.cpu().machineUtilization()))
+          .append(" busy; the gateway JVM kept ").append(pct(first.cpu().coreShare(CpuUse.GATEWAY)))
+          .append(" of one core busy, the agent ").append(pct(first.cpu().coreShare(CpuUse.AGENT)))
+          .append(", sshd ").append(pct(first.cpu().coreShare(CpuUse.SSHD))).append(", mock-llm ")
+          .append(pct(first.cpu().coreShare(CpuUse.MOCK))).append(".\n");
       Row last = ssh.get(ssh.size() - 1);
       double perRequestMs = last.cpu().machineBusySeconds() * 1000.0 / Math.max(1, last.requests());
-      b.append("At ").append(last.clients()).append(" clients on the SSH path the cores were ")
+      b.append("At ").append(last.clients()).append(" clients the cores were ")
           .append(pct(last.cpu().machineUtilization())).append(" busy and each request cost ")
           .append(fmt(perRequestMs, 3)).append(" ms of CPU summed over all processes; the largest shares: ")
           .append(largest(last)).append(" per request. At that cost ").append(d.machine().cores())

@@ -57,7 +57,7 @@ class ReportTest {
 
   @Test void markdownHasTheResultsTheCpuTableTheMachineAndTheCommand() {
     String md = Report.markdown(new Report.Data(ZonedDateTime.of(2025, 11, 22, 23, 30, 0, 0, ZoneOffset.UTC),
-        "bin/sluice bench", MACHINE, SETTINGS, rows(2.0, 12000),
+        Duration.ofSeconds(200), "bin/sluice bench", MACHINE, SETTINGS, rows(2.0, 12000),
         List.of(new Idle("ssh", new CpuUse(Map.of(CpuUse.GATEWAY, 0.5, CpuUse.AGENT, 0.1), Map.of(), 1, 10, 0, 5))),
         List.of("embedded path: not measured: boom"),
         "a b c | usage {}", true, Optional.of("/tmp/sandbox")));
@@ -69,6 +69,7 @@ class ReportTest {
     // agent on the login node: 3 s / 4,000 requests = 0.750 s per 1,000
     assertTrue(md.contains("0.750 CPU seconds per 1,000 requests at 1 client"), md);
     assertTrue(md.contains("| cores (`nproc`) | 2 |"), md);
+    assertTrue(md.contains("This run took 3.3 minutes."), md);
     assertTrue(md.contains("```\nbin/sluice bench\n```"), md);
     assertTrue(md.contains("| ssh | 64 | gateway | `sluice-pekko.ac` | 60 % | 0.500 |"), md);
     assertTrue(md.contains("| ssh | 10 % | 2 % | 10 % |"), md);

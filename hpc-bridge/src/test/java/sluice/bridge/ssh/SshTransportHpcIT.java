@@ -82,6 +82,38 @@ class SshTransportHpcIT {
     }
   }
 
+  @Test void failsOverToTheNextLoginNodeAndStartsThereNextTime() throws Exception {
+    int closedPort;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closedPort = s.getLocalPort();                        // nothing listens here once the socket is closed
+    }
+    SshSettings.LoginNode dead = new SshSettings.LoginNode("127.0.0.1", closedPort);
+    SshSettings.LoginNode live = new SshSettings.LoginNode(sandbox.sshHost(), sandbox.sshPort());
+    SshSettings s = new SshSettings(List.of(dead, live), sandbox.sshUser(), sandbox.sshKey(), Optional.of(sandbox.knownHosts()),
+        Optional.empty(), 1, Duration.ofSeconds(15), 3, Duration.ofSeconds(45), Duration.ofSeconds(5), "mux v1");
+    SshAgentTransport transport = transport(s);
+    Events events = new Events();
+    try (AgentConnection conn = transport.connect(events)) {
+      assertEquals(live.toString(), conn.node());
+    }
+    assertEquals(4, events.seen.size(), events.seen.toString());
+    assertEquals("connecting " + dead, events.seen.get(0));
+    assertTrue(events.seen.get(1).startsWith("failed " + dead), "a refused connection is not fatal: " + events.seen);
+    assertEquals("up " + live + " 1", events.seen.get(3));
+    Events again = new Events();
+    try (AgentConnection conn = transport.connect(again)) {
+      assertEquals(List.of("connecting " + live, "up " + live + " 1"), again.seen, "the node that worked is tried first");
+    }
+  }
+
+  @Test void theChannelPoolStopsAtWhatSshdsMaxSessionsAllows() throws Exception {
+    // The sandbox's sshd allows 3 sessions per connection (bin/hpc-sandbox); asking for 5 must not fail.
+    try (AgentConnection conn = transport(good(5, Duration.ofSeconds(15), 3, Duration.ofSeconds(45))).connect(TunnelObserver.NONE)) {
+      assertEquals(3, conn.channelCount());
+      assertEquals(200, conn.open(new Messages.ListJobs(), true).reply().get(30, TimeUnit.SECONDS).status());
+    }
+  }
+
   @Test void pinnedFingerprintIsAccepted() throws Exception {
     SshSettings s = settings(Optional.empty(), Optional.of(sandbox.hostFingerprint()), sandbox.sshKey(), 1,
         Duration.ofSeconds(15), 3, Duration.ofSeconds(45));
