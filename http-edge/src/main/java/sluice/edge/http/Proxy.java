@@ -120,7 +120,8 @@ public final class Proxy {
   private Source<ByteString, NotUsed> guarded(Source<ByteString, NotUsed> body, Runnable release) {
     AtomicBoolean claimed = new AtomicBoolean();
     Source<ByteString, NotUsed> released = body.watchTermination((mat, done) -> {
-      done.whenComplete((d, e) -> release.run());
+      // Pekko's stage runs even non-async callbacks on the common pool (a new thread each on small machines): run inline.
+      done.whenCompleteAsync((d, e) -> release.run(), Runnable::run);
       return mat;
     });
     system.scheduler().scheduleOnce(UNCLAIMED_BODY, () -> {
