@@ -29,8 +29,8 @@ public final class BenchMain {
   static final int EXIT_USAGE = 2;
   private static final String USAGE = """
       usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,embedded,ssh]
-                   [--clients 1,64] [--warmup SECONDS] [--window SECONDS]
-        --quick          2 s warm-up, 5 s windows, 3 s idle (instead of 10 s, 15 s and 5 s)
+                   [--clients 1,64] [--path-warmup SECONDS] [--warmup SECONDS] [--window SECONDS]
+        --quick          5 s path warm-up, 2 s warm-up, 5 s windows, 3 s idle (instead of 40 s, 10 s, 15 s and 5 s)
         --out FILE       where to write the report (default: <home>/docs/benchmarks.md)
         --home DIR       the Sluice folder with the built jars (default: the sluice.home property, else .)
         --sandbox DIR    a running bin/hpc-sandbox for the ssh path (default: $SLUICE_HPC_SANDBOX)
@@ -52,6 +52,9 @@ public final class BenchMain {
     // Long enough for C1 and C2 to compile the hot paths of the gateway and the agent (their compiler threads were
     // still among the busiest threads after 5 s).
     Duration warmup = Duration.ofSeconds(10);
+    // Per path, before any row: at 1 client a fresh gateway's p50 fell from 7 ms to about 1.3 ms over its first
+    // minute of traffic (wrk, embedded path), as C2 compiled its hot paths.
+    Duration pathWarmup = Duration.ofSeconds(40);
     Duration window = Duration.ofSeconds(15);
     Duration idleWindow = Duration.ofSeconds(5);
     Settings settings;
@@ -61,6 +64,7 @@ public final class BenchMain {
         switch (a) {
           case "--quick" -> {
             warmup = Duration.ofSeconds(2);
+            pathWarmup = Duration.ofSeconds(5);
             window = Duration.ofSeconds(5);
             idleWindow = Duration.ofSeconds(3);
           }
@@ -69,6 +73,7 @@ public final class BenchMain {
           case "--sandbox" -> sandboxDir = value(args, ++i, a);
           case "--paths" -> paths = Arrays.stream(value(args, ++i, a).split(",")).map(String::trim).toList();
           case "--clients" -> clients = Arrays.stream(value(args, ++i, a).split(",")).map(s -> Integer.parseInt(s.trim())).toList();
+          case "--path-warmup" -> pathWarmup = Duration.ofMillis((long) (Double.parseDouble(value(args, ++i, a)) * 1000));
           case "--warmup" -> warmup = Duration.ofMillis((long) (Double.parseDouble(value(args, ++i, a)) * 1000));
           case "--window" -> window = Duration.ofMillis((long) (Double.parseDouble(value(args, ++i, a)) * 1000));
           case "--help", "-h" -> {
@@ -79,7 +84,7 @@ public final class BenchMain {
         }
       }
       // The model server's flags on every path: 16 tokens (its default), no delay per token.
-      settings = new Settings(paths, clients, warmup, window, idleWindow, List.of("--tokens", "16", "--token-delay-ms", "0"));
+      settings = new Settings(paths, clients, pathWarmup, warmup, window, idleWindow, List.of("--tokens", "16", "--token-delay-ms", "0"));
     } catch (IllegalArgumentException e) {
       err.println("bench: " + e.getMessage());
       err.println(USAGE);
@@ -175,6 +180,11 @@ public final class BenchMain {
             .filter(e -> List.of(CpuUse.LOAD, CpuUse.GATEWAY, CpuUse.AGENT, CpuUse.MOCK).contains(e.getValue()))
             .map(Map.Entry::getKey).collect(Collectors.toSet());
         Supplier<Sample> probe = () -> Sample.take(lookInside);
+        if (!settings.pathWarmup().isZero()) {
+          int most = settings.concurrency().stream().max(Integer::compare).orElse(1);
+          err.printf("bench: %s path: %d s of warm-up at %d clients%n", path, settings.pathWarmup().toSeconds(), most);
+          ClosedLoop.run(http, Api.chat(stack.baseUri()), most, settings.pathWarmup(), Duration.ofSeconds(1), probe);
+        }
         for (int c : settings.concurrency()) {
           ClosedLoop.Result r = ClosedLoop.run(http, Api.chat(stack.baseUri()), c, settings.warmup(), settings.window(), probe);
           double seconds = r.window().toNanos() / 1e9;

@@ -106,7 +106,9 @@ final class Report {
     }
 
     b.append("## Results\n\n");
-    b.append("Short non-streaming chat completions, closed loop, ").append(seconds(s.warmup())).append(" warm-up then a ")
+    b.append("Short non-streaming chat completions, closed loop. Each path first runs ").append(seconds(s.pathWarmup()))
+        .append(" unrecorded at its highest concurrency (JIT warm-up of fresh JVMs); then each row has a ")
+        .append(seconds(s.warmup())).append(" warm-up and a ")
         .append(seconds(s.window())).append(" measuring window per row. Latency is what the client saw, in "
             + "milliseconds. *Added* = this path's percentile minus the direct path's at the same concurrency.\n\n");
     b.append("| path | clients | requests | requests/s | p50 | p90 | p99 | max | added p50 | added p99 | errors |\n");

@@ -4,9 +4,13 @@ import java.time.Duration;
 import java.util.List;
 
 /** How one run measures: which paths, at which concurrencies, for how long, with which model-server flags. */
-/** @param idle how long each path's CPU is measured with no request, after its load rows */
-record Settings(List<String> paths, List<Integer> concurrency, Duration warmup, Duration window, Duration idle,
-                List<String> mockArgs) {
+/**
+ * @param pathWarmup how long each path runs at its highest concurrency, unrecorded, before its first row: a fresh
+ *     gateway JVM needs tens of seconds of traffic before its JIT compilers settle
+ * @param idle how long each path's CPU is measured with no request, after its load rows
+ */
+record Settings(List<String> paths, List<Integer> concurrency, Duration pathWarmup, Duration warmup, Duration window,
+                Duration idle, List<String> mockArgs) {
   Settings {
     paths = List.copyOf(paths);
     concurrency = List.copyOf(concurrency);
@@ -18,7 +22,7 @@ record Settings(List<String> paths, List<Integer> concurrency, Duration warmup, 
     if (concurrency.isEmpty() || concurrency.stream().anyMatch(c -> c < 1 || c > 1024)) {
       throw new IllegalArgumentException("concurrency must be 1..1024: " + concurrency);
     }
-    if (warmup.isNegative() || idle.isNegative() || window.compareTo(Duration.ofSeconds(1)) < 0) {
+    if (pathWarmup.isNegative() || warmup.isNegative() || idle.isNegative() || window.compareTo(Duration.ofSeconds(1)) < 0) {
       throw new IllegalArgumentException("the measuring window must be at least 1 s and the warm-up not negative");
     }
   }

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 class ReportTest {
   static final Settings SETTINGS = new Settings(List.of("direct", "embedded", "ssh"), List.of(1, 64),
-      Duration.ofSeconds(5), Duration.ofSeconds(15), Duration.ofSeconds(5), List.of("--tokens", "16", "--token-delay-ms", "0"));
+      Duration.ofSeconds(40), Duration.ofSeconds(5), Duration.ofSeconds(15), Duration.ofSeconds(5), List.of("--tokens", "16", "--token-delay-ms", "0"));
   static final Machine MACHINE = new Machine(2, "23.5 GiB", "Some CPU", "openjdk version \"17\"", "6.1", "OpenSSH_9.2p1",
       "slurm 22.05.8");
 
