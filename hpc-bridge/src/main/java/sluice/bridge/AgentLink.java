@@ -56,6 +56,7 @@ public final class AgentLink implements AutoCloseable {
       }
       c = current;
     }
+    if (c.isDone() && !c.isCompletedExceptionally()) return CompletableFuture.completedFuture(c.join());  // hot path: no timer
     return c.copy().orTimeout(waitLimit.toMillis(), TimeUnit.MILLISECONDS)
         .exceptionallyCompose(err -> CompletableFuture.failedFuture(
             err instanceof ClusterException ? err : unavailable("no connection to the agent of " + cluster
