@@ -36,6 +36,8 @@ public final class Agent {
   private static final Set<String> REQUEST_HEADERS = Set.of("content-type", "accept", "x-request-id");
   /** Response headers passed back; hop-by-hop and server-identifying headers stay behind. */
   private static final Set<String> RESPONSE_HEADERS = Set.of("content-type", "content-length", "retry-after");
+  /** Request bodies up to this size are read whole before the upstream request starts; larger ones stream. */
+  private static final long WHOLE_BODY_BYTES = 1 << 20;
 
   private final AgentConfig config;
   private final Scheduler scheduler;
@@ -141,6 +143,10 @@ public final class Agent {
     } catch (IllegalArgumentException e) {
       reply(stream, Reply.error(400, Codes.BAD_REQUEST, e.getMessage()));
       return;
+    } catch (IOException e) {
+      if (stream.resetReason() != null) throw new StreamResetException(stream.resetReason());
+      reply(stream, Reply.error(400, Codes.BAD_REQUEST, "request body could not be read: " + e.getMessage()));
+      return;
     }
     HttpResponse<InputStream> response;
     try {
@@ -170,7 +176,7 @@ public final class Agent {
     }
   }
 
-  private HttpRequest upstreamRequest(MuxStream stream, Messages.Forward f, URI endpoint) {
+  private HttpRequest upstreamRequest(MuxStream stream, Messages.Forward f, URI endpoint) throws IOException {
     HttpRequest.Builder b = HttpRequest.newBuilder(endpoint.resolve(f.path()))
         .timeout(config.upstream().headersTimeout());
     f.headers().forEach((k, v) -> {
@@ -188,8 +194,17 @@ public final class Agent {
       }
       if (n < 0 || n > config.upstream().maxRequestBytes()) throw new IllegalArgumentException("request body too large");
       // Streams the body from the mux stream as it arrives, yet sends a Content-Length like the original request.
-      body = n == 0 ? HttpRequest.BodyPublishers.noBody()
-          : HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(stream::inputStream), n);
+      if (n == 0) {
+        body = HttpRequest.BodyPublishers.noBody();
+      } else if (n <= WHOLE_BODY_BYTES) {
+        // The usual chat request: read it here, on this worker, and hand the client one array. Streaming it through
+        // the client's publisher costs extra thread hand-offs on every request.
+        byte[] whole = stream.inputStream().readNBytes((int) n);
+        if (whole.length != n) throw new IllegalArgumentException("request body is shorter than its content-length");
+        body = HttpRequest.BodyPublishers.ofByteArray(whole);
+      } else {
+        body = HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(stream::inputStream), n);
+      }
     } else {
       body = HttpRequest.BodyPublishers.ofInputStream(stream::inputStream);
     }
