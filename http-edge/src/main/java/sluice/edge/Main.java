@@ -134,7 +134,8 @@ public final class Main {
     out.println("  curl " + base + "/v1/chat/completions -H 'Authorization: Bearer " + apiKey + "' \\");
     out.println("       -d '{\"model\":\"mock-llm\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'");
     out.println();
-    out.println("  Streaming: add \"stream\":true.  Admin: curl -H 'Authorization: Bearer " + adminKey + "' " + base + "/admin/services");
+    out.println("  Streaming: add \"stream\":true.  Admin: curl -H 'Authorization: Bearer " + adminKey + "' " + base + "/admin/services"
+        + "  (and /admin/tunnels)");
     out.println("  Press Ctrl-C to stop (the demo's job is cancelled on the way out).");
     out.flush();
     gateway.awaitTermination();
