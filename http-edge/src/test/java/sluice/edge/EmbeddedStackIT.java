@@ -219,6 +219,19 @@ class EmbeddedStackIT {
     for (String e : events) JSON.readTree(e.substring(6));        // every event is intact JSON
   }
 
+  @Test void theModelServerRefusesCallersWithoutTheJobsSecret() throws Exception {
+    String job = gateway.services().status("mock-llm").toCompletableFuture().get().replicas().get(0).jobId();
+    int port = JSON.readTree(dir.resolve("agent/jobs/" + job + "/job.json").toFile()).get("port").asInt();
+    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(dir.resolve("agent/jobs/" + job + "/job.json"))), "the token's file is private");
+    HttpResponse<String> direct = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/models"))
+        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(401, direct.statusCode(), "a caller that bypasses the agent is refused: " + direct.body());
+    HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health"))
+        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, health.statusCode(), "health stays open, as vLLM's does");
+  }
+
   @Test void aClientThatDisconnectsCancelsTheGenerationOnTheJob() throws Exception {
     ServiceStatus slow = gateway.services().status("slow").toCompletableFuture().get();
     String job = slow.replicas().get(0).jobId();

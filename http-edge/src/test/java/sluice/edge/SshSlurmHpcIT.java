@@ -146,6 +146,17 @@ class SshSlurmHpcIT {
     }
     assertEquals(whole, streamed.toString());
     assertEquals(1 + 5 + 1, chunks);
+
+    // Anyone on the compute node can reach the model server's port, but without the job's secret it refuses them.
+    String line = jobs.stream().filter(j -> j.startsWith(jobId + "|")).findFirst().orElseThrow();
+    int port = Integer.parseInt(line.replaceAll(".*port=([0-9]+).*", "$1"));
+    HttpResponse<String> direct = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/models"))
+        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(401, direct.statusCode(), direct.body());
+    HttpResponse<String> guessed = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/models"))
+        .header("Authorization", "Bearer " + EmbeddedStack.API_KEY).timeout(Duration.ofSeconds(10)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(401, guessed.statusCode(), "the gateway's API key is not the job's secret");
   }
 
   @Test @Order(2) void manyConcurrentRequestsShareTheTunnel() throws Exception {

@@ -17,6 +17,8 @@ import java.util.Set;
  * @param tokenDelay   pause before each generated token, to simulate a slow model
  * @param startupDelay simulated model loading; /health and /v1 answer 503 until it has elapsed
  * @param threads      size of the handler thread pool; each open stream occupies one thread
+ * @param apiKey       when set, /v1/* and /stats need {@code Authorization: Bearer <apiKey>} (as vLLM's --api-key);
+ *                     /health stays open; null = no key
  */
 public record MockLlmConfig(
         String host,
@@ -25,7 +27,8 @@ public record MockLlmConfig(
         int tokens,
         Duration tokenDelay,
         Duration startupDelay,
-        int threads) {
+        int threads,
+        String apiKey) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final String DEFAULT_MODEL = "mock-llm";
@@ -37,7 +40,8 @@ public record MockLlmConfig(
     static final long MAX_DELAY_MS = 3_600_000;
 
     private static final Set<String> OPTIONS = Set.of(
-            "--port", "--host", "--model", "--tokens", "--token-delay-ms", "--startup-delay-ms", "--threads");
+            "--port", "--host", "--model", "--tokens", "--token-delay-ms", "--startup-delay-ms", "--threads",
+            "--api-key");
 
     public MockLlmConfig {
         requireText(host, "host");
@@ -49,6 +53,23 @@ public record MockLlmConfig(
         requireDelay(tokenDelay, "tokenDelay");
         requireDelay(startupDelay, "startupDelay");
         requireRange("threads", threads, 1, MAX_THREADS);
+        if (apiKey != null && (apiKey.length() < 16 || !apiKey.matches("[\\x21-\\x7e]+"))) {
+            throw new IllegalArgumentException("api key must be at least 16 printable characters without spaces");
+        }
+    }
+
+    /** Never prints the key itself. */
+    @Override
+    public String toString() {
+        return "MockLlmConfig[host=" + host + ", port=" + port + ", model=" + model + ", tokens=" + tokens
+                + ", tokenDelay=" + tokenDelay + ", startupDelay=" + startupDelay + ", threads=" + threads
+                + ", apiKey=" + (apiKey == null ? "none" : "set") + "]";
+    }
+
+    /** Without an API key. */
+    public MockLlmConfig(String host, int port, String model, int tokens, Duration tokenDelay, Duration startupDelay,
+                         int threads) {
+        this(host, port, model, tokens, tokenDelay, startupDelay, threads, null);
     }
 
     /** Defaults for everything, listening on a free port: the usual start for in-process tests. */
@@ -58,31 +79,35 @@ public record MockLlmConfig(
     }
 
     public MockLlmConfig withHost(String newHost) {
-        return new MockLlmConfig(newHost, port, model, tokens, tokenDelay, startupDelay, threads);
+        return new MockLlmConfig(newHost, port, model, tokens, tokenDelay, startupDelay, threads, apiKey);
     }
 
     public MockLlmConfig withPort(int newPort) {
-        return new MockLlmConfig(host, newPort, model, tokens, tokenDelay, startupDelay, threads);
+        return new MockLlmConfig(host, newPort, model, tokens, tokenDelay, startupDelay, threads, apiKey);
     }
 
     public MockLlmConfig withModel(String newModel) {
-        return new MockLlmConfig(host, port, newModel, tokens, tokenDelay, startupDelay, threads);
+        return new MockLlmConfig(host, port, newModel, tokens, tokenDelay, startupDelay, threads, apiKey);
     }
 
     public MockLlmConfig withTokens(int newTokens) {
-        return new MockLlmConfig(host, port, model, newTokens, tokenDelay, startupDelay, threads);
+        return new MockLlmConfig(host, port, model, newTokens, tokenDelay, startupDelay, threads, apiKey);
     }
 
     public MockLlmConfig withTokenDelay(Duration newTokenDelay) {
-        return new MockLlmConfig(host, port, model, tokens, newTokenDelay, startupDelay, threads);
+        return new MockLlmConfig(host, port, model, tokens, newTokenDelay, startupDelay, threads, apiKey);
     }
 
     public MockLlmConfig withStartupDelay(Duration newStartupDelay) {
-        return new MockLlmConfig(host, port, model, tokens, tokenDelay, newStartupDelay, threads);
+        return new MockLlmConfig(host, port, model, tokens, tokenDelay, newStartupDelay, threads, apiKey);
+    }
+
+    public MockLlmConfig withApiKey(String newApiKey) {
+        return new MockLlmConfig(host, port, model, tokens, tokenDelay, startupDelay, threads, newApiKey);
     }
 
     public MockLlmConfig withThreads(int newThreads) {
-        return new MockLlmConfig(host, port, model, tokens, tokenDelay, startupDelay, newThreads);
+        return new MockLlmConfig(host, port, model, tokens, tokenDelay, startupDelay, newThreads, apiKey);
     }
 
     /**
@@ -104,7 +129,8 @@ public record MockLlmConfig(
                 (int) number(values, "--tokens", DEFAULT_TOKENS, 1, MAX_TOKENS),
                 Duration.ofMillis(number(values, "--token-delay-ms", 0, 0, MAX_DELAY_MS)),
                 Duration.ofMillis(number(values, "--startup-delay-ms", 0, 0, MAX_DELAY_MS)),
-                (int) number(values, "--threads", DEFAULT_THREADS, 1, MAX_THREADS));
+                (int) number(values, "--threads", DEFAULT_THREADS, 1, MAX_THREADS),
+                values.get("--api-key"));
     }
 
     public static String usage() {
@@ -118,6 +144,7 @@ public record MockLlmConfig(
                 "  --token-delay-ms D     delay before each generated token (default 0)",
                 "  --startup-delay-ms D   simulated model loading; 503 until elapsed (default 0)",
                 "  --threads N            request handler threads (default " + DEFAULT_THREADS + ")",
+                "  --api-key KEY          require 'Authorization: Bearer KEY' on /v1/* and /stats (default: none)",
                 "  --help                 print this help and exit",
                 "");
     }

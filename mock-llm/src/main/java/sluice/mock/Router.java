@@ -85,10 +85,23 @@ final class Router implements HttpHandler {
             throw new ApiException(405, "Method " + method + " is not allowed for " + path + "; use " + route.method(),
                     ApiException.INVALID_REQUEST, null, "method_not_allowed");
         }
+        if ((api || path.equals("/stats")) && config.apiKey() != null && !authorized(exchange)) {
+            throw new ApiException(401, "Incorrect API key provided", ApiException.INVALID_REQUEST, null, "invalid_api_key");
+        }
         if (api && !ready()) {
             throw loading(exchange);
         }
         route.endpoint().handle(exchange);
+    }
+
+    /** Constant-time comparison, like a real server's key check. */
+    private boolean authorized(HttpExchange exchange) {
+        String header = exchange.getRequestHeaders().getFirst("Authorization");
+        if (header == null || !header.startsWith("Bearer ")) {
+            return false;
+        }
+        return java.security.MessageDigest.isEqual(header.substring(7).getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                config.apiKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     private Route route(String path) {

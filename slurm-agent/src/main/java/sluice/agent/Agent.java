@@ -101,8 +101,10 @@ public final class Agent {
     if (endpoint.isEmpty()) {
       return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "job is " + job.get().state())));
     }
-    HttpRequest req = HttpRequest.newBuilder(endpoint.get().resolve(service.healthPath()))
-        .timeout(config.upstream().probeTimeout()).GET().build();
+    HttpRequest.Builder probe = HttpRequest.newBuilder(endpoint.get().resolve(service.healthPath()))
+        .timeout(config.upstream().probeTimeout()).GET();
+    scheduler.token(job.get()).ifPresent(t -> probe.header("Authorization", "Bearer " + t));
+    HttpRequest req = probe.build();
     try {
       HttpResponse<Void> resp = http.send(req, HttpResponse.BodyHandlers.discarding());
       boolean ready = resp.statusCode() / 100 == 2;
@@ -139,7 +141,7 @@ public final class Agent {
     }
     HttpRequest request;
     try {
-      request = upstreamRequest(stream, f, endpoint.get());
+      request = upstreamRequest(stream, f, endpoint.get(), scheduler.token(job.get()));
     } catch (IllegalArgumentException e) {
       reply(stream, Reply.error(400, Codes.BAD_REQUEST, e.getMessage()));
       return;
@@ -176,12 +178,15 @@ public final class Agent {
     }
   }
 
-  private HttpRequest upstreamRequest(MuxStream stream, Messages.Forward f, URI endpoint) throws IOException {
+  private HttpRequest upstreamRequest(MuxStream stream, Messages.Forward f, URI endpoint, Optional<String> token)
+      throws IOException {
     HttpRequest.Builder b = HttpRequest.newBuilder(endpoint.resolve(f.path()))
         .timeout(config.upstream().headersTimeout());
     f.headers().forEach((k, v) -> {
       if (REQUEST_HEADERS.contains(k)) b.header(k, v);
     });
+    // The job's own secret, never the gateway's: the client's Authorization header is not on the allow-list.
+    token.ifPresent(t -> b.header("Authorization", "Bearer " + t));
     if (f.requestId() != null && !f.headers().containsKey("x-request-id")) b.header("x-request-id", f.requestId());
     String length = f.headers().get("content-length");
     HttpRequest.BodyPublisher body;

@@ -23,7 +23,7 @@ final class LocalJob {
 
   /** Written once by the agent at submission. */
   record Spec(String id, String service, String tag, String script, String shell, int port, Instant submitTime,
-              Long timeLimitSeconds, long killWaitMillis, Map<String, String> environment) {}
+              Long timeLimitSeconds, long killWaitMillis, Map<String, String> environment, String token) {}
 
   /** Rewritten by the runner on each transition; {@code runnerPid} lets the agent notice a runner that died. */
   record Status(JobState state, Instant startTime, Instant endTime, Integer exitCode, String reason, Long runnerPid) {
@@ -42,6 +42,10 @@ final class LocalJob {
 
   static void write(Path dir, String name, Object value) throws IOException {
     Path tmp = dir.resolve(name + ".tmp");
+    Files.deleteIfExists(tmp);
+    // Owner only: the spec holds the job's token.
+    Files.createFile(tmp, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
     Files.write(tmp, WireJson.bytes(value));
     try {
       Files.move(tmp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

@@ -48,6 +48,7 @@ public final class LocalJobRunner {
     env.put("SLUICE_PORT", Integer.toString(spec.port()));
     env.put("SLUICE_SERVICE", spec.service());
     env.put("SLUICE_JOB_TAG", spec.tag());
+    if (spec.token() != null) env.put("SLUICE_JOB_TOKEN", spec.token());
 
     Instant start = Instant.now();
     Instant deadline = spec.timeLimitSeconds() == null ? null : start.plusSeconds(spec.timeLimitSeconds());

@@ -78,7 +78,7 @@ public final class LocalScheduler implements Scheduler {
       Instant now = clock.instant();
       LocalJob.Spec spec = new LocalJob.Spec(id, service.id(), tag, service.sbatch().toString(), settings.shell(),
           freePort(), now, service.timeLimit().map(Duration::getSeconds).orElse(null), settings.killWait().toMillis(),
-          service.environment());
+          service.environment(), JobTokens.newToken());
       LocalJob.write(dir, LocalJob.SPEC, spec);
       List<String> cmd = new ArrayList<>(runnerCommand);
       cmd.add(dir.toString());
@@ -135,6 +135,14 @@ public final class LocalScheduler implements Scheduler {
     try {
       int port = LocalJob.readSpec(jobsDir.resolve(job.id())).port();
       return Optional.of(URI.create("http://127.0.0.1:" + port));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  @Override public Optional<String> token(JobInfo job) {
+    try {
+      return Optional.ofNullable(LocalJob.readSpec(jobsDir.resolve(job.id())).token());
     } catch (IOException e) {
       return Optional.empty();
     }

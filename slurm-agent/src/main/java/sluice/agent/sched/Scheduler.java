@@ -27,6 +27,9 @@ public interface Scheduler {
   /** Where the model server of a running job listens, if it does. */
   Optional<URI> endpoint(JobInfo job);
 
+  /** The job's secret ({@code SLUICE_JOB_TOKEN}) that its model server requires; empty for jobs from before tokens. */
+  default Optional<String> token(JobInfo job) { return Optional.empty(); }
+
   /** A scheduler command failed; the message is safe to return to the gateway. */
   final class SchedulerException extends Exception {
     private static final long serialVersionUID = 1L;

@@ -72,6 +72,8 @@ public final class SlurmScheduler implements Scheduler {
   private final Clock clock;
   /** Ports of the agent's jobs from their comments, for {@link #endpoint}. */
   private final Map<String, Integer> ports = new ConcurrentHashMap<>();
+  /** Tokens of the agent's jobs, from the remembered files (owner-only), for {@link #token}. */
+  private final Map<String, String> tokens = new ConcurrentHashMap<>();
   /**
    * The last listing, reused by {@link #job} for forwards and probes: one squeue per request would put slurmctld
    * under the load of the inference traffic. A job missing from it is looked up afresh, at most every
@@ -106,10 +108,10 @@ public final class SlurmScheduler implements Scheduler {
 
   /** What the agent remembers of one of its jobs, so it can report the job after squeue has forgotten it. */
   record Remembered(String id, String service, String tag, int port, Instant submitTime, JobState state, String node,
-                    Instant startTime, Instant endTime, Long timeLimitSeconds, String reason) {
-    static Remembered of(JobInfo j, int port) {
+                    Instant startTime, Instant endTime, Long timeLimitSeconds, String reason, String token) {
+    static Remembered of(JobInfo j, int port, String token) {
       return new Remembered(j.id(), j.service(), j.tag(), port, j.submitTime(), j.state(), j.node(), j.startTime(),
-          j.endTime(), j.timeLimitSeconds(), j.reason());
+          j.endTime(), j.timeLimitSeconds(), j.reason(), token);
     }
 
     JobInfo toJobInfo() {
@@ -139,6 +141,8 @@ public final class SlurmScheduler implements Scheduler {
       env.put("SLUICE_PORT", Integer.toString(port));
       env.put("SLUICE_SERVICE", service.id());
       env.put("SLUICE_JOB_TAG", tag);
+      String token = JobTokens.newToken();                 // never in the comment: squeue shows comments to everyone
+      env.put("SLUICE_JOB_TOKEN", token);
       Output out = run(sbatchCommand(service, comment), env, Set.of(), "sbatch");
       String id = SlurmJobLine.parseSubmitted(out.stdout())
           .orElseThrow(() -> new SchedulerException("sbatch printed no job id: " + clip(out.stdout())));
@@ -146,7 +150,8 @@ public final class SlurmScheduler implements Scheduler {
       JobInfo job = new JobInfo(id, service.id(), tag, JobState.PENDING, null, clock.instant(), null, null, limit,
           "None", null);
       ports.put(id, port);
-      remember(Remembered.of(job, port));
+      remember(Remembered.of(job, port, token));
+      tokens.put(id, token);
       recent = null;                                  // the new job is not in the last listing
       LOG.info(() -> "submitted Slurm job " + id + " for service " + service.id() + " tag " + tag + " port " + port);
       return job;
@@ -199,6 +204,13 @@ public final class SlurmScheduler implements Scheduler {
     return Optional.of(new CancelResult(jobId, true, job.get().state()));
   }
 
+  @Override public Optional<String> token(JobInfo job) {
+    String t = tokens.get(job.id());
+    if (t == null) t = readRemembered(rememberDir.resolve(job.id() + ".json")).map(Remembered::token).orElse(null);
+    if (t != null) tokens.put(job.id(), t);
+    return Optional.ofNullable(t);
+  }
+
   @Override public Optional<URI> endpoint(JobInfo job) {
     if (job.state() != JobState.RUNNING || job.node() == null || job.node().isEmpty()) return Optional.empty();
     Integer port = ports.get(job.id());
@@ -237,7 +249,9 @@ public final class SlurmScheduler implements Scheduler {
         if (before != null) forget(info.id());
         continue;
       }
-      Remembered seen = Remembered.of(info, c.get().port());
+      String token = before != null ? before.token() : tokens.get(info.id());
+      if (token != null) tokens.put(info.id(), token);
+      Remembered seen = Remembered.of(info, c.get().port(), token);
       if (!seen.equals(before)) remember(seen);                  // adopts jobs another state folder submitted, too
       result.put(info.id(), info);
     }
@@ -245,7 +259,8 @@ public final class SlurmScheduler implements Scheduler {
       Remembered last = r;
       if (!r.state().isFinal()) {
         last = new Remembered(r.id(), r.service(), r.tag(), r.port(), r.submitTime(), JobState.UNKNOWN, r.node(),
-            r.startTime(), now, r.timeLimitSeconds(), "vanished from squeue while " + r.state() + ": ended, cause unknown");
+            r.startTime(), now, r.timeLimitSeconds(), "vanished from squeue while " + r.state() + ": ended, cause unknown",
+            r.token());
         LOG.warning("Slurm job " + r.id() + " (" + r.service() + ") vanished from squeue while " + r.state());
         remember(last);
       }
