@@ -52,8 +52,8 @@ public final class BenchMain {
     // Long enough for C1 and C2 to compile the hot paths of the gateway and the agent (their compiler threads were
     // still among the busiest threads after 5 s).
     Duration warmup = Duration.ofSeconds(10);
-    // Per path, before any row: at 1 client a fresh gateway's p50 fell from 7 ms to about 1.3 ms over its first
-    // minute of traffic (wrk, embedded path), as C2 compiled its hot paths.
+    // Per path, before any row: with only the 10 s row warm-up the embedded path measured a 7 ms p50 at 1 client,
+    // while wrk against a gateway that had carried traffic for a few minutes saw about 1.3 ms (C2 still compiling).
     Duration pathWarmup = Duration.ofSeconds(40);
     Duration window = Duration.ofSeconds(15);
     Duration idleWindow = Duration.ofSeconds(5);

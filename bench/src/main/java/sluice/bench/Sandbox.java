@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,20 +33,17 @@ record Sandbox(Path dir, String sshHost, int sshPort, String user, Path key, Pat
     return v.trim();
   }
 
-  /** Copies the agent and mock-llm jars to the login node: temp name, mode 644, atomic rename (running agents keep theirs). */
+  /** Installs the freshly built agent, mock-llm jar and job script on the login node ({@code bin/hpc-sandbox install}). */
   void installJars(Path home) throws IOException {
-    install(home.resolve("slurm-agent/target/slurm-agent.jar"), "slurm-agent.jar");
-    install(home.resolve("mock-llm/target/mock-llm.jar"), "mock-llm.jar");
-  }
-
-  private void install(Path jar, String name) throws IOException {
-    if (!Files.isRegularFile(jar)) throw new IOException(jar + " is not built");
-    Path target = loginDir.resolve(name);
-    if (Files.isRegularFile(target) && Files.mismatch(jar, target) == -1) return;
-    Path tmp = loginDir.resolve(name + ".bench-tmp");
-    Files.copy(jar, tmp, StandardCopyOption.REPLACE_EXISTING);
-    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
-    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    Process p = new ProcessBuilder(home.resolve("bin/hpc-sandbox").toString(), "install", dir.toString())
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+    try {
+      if (p.waitFor() != 0) throw new IOException("bin/hpc-sandbox install failed: " + out);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while installing on the sandbox", e);
+    }
   }
 
   int uid() {

@@ -23,24 +23,23 @@ public record BridgeSettings(String cluster, Transport transport, Duration conne
     } catch (IllegalArgumentException e) {
       throw new ConfigException.BadValue(path + ".transport", "must be local or ssh");
     }
-    if (transport == Transport.SSH) {
-      return new BridgeSettings(cluster, transport, c.getDuration("connect-wait"), c.getDuration("handshake-timeout"),
-          c.getDuration("control-timeout"), c.getDuration("reconnect.min-backoff"), c.getDuration("reconnect.max-backoff"),
-          c.getBoolean("cancel-jobs-on-shutdown"), List.of(), Optional.of(ssh(c.getConfig("ssh"), path + ".ssh")));
-    }
-    List<String> command = c.getStringList("local.agent-command");
-    if (command.isEmpty()) {
-      String agentConfig = c.getString("local.agent-config");
-      if (agentConfig.isBlank()) {
-        throw new ConfigException.BadValue(path + ".local.agent-config", "set the agent's config file (or local.agent-command)");
-      }
-      Path file = Path.of(agentConfig).toAbsolutePath().normalize();
-      if (!file.toFile().isFile()) throw new ConfigException.BadValue(path + ".local.agent-config", "no such file: " + file);
-      command = sluice.bridge.local.LocalAgentTransport.defaultCommand(file);
-    }
+    Optional<SshSettings> ssh = transport == Transport.SSH ? Optional.of(ssh(c.getConfig("ssh"), path + ".ssh")) : Optional.empty();
+    List<String> command = transport == Transport.LOCAL ? localCommand(c, path) : List.of();
     return new BridgeSettings(cluster, transport, c.getDuration("connect-wait"), c.getDuration("handshake-timeout"),
         c.getDuration("control-timeout"), c.getDuration("reconnect.min-backoff"), c.getDuration("reconnect.max-backoff"),
-        c.getBoolean("cancel-jobs-on-shutdown"), command, Optional.empty());
+        c.getBoolean("cancel-jobs-on-shutdown"), command, ssh);
+  }
+
+  private static List<String> localCommand(Config c, String path) {
+    List<String> command = c.getStringList("local.agent-command");
+    if (!command.isEmpty()) return command;
+    String agentConfig = c.getString("local.agent-config");
+    if (agentConfig.isBlank()) {
+      throw new ConfigException.BadValue(path + ".local.agent-config", "set the agent's config file (or local.agent-command)");
+    }
+    Path file = Path.of(agentConfig).toAbsolutePath().normalize();
+    if (!file.toFile().isFile()) throw new ConfigException.BadValue(path + ".local.agent-config", "no such file: " + file);
+    return sluice.bridge.local.LocalAgentTransport.defaultCommand(file);
   }
 
   private static SshSettings ssh(Config c, String path) {

@@ -1,5 +1,7 @@
 package sluice.edge;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
@@ -8,7 +10,12 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.util.ByteString;
+import sluice.core.cluster.UpstreamRequest;
 import sluice.core.service.ServiceStatus;
 
 /**
@@ -84,6 +91,15 @@ final class EmbeddedStack {
       Thread.sleep(100);
     }
     throw new AssertionError("service " + service + " did not reach the expected state; last status: " + last);
+  }
+
+  /** mock-llm's counters of one job, read through the cluster's agent like any request. */
+  static JsonNode stats(Gateway gateway, String cluster, String service, String job) throws Exception {
+    var resp = gateway.cluster(cluster).forward(new UpstreamRequest(service, job, "GET", "/stats", Map.of(),
+        ByteString.emptyByteString(), null)).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    ByteString body = resp.body().runWith(Sink.fold(ByteString.emptyByteString(), ByteString::concat), gateway.system())
+        .toCompletableFuture().get(10, TimeUnit.SECONDS);
+    return new ObjectMapper().readTree(body.utf8String());
   }
 
   static ServiceStatus awaitReady(Gateway gateway, String service) throws InterruptedException {

@@ -33,13 +33,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.util.ByteString;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import sluice.core.cluster.UpstreamRequest;
 import sluice.core.job.ReplicaPhase;
 import sluice.core.service.ServiceStatus;
 
@@ -256,14 +253,10 @@ class EmbeddedStackIT {
     assertEquals(0, after.inFlight(), "the lease was released");
   }
 
-  /** mock-llm's counters, read through the agent like any request. */
   private static JsonNode stats(String job) throws Exception {
-    var resp = gateway.cluster("local").forward(new UpstreamRequest("slow", job, "GET", "/stats", Map.of(),
-        ByteString.emptyByteString(), null)).toCompletableFuture().get(10, TimeUnit.SECONDS);
-    ByteString body = resp.body().runWith(Sink.fold(ByteString.emptyByteString(), ByteString::concat), gateway.system())
-        .toCompletableFuture().get(10, TimeUnit.SECONDS);
-    return JSON.readTree(body.utf8String());
+    return EmbeddedStack.stats(gateway, "local", "slow", job);
   }
+
 
   // ---------------------------------------------------------------- admin and management
 

@@ -27,11 +27,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.util.ByteString;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -40,7 +37,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
 import sluice.agent.testing.HpcSandbox;
-import sluice.core.cluster.UpstreamRequest;
 import sluice.core.service.ServiceStatus;
 
 /**
@@ -254,17 +250,7 @@ class SshSlurmHpcIT {
 
   /** Kills the sshd processes serving the gateway's connection: the TCP connection dies mid-traffic. */
   static void killTunnel() throws Exception {
-    long listener = Long.parseLong(Files.readString(sandbox.dir().resolve("ssh/sshd.pid")).trim());
-    List<String> cmd = new ArrayList<>(List.of("kill", "-KILL"));
-    ProcessHandle.of(listener).orElseThrow().descendants().forEach(p -> {
-      try {
-        if (Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline")).startsWith("sshd")) cmd.add(Long.toString(p.pid()));
-      } catch (Exception e) {
-        // gone already
-      }
-    });
-    assertTrue(cmd.size() > 2, "found the connection's sshd processes");
-    new ProcessBuilder(cmd).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+    HpcSandbox.signal("KILL", sandbox.sshConnectionProcesses());
   }
 
   static HttpRequest post(String path, String body) {
@@ -290,10 +276,7 @@ class SshSlurmHpcIT {
 
   /** mock-llm's counters on the compute node, read through the tunnel like any request. */
   static JsonNode stats(String job) throws Exception {
-    var resp = gateway.cluster("hpc").forward(new UpstreamRequest("slow", job, "GET", "/stats", Map.of(),
-        ByteString.emptyByteString(), null)).toCompletableFuture().get(30, TimeUnit.SECONDS);
-    ByteString body = resp.body().runWith(Sink.fold(ByteString.emptyByteString(), ByteString::concat), gateway.system())
-        .toCompletableFuture().get(10, TimeUnit.SECONDS);
-    return JSON.readTree(body.utf8String());
+    return EmbeddedStack.stats(gateway, "hpc", "slow", job);
   }
+
 }

@@ -51,7 +51,7 @@ class AgentAbuseHpcIT {
   @TempDir Path dir;
   private final List<String> toCancel = new ArrayList<>();
 
-  @BeforeAll static void install() throws IOException {
+  @BeforeAll static void install() throws Exception {
     sandbox = HpcSandbox.require();
     sandbox.installAgent(HpcSandbox.repoRoot());
   }

@@ -1,9 +1,6 @@
 package sluice.bridge.local;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,6 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.bridge.AgentConnection;
 import sluice.bridge.AgentTransport;
+import sluice.bridge.StderrTail;
 import sluice.agent.wire.Limits;
 import sluice.core.tunnel.TunnelObserver;
 
@@ -58,11 +56,14 @@ public final class LocalAgentTransport implements AgentTransport {
     try {
       Process process = new ProcessBuilder(command).start();
       LOG.info("started agent for cluster {} as pid {}", cluster, process.pid());
-      Thread stderr = new Thread(() -> drain(process), "agent-stderr-" + cluster);
-      stderr.setDaemon(true);
-      stderr.start();
-      AgentConnection conn = AgentConnection.handshake(NODE, process.getInputStream(), process.getOutputStream(), limits,
-          handshakeTimeout, () -> stop(process));
+      StderrTail stderr = StderrTail.start(process.getErrorStream(), cluster);
+      AgentConnection conn;
+      try {
+        conn = AgentConnection.handshake(NODE, process.getInputStream(), process.getOutputStream(), limits,
+            handshakeTimeout, () -> stop(process));
+      } catch (IOException e) {
+        throw new IOException(stderr.explain(e.getMessage(), Duration.ofMillis(500)), e);
+      }
       observer.up(NODE, conn.channelCount());
       return conn;
     } catch (IOException | RuntimeException e) {
@@ -81,13 +82,5 @@ public final class LocalAgentTransport implements AgentTransport {
         LOG.info("agent pid {} of cluster {} exited with {}", process.pid(), cluster, p.exitValue());
       }
     });
-  }
-
-  private void drain(Process process) {
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
-      for (String line; (line = r.readLine()) != null; ) LOG.warn("agent[{}]: {}", cluster, line);
-    } catch (IOException e) {
-      LOG.debug("agent stderr of {} closed: {}", cluster, e.getMessage());
-    }
   }
 }

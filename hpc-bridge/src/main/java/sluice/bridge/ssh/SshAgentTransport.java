@@ -1,17 +1,12 @@
 package sluice.bridge.ssh;
 
-import java.io.BufferedReader;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -34,6 +29,7 @@ import sluice.agent.wire.Limits;
 import sluice.agent.wire.MuxSession;
 import sluice.bridge.AgentConnection;
 import sluice.bridge.AgentTransport;
+import sluice.bridge.StderrTail;
 import sluice.core.tunnel.TunnelObserver;
 
 /**
@@ -142,8 +138,7 @@ public final class SshAgentTransport implements AgentTransport {
           channels.add(AgentConnection.handshakeChannel(node + "#" + (i + 1), command.getInputStream(),
               command.getOutputStream(), limits, handshakeTimeout));
         } catch (IOException e) {
-          String tail = stderr.tail(Duration.ofMillis(500));   // the agent usually says why before it exits
-          throw new IOException(e.getMessage() + (tail.isEmpty() ? "" : " (agent said: " + tail + ")"), e);
+          throw new IOException(stderr.explain(e.getMessage(), Duration.ofMillis(500)), e);
         }
       }
       ScheduledFuture<?> dog = watchdog;
@@ -246,46 +241,6 @@ public final class SshAgentTransport implements AgentTransport {
         close();
       } catch (IOException e) {
         LOG.debug("closing idle socket to {}: {}", node, e.getMessage());
-      }
-    }
-  }
-
-  /** Drains a channel's stderr (stdout and stderr share one SSH window) and keeps its last lines for error messages. */
-  private static final class StderrTail {
-    private final Deque<String> lines = new ArrayDeque<>();
-    private Thread reader;
-
-    static StderrTail start(InputStream err, String name) {
-      StderrTail tail = new StderrTail();
-      Thread t = new Thread(() -> {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(err, StandardCharsets.UTF_8))) {
-          for (String line; (line = r.readLine()) != null; ) {
-            LOG.warn("agent[{}]: {}", name, line);
-            tail.add(line);
-          }
-        } catch (IOException e) {
-          LOG.debug("stderr of {} closed: {}", name, e.getMessage());
-        }
-      }, "agent-stderr-" + name);
-      t.setDaemon(true);
-      tail.reader = t;
-      t.start();
-      return tail;
-    }
-
-    private synchronized void add(String line) {
-      lines.addLast(line.length() > 300 ? line.substring(0, 300) : line);
-      while (lines.size() > 3) lines.removeFirst();
-    }
-
-    String tail(Duration wait) {
-      try {
-        reader.join(wait.toMillis());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      synchronized (this) {
-        return String.join(" | ", lines);
       }
     }
   }

@@ -168,15 +168,15 @@ class SshTransportHpcIT {
   /** Stops (SIGSTOP) the sshd processes of a fresh connection and checks when the connection is declared dead. */
   private static void assertFreezeDetectedWithin(SshSettings s, long minSeconds, long maxSeconds) throws Exception {
     AgentConnection conn = transport(s).connect(TunnelObserver.NONE);
-    List<ProcessHandle> frozen = connectionProcesses();
+    List<ProcessHandle> frozen = sandbox.sshConnectionProcesses();
     long start = System.nanoTime();
-    signal("STOP", frozen);
+    HpcSandbox.signal("STOP", frozen);
     try {
       Messages.Problem reason = conn.closed().get(20, TimeUnit.SECONDS);
       long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
       assertTrue(seconds >= minSeconds && seconds <= maxSeconds, "detected after " + seconds + " s: " + reason);
     } finally {
-      signal("CONT", frozen);
+      HpcSandbox.signal("CONT", frozen);
     }
   }
 
@@ -189,7 +189,7 @@ class SshTransportHpcIT {
       assertEquals(200, first.open(new Messages.ListJobs(), true).reply().get(30, TimeUnit.SECONDS).status());
 
       // The TCP connection dies (its sshd process is killed): the next call waits for a new connection and succeeds.
-      signal("KILL", connectionProcesses());
+      HpcSandbox.signal("KILL", sandbox.sshConnectionProcesses());
       first.closed().get(10, TimeUnit.SECONDS);
       AgentConnection second = link.connection().get(30, TimeUnit.SECONDS);
       assertNotSame(first, second);
@@ -217,28 +217,6 @@ class SshTransportHpcIT {
       fail("expected a ConnectFailure, got " + e);
     }
     return fail("connected although it should not have");
-  }
-
-  /** The sshd processes serving our connections: every descendant of the listener that is not an agent. */
-  static List<ProcessHandle> connectionProcesses() throws Exception {
-    long listener = Long.parseLong(Files.readString(sandbox.dir().resolve("ssh/sshd.pid")).trim());
-    List<ProcessHandle> out = new ArrayList<>();
-    ProcessHandle.of(listener).orElseThrow().descendants().forEach(p -> {
-      try {
-        String cmd = Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline"));
-        if (cmd.startsWith("sshd")) out.add(p);
-      } catch (Exception e) {
-        // gone already
-      }
-    });
-    if (out.isEmpty()) fail("no sshd connection process found under " + listener);
-    return out;
-  }
-
-  static void signal(String sig, List<ProcessHandle> processes) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("kill", "-" + sig));
-    processes.forEach(p -> cmd.add(Long.toString(p.pid())));
-    new ProcessBuilder(cmd).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
   }
 
   static void run(String... cmd) throws Exception {

@@ -33,6 +33,8 @@ import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.util.ByteString;
@@ -49,6 +51,9 @@ import sluice.edge.EdgeSettings;
 public final class Routes {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Routes.class);
   private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+  // Built once: the route tree below is evaluated per request.
+  private static final ExceptionHandler EXCEPTIONS = OpenAiErrors.exceptions();
+  private static final RejectionHandler REJECTIONS = OpenAiErrors.rejections();
 
   private final EdgeSettings settings;
   private final ApiKeys keys;
@@ -68,8 +73,8 @@ public final class Routes {
   }
 
   public Route all() {
-    return withRequestId(requestId -> handleExceptions(OpenAiErrors.exceptions(), () ->
-        handleRejections(OpenAiErrors.rejections(), () -> concat(
+    return withRequestId(requestId -> handleExceptions(EXCEPTIONS, () ->
+        handleRejections(REJECTIONS, () -> concat(
             pathPrefix("v1", () -> concat(
                 path("models", () -> get(() -> authenticated(() -> models()))),
                 path(segment("models").slash(segment()), id -> get(() -> authenticated(() -> model(id)))),

@@ -42,6 +42,8 @@ public final class LocalScheduler implements Scheduler {
   private final AgentConfig.Local settings;
   private final List<String> runnerCommand;
   private final Clock clock;
+  /** Specs never change once written: read each from disk once, not on every forward. */
+  private final java.util.Map<Path, LocalJob.Spec> specs = new java.util.concurrent.ConcurrentHashMap<>();
 
   public LocalScheduler(Path stateDir, AgentConfig.Local settings, List<String> runnerCommand, Clock clock) {
     this.jobsDir = stateDir.resolve("jobs");
@@ -133,7 +135,7 @@ public final class LocalScheduler implements Scheduler {
   @Override public Optional<URI> endpoint(JobInfo job) {
     if (job.state() != JobState.RUNNING) return Optional.empty();
     try {
-      int port = LocalJob.readSpec(jobsDir.resolve(job.id())).port();
+      int port = spec(jobsDir.resolve(job.id())).port();
       return Optional.of(URI.create("http://127.0.0.1:" + port));
     } catch (IOException e) {
       return Optional.empty();
@@ -142,7 +144,7 @@ public final class LocalScheduler implements Scheduler {
 
   @Override public Optional<String> token(JobInfo job) {
     try {
-      return Optional.ofNullable(LocalJob.readSpec(jobsDir.resolve(job.id())).token());
+      return Optional.ofNullable(spec(jobsDir.resolve(job.id())).token());
     } catch (IOException e) {
       return Optional.empty();
     }
@@ -151,7 +153,7 @@ public final class LocalScheduler implements Scheduler {
   /** The job as Slurm would report it, or empty once it is unknown or finished longer than {@code keep-finished}. */
   private Optional<JobInfo> info(Path dir) throws IOException {
     if (!Files.isRegularFile(dir.resolve(LocalJob.STATE))) return Optional.empty();
-    LocalJob.Spec spec = LocalJob.readSpec(dir);
+    LocalJob.Spec spec = spec(dir);
     LocalJob.Status status = LocalJob.readStatus(dir);
     JobState state = status.state();
     String reason = status.reason();
@@ -169,10 +171,18 @@ public final class LocalScheduler implements Scheduler {
         spec.submitTime(), status.startTime(), end, spec.timeLimitSeconds(), reason, status.exitCode()));
   }
 
+  private LocalJob.Spec spec(Path dir) throws IOException {
+    LocalJob.Spec cached = specs.get(dir);
+    if (cached != null) return cached;
+    LocalJob.Spec read = LocalJob.readSpec(dir);
+    specs.put(dir, read);
+    return read;
+  }
+
   private Optional<JobInfo> findByTag(String tag) throws IOException {
     try (Stream<Path> dirs = Files.list(jobsDir)) {
       for (Path dir : dirs.toList()) {
-        if (Files.isRegularFile(dir.resolve(LocalJob.SPEC)) && LocalJob.readSpec(dir).tag().equals(tag)) return info(dir);
+        if (Files.isRegularFile(dir.resolve(LocalJob.SPEC)) && spec(dir).tag().equals(tag)) return info(dir);
       }
     }
     return Optional.empty();

@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -59,24 +57,9 @@ public final class HpcSandbox {
   public Path agentLog() { return Path.of(get("AGENT_LOG")); }
   public Path sshdLog() { return Path.of(get("SSHD_LOG")); }
 
-  /**
-   * Installs the freshly built agent and mock-llm jars and the current mock-llm job script on the "login node", as an
-   * admin would. Each file is replaced by an atomic rename, so agents still running from the old file keep reading it.
-   */
-  public void installAgent(Path repoRoot) throws IOException {
-    install(repoRoot.resolve("slurm-agent/target/slurm-agent.jar"), "slurm-agent.jar");
-    install(repoRoot.resolve("mock-llm/target/mock-llm.jar"), "mock-llm.jar");
-    install(repoRoot.resolve("sbatch/mock-llm.sbatch"), "mock-llm.sbatch");
-  }
-
-  private void install(Path jar, String name) throws IOException {
-    if (!Files.isRegularFile(jar)) throw new AssertionError(jar + " is not built (run mvn package first)");
-    Path target = loginDir().resolve(name);
-    if (Files.isRegularFile(target) && Files.mismatch(jar, target) == -1) return;
-    Path tmp = loginDir().resolve(name + ".tmp");
-    Files.copy(jar, tmp, StandardCopyOption.REPLACE_EXISTING);
-    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
-    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  /** Installs the freshly built agent, mock-llm jar and job script on the "login node" ({@code bin/hpc-sandbox install}). */
+  public void installAgent(Path repoRoot) throws IOException, InterruptedException {
+    run(Map.of(), List.of(repoRoot.resolve("bin/hpc-sandbox").toString(), "install", dir().toString()));
   }
 
   /** Runs a Slurm client command (squeue, scancel, …) against the sandbox cluster; returns its stdout. */
@@ -113,6 +96,29 @@ public final class HpcSandbox {
   }
 
   public record Result(int exit, String stdout, String stderr) {}
+
+  /** The sshd processes serving connections (every descendant of the listener named sshd; the agents are not). */
+  public List<ProcessHandle> sshConnectionProcesses() throws IOException {
+    long listener = Long.parseLong(Files.readString(Path.of(get("SSHD_PID_FILE"))).trim());
+    List<ProcessHandle> out = new ArrayList<>();
+    ProcessHandle.of(listener).orElseThrow(() -> new AssertionError("sshd is not running"))
+        .descendants().forEach(p -> {
+          try {
+            if (Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline")).startsWith("sshd")) out.add(p);
+          } catch (IOException e) {
+            // gone already
+          }
+        });
+    if (out.isEmpty()) throw new AssertionError("no sshd connection process found under " + listener);
+    return out;
+  }
+
+  /** Sends {@code sig} (STOP, CONT, KILL, ...) to the processes. */
+  public static void signal(String sig, List<ProcessHandle> processes) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of("kill", "-" + sig));
+    processes.forEach(p -> cmd.add(Long.toString(p.pid())));
+    run(Map.of(), cmd);
+  }
 
   /** Restarts the sandbox's sshd (listener and every connection it serves). */
   public void restartSshd(Path repoRoot) throws IOException, InterruptedException {
