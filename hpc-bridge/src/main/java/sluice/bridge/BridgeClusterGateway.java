@@ -90,6 +90,11 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
     });
   }
 
+  @Override public CompletionStage<java.util.List<String>> logTail(String service, String jobId, int maxLines) {
+    // TODO(issue 4, helper): the agent's Logs call
+    return java.util.concurrent.CompletableFuture.failedFuture(new UnsupportedOperationException("log tail not implemented yet"));
+  }
+
   @Override public CompletionStage<UpstreamResponse> forward(UpstreamRequest req) {
     Map<String, String> headers = new LinkedHashMap<>();
     req.headers().forEach((k, v) -> headers.put(k.toLowerCase(java.util.Locale.ROOT), v));

@@ -20,6 +20,12 @@ public interface ClusterGateway {
   /** Asks the job's model server for its health path through the agent. */
   CompletionStage<ProbeOutcome> probe(String service, String jobId);
 
+  /**
+   * The last lines of the job's output (its Slurm output file), read by the agent, with the job's secret masked; for
+   * operators and for the reason a service is degraded. At most {@code maxLines} lines.
+   */
+  CompletionStage<java.util.List<String>> logTail(String service, String jobId, int maxLines);
+
   /** Sends a request to the job's model server; completes when the response head arrives. */
   CompletionStage<UpstreamResponse> forward(UpstreamRequest request);
 }

@@ -58,6 +58,10 @@ final class InMemoryCluster implements ClusterGateway {
     return CompletableFuture.completedFuture(new ProbeOutcome(ok, ok ? "health answered 200" : "health answered 503"));
   }
 
+  @Override public CompletionStage<List<String>> logTail(String service, String jobId, int maxLines) {
+    return CompletableFuture.completedFuture(List.of("loading weights", "CUDA error: out of memory (job " + jobId + ")"));
+  }
+
   @Override public CompletionStage<UpstreamResponse> forward(UpstreamRequest request) {
     return CompletableFuture.failedFuture(new UnsupportedOperationException("not used by actor tests"));
   }
