@@ -12,7 +12,8 @@ import java.util.regex.Pattern;
 
 /** Core's settings, read once at start-up; any bad value fails there with the key's path. */
 public record CoreSettings(String deployment, Map<String, ServiceSettings> services, Map<String, ClusterSettings> clusters,
-                           Duration probeInterval, Duration askTimeout, Duration submitRetryMin, Duration submitRetryMax) {
+                           Duration probeInterval, Duration askTimeout, Duration submitRetryMin, Duration submitRetryMax,
+                           Recovery recovery) {
   public static final Pattern SERVICE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
   private static final Pattern DEPLOYMENT = Pattern.compile("[a-z0-9][a-z0-9-]{0,31}");
 
@@ -20,6 +21,18 @@ public record CoreSettings(String deployment, Map<String, ServiceSettings> servi
     services = Map.copyOf(services);
     clusters = Map.copyOf(clusters);
   }
+
+  /** What to do with jobs of this deployment that no service knows. */
+  public enum Orphans { ADOPT, CANCEL }
+
+  /**
+   * How failures are handled.
+   *
+   * @param orphans        jobs carrying this deployment's tag that no service knows (e.g. its journal was lost)
+   * @param degradedAfter  consecutive replicas failing to start before the service shows as degraded
+   * @param assumedStartup start-up time assumed for Retry-After until one has been measured
+   */
+  public record Recovery(Orphans orphans, int degradedAfter, Duration assumedStartup) {}
 
   public Optional<ServiceSettings> service(String id) { return Optional.ofNullable(services.get(id)); }
 
@@ -59,14 +72,45 @@ public record CoreSettings(String deployment, Map<String, ServiceSettings> servi
       if (inflight < 1) throw new ConfigException.BadValue(path + ".max-inflight-per-replica", "must be >= 1");
       int maxQueue = c.getInt("max-queue");
       if (maxQueue < 0) throw new ConfigException.BadValue(path + ".max-queue", "must be >= 0");
+      int healthFailures = c.getInt("health-failures");
+      if (healthFailures < 1) throw new ConfigException.BadValue(path + ".health-failures", "must be >= 1");
+      var lifecycle = new ServiceSettings.Lifecycle(
+          notNegative(c.getDuration("renew-before"), path + ".renew-before"),
+          notNegative(c.getDuration("drain-timeout"), path + ".drain-timeout"),
+          positive(c.getDuration("ready-timeout"), path + ".ready-timeout"),
+          notNegative(c.getDuration("scale-down-delay"), path + ".scale-down-delay"),
+          notNegative(c.getDuration("idle-to-zero"), path + ".idle-to-zero"),
+          positive(c.getDuration("health-interval"), path + ".health-interval"),
+          healthFailures);
       services.put(id, new ServiceSettings(id, cluster, c.getString("owned-by"), c.getStringList("input"),
-          c.getStringList("output"), min, max, inflight, maxQueue, positive(c.getDuration("max-queue-wait"), path + ".max-queue-wait")));
+          c.getStringList("output"), min, max, inflight, maxQueue, positive(c.getDuration("max-queue-wait"), path + ".max-queue-wait"),
+          lifecycle));
     }
     return new CoreSettings(deployment, services, clusters,
         positive(s.getDuration("readiness.probe-interval"), "sluice.readiness.probe-interval"),
         positive(s.getDuration("ask-timeout"), "sluice.ask-timeout"),
         positive(s.getDuration("submit-retry.min"), "sluice.submit-retry.min"),
-        positive(s.getDuration("submit-retry.max"), "sluice.submit-retry.max"));
+        positive(s.getDuration("submit-retry.max"), "sluice.submit-retry.max"),
+        new Recovery(orphans(s.getString("orphans")), atLeastOne(s.getInt("degraded-after"), "sluice.degraded-after"),
+            positive(s.getDuration("assumed-startup"), "sluice.assumed-startup")));
+  }
+
+  private static Orphans orphans(String value) {
+    return switch (value) {
+      case "adopt" -> Orphans.ADOPT;
+      case "cancel" -> Orphans.CANCEL;
+      default -> throw new ConfigException.BadValue("sluice.orphans", "must be 'adopt' or 'cancel', not '" + value + "'");
+    };
+  }
+
+  private static int atLeastOne(int n, String path) {
+    if (n < 1) throw new ConfigException.BadValue(path, "must be >= 1");
+    return n;
+  }
+
+  private static Duration notNegative(Duration d, String path) {
+    if (d.isNegative()) throw new ConfigException.BadValue(path, "must be >= 0");
+    return d;
   }
 
   private static Duration positive(Duration d, String path) {

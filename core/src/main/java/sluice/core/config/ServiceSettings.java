@@ -12,9 +12,28 @@ import java.util.List;
  */
 public record ServiceSettings(String id, String cluster, String ownedBy, List<String> input, List<String> output,
                               int minReplicas, int maxReplicas, int maxInflightPerReplica, int maxQueue,
-                              Duration maxQueueWait) {
+                              Duration maxQueueWait, Lifecycle lifecycle) {
   public ServiceSettings {
     input = List.copyOf(input);
     output = List.copyOf(output);
+  }
+
+  /**
+   * How the service's replicas are renewed, scaled, checked and replaced.
+   *
+   * @param renewBefore    a replacement is submitted this long before a job's Slurm end time (at most half its run)
+   * @param drainTimeout   a drained replica finishes its requests for at most this long, then it is cancelled
+   * @param readyTimeout   a running job whose model server is not ready this long after start is cancelled and retried
+   * @param scaleDownDelay demand must stay below the replicas for this long before one is drained
+   * @param idleToZero     with {@code min-replicas = 0}: no request at all for this long stops the last replica
+   * @param healthInterval how often a ready replica is checked
+   * @param healthFailures consecutive failed checks after which a replica is cancelled and replaced (one failed check
+   *                       already stops its traffic until a check passes)
+   */
+  public record Lifecycle(Duration renewBefore, Duration drainTimeout, Duration readyTimeout, Duration scaleDownDelay,
+                          Duration idleToZero, Duration healthInterval, int healthFailures) {
+    public Lifecycle {
+      if (healthFailures < 1) throw new IllegalArgumentException("health-failures must be >= 1");
+    }
   }
 }

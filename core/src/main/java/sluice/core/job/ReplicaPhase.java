@@ -1,4 +1,8 @@
 package sluice.core.job;
 
-/** A replica's life: the job is submitted (maybe pending), then running, then its model server is ready, then it ends. */
-public enum ReplicaPhase { SUBMITTED, RUNNING, READY, ENDED }
+/**
+ * A replica's life. SUBMITTING exists only as the service's persisted intent (no job id yet); the job's own actor
+ * goes PENDING (queued by Slurm) → RUNNING (its model server loading) → READY (probed, takes traffic) → DRAINING
+ * (takes no new requests, finishes the running ones) → ENDED (with a {@link ReplicaEnd}). Any phase may end early.
+ */
+public enum ReplicaPhase { SUBMITTING, PENDING, RUNNING, READY, DRAINING, ENDED }

@@ -23,12 +23,14 @@ import sluice.core.cluster.ProbeOutcome;
 import sluice.core.cluster.SlurmState;
 
 /**
- * One Slurm job serving a model: an event-sourced lifecycle (submitted, running, ready, ended with its reason).
+ * One Slurm job serving a model: an event-sourced lifecycle (pending, running, ready, draining, ended with its
+ * reason), each step with its time.
  *
  * <p>The parent {@code ServiceActor} polls the cluster once for all its jobs and hands each child its
- * {@link Observe observation}; the child persists transitions, probes readiness through the agent and reports every
- * change to the parent with a {@link ReplicaView}. A recovered child that was ready routes nothing until a probe in
- * this incarnation succeeds: the model server may have died while the gateway was down.
+ * {@link Observe observation}; the child persists transitions, probes readiness and health through the agent and
+ * reports every change to the parent with a {@link ReplicaView}. The parent decides (drain, cancel, replace); the
+ * child only observes. A recovered child that was ready routes nothing until a probe in this incarnation succeeds:
+ * the model server may have died while the gateway was down.
  */
 public final class SlurmJobActor
     extends EventSourcedBehaviorWithEnforcedReplies<SlurmJobActor.Command, SlurmJobActor.Event, SlurmJobActor.State> {
@@ -39,6 +41,12 @@ public final class SlurmJobActor
   public record Observe(JobSnapshot snapshot) implements Command {}
 
   public record GetView(ActorRef<ReplicaView> replyTo) implements Command {}
+
+  /** Take no new requests from now on (renewal, scale-down, an operator); the parent cancels the job later. */
+  public record Drain(String reason) implements Command {}
+
+  /** A request to this replica just failed before its response: check its health now instead of at the next tick. */
+  public enum CheckNow implements Command { INSTANCE }
 
   private enum ProbeTick implements Command { INSTANCE }
 
@@ -53,15 +61,36 @@ public final class SlurmJobActor
 
   public record BecameReady(Instant at) implements Event {}
 
+  public record DrainStarted(String reason, Instant at) implements Event {}
+
   public record Ended(SlurmState finalState, String reason, Instant at) implements Event {}
 
   public record State(ReplicaPhase phase, String node, Instant startedAt, Instant endsAt, Instant readyAt,
-                      Instant endedAt, SlurmState finalState, String endReason) implements CborSerializable {
-    static State submitted() { return new State(ReplicaPhase.SUBMITTED, null, null, null, null, null, null, null); }
+                      Instant drainingAt, String drainReason, Instant endedAt, SlurmState finalState,
+                      String endReason) implements CborSerializable {
+    static State pending() { return new State(ReplicaPhase.PENDING, null, null, null, null, null, null, null, null, null); }
+
+    State started(Started e) {
+      return new State(phase == ReplicaPhase.PENDING ? ReplicaPhase.RUNNING : phase, e.node(), e.startedAt(), e.endsAt(),
+          readyAt, drainingAt, drainReason, endedAt, finalState, endReason);
+    }
+
+    State ready(Instant at) {
+      return new State(ReplicaPhase.READY, node, startedAt, endsAt, at, drainingAt, drainReason, endedAt, finalState, endReason);
+    }
+
+    State draining(DrainStarted e) {
+      return new State(ReplicaPhase.DRAINING, node, startedAt, endsAt, readyAt, e.at(), e.reason(), endedAt, finalState, endReason);
+    }
+
+    State ended(Ended e) {
+      return new State(ReplicaPhase.ENDED, node, startedAt, endsAt, readyAt, drainingAt, drainReason, e.at(), e.finalState(), e.reason());
+    }
   }
 
   /** What the parent tells each child it spawns. */
-  public record Spec(String service, String jobId, String tag, Instant submittedAt, Duration probeInterval) {}
+  public record Spec(String service, String jobId, String tag, Instant submittedAt, Duration probeInterval,
+                     Duration healthInterval) {}
 
   private final Spec spec;
   private final ClusterGateway gateway;
@@ -70,9 +99,12 @@ public final class SlurmJobActor
   private final TimerScheduler<Command> timers;
   private final Clock clock;
   // Runtime only: rebuilt after every restart, never persisted.
-  private boolean routable;
+  private boolean confirmed;                 // a probe succeeded in this incarnation and no check failed since
   private boolean probing;
+  private Duration probeEvery;
+  private int failedChecks;
   private SlurmState lastSlurmState = SlurmState.PENDING;
+  private Instant observedEnd;               // Slurm may move the end time (scontrol update TimeLimit=...)
   private String lastDetail;
 
   public static Behavior<Command> create(Spec spec, ClusterGateway gateway, ActorRef<ReplicaView> parent, Clock clock) {
@@ -93,13 +125,15 @@ public final class SlurmJobActor
     this.clock = clock;
   }
 
-  @Override public State emptyState() { return State.submitted(); }
+  @Override public State emptyState() { return State.pending(); }
 
   @Override public CommandHandlerWithReply<Command, Event, State> commandHandler() {
     return newCommandHandlerWithReplyBuilder().forAnyState()
         .onCommand(Observe.class, this::onObserve)
         .onCommand(GetView.class, (s, c) -> Effect().reply(c.replyTo(), view(s)))
-        .onCommand(ProbeTick.class, (s, c) -> onProbeTick(s))
+        .onCommand(Drain.class, this::onDrain)
+        .onCommand(CheckNow.class, (s, c) -> probe(s))
+        .onCommand(ProbeTick.class, (s, c) -> probe(s))
         .onCommand(Probed.class, this::onProbed)
         .onCommand(StopRecoveredEnded.class, (s, c) -> Effect().stop().thenNoReply())
         .build();
@@ -117,23 +151,42 @@ public final class SlurmJobActor
           + (snap.reason() == null || snap.reason().equals("None") ? "" : ": " + snap.reason());
       return end(new Ended(snap.state(), reason, snap.endTime() != null ? snap.endTime() : clock.instant()));
     }
-    if (snap.state() == SlurmState.RUNNING && s.phase() == ReplicaPhase.SUBMITTED) {
+    boolean changed = false;
+    if (snap.state() == SlurmState.RUNNING && snap.endTime() != null && !snap.endTime().equals(observedEnd)) {
+      changed = observedEnd != null;
+      observedEnd = snap.endTime();
+    }
+    if (snap.state() == SlurmState.RUNNING && s.startedAt() == null) {
       Instant started = snap.startTime() != null ? snap.startTime() : clock.instant();
       return Effect().persist(new Started(snap.node(), started, snap.endTime()))
           .thenRun(this::afterChange)
           .thenNoReply();
     }
-    boolean wasRoutable = routable;
     if (snap.state() != SlurmState.RUNNING) {
-      routable = false;                           // COMPLETING or SUSPENDED: keep it, but send it nothing
+      changed |= confirmed;
+      confirmed = false;                         // COMPLETING or SUSPENDED: keep it, but send it nothing
+      changed |= s.phase() == ReplicaPhase.PENDING && !java.util.Objects.equals(lastDetail, snap.reason());
       lastDetail = snap.reason();
     }
-    if (wasRoutable != routable || s.phase() == ReplicaPhase.SUBMITTED) report(s);
+    if (changed) report(s);
     return Effect().noReply();
   }
 
-  private ReplyEffect<Event, State> onProbeTick(State s) {
-    if (probing || routable || !(s.phase() == ReplicaPhase.RUNNING || s.phase() == ReplicaPhase.READY)) {
+  private ReplyEffect<Event, State> onDrain(State s, Drain d) {
+    if (s.phase() == ReplicaPhase.ENDED || s.phase() == ReplicaPhase.DRAINING) return Effect().noReply();
+    confirmed = false;
+    timers.cancel(ProbeTick.INSTANCE);
+    return Effect().persist(new DrainStarted(d.reason(), clock.instant()))
+        .thenRun(st -> {
+          ctx.getLog().info("job {} of {} draining: {}", spec.jobId(), spec.service(), d.reason());
+          report(st);
+        })
+        .thenNoReply();
+  }
+
+  private ReplyEffect<Event, State> probe(State s) {
+    if (probing || lastSlurmState != SlurmState.RUNNING
+        || !(s.phase() == ReplicaPhase.RUNNING || s.phase() == ReplicaPhase.READY)) {
       return Effect().noReply();
     }
     probing = true;
@@ -144,22 +197,36 @@ public final class SlurmJobActor
 
   private ReplyEffect<Event, State> onProbed(State s, Probed p) {
     probing = false;
+    if (s.phase() != ReplicaPhase.RUNNING && s.phase() != ReplicaPhase.READY) return Effect().noReply();
     lastDetail = p.outcome().detail();
-    if (!p.outcome().ready() || s.phase() == ReplicaPhase.ENDED || lastSlurmState != SlurmState.RUNNING) {
+    if (!p.outcome().ready()) {
+      if (s.phase() == ReplicaPhase.READY) {       // a health check failed: no traffic until one passes
+        failedChecks++;
+        confirmed = false;
+        ctx.getLog().warn("job {} of {} failed health check {}: {}", spec.jobId(), spec.service(), failedChecks, lastDetail);
+        scheduleProbes(spec.probeInterval());
+        report(s);
+      }
       return Effect().noReply();
     }
-    routable = true;
-    timers.cancel(ProbeTick.INSTANCE);
-    if (s.phase() == ReplicaPhase.READY) {             // re-adopted after a restart: ready again, nothing new to persist
-      ctx.getLog().info("job {} of {} re-adopted and ready", spec.jobId(), spec.service());
+    if (lastSlurmState != SlurmState.RUNNING) return Effect().noReply();
+    boolean changed = !confirmed || failedChecks > 0;
+    confirmed = true;
+    failedChecks = 0;
+    scheduleProbes(spec.healthInterval());
+    if (s.phase() == ReplicaPhase.RUNNING) {
+      return Effect().persist(new BecameReady(clock.instant())).thenRun(this::afterChange).thenNoReply();
+    }
+    if (changed) {
+      ctx.getLog().info("job {} of {} is ready (again)", spec.jobId(), spec.service());
       report(s);
-      return Effect().noReply();
     }
-    return Effect().persist(new BecameReady(clock.instant())).thenRun(this::afterChange).thenNoReply();
+    return Effect().noReply();
   }
 
   private ReplyEffect<Event, State> end(Ended ended) {
-    routable = false;
+    confirmed = false;
+    timers.cancel(ProbeTick.INSTANCE);
     return Effect().persist(ended)
         .thenRun(s -> {
           ctx.getLog().info("job {} of {} ended: {}", spec.jobId(), spec.service(), s.endReason());
@@ -180,10 +247,14 @@ public final class SlurmJobActor
   }
 
   private void startProbing() {
-    if (!timers.isTimerActive(ProbeTick.INSTANCE)) {
-      timers.startTimerWithFixedDelay(ProbeTick.INSTANCE, ProbeTick.INSTANCE, spec.probeInterval());
-    }
+    scheduleProbes(spec.probeInterval());
     ctx.getSelf().tell(ProbeTick.INSTANCE);
+  }
+
+  private void scheduleProbes(Duration every) {
+    if (every.equals(probeEvery) && timers.isTimerActive(ProbeTick.INSTANCE)) return;
+    probeEvery = every;
+    timers.startTimerWithFixedDelay(ProbeTick.INSTANCE, ProbeTick.INSTANCE, every);
   }
 
   private void report(State s) {
@@ -191,18 +262,20 @@ public final class SlurmJobActor
   }
 
   private ReplicaView view(State s) {
-    String reason = s.phase() == ReplicaPhase.ENDED ? s.endReason() : lastDetail;
-    return new ReplicaView(spec.jobId(), spec.tag(), s.phase(), routable,
-        s.phase() == ReplicaPhase.ENDED ? s.finalState() : lastSlurmState, s.node(), spec.submittedAt(), s.startedAt(),
-        s.endsAt(), s.readyAt(), reason);
+    boolean ended = s.phase() == ReplicaPhase.ENDED;
+    String reason = ended ? s.endReason() : s.phase() == ReplicaPhase.DRAINING ? s.drainReason() : lastDetail;
+    boolean routable = confirmed && s.phase() == ReplicaPhase.READY && lastSlurmState == SlurmState.RUNNING;
+    return new ReplicaView(spec.jobId(), spec.tag(), s.phase(), routable, ended ? s.finalState() : lastSlurmState,
+        s.node(), spec.submittedAt(), s.startedAt(), observedEnd != null ? observedEnd : s.endsAt(), s.readyAt(),
+        s.drainingAt(), s.endedAt(), ended ? ReplicaEnd.of(s.finalState()) : null, failedChecks, reason);
   }
 
   @Override public EventHandler<State, Event> eventHandler() {
     return newEventHandlerBuilder().forAnyState()
-        .onEvent(Started.class, (s, e) -> new State(ReplicaPhase.RUNNING, e.node(), e.startedAt(), e.endsAt(), null, null, null, null))
-        .onEvent(BecameReady.class, (s, e) -> new State(ReplicaPhase.READY, s.node(), s.startedAt(), s.endsAt(), e.at(), null, null, null))
-        .onEvent(Ended.class, (s, e) -> new State(ReplicaPhase.ENDED, s.node(), s.startedAt(), s.endsAt(), s.readyAt(), e.at(),
-            e.finalState(), e.reason()))
+        .onEvent(Started.class, State::started)
+        .onEvent(BecameReady.class, (s, e) -> s.ready(e.at()))
+        .onEvent(DrainStarted.class, State::draining)
+        .onEvent(Ended.class, State::ended)
         .build();
   }
 
@@ -214,7 +287,7 @@ public final class SlurmJobActor
             ctx.getSelf().tell(StopRecoveredEnded.INSTANCE);
             return;
           }
-          if (s.phase() != ReplicaPhase.SUBMITTED) lastSlurmState = SlurmState.RUNNING;
+          if (s.startedAt() != null) lastSlurmState = SlurmState.RUNNING;
           if (s.phase() == ReplicaPhase.RUNNING || s.phase() == ReplicaPhase.READY) startProbing();
           report(s);
         })

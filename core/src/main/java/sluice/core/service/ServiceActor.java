@@ -8,12 +8,11 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
@@ -37,22 +36,32 @@ import sluice.core.config.ServiceSettings;
 import sluice.core.job.ReplicaPhase;
 import sluice.core.job.ReplicaView;
 import sluice.core.job.SlurmJobActor;
+import sluice.core.policy.Autoscaler;
 import sluice.core.policy.Backoff;
+import sluice.core.policy.FairQueue;
 import sluice.core.policy.ReplicaChooser;
 import sluice.core.policy.ReplicaLoad;
-import sluice.core.policy.ReplicaTarget;
+import sluice.core.policy.ReplicaPlanner;
+import sluice.core.policy.RetryAfter;
 
 /**
  * One model, served by Slurm jobs: sharded by service id, event-sourced, parent of one {@link SlurmJobActor} per job.
  *
- * <p>Persisted: which jobs it owns and its submission intents. An intent (a unique tag) is stored before the job is
- * submitted, so after a crash the tag finds the job on the cluster and nothing is submitted twice. Runtime only:
- * replica views, leases and requests in flight per replica, and the queue of requests waiting for a replica.
+ * <p>Persisted: the jobs it owns, its submission intents and an operator's scale override. An intent (a unique tag)
+ * is stored before the job is submitted, so after a crash the tag finds the job on the cluster and nothing is
+ * submitted twice. Runtime only: replica views, leases and requests in flight per replica, the admission queue, the
+ * autoscaler's memory and the failure counters.
+ *
+ * <p>Decisions come from pure policies ({@link Autoscaler}, {@link ReplicaPlanner}, {@link ReplicaChooser},
+ * {@link RetryAfter}); this actor feeds them what it observes and applies what they return. It re-evaluates on every
+ * change it sees (a queued request, a replica's report) and on a one-second tick, so a demand step is acted on at once.
  */
 public final class ServiceActor
     extends EventSourcedBehaviorWithEnforcedReplies<ServiceActor.Command, ServiceActor.Event, ServiceActor.State> {
 
   public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "Service");
+  private static final Duration EVALUATE_EVERY = Duration.ofSeconds(1);
+  private static final int LOG_TAIL_LINES = 40;
 
   // ---------------------------------------------------------------- protocol
 
@@ -61,18 +70,28 @@ public final class ServiceActor
   /** Starts the entity (and its jobs) without asking anything; sent for every configured service at start-up. */
   public enum Wake implements Command { INSTANCE }
 
-  /** Asks for a ready replica, waiting up to the service's queue wait. {@code leaseId} must be unique per request. */
-  public record Acquire(String leaseId, ActorRef<LeaseReply> replyTo) implements Command {}
+  /**
+   * Asks for a ready replica, waiting in the queue up to the service's queue wait. {@code leaseId} must be unique per
+   * request; {@code user} makes the queue fair between users; {@code avoid} (nullable) is a replica that just failed
+   * this request, so its one retry goes elsewhere.
+   */
+  public record Acquire(String leaseId, String user, String avoid, ActorRef<LeaseReply> replyTo) implements Command {}
 
-  /** The request holding this lease has ended (completed, failed or cancelled). */
-  public record Release(String leaseId) implements Command {}
+  /** The request holding this lease has ended; {@code replicaFailed} when its replica failed before answering. */
+  public record Release(String leaseId, boolean replicaFailed) implements Command {}
 
   public record GetStatus(ActorRef<ServiceStatus> replyTo) implements Command {}
+
+  /** An operator's replica bounds; they override the configured ones until changed again. */
+  public record SetScale(int min, int max, ActorRef<AdminReply> replyTo) implements Command {}
+
+  /** An operator drains one replica: no new requests, running ones finish (up to drain-timeout), then it is cancelled. */
+  public record DrainReplica(String jobId, ActorRef<AdminReply> replyTo) implements Command {}
 
   /** A child's report, through a message adapter. */
   record ReplicaChanged(ReplicaView view) implements Command {}
 
-  private enum Tick implements Command { POLL, RECONCILE }
+  private enum Tick implements Command { POLL, EVALUATE }
 
   /** A job listing; {@code asked} is when this actor asked for it (the listing may be a little older, see onPolled). */
   private record Polled(List<JobSnapshot> jobs, Instant asked) implements Command {}
@@ -82,6 +101,10 @@ public final class ServiceActor
   private record SubmitSucceeded(String tag, JobSnapshot job) implements Command {}
 
   private record SubmitFailed(String tag, String reason) implements Command {}
+
+  private record CancelFailed(String jobId, String reason) implements Command {}
+
+  private record LogTailFetched(String jobId, List<String> lines) implements Command {}
 
   private record WaitExpired(String leaseId) implements Command {}
 
@@ -103,9 +126,14 @@ public final class ServiceActor
   /** The job ended; it no longer counts as a replica. */
   public record JobForgotten(String jobId, String reason, Instant at) implements Event {}
 
+  /** An operator set the replica bounds. */
+  public record ScaleSet(int min, int max, Instant at) implements Event {}
+
   public record TrackedJob(String jobId, String tag, Instant submittedAt) implements CborSerializable {}
 
-  public record State(Instant createdAt, Map<String, Instant> intents, Map<String, TrackedJob> jobs) implements CborSerializable {
+  /** {@code minOverride}/{@code maxOverride} are null until an operator sets them. */
+  public record State(Instant createdAt, Map<String, Instant> intents, Map<String, TrackedJob> jobs, Integer minOverride,
+                      Integer maxOverride) implements CborSerializable {
     public State {
       intents = Map.copyOf(intents);
       jobs = Map.copyOf(jobs);
@@ -114,53 +142,69 @@ public final class ServiceActor
     State withIntent(String tag, Instant at) {
       Map<String, Instant> i = new HashMap<>(intents);
       i.put(tag, at);
-      return new State(createdAt, i, jobs);
+      return new State(createdAt, i, jobs, minOverride, maxOverride);
     }
 
     State withoutIntent(String tag) {
       Map<String, Instant> i = new HashMap<>(intents);
       i.remove(tag);
-      return new State(createdAt, i, jobs);
+      return new State(createdAt, i, jobs, minOverride, maxOverride);
     }
 
     State withJob(TrackedJob job) {
       Map<String, TrackedJob> j = new HashMap<>(jobs);
       j.put(job.jobId(), job);
-      return new State(createdAt, intents, j).withoutIntent(job.tag());
+      return new State(createdAt, intents, j, minOverride, maxOverride).withoutIntent(job.tag());
     }
 
     State withoutJob(String jobId) {
       Map<String, TrackedJob> j = new HashMap<>(jobs);
       j.remove(jobId);
-      return new State(createdAt, intents, j);
+      return new State(createdAt, intents, j, minOverride, maxOverride);
     }
   }
 
   // ---------------------------------------------------------------- behaviour
 
-  private record Waiter(ActorRef<LeaseReply> replyTo, Instant since) {}
+  private record Waiter(ActorRef<LeaseReply> replyTo, String user, String avoid, Instant since) {}
+
+  private record Lease(String jobId, Instant grantedAt) {}
 
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final ActorContext<Command> ctx;
   private final TimerScheduler<Command> timers;
   private final ServiceSettings settings;
+  private final ServiceSettings.Lifecycle life;
   private final CoreSettings core;
   private final ClusterGateway gateway;
   private final Clock clock;
-  private final ReplicaTarget target;
-  private final Backoff submitBackoff;
+  private final Backoff backoff;
   private final ActorRef<ReplicaView> childReports;
 
   private final Map<String, ActorRef<SlurmJobActor.Command>> children = new HashMap<>();
   private final Map<String, ReplicaView> views = new HashMap<>();
   private final Map<String, Integer> inFlight = new HashMap<>();
-  private final Map<String, String> leases = new HashMap<>();            // lease id -> job id
-  private final LinkedHashMap<String, Waiter> waiters = new LinkedHashMap<>();
+  private final Map<String, Lease> leases = new HashMap<>();
+  private final FairQueue<Waiter> queue = new FairQueue<>();
   private final Set<String> submitting = new HashSet<>();
+  private final Map<String, String> cancelling = new HashMap<>();      // job id -> why
+  private final Set<String> drainAsked = new HashSet<>();
+  private final Set<String> startMeasured = new HashSet<>();
+  private final Set<String> orphansCancelled = new HashSet<>();
+  private Set<String> orphansSeen = Set.of();     // candidates of the previous poll: an orphan must be seen twice
+  private Autoscaler autoscaler;
+  private Autoscaler.Scale scale;
+  private Instant demandAbove;             // when demand first needed more replicas than the target
+  private ServiceStatus.Scaling lastScaling;
   private boolean polledSinceStart;
   private int submitFailures;
+  private int startFailures;
+  private Instant submitNotBefore = Instant.EPOCH;
   private String lastError;
+  private List<String> logTail = List.of();
+  private Duration startup;                // measured submission-to-ready time (moving average), null until measured
+  private Duration requestTime = Duration.ofSeconds(1);
 
   public static Behavior<Command> create(ServiceSettings settings, CoreSettings core, ClusterGateway gateway, Clock clock) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new ServiceActor(ctx, timers, settings, core, gateway, clock)));
@@ -175,15 +219,15 @@ public final class ServiceActor
     this.ctx = ctx;
     this.timers = timers;
     this.settings = settings;
+    this.life = settings.lifecycle();
     this.core = core;
     this.gateway = gateway;
     this.clock = clock;
-    this.target = new ReplicaTarget(settings.minReplicas(), settings.maxReplicas());
-    this.submitBackoff = new Backoff(core.submitRetryMin(), core.submitRetryMax());
+    this.backoff = new Backoff(core.submitRetryMin(), core.submitRetryMax());
     this.childReports = ctx.messageAdapter(ReplicaView.class, ReplicaChanged::new);
   }
 
-  @Override public State emptyState() { return new State(null, Map.of(), Map.of()); }
+  @Override public State emptyState() { return new State(null, Map.of(), Map.of(), null, null); }
 
   @Override public RetentionCriteria retentionCriteria() { return RetentionCriteria.snapshotEvery(100, 2); }
 
@@ -191,8 +235,10 @@ public final class ServiceActor
     return newCommandHandlerWithReplyBuilder().forAnyState()
         .onCommand(Wake.class, this::onWake)
         .onCommand(Acquire.class, this::onAcquire)
-        .onCommand(Release.class, (s, c) -> onRelease(c))
+        .onCommand(Release.class, this::onRelease)
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), status(s)))
+        .onCommand(SetScale.class, this::onSetScale)
+        .onCommand(DrainReplica.class, this::onDrainReplica)
         .onCommand(ReplicaChanged.class, this::onReplicaChanged)
         .onCommand(Tick.class, this::onTick)
         .onCommand(Polled.class, this::onPolled)
@@ -202,7 +248,16 @@ public final class ServiceActor
         })
         .onCommand(SubmitSucceeded.class, this::onSubmitSucceeded)
         .onCommand(SubmitFailed.class, this::onSubmitFailed)
-        .onCommand(WaitExpired.class, (s, c) -> onWaitExpired(c))
+        .onCommand(CancelFailed.class, (s, c) -> {
+          ctx.getLog().warn("cancelling job {} of {} failed ({}); retrying", c.jobId(), settings.id(), c.reason());
+          cancelling.remove(c.jobId());
+          return Effect().noReply();
+        })
+        .onCommand(LogTailFetched.class, (s, c) -> {
+          logTail = c.lines();
+          return Effect().noReply();
+        })
+        .onCommand(WaitExpired.class, (s, c) -> onWaitExpired(s, c))
         .onCommand(ChildStopped.class, this::onChildStopped)
         .build();
   }
@@ -215,63 +270,105 @@ public final class ServiceActor
   // ---------------------------------------------------------------- requests
 
   private ReplyEffect<Event, State> onAcquire(State s, Acquire a) {
-    Optional<String> job = choose();
+    Optional<String> job = choose(a.avoid());
     if (job.isPresent()) {
       grant(a.leaseId(), a.replyTo(), job.get());
-    } else if (waiters.size() >= settings.maxQueue()) {
-      a.replyTo().tell(new LeaseReply.Unavailable("the queue of " + settings.id() + " is full", retryAfterSeconds()));
-    } else {
-      waiters.put(a.leaseId(), new Waiter(a.replyTo(), clock.instant()));
-      timers.startSingleTimer(a.leaseId(), new WaitExpired(a.leaseId()), settings.maxQueueWait());
+      return Effect().noReply();
     }
-    return Effect().noReply();
+    Instant now = clock.instant();
+    if (startFailures >= core.recovery().degradedAfter() && !replicaStarting() && submitNotBefore.isAfter(now.plus(settings.maxQueueWait()))) {
+      a.replyTo().tell(new LeaseReply.Unavailable("model " + settings.id() + " is unavailable: " + lastError, retryAfterSeconds(s)));
+      return Effect().noReply();
+    }
+    if (queue.size() >= settings.maxQueue()) {
+      a.replyTo().tell(new LeaseReply.Unavailable("the queue of " + settings.id() + " is full (" + settings.maxQueue()
+          + " requests waiting)", retryAfterSeconds(s)));
+      return Effect().noReply();
+    }
+    queue.add(a.leaseId(), a.user(), new Waiter(a.replyTo(), a.user(), a.avoid(), now));
+    timers.startSingleTimer(a.leaseId(), new WaitExpired(a.leaseId()), settings.maxQueueWait());
+    return evaluate(s);                            // a demand step: decide now, not at the next tick
   }
 
-  private ReplyEffect<Event, State> onRelease(Release r) {
-    String job = leases.remove(r.leaseId());
-    if (job != null) inFlight.computeIfPresent(job, (k, n) -> n > 1 ? n - 1 : null);
+  private ReplyEffect<Event, State> onRelease(State s, Release r) {
+    Lease lease = leases.remove(r.leaseId());
+    if (lease == null) return Effect().noReply();
+    inFlight.computeIfPresent(lease.jobId(), (k, n) -> n > 1 ? n - 1 : null);
+    Duration held = Duration.between(lease.grantedAt(), clock.instant());
+    requestTime = requestTime.multipliedBy(7).plus(held.multipliedBy(3)).dividedBy(10);
+    ActorRef<SlurmJobActor.Command> child = children.get(lease.jobId());
+    if (r.replicaFailed() && child != null) child.tell(SlurmJobActor.CheckNow.INSTANCE);
     serveWaiters();
+    ReplicaView v = views.get(lease.jobId());
+    if (v != null && v.phase() == ReplicaPhase.DRAINING && !inFlight.containsKey(lease.jobId())) return evaluate(s);
     return Effect().noReply();
   }
 
-  private ReplyEffect<Event, State> onWaitExpired(WaitExpired e) {
-    Waiter w = waiters.remove(e.leaseId());
-    if (w != null) {
-      w.replyTo().tell(new LeaseReply.Unavailable("no replica of " + settings.id() + " became ready within "
-          + settings.maxQueueWait().toSeconds() + " s", retryAfterSeconds()));
-    }
+  private ReplyEffect<Event, State> onWaitExpired(State s, WaitExpired e) {
+    queue.remove(e.leaseId()).ifPresent(w -> w.replyTo().tell(new LeaseReply.Unavailable("no replica of " + settings.id()
+        + " could take the request within " + settings.maxQueueWait().toSeconds() + " s", retryAfterSeconds(s))));
     return Effect().noReply();
   }
 
-  private Optional<String> choose() {
+  private Optional<String> choose(String avoid) {
     List<ReplicaLoad> loads = views.values().stream()
         .sorted(Comparator.comparing(ReplicaView::submittedAt, Comparator.nullsLast(Comparator.naturalOrder())))
-        .map(v -> new ReplicaLoad(v.jobId(), v.routable(), inFlight.getOrDefault(v.jobId(), 0)))
+        .map(v -> new ReplicaLoad(v.jobId(), v.routable() && !cancelling.containsKey(v.jobId()) && !drainAsked.contains(v.jobId()),
+            inFlight.getOrDefault(v.jobId(), 0)))
         .toList();
-    return ReplicaChooser.pick(loads, settings.maxInflightPerReplica());
+    return ReplicaChooser.pick(loads, settings.maxInflightPerReplica(), avoid);
   }
 
   private void grant(String leaseId, ActorRef<LeaseReply> replyTo, String jobId) {
     inFlight.merge(jobId, 1, Integer::sum);
-    leases.put(leaseId, jobId);
+    leases.put(leaseId, new Lease(jobId, clock.instant()));
     replyTo.tell(new LeaseReply.Granted(settings.id(), settings.cluster(), jobId, leaseId));
   }
 
+  /** Grants waiting requests while a replica has room, fairly between users; a retry avoids the replica that failed it. */
   private void serveWaiters() {
-    while (!waiters.isEmpty()) {
-      Optional<String> job = choose();
-      if (job.isEmpty()) return;
-      Map.Entry<String, Waiter> first = waiters.entrySet().iterator().next();
-      waiters.remove(first.getKey());
-      timers.cancel(first.getKey());
-      grant(first.getKey(), first.getValue().replyTo(), job.get());
+    for (int tries = queue.size(); tries > 0 && !queue.isEmpty(); tries--) {
+      if (choose(null).isEmpty()) return;
+      Map.Entry<String, Waiter> next = queue.poll().orElseThrow();
+      Waiter w = next.getValue();
+      Optional<String> job = choose(w.avoid());
+      if (job.isEmpty()) {                       // only the replica it must avoid has room: back in line
+        queue.add(next.getKey(), w.user(), w);
+        continue;
+      }
+      timers.cancel(next.getKey());
+      grant(next.getKey(), w.replyTo(), job.get());
     }
   }
 
-  /** A hint for clients: soon when a replica is on its way, longer when none is. */
-  private long retryAfterSeconds() {
-    boolean starting = !submitting.isEmpty() || views.values().stream().anyMatch(v -> v.phase() != ReplicaPhase.ENDED && !v.routable());
-    return starting ? 5 : 30;
+  private int demand() { return leases.size() + queue.size(); }
+
+  private boolean replicaStarting() {
+    return !submitting.isEmpty() || views.values().stream().anyMatch(v -> isStarting(v) && !cancelling.containsKey(v.jobId()));
+  }
+
+  private static boolean isStarting(ReplicaView v) {
+    return v.phase() == ReplicaPhase.PENDING || v.phase() == ReplicaPhase.RUNNING;
+  }
+
+  /** Estimated from the replicas on their way and the measured start-up and request times. */
+  private long retryAfterSeconds(State s) {
+    Instant now = clock.instant();
+    Duration startingFor = null;
+    for (ReplicaView v : views.values()) {
+      if (!isStarting(v) || cancelling.containsKey(v.jobId()) || v.submittedAt() == null) continue;
+      Duration d = Duration.between(v.submittedAt(), now);
+      if (startingFor == null || d.compareTo(startingFor) > 0) startingFor = d;
+    }
+    for (Instant at : s.intents().values()) {
+      Duration d = Duration.between(at, now);
+      if (startingFor == null || d.compareTo(startingFor) > 0) startingFor = d;
+    }
+    long routable = views.values().stream().filter(ReplicaView::routable).count();
+    Duration backoffLeft = submitNotBefore.isAfter(now) ? Duration.between(now, submitNotBefore) : Duration.ZERO;
+    return RetryAfter.seconds(startingFor, liveReplicas() < maxReplicas(s), backoffLeft,
+        startup != null ? startup : core.recovery().assumedStartup(), queue.size(),
+        (int) routable * settings.maxInflightPerReplica(), requestTime);
   }
 
   // ---------------------------------------------------------------- replicas
@@ -280,18 +377,52 @@ public final class ServiceActor
     ReplicaView v = c.view();
     if (!s.jobs().containsKey(v.jobId())) return Effect().noReply();
     if (v.phase() == ReplicaPhase.ENDED) {
+      String cancelledBecause = cancelling.remove(v.jobId());
+      drainAsked.remove(v.jobId());
+      if (v.readyAt() == null && cancelledBecause == null) startFailed(v.jobId(), "job " + v.jobId() + " ended before it was ready: " + v.reason());
       return Effect().persist(new JobForgotten(v.jobId(), v.reason(), clock.instant()))
           .thenRun(st -> {
             ctx.getLog().info("replica {} of {} ended: {}", v.jobId(), settings.id(), v.reason());
             views.remove(v.jobId());
             inFlight.remove(v.jobId());
-            reconcileSoon();
+            ctx.getSelf().tell(Tick.EVALUATE);
           })
           .thenNoReply();
     }
-    views.put(v.jobId(), v);
+    ReplicaView before = views.put(v.jobId(), v);
+    if (v.phase() == ReplicaPhase.READY && v.readyAt() != null && startMeasured.add(v.jobId())) {
+      if (before == null || before.phase() != ReplicaPhase.READY) startSucceeded(v);
+    }
+    if (v.phase() == ReplicaPhase.DRAINING) drainAsked.remove(v.jobId());
     if (v.routable()) serveWaiters();
-    return Effect().noReply();
+    return evaluate(s);
+  }
+
+  private void startSucceeded(ReplicaView v) {
+    if (v.submittedAt() != null && v.readyAt().isAfter(v.submittedAt())) {
+      Duration took = Duration.between(v.submittedAt(), v.readyAt());
+      startup = startup == null ? took : startup.plus(took).dividedBy(2);
+    }
+    if (startFailures > 0) ctx.getLog().info("{} recovered: job {} is ready after {} failed starts", settings.id(), v.jobId(), startFailures);
+    if (startFailures > 0) {
+      lastError = null;
+      logTail = List.of();
+    }
+    startFailures = 0;
+    submitNotBefore = Instant.EPOCH;
+  }
+
+  /** A replica failed to start: back off before the next submission, and fetch the job's log to show why. */
+  private void startFailed(String jobId, String reason) {
+    startFailures++;
+    Duration wait = backoff.after(startFailures);
+    submitNotBefore = clock.instant().plus(wait);
+    lastError = reason;
+    boolean degraded = startFailures >= core.recovery().degradedAfter();
+    if (degraded) ctx.getLog().error("{} is degraded after {} failed starts; last: {}", settings.id(), startFailures, reason);
+    else ctx.getLog().warn("{}: {}; next submission in {} s", settings.id(), reason, wait.toSeconds());
+    ctx.pipeToSelf(gateway.logTail(settings.id(), jobId, LOG_TAIL_LINES),
+        (lines, err) -> new LogTailFetched(jobId, err == null ? lines : List.of("(no log: " + rootMessage(err) + ")")));
   }
 
   private ReplyEffect<Event, State> onChildStopped(State s, ChildStopped c) {
@@ -303,21 +434,49 @@ public final class ServiceActor
 
   private void spawn(TrackedJob job) {
     if (children.containsKey(job.jobId())) return;
-    var spec = new SlurmJobActor.Spec(settings.id(), job.jobId(), job.tag(), job.submittedAt(), core.probeInterval());
+    var spec = new SlurmJobActor.Spec(settings.id(), job.jobId(), job.tag(), job.submittedAt(), core.probeInterval(),
+        life.healthInterval());
     ActorRef<SlurmJobActor.Command> child = ctx.spawn(SlurmJobActor.create(spec, gateway, childReports, clock), "job-" + job.jobId());
     ctx.watchWith(child, new ChildStopped(job.jobId()));
     children.put(job.jobId(), child);
   }
 
-  // ---------------------------------------------------------------- polling and submitting
+  // ---------------------------------------------------------------- operator commands
+
+  private ReplyEffect<Event, State> onSetScale(State s, SetScale c) {
+    if (c.min() < 0 || c.max() < 1 || c.max() < c.min()) {
+      return Effect().reply(c.replyTo(), new AdminReply.Refused("invalid_scale", "need 0 <= min <= max and max >= 1"));
+    }
+    return Effect().persist(new ScaleSet(c.min(), c.max(), clock.instant()))
+        .thenRun(st -> {
+          ctx.getLog().info("{}: an operator set min {} max {}", settings.id(), c.min(), c.max());
+          autoscaler = autoscaler(st);
+          ctx.getSelf().tell(Tick.EVALUATE);
+        })
+        .thenReply(c.replyTo(), st -> new AdminReply.Done(status(st)));
+  }
+
+  private ReplyEffect<Event, State> onDrainReplica(State s, DrainReplica c) {
+    ActorRef<SlurmJobActor.Command> child = children.get(c.jobId());
+    ReplicaView v = views.get(c.jobId());
+    if (!s.jobs().containsKey(c.jobId()) || child == null || (v != null && v.phase() == ReplicaPhase.ENDED)) {
+      return Effect().reply(c.replyTo(), new AdminReply.Refused("replica_not_found",
+          "No live replica " + c.jobId() + " in service " + settings.id()));
+    }
+    drain(c.jobId(), "drained by an operator");
+    ctx.getSelf().tell(Tick.EVALUATE);                      // submits a replacement if the target needs one
+    return Effect().reply(c.replyTo(), new AdminReply.Done(status(s)));
+  }
+
+  // ---------------------------------------------------------------- polling
 
   private ReplyEffect<Event, State> onTick(State s, Tick t) {
     if (t == Tick.POLL) {
       Instant asked = clock.instant();
-      ctx.pipeToSelf(gateway.jobs(), (jobs, err) -> err == null ? new Polled(jobs, asked) : new PollFailed(err.getMessage()));
+      ctx.pipeToSelf(gateway.jobs(), (jobs, err) -> err == null ? new Polled(jobs, asked) : new PollFailed(rootMessage(err)));
       return Effect().noReply();
     }
-    return reconcile(s);
+    return evaluate(s);
   }
 
   private ReplyEffect<Event, State> onPolled(State s, Polled p) {
@@ -325,8 +484,9 @@ public final class ServiceActor
     if (lastError != null && lastError.startsWith("cannot list jobs")) lastError = null;
     Map<String, JobSnapshot> byId = new HashMap<>();
     Map<String, JobSnapshot> byTag = new HashMap<>();
+    String ours = core.deployment() + ".";
     for (JobSnapshot j : p.jobs()) {
-      if (!settings.id().equals(j.service())) continue;
+      if (!settings.id().equals(j.service()) || j.tag() == null || !j.tag().startsWith(ours)) continue;
       byId.put(j.jobId(), j);
       byTag.put(j.tag(), j);
     }
@@ -340,39 +500,140 @@ public final class ServiceActor
         child.tell(new SlurmJobActor.Observe(seen));
       }
     });
-    // Intents left by an earlier incarnation: the submission either reached the cluster (adopt) or it did not.
     List<Event> resolved = new ArrayList<>();
+    // Intents left by an earlier incarnation: the submission either reached the cluster (adopt) or it did not.
     for (String tag : s.intents().keySet()) {
       if (submitting.contains(tag)) continue;
       JobSnapshot found = byTag.get(tag);
       if (found != null) resolved.add(new JobTracked(tag, found.jobId(), clock.instant()));
       else resolved.add(new IntentDropped(tag, "not on the cluster after a restart", clock.instant()));
     }
-    if (resolved.isEmpty()) return reconcile(s);
+    // Orphans: this deployment's live jobs of this service that nobody tracks (e.g. the journal was lost). Seen in two
+    // listings in a row, so a listing older than a job's end (listings are shared and may cross) adopts nothing.
+    Set<String> candidates = new HashSet<>();
+    for (JobSnapshot j : byId.values()) {
+      if (j.state().isFinal() || s.jobs().containsKey(j.jobId()) || s.intents().containsKey(j.tag())) continue;
+      candidates.add(j.jobId());
+      if (!orphansSeen.contains(j.jobId())) continue;
+      if (core.recovery().orphans() == CoreSettings.Orphans.ADOPT) {
+        resolved.add(new JobTracked(j.tag(), j.jobId(), clock.instant()));
+      } else if (orphansCancelled.add(j.jobId())) {
+        ctx.getLog().warn("cancelling orphaned job {} of {} (tag {}): no service knows it", j.jobId(), settings.id(), j.tag());
+        cancel(j.jobId(), "orphaned");
+      }
+    }
+    orphansSeen = candidates;
+    if (resolved.isEmpty()) return evaluate(s);
     return Effect().persist(resolved)
         .thenRun(st -> {
           for (Event e : resolved) {
             if (e instanceof JobTracked t) {
-              ctx.getLog().info("adopted job {} of {} found by its tag", t.jobId(), settings.id());
+              ctx.getLog().info("adopted job {} of {} found by its tag {}", t.jobId(), settings.id(), t.tag());
               spawn(st.jobs().get(t.jobId()));
               children.get(t.jobId()).tell(new SlurmJobActor.Observe(byId.get(t.jobId())));
             }
           }
-          reconcileSoon();
+          ctx.getSelf().tell(Tick.EVALUATE);
         })
         .thenNoReply();
   }
 
-  /** Submits jobs up to the target. Waits for the first poll after a start, so recovered jobs are counted first. */
-  private ReplyEffect<Event, State> reconcile(State s) {
-    if (!polledSinceStart) return Effect().noReply();
-    int missing = target.toSubmit(s.jobs().size() + s.intents().size());
-    if (missing == 0) return Effect().noReply();
+  // ---------------------------------------------------------------- decisions
+
+  private int minReplicas(State s) { return s.minOverride() != null ? s.minOverride() : settings.minReplicas(); }
+
+  private int maxReplicas(State s) { return s.maxOverride() != null ? s.maxOverride() : settings.maxReplicas(); }
+
+  private Autoscaler autoscaler(State s) {
+    return new Autoscaler(minReplicas(s), maxReplicas(s), settings.maxInflightPerReplica(), life.scaleDownDelay(), life.idleToZero());
+  }
+
+  private long liveReplicas() {
+    return views.values().stream().filter(v -> v.phase() != ReplicaPhase.DRAINING && !cancelling.containsKey(v.jobId())).count()
+        + submitting.size();
+  }
+
+  /**
+   * The control loop: new target from demand, then health, readiness and drain deadlines, then the plan (submit,
+   * drain, cancel). Cheap enough to run on every change; waits for the first poll after a start so recovered jobs
+   * are counted before anything is submitted.
+   */
+  private ReplyEffect<Event, State> evaluate(State s) {
+    if (!polledSinceStart || autoscaler == null) return Effect().noReply();
+    Instant now = clock.instant();
+    int demand = demand();
+    int before = scale.target();
+    if (autoscaler.need(demand) > before && demandAbove == null) demandAbove = now;
+    scale = autoscaler.next(scale, demand, now);
+    if (scale.target() != before) {
+      lastScaling = new ServiceStatus.Scaling(demand, before, scale.target(), scale.target() > before ? demandAbove : null, now,
+          startup);
+      ctx.getLog().info("{}: target {} -> {} replicas (demand {})", settings.id(), before, scale.target(), demand);
+    }
+    if (autoscaler.need(demand) <= scale.target()) demandAbove = null;
+
+    List<ReplicaPlanner.Replica> replicas = new ArrayList<>();
+    for (TrackedJob job : s.jobs().values()) {
+      ReplicaView v = views.get(job.jobId());
+      if (v == null) {                                  // recovering: count it as starting, never submit twice
+        replicas.add(new ReplicaPlanner.Replica(job.jobId(), ReplicaPlanner.Stage.STARTING, 0, null, null));
+        continue;
+      }
+      if (v.phase() == ReplicaPhase.ENDED) continue;
+      checkReplica(v, now);
+      boolean leaving = v.phase() == ReplicaPhase.DRAINING || cancelling.containsKey(v.jobId()) || drainAsked.contains(v.jobId());
+      ReplicaPlanner.Stage stage = leaving ? ReplicaPlanner.Stage.LEAVING
+          : v.phase() == ReplicaPhase.READY ? ReplicaPlanner.Stage.READY : ReplicaPlanner.Stage.STARTING;
+      replicas.add(new ReplicaPlanner.Replica(v.jobId(), stage, inFlight.getOrDefault(v.jobId(), 0), v.startedAt(), v.endsAt()));
+    }
+    ReplicaPlanner.Plan plan = ReplicaPlanner.plan(scale.target(), s.intents().size(), replicas, life.renewBefore(), now);
+    for (String job : plan.drain()) {
+      ReplicaView v = views.get(job);
+      boolean renewal = v != null && ReplicaPlanner.renewalDue(v.startedAt(), v.endsAt(), life.renewBefore(), now);
+      drain(job, renewal ? "renewed: a replacement is ready before the time limit" : "scale down: demand " + demand);
+    }
+    for (String job : plan.cancel()) cancel(job, "scale down (not ready yet)");
+    if (plan.toSubmit() == 0) return Effect().noReply();
+    if (now.isBefore(submitNotBefore)) {
+      timers.startSingleTimer(Tick.EVALUATE, Tick.EVALUATE, Duration.between(now, submitNotBefore));
+      return Effect().noReply();
+    }
     List<Event> intents = new ArrayList<>();
-    for (int i = 0; i < missing; i++) intents.add(new SubmitIntended(newTag(), clock.instant()));
+    for (int i = 0; i < plan.toSubmit(); i++) intents.add(new SubmitIntended(newTag(), now));
     return Effect().persist(intents)
         .thenRun(st -> intents.forEach(e -> submit(((SubmitIntended) e).tag())))
         .thenNoReply();
+  }
+
+  /** Readiness deadline, failed health checks and drain deadlines of one live replica. */
+  private void checkReplica(ReplicaView v, Instant now) {
+    if (cancelling.containsKey(v.jobId())) return;
+    if (v.phase() == ReplicaPhase.RUNNING && v.startedAt() != null && !now.isBefore(v.startedAt().plus(life.readyTimeout()))) {
+      String why = "job " + v.jobId() + " was not ready within ready-timeout (" + life.readyTimeout().toSeconds() + " s)"
+          + (v.reason() == null ? "" : "; last probe: " + v.reason());
+      cancel(v.jobId(), why);
+      startFailed(v.jobId(), why);
+    } else if (v.phase() == ReplicaPhase.READY && v.failedChecks() >= life.healthFailures()) {
+      cancel(v.jobId(), "failed " + v.failedChecks() + " health checks in a row: " + v.reason());
+    } else if (v.phase() == ReplicaPhase.DRAINING) {
+      int running = inFlight.getOrDefault(v.jobId(), 0);
+      if (running == 0) cancel(v.jobId(), "drained");
+      else if (v.drainingAt() != null && !now.isBefore(v.drainingAt().plus(life.drainTimeout()))) {
+        cancel(v.jobId(), "drain-timeout passed with " + running + " requests still running");
+      }
+    }
+  }
+
+  private void drain(String jobId, String reason) {
+    ActorRef<SlurmJobActor.Command> child = children.get(jobId);
+    if (child == null || !drainAsked.add(jobId)) return;
+    child.tell(new SlurmJobActor.Drain(reason));
+  }
+
+  private void cancel(String jobId, String reason) {
+    if (cancelling.putIfAbsent(jobId, reason) != null) return;
+    ctx.getLog().info("cancelling job {} of {}: {}", jobId, settings.id(), reason);
+    ctx.pipeToSelf(gateway.cancel(jobId), (done, err) -> err == null ? Tick.POLL : new CancelFailed(jobId, rootMessage(err)));
   }
 
   private void submit(String tag) {
@@ -386,8 +647,7 @@ public final class ServiceActor
     submitting.remove(c.tag());
     submitFailures = 0;
     if (lastError != null && lastError.startsWith("submit failed")) lastError = null;
-    Instant now = clock.instant();
-    return Effect().persist(new JobTracked(c.tag(), c.job().jobId(), now))
+    return Effect().persist(new JobTracked(c.tag(), c.job().jobId(), clock.instant()))
         .thenRun(st -> {
           ctx.getLog().info("job {} submitted for {}", c.job().jobId(), settings.id());
           spawn(st.jobs().get(c.job().jobId()));
@@ -400,22 +660,18 @@ public final class ServiceActor
     submitting.remove(c.tag());
     submitFailures++;
     lastError = "submit failed: " + c.reason();
-    Duration delay = submitBackoff.after(submitFailures);
+    Duration delay = backoff.after(submitFailures);
+    submitNotBefore = clock.instant().plus(delay);
     ctx.getLog().warn("submitting a job for {} failed ({}); retrying in {} s", settings.id(), c.reason(), delay.toSeconds());
     return Effect().persist(new IntentDropped(c.tag(), c.reason(), clock.instant()))
-        .thenRun(st -> timers.startSingleTimer(Tick.RECONCILE, Tick.RECONCILE, delay))
+        .thenRun(st -> timers.startSingleTimer(Tick.EVALUATE, Tick.EVALUATE, delay))
         .thenNoReply();
-  }
-
-  private void reconcileSoon() {
-    if (submitFailures == 0) ctx.getSelf().tell(Tick.RECONCILE);
-    else timers.startSingleTimer(Tick.RECONCILE, Tick.RECONCILE, submitBackoff.after(submitFailures));
   }
 
   private String newTag() {
     byte[] b = new byte[8];
     RANDOM.nextBytes(b);
-    return core.deployment() + "." + UUID.nameUUIDFromBytes(b).toString().replace("-", "").substring(0, 16);
+    return core.deployment() + "." + HexFormat.of().formatHex(b);
   }
 
   private static String rootMessage(Throwable t) {
@@ -426,30 +682,54 @@ public final class ServiceActor
   // ---------------------------------------------------------------- status
 
   private ServiceStatus status(State s) {
-    List<ServiceStatus.Replica> replicas = s.jobs().values().stream()
+    Instant now = clock.instant();
+    List<ServiceStatus.Replica> replicas = new ArrayList<>();
+    s.intents().entrySet().stream().sorted(Map.Entry.comparingByValue()).forEach(i -> replicas.add(new ServiceStatus.Replica(
+        i.getKey(), ReplicaPhase.SUBMITTING, false, null, null, i.getValue(), null, null, null, null, null, 0, 0, "starting",
+        null, "submitting")));
+    s.jobs().values().stream()
         .sorted(Comparator.comparing(TrackedJob::submittedAt))
-        .map(j -> {
+        .forEach(j -> {
           ReplicaView v = views.get(j.jobId());
-          return v == null
-              ? new ServiceStatus.Replica(j.jobId(), ReplicaPhase.SUBMITTED, false, null, null, j.submittedAt(), null, null, null,
-                  inFlight.getOrDefault(j.jobId(), 0), "recovering")
-              : new ServiceStatus.Replica(j.jobId(), v.phase(), v.routable(), v.slurmState(), v.node(), v.submittedAt(),
-                  v.startedAt(), v.endsAt(), v.readyAt(), inFlight.getOrDefault(j.jobId(), 0), v.reason());
-        })
-        .toList();
-    return new ServiceStatus(settings.id(), settings.cluster(), s.createdAt(), settings.minReplicas(), settings.maxReplicas(),
-        settings.maxInflightPerReplica(), replicas, waiters.size(), submitting.size(), lastError);
+          int running = inFlight.getOrDefault(j.jobId(), 0);
+          if (v == null) {
+            replicas.add(new ServiceStatus.Replica(j.jobId(), ReplicaPhase.PENDING, false, null, null, j.submittedAt(), null,
+                null, null, null, null, running, 0, "starting", null, "recovering"));
+            return;
+          }
+          Long left = v.endsAt() == null ? null : Math.max(0, Duration.between(now, v.endsAt()).toSeconds());
+          String reason = cancelling.containsKey(j.jobId()) ? "cancelling: " + cancelling.get(j.jobId()) : v.reason();
+          replicas.add(new ServiceStatus.Replica(j.jobId(), v.phase(), v.routable() && !drainAsked.contains(j.jobId()),
+              v.slurmState(), v.node(), v.submittedAt(), v.startedAt(), v.endsAt(), v.readyAt(), v.drainingAt(), v.end(),
+              running, v.failedChecks(), health(v), left, reason));
+        });
+    var q = new ServiceStatus.Queue(queue.size(), settings.maxQueue(), settings.maxQueueWait(), queue.perUser());
+    var scaling = lastScaling != null ? lastScaling
+        : new ServiceStatus.Scaling(demand(), 0, scale == null ? 0 : scale.target(), null, null, startup);
+    return new ServiceStatus(settings.id(), settings.cluster(), s.createdAt(), minReplicas(s), maxReplicas(s),
+        settings.maxInflightPerReplica(), scale == null ? minReplicas(s) : scale.target(), replicas, q, scaling,
+        startFailures >= core.recovery().degradedAfter(), lastError, logTail, now);
+  }
+
+  private static String health(ReplicaView v) {
+    return switch (v.phase()) {
+      case READY -> v.failedChecks() > 0 || !v.routable() ? "failing" : "ok";
+      case DRAINING -> "draining";
+      case ENDED -> "ended";
+      default -> "starting";
+    };
   }
 
   // ---------------------------------------------------------------- events and recovery
 
   @Override public EventHandler<State, Event> eventHandler() {
     return newEventHandlerBuilder().forAnyState()
-        .onEvent(Created.class, (s, e) -> new State(e.at(), s.intents(), s.jobs()))
+        .onEvent(Created.class, (s, e) -> new State(e.at(), s.intents(), s.jobs(), s.minOverride(), s.maxOverride()))
         .onEvent(SubmitIntended.class, (s, e) -> s.withIntent(e.tag(), e.at()))
         .onEvent(JobTracked.class, (s, e) -> s.withJob(new TrackedJob(e.jobId(), e.tag(), s.intents().getOrDefault(e.tag(), e.at()))))
         .onEvent(IntentDropped.class, (s, e) -> s.withoutIntent(e.tag()))
         .onEvent(JobForgotten.class, (s, e) -> s.withoutJob(e.jobId()))
+        .onEvent(ScaleSet.class, (s, e) -> new State(s.createdAt(), s.intents(), s.jobs(), e.min(), e.max()))
         .build();
   }
 
@@ -459,9 +739,14 @@ public final class ServiceActor
           if (!s.jobs().isEmpty() || !s.intents().isEmpty()) {
             ctx.getLog().info("{} recovered {} jobs and {} pending submissions", settings.id(), s.jobs().size(), s.intents().size());
           }
+          autoscaler = autoscaler(s);
+          // Start from what runs: a restart must neither submit nor cancel before demand has been seen.
+          int running = s.jobs().size() + s.intents().size();
+          scale = Autoscaler.Scale.initial(Math.max(minReplicas(s), Math.min(maxReplicas(s), running)));
           s.jobs().values().forEach(this::spawn);
           Duration poll = core.clusters().get(settings.cluster()).pollInterval();
           timers.startTimerWithFixedDelay(Tick.POLL, Tick.POLL, poll);
+          timers.startTimerWithFixedDelay("evaluate", Tick.EVALUATE, EVALUATE_EVERY);
           ctx.getSelf().tell(Tick.POLL);
         })
         .build();

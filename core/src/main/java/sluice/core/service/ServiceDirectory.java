@@ -47,9 +47,9 @@ public final class ServiceDirectory {
   public List<String> ids() { return core.services().keySet().stream().sorted().toList(); }
 
   /** Waits for a replica up to the service's queue wait (the actor answers by then), plus the ask timeout. */
-  public CompletionStage<LeaseReply> acquire(ServiceSettings service, String leaseId) {
+  public CompletionStage<LeaseReply> acquire(ServiceSettings service, String leaseId, String user, String avoid) {
     Duration timeout = service.maxQueueWait().plus(core.askTimeout());
-    return plain(ref(service.id()).ask(replyTo -> new ServiceActor.Acquire(leaseId, replyTo), timeout));
+    return plain(ref(service.id()).ask(replyTo -> new ServiceActor.Acquire(leaseId, user, avoid, replyTo), timeout));
   }
 
   /**
@@ -66,8 +66,17 @@ public final class ServiceDirectory {
     return f;
   }
 
-  public void release(String service, String leaseId) {
-    ref(service).tell(new ServiceActor.Release(leaseId));
+  /** Ends a lease; {@code replicaFailed} when its replica failed before answering (it is health-checked at once). */
+  public void release(String service, String leaseId, boolean replicaFailed) {
+    ref(service).tell(new ServiceActor.Release(leaseId, replicaFailed));
+  }
+
+  public CompletionStage<AdminReply> scale(String service, int min, int max) {
+    return plain(ref(service).ask(replyTo -> new ServiceActor.SetScale(min, max, replyTo), core.askTimeout()));
+  }
+
+  public CompletionStage<AdminReply> drain(String service, String jobId) {
+    return plain(ref(service).ask(replyTo -> new ServiceActor.DrainReplica(jobId, replyTo), core.askTimeout()));
   }
 
   public CompletionStage<ServiceStatus> status(String service) {

@@ -1,27 +1,60 @@
 package sluice.core.service;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import sluice.core.CborSerializable;
 import sluice.core.cluster.SlurmState;
+import sluice.core.job.ReplicaEnd;
 import sluice.core.job.ReplicaPhase;
 
-/** A service's live state, for the admin API and /v1/models. */
+/**
+ * A service's live state, for the admin API and /v1/models.
+ *
+ * @param minReplicas  the effective minimum (an operator's override, else the configured one); likewise max
+ * @param target       the replicas the autoscaler wants now
+ * @param degraded     replicas keep failing to start; {@code lastError} says why and {@code logTail} shows the last
+ *                     failed job's output
+ * @param at           when this status was taken (time left is counted from it)
+ */
 public record ServiceStatus(String service, String cluster, Instant createdAt, int minReplicas, int maxReplicas,
-                            int maxInflightPerReplica, List<Replica> replicas, int queued, int submitting,
-                            String lastError) implements CborSerializable {
+                            int maxInflightPerReplica, int target, List<Replica> replicas, Queue queue,
+                            Scaling scaling, boolean degraded, String lastError, List<String> logTail,
+                            Instant at) implements CborSerializable {
   public ServiceStatus {
     replicas = List.copyOf(replicas);
+    logTail = List.copyOf(logTail);
   }
 
+  /**
+   * One replica. Phase SUBMITTING is a persisted intent whose job id is not known yet ({@code jobId} is its tag).
+   *
+   * @param health "ok", "failing" (a check failed, no traffic until one passes), "starting", "draining" or "ended"
+   */
   public record Replica(String jobId, ReplicaPhase phase, boolean routable, SlurmState slurmState, String node,
-                        Instant submittedAt, Instant startedAt, Instant endsAt, Instant readyAt, int inFlight,
+                        Instant submittedAt, Instant startedAt, Instant endsAt, Instant readyAt, Instant drainingAt,
+                        ReplicaEnd end, int inFlight, int failedChecks, String health, Long timeLeftSeconds,
                         String reason) implements CborSerializable {}
+
+  /** The admission queue: requests waiting for a replica, per user (by API key name). */
+  public record Queue(int length, int max, Duration maxWait, Map<String, Integer> perUser) implements CborSerializable {
+    public Queue {
+      perUser = Map.copyOf(perUser);
+    }
+  }
+
+  /**
+   * The autoscaler's last change of target: when demand first needed more than the target ({@code demandAt}), and
+   * when the new target was decided and its jobs submitted ({@code decidedAt}).
+   */
+  public record Scaling(int demand, int lastFrom, int lastTo, Instant demandAt, Instant decidedAt,
+                        Duration measuredStartup) implements CborSerializable {}
 
   /** "ready" when a replica takes requests, "loading" while one is on its way, else "offline". */
   public String availability() {
     if (replicas.stream().anyMatch(Replica::routable)) return "ready";
-    if (submitting > 0 || replicas.stream().anyMatch(r -> r.phase() != ReplicaPhase.ENDED)) return "loading";
+    if (replicas.stream().anyMatch(r -> r.phase() != ReplicaPhase.ENDED && r.phase() != ReplicaPhase.DRAINING)) return "loading";
     return "offline";
   }
 

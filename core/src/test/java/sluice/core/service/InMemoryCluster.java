@@ -71,10 +71,25 @@ final class InMemoryCluster implements ClusterGateway {
     return jobs.keySet().iterator().next();
   }
 
+  /** Starts the job now with an hour of time limit. */
   void run(String jobId) {
-    jobs.computeIfPresent(jobId, (k, j) -> new JobSnapshot(k, j.service(), j.tag(), SlurmState.RUNNING, "node-1",
-        Instant.parse("2026-01-01T00:00:00Z"), Instant.parse("2026-01-01T01:00:00Z"), "None", null));
+    run(jobId, Instant.now(), Instant.now().plusSeconds(3600));
   }
+
+  void run(String jobId, Instant start, Instant end) {
+    jobs.computeIfPresent(jobId, (k, j) -> new JobSnapshot(k, j.service(), j.tag(), SlurmState.RUNNING, "node-1",
+        start, end, "None", null));
+  }
+
+  /** A job this deployment submitted that no actor knows (e.g. the journal was lost). */
+  String orphan(String service, String tag) {
+    String id = Integer.toString(ids.incrementAndGet());
+    jobs.put(id, new JobSnapshot(id, service, tag, SlurmState.RUNNING, "node-1", Instant.now(), Instant.now().plusSeconds(3600),
+        "None", null));
+    return id;
+  }
+
+  synchronized List<String> cancelledJobs() { return List.copyOf(cancelled); }
 
   void end(String jobId, SlurmState state) {
     jobs.computeIfPresent(jobId, (k, j) -> new JobSnapshot(k, j.service(), j.tag(), state, j.node(), j.startTime(),

@@ -1,6 +1,7 @@
 package sluice.core.service;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -36,13 +37,26 @@ class ServiceActorTest {
   private final InMemoryCluster cluster = new InMemoryCluster();
   private final String id = "model-" + names.incrementAndGet();
 
-  private static CoreSettings core() {
+  private CoreSettings.Orphans orphans = CoreSettings.Orphans.ADOPT;
+
+  private CoreSettings core() {
     return new CoreSettings("test", Map.of(), Map.of("c", new ClusterSettings("c", Duration.ofMillis(50))),
-        Duration.ofMillis(50), Duration.ofSeconds(3), Duration.ofMillis(100), Duration.ofMillis(400));
+        Duration.ofMillis(50), Duration.ofSeconds(3), Duration.ofMillis(100), Duration.ofMillis(400),
+        new CoreSettings.Recovery(orphans, 3, Duration.ofSeconds(5)));
+  }
+
+  /** Lifecycle timings for tests: nothing renews, scales down or times out unless a test says so. */
+  private static ServiceSettings.Lifecycle life() {
+    return new ServiceSettings.Lifecycle(Duration.ofMinutes(1), Duration.ofMinutes(1), Duration.ofMinutes(10),
+        Duration.ofMinutes(10), Duration.ofMinutes(10), Duration.ofMillis(100), 2);
   }
 
   private ServiceSettings settings(int min, int max, int perReplica, int maxQueue, Duration wait) {
-    return new ServiceSettings(id, "c", "sluice", List.of("text"), List.of("text"), min, max, perReplica, maxQueue, wait);
+    return settings(min, max, perReplica, maxQueue, wait, life());
+  }
+
+  private ServiceSettings settings(int min, int max, int perReplica, int maxQueue, Duration wait, ServiceSettings.Lifecycle l) {
+    return new ServiceSettings(id, "c", "sluice", List.of("text"), List.of("text"), min, max, perReplica, maxQueue, wait, l);
   }
 
   private ActorRef<ServiceActor.Command> start(ServiceSettings s) {
@@ -74,7 +88,7 @@ class ServiceActorTest {
   }
 
   private LeaseReply acquire(ActorRef<ServiceActor.Command> service, TestProbe<LeaseReply> probe, String lease) {
-    service.tell(new ServiceActor.Acquire(lease, probe.getRef()));
+    service.tell(new ServiceActor.Acquire(lease, "u", null, probe.getRef()));
     return probe.receiveMessage(Duration.ofSeconds(10));
   }
 
@@ -83,7 +97,7 @@ class ServiceActorTest {
     awaitSubmits(1);
     String job = cluster.onlyJob();
     TestProbe<LeaseReply> probe = testKit.createTestProbe();
-    service.tell(new ServiceActor.Acquire("lease-1", probe.getRef()));
+    service.tell(new ServiceActor.Acquire("lease-1", "u", null, probe.getRef()));
     probe.expectNoMessage(Duration.ofMillis(300));            // pending job: the request waits
     cluster.run(job);
     awaitStatus(service, s -> s.replicas().get(0).phase() == ReplicaPhase.RUNNING, "running");
@@ -97,7 +111,7 @@ class ServiceActorTest {
     assertEquals(ReplicaPhase.READY, s.replicas().get(0).phase());
     assertEquals("node-1", s.replicas().get(0).node());
     assertEquals(1, s.replicas().get(0).inFlight());
-    service.tell(new ServiceActor.Release("lease-1"));
+    service.tell(new ServiceActor.Release("lease-1", false));
     awaitStatus(service, st -> st.inFlight() == 0, "released");
     assertEquals(1, cluster.submits.get(), "one replica was asked for, one job was submitted");
   }
@@ -107,7 +121,8 @@ class ServiceActorTest {
     awaitSubmits(1);
     TestProbe<LeaseReply> probe = testKit.createTestProbe();
     var reply = assertInstanceOf(LeaseReply.Unavailable.class, acquire(service, probe, "l"));
-    assertEquals(5, reply.retryAfterSeconds(), "a replica is starting, so retry soon");
+    assertTrue(reply.retryAfterSeconds() >= 4 && reply.retryAfterSeconds() <= 5,
+        "a replica is starting: the rest of the assumed 5 s start-up, got " + reply.retryAfterSeconds());
     assertTrue(reply.reason().contains("within"), reply.reason());
   }
 
@@ -115,11 +130,11 @@ class ServiceActorTest {
     var service = start(settings(1, 1, 4, 1, Duration.ofSeconds(30)));
     awaitSubmits(1);
     TestProbe<LeaseReply> first = testKit.createTestProbe();
-    service.tell(new ServiceActor.Acquire("a", first.getRef()));
+    service.tell(new ServiceActor.Acquire("a", "u", null, first.getRef()));
     TestProbe<LeaseReply> second = testKit.createTestProbe();
     var reply = assertInstanceOf(LeaseReply.Unavailable.class, acquire(service, second, "b"));
     assertTrue(reply.reason().contains("queue"), reply.reason());
-    assertEquals(1, status(service).queued());
+    assertEquals(1, status(service).queue().length());
   }
 
   @Test void requestsGoToTheLeastLoadedReplicaAndQueueAtTheLimit() {
@@ -134,9 +149,9 @@ class ServiceActorTest {
     var a = (LeaseReply.Granted) acquire(service, p, "a");
     var b = (LeaseReply.Granted) acquire(service, p, "b");
     assertNotEquals(a.jobId(), b.jobId(), "the second request goes to the idle replica");
-    service.tell(new ServiceActor.Acquire("c", p.getRef()));
+    service.tell(new ServiceActor.Acquire("c", "u", null, p.getRef()));
     p.expectNoMessage(Duration.ofMillis(200));                 // both at max-inflight-per-replica = 1
-    service.tell(new ServiceActor.Release("a"));
+    service.tell(new ServiceActor.Release("a", false));
     assertEquals(a.jobId(), ((LeaseReply.Granted) p.receiveMessage()).jobId(), "the freed replica takes the queued request");
   }
 
@@ -187,7 +202,7 @@ class ServiceActorTest {
     cluster.loseSubmitReplies = false;
 
     var again = start(s);
-    awaitStatus(again, st -> st.replicas().size() == 1, "adopted by tag");
+    awaitStatus(again, st -> st.replicas().size() == 1 && st.replicas().get(0).phase() != ReplicaPhase.SUBMITTING, "adopted by tag");
     assertEquals(cluster.onlyJob(), status(again).replicas().get(0).jobId());
     assertEquals(1, cluster.submits.get(), "nothing submitted twice");
   }
@@ -198,5 +213,201 @@ class ServiceActorTest {
     awaitStatus(service, st -> st.lastError() != null && st.lastError().contains("QOSMaxSubmitJobPerUserLimit"), "error shown");
     awaitSubmits(4);
     awaitStatus(service, st -> st.replicas().size() == 1 && st.lastError() == null, "fourth attempt succeeded");
+  }
+
+  // ---------------------------------------------------------------- lifecycle: scaling, renewal, health, orphans, admin
+
+  private String readyJob(ActorRef<ServiceActor.Command> service, int submits) {
+    awaitSubmits(submits);
+    String job = cluster.jobs.keySet().stream().max(java.util.Comparator.comparingInt(Integer::parseInt)).orElseThrow();
+    cluster.run(job);
+    cluster.ready.add(job);
+    awaitStatus(service, s -> s.replicas().stream().anyMatch(r -> r.jobId().equals(job) && r.routable()), job + " ready");
+    return job;
+  }
+
+  private static ServiceSettings.Lifecycle life(Duration renewBefore, Duration readyTimeout, Duration scaleDownDelay, Duration idleToZero) {
+    return new ServiceSettings.Lifecycle(renewBefore, Duration.ofMinutes(1), readyTimeout, scaleDownDelay, idleToZero,
+        Duration.ofMillis(100), 2);
+  }
+
+  @Test void queuedDemandScalesUpAtOnceAndIdleReplicasAreDrainedAfterTheDelay() {
+    var service = start(settings(1, 3, 1, 10, Duration.ofSeconds(10),
+        life(Duration.ofMinutes(1), Duration.ofMinutes(10), Duration.ofMillis(500), Duration.ofMinutes(10))));
+    String first = readyJob(service, 1);
+    TestProbe<LeaseReply> p = testKit.createTestProbe();
+    assertEquals(first, ((LeaseReply.Granted) acquire(service, p, "a")).jobId());
+    service.tell(new ServiceActor.Acquire("b", "u", null, p.getRef()));      // the only replica is full: b waits
+    awaitSubmits(2);                                                        // ... and a second job is on its way
+    ServiceStatus st = status(service);
+    assertEquals(2, st.target());
+    assertEquals(1, st.scaling().lastFrom());
+    assertEquals(2, st.scaling().lastTo());
+    assertTrue(!st.scaling().decidedAt().isBefore(st.scaling().demandAt()), st.scaling().toString());
+    String second = readyJob(service, 2);
+    assertEquals(second, ((LeaseReply.Granted) p.receiveMessage()).jobId(), "the waiting request goes to the new replica");
+    service.tell(new ServiceActor.Release("a", false));
+    service.tell(new ServiceActor.Release("b", false));
+    awaitStatus(service, s -> s.target() == 1, "scaled back to min after the delay");
+    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+      assertEquals(1, cluster.cancelledJobs().size(), "one idle replica drained and cancelled");
+      return null;
+    });
+    awaitStatus(service, s -> s.replicas().size() == 1 && s.replicas().get(0).routable(), "one replica left, serving");
+    assertEquals(2, cluster.submits.get());
+  }
+
+  @Test void aModelAtZeroReplicasQueuesTheRequestStartsAJobAndGoesBackToZeroWhenIdle() {
+    var service = start(settings(0, 1, 4, 10, Duration.ofSeconds(10),
+        life(Duration.ofMinutes(1), Duration.ofMinutes(10), Duration.ofMillis(100), Duration.ofMillis(600))));
+    TestProbe<Object> wait = testKit.createTestProbe();
+    wait.expectNoMessage(Duration.ofMillis(300));
+    assertEquals(0, cluster.submits.get(), "min-replicas = 0: nothing runs without demand");
+    assertEquals("offline", status(service).availability());
+    TestProbe<LeaseReply> p = testKit.createTestProbe();
+    service.tell(new ServiceActor.Acquire("first", "u", null, p.getRef()));
+    String job = readyJob(service, 1);
+    assertEquals(job, ((LeaseReply.Granted) p.receiveMessage()).jobId(), "the request waited for the job it started");
+    service.tell(new ServiceActor.Release("first", false));
+    awaitStatus(service, s -> s.target() == 0 && s.replicas().isEmpty(), "back to zero after idle-to-zero");
+    assertEquals(List.of(job), cluster.cancelledJobs());
+  }
+
+  @Test void aReplicaNearItsTimeLimitIsReplacedThenDrainedWithoutCuttingItsRequests() {
+    var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10),
+        life(Duration.ofSeconds(30), Duration.ofMinutes(10), Duration.ofMinutes(10), Duration.ofMinutes(10))));
+    String old = readyJob(service, 1);
+    cluster.run(old, java.time.Instant.now().minusSeconds(600), java.time.Instant.now().plusSeconds(20));   // 20 s left
+    awaitSubmits(2);                                                          // the replacement, ahead of the limit
+    TestProbe<LeaseReply> p = testKit.createTestProbe();
+    assertEquals(old, ((LeaseReply.Granted) acquire(service, p, "long")).jobId(), "the old replica serves meanwhile");
+    String fresh = readyJob(service, 2);
+    awaitStatus(service, s -> s.replicas().stream().anyMatch(r -> r.jobId().equals(old) && r.phase() == ReplicaPhase.DRAINING),
+        "the old replica drains once the new one is ready");
+    assertEquals(fresh, ((LeaseReply.Granted) acquire(service, p, "next")).jobId(), "new requests go to the new replica");
+    assertEquals(List.of(), cluster.cancelledJobs(), "not cancelled while a request runs on it");
+    service.tell(new ServiceActor.Release("long", false));
+    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+      assertEquals(List.of(old), cluster.cancelledJobs(), "cancelled once its last request ended");
+      return null;
+    });
+    awaitStatus(service, s -> s.replicas().size() == 1 && s.replicas().get(0).jobId().equals(fresh), "renewed");
+    assertEquals(2, cluster.submits.get());
+  }
+
+  @Test void aJobThatNeverBecomesReadyIsCancelledRetriedAndTheServiceShowsDegradedWithTheLog() {
+    var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10),
+        life(Duration.ofMinutes(1), Duration.ofMillis(300), Duration.ofMinutes(10), Duration.ofMinutes(10))));
+    for (int i = 1; i <= 3; i++) {
+      awaitSubmits(i);
+      String job = cluster.jobs.keySet().stream().max(java.util.Comparator.comparingInt(Integer::parseInt)).orElseThrow();
+      cluster.run(job);                                                      // runs, but its health never answers 200
+      testKit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+        assertTrue(cluster.cancelledJobs().contains(job), "job " + job + " cancelled after ready-timeout");
+        return null;
+      });
+    }
+    awaitStatus(service, ServiceStatus::degraded, "degraded after 3 failed starts");
+    ServiceStatus st = status(service);
+    assertTrue(st.lastError().contains("ready-timeout"), st.lastError());
+    awaitStatus(service, s -> s.logTail().stream().anyMatch(l -> l.contains("CUDA error")), "the failed job's log is shown");
+    awaitSubmits(4);                                                         // still retrying, with backoff
+    String good = cluster.jobs.keySet().stream().max(java.util.Comparator.comparingInt(Integer::parseInt)).orElseThrow();
+    cluster.run(good);
+    cluster.ready.add(good);
+    awaitStatus(service, s -> !s.degraded() && "ready".equals(s.availability()) && s.lastError() == null, "recovered");
+  }
+
+  @Test void aReplicaFailingHealthChecksStopsTakingTrafficAndIsReplaced() {
+    var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
+    String job = readyJob(service, 1);
+    cluster.ready.remove(job);                                               // the model server stops answering
+    awaitStatus(service, s -> s.replicas().stream().noneMatch(ServiceStatus.Replica::routable), "no traffic to it");
+    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+      assertEquals(List.of(job), cluster.cancelledJobs(), "cancelled after 2 failed checks");
+      return null;
+    });
+    String replacement = readyJob(service, 2);
+    assertNotEquals(job, replacement);
+  }
+
+  @Test void aFailedRequestIsRetriedOnAnotherReplica() {
+    var service = start(settings(2, 2, 4, 10, Duration.ofSeconds(10)));
+    awaitSubmits(2);
+    cluster.jobs.keySet().forEach(j -> {
+      cluster.run(j);
+      cluster.ready.add(j);
+    });
+    awaitStatus(service, s -> s.replicas().stream().filter(ServiceStatus.Replica::routable).count() == 2, "both ready");
+    TestProbe<LeaseReply> p = testKit.createTestProbe();
+    String first = ((LeaseReply.Granted) acquire(service, p, "try-1")).jobId();
+    service.tell(new ServiceActor.Release("try-1", true));
+    service.tell(new ServiceActor.Acquire("try-2", "u", first, p.getRef()));
+    assertNotEquals(first, ((LeaseReply.Granted) p.receiveMessage()).jobId(), "the retry avoids the replica that failed");
+  }
+
+  @Test void theQueueIsFairBetweenUsers() {
+    var service = start(settings(1, 1, 1, 10, Duration.ofSeconds(10)));
+    readyJob(service, 1);
+    TestProbe<LeaseReply> busy = testKit.createTestProbe();
+    acquire(service, busy, "running");
+    List<TestProbe<LeaseReply>> waiting = new java.util.ArrayList<>();
+    for (String lease : List.of("alice-1", "alice-2", "alice-3", "bob-1")) {
+      TestProbe<LeaseReply> p = testKit.createTestProbe();
+      service.tell(new ServiceActor.Acquire(lease, lease.substring(0, lease.indexOf('-')), null, p.getRef()));
+      waiting.add(p);
+    }
+    awaitStatus(service, s -> s.queue().length() == 4, "four waiting");
+    assertEquals(Map.of("alice", 3, "bob", 1), status(service).queue().perUser());
+    service.tell(new ServiceActor.Release("running", false));
+    waiting.get(0).receiveMessage();                                          // alice-1 first: she came first
+    service.tell(new ServiceActor.Release("alice-1", false));
+    waiting.get(3).receiveMessage();                                          // then bob, before alice's second
+    waiting.get(1).expectNoMessage(Duration.ofMillis(100));
+  }
+
+  @Test void anOrphanedJobOfThisDeploymentIsAdopted() {
+    var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
+    String orphan = cluster.orphan(id, "test.0123456789abcdef");
+    cluster.ready.add(orphan);
+    String foreign = cluster.orphan(id, "other-deployment.0123456789abcdef");   // not ours: left alone
+    awaitStatus(service, s -> s.replicas().stream().anyMatch(r -> r.jobId().equals(orphan) && r.routable()), "adopted");
+    assertTrue(status(service).replicas().stream().noneMatch(r -> r.jobId().equals(foreign)));
+    assertFalse(cluster.cancelledJobs().contains(orphan));
+    assertFalse(cluster.cancelledJobs().contains(foreign));
+  }
+
+  @Test void anOrphanedJobIsCancelledWhenConfiguredSo() {
+    orphans = CoreSettings.Orphans.CANCEL;
+    start(settings(0, 1, 4, 10, Duration.ofSeconds(10)));
+    String orphan = cluster.orphan(id, "test.fedcba9876543210");
+    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+      assertEquals(List.of(orphan), cluster.cancelledJobs());
+      return null;
+    });
+  }
+
+  @Test void operatorsScaleAndDrain() {
+    var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
+    String job = readyJob(service, 1);
+    TestProbe<AdminReply> admin = testKit.createTestProbe();
+    service.tell(new ServiceActor.SetScale(3, 1, admin.getRef()));
+    assertEquals("invalid_scale", assertInstanceOf(AdminReply.Refused.class, admin.receiveMessage()).code());
+    service.tell(new ServiceActor.SetScale(2, 3, admin.getRef()));
+    var done = assertInstanceOf(AdminReply.Done.class, admin.receiveMessage());
+    assertEquals(2, done.status().minReplicas());
+    awaitSubmits(2);
+    service.tell(new ServiceActor.DrainReplica("no-such-job", admin.getRef()));
+    assertEquals("replica_not_found", assertInstanceOf(AdminReply.Refused.class, admin.receiveMessage()).code());
+    service.tell(new ServiceActor.DrainReplica(job, admin.getRef()));
+    assertInstanceOf(AdminReply.Done.class, admin.receiveMessage());
+    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+      assertEquals(List.of(job), cluster.cancelledJobs(), "an idle drained replica is cancelled at once");
+      return null;
+    });
+    awaitSubmits(3);                                                         // and replaced: min is 2
+    testKit.stop(service);
+    var again = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
+    assertEquals(2, status(again).minReplicas(), "the operator's bounds survive a restart");
   }
 }

@@ -26,6 +26,7 @@ import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.core.cluster.ClusterException;
 import sluice.core.cluster.ClusterGateways;
 import sluice.core.cluster.UpstreamRequest;
 import sluice.core.cluster.UpstreamResponse;
@@ -62,8 +63,9 @@ public final class Proxy {
     this.system = system;
   }
 
-  /** A request to pass through: the body is forwarded byte for byte. */
-  public record Call(ServiceSettings service, String method, String path, ByteString body, String requestId, boolean stream) {}
+  /** A request to pass through: the body is forwarded byte for byte. {@code user} keeps the service's queue fair. */
+  public record Call(ServiceSettings service, String user, String method, String path, ByteString body, String requestId,
+                     boolean stream) {}
 
   /** What leasing and forwarding produced. */
   private sealed interface Outcome {}
@@ -91,29 +93,54 @@ public final class Proxy {
 
   /** Never fails: every failure becomes a {@link Refused} outcome. */
   private CompletableFuture<Outcome> obtain(Call call) {
+    return attempt(call, null);
+  }
+
+  /**
+   * Leases a replica and forwards. A failure before the response head (the replica died, its node went away) is
+   * retried once on another replica, since the model server sent nothing yet; {@code failed} is the replica to avoid.
+   */
+  private CompletableFuture<Outcome> attempt(Call call, String failed) {
     String leaseId = UUID.randomUUID().toString();
-    return services.acquire(call.service(), leaseId).toCompletableFuture()
+    return services.acquire(call.service(), leaseId, call.user(), failed).toCompletableFuture()
         .thenCompose(reply -> {
           if (reply instanceof LeaseReply.Unavailable u) {
             return CompletableFuture.<Outcome>completedFuture(new Refused(ApiError.unavailable(u.reason(), u.retryAfterSeconds())));
           }
           LeaseReply.Granted g = (LeaseReply.Granted) reply;
-          Runnable release = once(() -> services.release(g.service(), g.leaseId()));
+          AtomicBoolean released = new AtomicBoolean();
+          java.util.function.Consumer<Boolean> releaseAs = replicaFailed -> {
+            if (released.compareAndSet(false, true)) services.release(g.service(), g.leaseId(), replicaFailed);
+          };
+          Runnable release = () -> releaseAs.accept(false);
           UpstreamRequest request = new UpstreamRequest(g.service(), g.jobId(), call.method(), call.path(),
               Map.of("content-type", "application/json"), call.body(), call.requestId());
-          return gateways.get(g.cluster()).forward(request).toCompletableFuture()
-              .<Outcome>thenApply(r -> new Upstream(new UpstreamResponse(r.status(), r.headers(), guarded(r.body(), release))))
-              .exceptionally(err -> {
-                release.run();
-                LOG.info("request {} to {} job {} failed before a response: {}", call.requestId(), g.service(), g.jobId(), err.getMessage());
-                return new Refused(ApiError.fromCluster(err));
-              });
+          CompletableFuture<Outcome> result = new CompletableFuture<>();
+          gateways.get(g.cluster()).forward(request).whenCompleteAsync((r, err) -> {
+            if (err == null) {
+              result.complete(new Upstream(new UpstreamResponse(r.status(), r.headers(), guarded(r.body(), release))));
+              return;
+            }
+            releaseAs.accept(true);
+            boolean retry = failed == null && retryable(err);
+            LOG.info("request {} to {} job {} failed before a response{}: {}", call.requestId(), g.service(), g.jobId(),
+                retry ? " (retrying on another replica)" : "", err.getMessage());
+            if (retry) attempt(call, g.jobId()).whenComplete((o, e) -> result.complete(o));
+            else result.complete(new Refused(ApiError.fromCluster(err)));
+          }, Runnable::run);
+          return result;
         })
         .exceptionally(err -> {
           // The ask itself failed (timeout): a grant may still be on its way, so release it; releasing is idempotent.
-          services.release(call.service().id(), leaseId);
+          services.release(call.service().id(), leaseId, false);
           return new Refused(ApiError.fromCluster(err));
         });
+  }
+
+  /** Failures of the replica or the way to it (5xx), but not refusals (4xx) nor timeouts, which would only repeat. */
+  private static boolean retryable(Throwable err) {
+    Throwable t = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
+    return t instanceof ClusterException e && e.status() >= 500 && e.status() != 504;
   }
 
   /** Releases the lease when the body ends, and cancels a body that no one runs (the client left before it started). */
@@ -224,10 +251,4 @@ public final class Proxy {
     }
   }
 
-  private static Runnable once(Runnable r) {
-    AtomicBoolean done = new AtomicBoolean();
-    return () -> {
-      if (done.compareAndSet(false, true)) r.run();
-    };
-  }
 }

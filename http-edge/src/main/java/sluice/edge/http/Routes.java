@@ -2,6 +2,7 @@ package sluice.edge.http;
 
 import static org.apache.pekko.http.javadsl.server.Directives.complete;
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
+import static org.apache.pekko.http.javadsl.server.Directives.entity;
 import static org.apache.pekko.http.javadsl.server.Directives.extractRequestEntity;
 import static org.apache.pekko.http.javadsl.server.Directives.get;
 import static org.apache.pekko.http.javadsl.server.Directives.handleExceptions;
@@ -39,6 +40,7 @@ import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.util.ByteString;
 import sluice.core.config.ServiceSettings;
+import sluice.core.service.AdminReply;
 import sluice.core.service.ServiceDirectory;
 import sluice.core.service.ServiceStatus;
 import sluice.core.tunnel.Tunnels;
@@ -76,15 +78,18 @@ public final class Routes {
     return withRequestId(requestId -> handleExceptions(EXCEPTIONS, () ->
         handleRejections(REJECTIONS, () -> concat(
             pathPrefix("v1", () -> concat(
-                path("models", () -> get(() -> authenticated(() -> models()))),
-                path(segment("models").slash(segment()), id -> get(() -> authenticated(() -> model(id)))),
-                path(segment("chat").slash("completions"), () -> post(() -> authenticated(() ->
-                    completion("/v1/chat/completions", requestId)))),
-                path("completions", () -> post(() -> authenticated(() -> completion("/v1/completions", requestId)))))),
+                path("models", () -> get(() -> authenticated(user -> models()))),
+                path(segment("models").slash(segment()), id -> get(() -> authenticated(user -> model(id)))),
+                path(segment("chat").slash("completions"), () -> post(() -> authenticated(user ->
+                    completion("/v1/chat/completions", user, requestId)))),
+                path("completions", () -> post(() -> authenticated(user -> completion("/v1/completions", user, requestId)))))),
             pathPrefix("admin", () -> admin(() -> concat(
                 path("services", () -> get(this::adminServices)),
                 path("tunnels", () -> get(this::adminTunnels)),
-                path(segment("services").slash(segment()), id -> get(() -> adminService(id))))))))));
+                path(segment("services").slash(segment()), id -> get(() -> adminService(id))),
+                path(segment("services").slash(segment()).slash("scale"), id -> post(() -> adminScale(id))),
+                path(segment("services").slash(segment()).slash("replicas").slash(segment()).slash("drain"),
+                    (id, job) -> post(() -> adminDrain(id, job))))))))));
   }
 
   // ---------------------------------------------------------------- request id and auth
@@ -97,13 +102,15 @@ public final class Routes {
     });
   }
 
-  private Route authenticated(Supplier<Route> inner) {
+  /** Passes the key's name on: it is the user the service's queue is fair between. */
+  private Route authenticated(Function<String, Route> inner) {
     return optionalHeaderValueByName("Authorization", header -> {
       Optional<String> token = bearer(header);
       if (header.isEmpty()) return complete(OpenAiErrors.unauthorized("You didn't provide an API key: send 'Authorization: Bearer <key>'"));
       if (token.isEmpty()) return complete(OpenAiErrors.unauthorized("The Authorization header must be 'Bearer <key>'"));
-      if (keys.lookup(token.get()).isEmpty()) return complete(OpenAiErrors.unauthorized("Incorrect API key provided"));
-      return inner.get();
+      Optional<String> user = keys.lookup(token.get());
+      if (user.isEmpty()) return complete(OpenAiErrors.unauthorized("Incorrect API key provided"));
+      return inner.apply(user.get());
     });
   }
 
@@ -127,7 +134,7 @@ public final class Routes {
 
   // ---------------------------------------------------------------- completions
 
-  private Route completion(String path, String requestId) {
+  private Route completion(String path, String user, String requestId) {
     return withRequestTimeout(settings.completionTimeout(), () -> withRequestTimeoutResponse(req ->
         OpenAiErrors.response(StatusCodes.GATEWAY_TIMEOUT, OpenAiErrors.SERVER_ERROR, "timeout", null,
             "The request took longer than " + settings.completionTimeout().toSeconds() + " s", List.of()),
@@ -140,11 +147,11 @@ public final class Routes {
                 return complete(isTooLarge(body.failed().get()) ? OpenAiErrors.tooLarge(settings.maxBodyBytes())
                     : OpenAiErrors.badRequest("The request body could not be read", null, null));
               }
-              return forward(path, body.get().getData(), requestId);
+              return forward(path, user, body.get().getData(), requestId);
             }))));
   }
 
-  private Route forward(String path, ByteString body, String requestId) {
+  private Route forward(String path, String user, ByteString body, String requestId) {
     JsonNode json;
     try {
       json = OpenAiJson.MAPPER.readTree(body.toArrayUnsafe());
@@ -165,7 +172,7 @@ public final class Routes {
       return complete(OpenAiErrors.badRequest("'stream' must be a boolean", "stream", "invalid_type"));
     }
     boolean streaming = stream != null && stream.asBoolean();
-    return onSuccess(proxy.handle(new Proxy.Call(service.get(), "POST", path, body, requestId, streaming)), response -> complete(response));
+    return onSuccess(proxy.handle(new Proxy.Call(service.get(), user, "POST", path, body, requestId, streaming)), response -> complete(response));
   }
 
   private static boolean isTooLarge(Throwable t) {
@@ -236,11 +243,46 @@ public final class Routes {
   }
 
   private Route adminService(String id) {
-    if (services.settings(id).isEmpty()) {
-      return complete(OpenAiErrors.response(StatusCodes.NOT_FOUND, OpenAiErrors.INVALID_REQUEST, "service_not_found", null,
-          "No service named '" + id + "'", List.of()));
-    }
+    if (services.settings(id).isEmpty()) return complete(serviceNotFound(id));
     return onSuccess(services.status(id), s -> json(statusJson(s)));
+  }
+
+  /** {@code {"min": n, "max": m}}: the operator's replica bounds, kept (persisted) until set again. */
+  private Route adminScale(String id) {
+    if (services.settings(id).isEmpty()) return complete(serviceNotFound(id));
+    return entity(org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller.entityToString(), body -> {
+      JsonNode json;
+      try {
+        json = OpenAiJson.MAPPER.readTree(body);
+      } catch (Exception e) {
+        return complete(OpenAiErrors.badRequest("We could not parse the JSON body of your request", null, "invalid_json"));
+      }
+      if (json == null || !json.isObject()) return complete(OpenAiErrors.badRequest("The body must be {\"min\": n, \"max\": m}", null, "invalid_json"));
+      for (String field : List.of("min", "max")) {
+        JsonNode v = json.get(field);
+        if (v == null || !v.canConvertToInt() || !v.isIntegralNumber()) {
+          return complete(OpenAiErrors.badRequest("'" + field + "' must be a whole number", field, "invalid_scale"));
+        }
+      }
+      return onSuccess(services.scale(id, json.get("min").asInt(), json.get("max").asInt()), this::adminReply);
+    });
+  }
+
+  private Route adminDrain(String id, String job) {
+    if (services.settings(id).isEmpty()) return complete(serviceNotFound(id));
+    return onSuccess(services.drain(id, job), this::adminReply);
+  }
+
+  private Route adminReply(AdminReply reply) {
+    if (reply instanceof AdminReply.Done d) return json(statusJson(d.status()));
+    AdminReply.Refused r = (AdminReply.Refused) reply;
+    var status = r.code().equals("replica_not_found") ? StatusCodes.NOT_FOUND : StatusCodes.BAD_REQUEST;
+    return complete(OpenAiErrors.response(status, OpenAiErrors.INVALID_REQUEST, r.code(), null, r.message(), List.of()));
+  }
+
+  private static HttpResponse serviceNotFound(String id) {
+    return OpenAiErrors.response(StatusCodes.NOT_FOUND, OpenAiErrors.INVALID_REQUEST, "service_not_found", null,
+        "No service named '" + id + "'", List.of());
   }
 
   private static ObjectNode statusJson(ServiceStatus s) {
