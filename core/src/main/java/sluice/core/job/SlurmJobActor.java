@@ -106,6 +106,7 @@ public final class SlurmJobActor
   private SlurmState lastSlurmState = SlurmState.PENDING;
   private Instant observedEnd;               // Slurm may move the end time (scontrol update TimeLimit=...)
   private String lastDetail;
+  private boolean reported;                  // the parent treats a job it has no report of as unknown: report early
 
   public static Behavior<Command> create(Spec spec, ClusterGateway gateway, ActorRef<ReplicaView> parent, Clock clock) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SlurmJobActor(ctx, timers, spec, gateway, parent, clock)));
@@ -168,7 +169,7 @@ public final class SlurmJobActor
       changed |= s.phase() == ReplicaPhase.PENDING && !java.util.Objects.equals(lastDetail, snap.reason());
       lastDetail = snap.reason();
     }
-    if (changed) report(s);
+    if (changed || !reported) report(s);
     return Effect().noReply();
   }
 
@@ -258,6 +259,7 @@ public final class SlurmJobActor
   }
 
   private void report(State s) {
+    reported = true;
     parent.tell(view(s));
   }
 
@@ -289,7 +291,8 @@ public final class SlurmJobActor
           }
           if (s.startedAt() != null) lastSlurmState = SlurmState.RUNNING;
           if (s.phase() == ReplicaPhase.RUNNING || s.phase() == ReplicaPhase.READY) startProbing();
-          report(s);
+          // A job never seen running reports with its first observation: "pending" now might be wrong (adopted jobs).
+          if (s.phase() != ReplicaPhase.PENDING || s.startedAt() != null) report(s);
         })
         .build();
   }

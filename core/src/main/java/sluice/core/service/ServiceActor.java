@@ -573,10 +573,12 @@ public final class ServiceActor
     if (autoscaler.need(demand) <= scale.target()) demandAbove = null;
 
     List<ReplicaPlanner.Replica> replicas = new ArrayList<>();
+    boolean recovering = false;
     for (TrackedJob job : s.jobs().values()) {
       ReplicaView v = views.get(job.jobId());
       if (v == null) {                                  // recovering: count it as starting, never submit twice
         replicas.add(new ReplicaPlanner.Replica(job.jobId(), ReplicaPlanner.Stage.STARTING, 0, null, null));
+        recovering = true;
         continue;
       }
       if (v.phase() == ReplicaPhase.ENDED) continue;
@@ -587,6 +589,8 @@ public final class ServiceActor
       replicas.add(new ReplicaPlanner.Replica(v.jobId(), stage, inFlight.getOrDefault(v.jobId(), 0), v.startedAt(), v.endsAt()));
     }
     ReplicaPlanner.Plan plan = ReplicaPlanner.plan(scale.target(), s.intents().size(), replicas, life.renewBefore(), now);
+    // Until every job has reported, which to drain or cancel is not known: only submissions (counted safely) go ahead.
+    if (recovering) plan = new ReplicaPlanner.Plan(plan.toSubmit(), List.of(), List.of());
     for (String job : plan.drain()) {
       ReplicaView v = views.get(job);
       boolean renewal = v != null && ReplicaPlanner.renewalDue(v.startedAt(), v.endsAt(), life.renewBefore(), now);
