@@ -36,19 +36,38 @@ final class EmbeddedStack {
     return home;
   }
 
-  /** Writes the agent config (services mock-llm, slow, cold) into {@code dir}. */
-  static void writeAgentConfig(Path dir) throws IOException {
-    String sbatch = home().resolve("sbatch/mock-llm.sbatch").toString();
-    String service = """
-        {"sbatch": "%s", "time-limit": "15", "health-path": "/health", "allowed-methods": ["GET", "POST"],
-         "allowed-paths": ["/v1/chat/completions", "/v1/completions", "/stats"],
-         "environment": {"MOCK_LLM_ARGS": "%s"}}""";
+  /**
+   * Writes the agent config into {@code dir}: services mock-llm, slow (200 tokens at 700 ms each) and cold, whose job
+   * never becomes ready (its model server "loads" forever), plus {@code extra} services (id to JSON object).
+   */
+  static void writeAgentConfig(Path dir, Map<String, String> extra) throws IOException {
+    Path neverReady = dir.resolve("never-ready.sbatch");
+    Files.writeString(neverReady, """
+        #!/bin/bash
+        # A model server that never answers its health path: loads, fails, and hangs.
+        echo "loading weights for $SLUICE_SERVICE on port $SLUICE_PORT"
+        echo "CUDA error: out of memory (token $SLUICE_JOB_TOKEN)" >&2
+        exec sleep 600
+        """);
+    StringBuilder services = new StringBuilder();
+    services.append("\"mock-llm\": ").append(service(mockLlm(), "--token-delay-ms 2", "15"))
+        .append(", \"slow\": ").append(service(mockLlm(), "--token-delay-ms 700 --tokens 400", "15"))
+        .append(", \"cold\": ").append(service(neverReady.toString(), "", "15"));
+    extra.forEach((id, json) -> services.append(", \"").append(id).append("\": ").append(json));
     Files.writeString(dir.resolve("agent.json"), """
-        {"sluice-agent": {"state-dir": "agent", "local": {"kill-wait": "2s"}, "services": {
-          "mock-llm": %s, "slow": %s, "cold": %s}}}""".formatted(
-        service.formatted(sbatch, "--token-delay-ms 2"),
-        service.formatted(sbatch, "--token-delay-ms 700 --tokens 400"),
-        service.formatted(sbatch, "")));
+        {"sluice-agent": {"state-dir": "agent", "local": {"kill-wait": "2s"}, "services": {%s}}}""".formatted(services));
+  }
+
+  static void writeAgentConfig(Path dir) throws IOException { writeAgentConfig(dir, Map.of()); }
+
+  static String mockLlm() { return home().resolve("sbatch/mock-llm.sbatch").toString(); }
+
+  /** One agent service running {@code sbatch} with mock-llm flags and a Slurm time limit (e.g. "15" minutes, "0:20"). */
+  static String service(String sbatch, String mockLlmArgs, String timeLimit) {
+    return """
+        {"sbatch": "%s", "time-limit": "%s", "health-path": "/health", "allowed-methods": ["GET", "POST"],
+         "allowed-paths": ["/v1/chat/completions", "/v1/completions", "/stats"],
+         "environment": {"MOCK_LLM_ARGS": "%s"}}""".formatted(sbatch, timeLimit, mockLlmArgs);
   }
 
   static Config config(Path dir, String extra) throws IOException {

@@ -108,7 +108,8 @@ class EmbeddedStackIT {
     Model mock = models.stream().filter(m -> m.id().equals("mock-llm")).findFirst().orElseThrow();
     assertEquals("ready", mock._additionalProperties().get("status").asString().orElseThrow());
     Model cold = models.stream().filter(m -> m.id().equals("cold")).findFirst().orElseThrow();
-    assertEquals("offline", cold._additionalProperties().get("status").asString().orElseThrow());
+    // Scaled to zero: offline, or loading once a request has asked for it (its job never becomes ready).
+    assertTrue(List.of("offline", "loading").contains(cold._additionalProperties().get("status").asString().orElseThrow()));
   }
 
   @Test void anInvalidKeyRaisesTheSdksAuthenticationError() {
