@@ -90,9 +90,15 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
     });
   }
 
-  @Override public CompletionStage<java.util.List<String>> logTail(String service, String jobId, int maxLines) {
-    // TODO(issue 4, helper): the agent's Logs call
-    return java.util.concurrent.CompletableFuture.failedFuture(new UnsupportedOperationException("log tail not implemented yet"));
+  /**
+   * The agent's logs call. More lines than the protocol allows are asked as its maximum; the agent may return fewer
+   * than asked (its 64 KiB window and the size of a reply head bound them). An agent older than the call resets it
+   * with {@code bad_request}.
+   */
+  @Override public CompletionStage<List<String>> logTail(String service, String jobId, int maxLines) {
+    if (maxLines < 1) return CompletableFuture.completedFuture(List.of());
+    return control(new Messages.Logs(service, jobId, Math.min(maxLines, Messages.MAX_LOG_LINES)))
+        .thenApply(r -> WireJson.convert(r.result(), Messages.LogsResult.class).lines());
   }
 
   @Override public CompletionStage<UpstreamResponse> forward(UpstreamRequest req) {

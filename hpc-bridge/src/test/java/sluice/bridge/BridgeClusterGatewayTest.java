@@ -105,7 +105,25 @@ class BridgeClusterGatewayTest {
     assertEquals(2, body.at("/usage/prompt_tokens").asInt());
   }
 
-  @Test @Order(3) void streamingCompletionArrivesAsServerSentEvents() throws Exception {
+  @Test @Order(3) void logTailShowsTheJobsOutputWithItsSecretMasked() throws Exception {
+    String token = JSON.readTree(dir.resolve("state/jobs/" + job + "/job.json").toFile()).get("token").asText();
+    List<String> tail = cluster.gateway.logTail("mock-llm", job, 50).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    assertTrue(tail.stream().anyMatch(l -> l.startsWith("mock-llm listening on http://")), "mock-llm's startup line: " + tail);
+    assertTrue(tail.contains("job secret: ***"), tail.toString());
+    assertTrue(tail.stream().noneMatch(l -> l.contains(token)), "the job's secret never leaves the agent: " + tail);
+    assertEquals(tail.subList(tail.size() - 1, tail.size()),
+        cluster.gateway.logTail("mock-llm", job, 1).toCompletableFuture().get(30, TimeUnit.SECONDS));
+    assertEquals(tail, cluster.gateway.logTail("mock-llm", job, 10_000).toCompletableFuture().get(30, TimeUnit.SECONDS),
+        "more than the protocol allows is asked as its maximum");
+    assertEquals(List.of(), cluster.gateway.logTail("mock-llm", job, 0).toCompletableFuture().get(30, TimeUnit.SECONDS));
+    var foreign = assertThrows(ExecutionException.class,
+        () -> cluster.gateway.logTail("mock-llm", "99999", 10).toCompletableFuture().get(30, TimeUnit.SECONDS));
+    ClusterException e = assertInstanceOf(ClusterException.class, foreign.getCause());
+    assertEquals("unknown_job", e.code());
+    assertEquals(404, e.status());
+  }
+
+  @Test @Order(4) void streamingCompletionArrivesAsServerSentEvents() throws Exception {
     UpstreamResponse r = post("/v1/chat/completions",
         "{\"model\":\"mock-llm\",\"stream\":true,\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
     assertEquals(200, r.status());
@@ -115,7 +133,7 @@ class BridgeClusterGatewayTest {
     assertEquals(4 + 3, sse.split("\n\n").length, "role chunk, 4 tokens, final chunk, [DONE]");
   }
 
-  @Test @Order(4) void cancellingTheBodyAbortsGenerationOnTheModelServer() throws Exception {
+  @Test @Order(5) void cancellingTheBodyAbortsGenerationOnTheModelServer() throws Exception {
     int abortedBefore = stats().get("streams_aborted").asInt();
     UpstreamResponse r = post("/v1/completions", "{\"model\":\"mock-llm\",\"stream\":true,\"prompt\":\"a long story\"}");
     // Read three chunks of a 400-token stream, then leave, as a disconnecting HTTP client does.
@@ -131,7 +149,7 @@ class BridgeClusterGatewayTest {
     }, "mock-llm to see its client go away");
   }
 
-  @Test @Order(5) void refusalsBecomeClusterExceptionsThatNeverReachedTheModel() {
+  @Test @Order(6) void refusalsBecomeClusterExceptionsThatNeverReachedTheModel() {
     var notAllowed = assertThrows(ExecutionException.class, () -> cluster.gateway.forward(new UpstreamRequest("mock-llm", job,
         "POST", "/v1/embeddings", Map.of(), ByteString.fromString("{}"), "r")).toCompletableFuture().get(30, TimeUnit.SECONDS));
     ClusterException e = assertInstanceOf(ClusterException.class, notAllowed.getCause());
@@ -143,13 +161,13 @@ class BridgeClusterGatewayTest {
     assertEquals("unknown_job", ((ClusterException) unknownJob.getCause()).code());
   }
 
-  @Test @Order(6) void onlyThisDeploymentsJobsAreListed() throws Exception {
+  @Test @Order(7) void onlyThisDeploymentsJobsAreListed() throws Exception {
     JobSnapshot foreign = cluster.gateway.submit("mock-llm", "other-deployment.x").toCompletableFuture().get(30, TimeUnit.SECONDS);
     cluster.gateway.cancel(foreign.jobId()).toCompletableFuture().get(30, TimeUnit.SECONDS);
     assertTrue(cluster.gateway.jobs().toCompletableFuture().get().stream().noneMatch(j -> j.jobId().equals(foreign.jobId())));
   }
 
-  @Test @Order(7) void jobsOutliveAnAgentCrashAndTheLinkReconnects() throws Exception {
+  @Test @Order(8) void jobsOutliveAnAgentCrashAndTheLinkReconnects() throws Exception {
     List<ProcessHandle> agents = LocalClusterFixture.agents();
     assertEquals(1, agents.size(), "one agent process per cluster");
     agents.get(0).destroyForcibly();
@@ -159,7 +177,7 @@ class BridgeClusterGatewayTest {
     assertEquals(200, post("/v1/completions", "{\"model\":\"mock-llm\",\"max_tokens\":2,\"prompt\":\"x\"}").status());
   }
 
-  @Test @Order(8) void cancelEndsTheJob() throws Exception {
+  @Test @Order(9) void cancelEndsTheJob() throws Exception {
     assertTrue(cluster.gateway.cancel(job).toCompletableFuture().get(30, TimeUnit.SECONDS));
     await(() -> cluster.gateway.jobs().toCompletableFuture().join().stream()
         .anyMatch(j -> j.jobId().equals(job) && j.state() == SlurmState.CANCELLED), "cancelled");

@@ -12,7 +12,8 @@ import sluice.bridge.local.LocalAgentTransport;
 
 /**
  * A whole embedded cluster for tests: the real agent as a child process, its local scheduler, and a job script that
- * runs mock-llm from the test class path. Nothing is faked.
+ * runs mock-llm from the test class path. Nothing is faked. The script prints the job's secret, as careless job
+ * scripts (and vLLM, which logs its arguments) do, so that tests see the agent mask it.
  */
 final class LocalClusterFixture implements AutoCloseable {
   final Path dir;
@@ -24,6 +25,7 @@ final class LocalClusterFixture implements AutoCloseable {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Files.writeString(dir.resolve("mock-llm.sbatch"), """
         #!/bin/bash
+        echo "job secret: $SLUICE_JOB_TOKEN"
         exec %s -Xmx128m -cp '%s' sluice.mock.MockLlmMain --port "$SLUICE_PORT" --model "$SLUICE_SERVICE" %s
         """.formatted(java, System.getProperty("java.class.path"), mockArgs));
     Files.writeString(dir.resolve("agent.json"), """

@@ -8,6 +8,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -18,6 +19,7 @@ import sluice.agent.config.AgentConfig;
 import sluice.agent.config.ServiceSpec;
 import sluice.agent.sched.Scheduler;
 import sluice.agent.wire.Codes;
+import sluice.agent.wire.Limits;
 import sluice.agent.wire.Messages;
 import sluice.agent.wire.Messages.Call;
 import sluice.agent.wire.Messages.JobInfo;
@@ -38,6 +40,11 @@ public final class Agent {
   private static final Set<String> RESPONSE_HEADERS = Set.of("content-type", "content-length", "retry-after");
   /** Request bodies up to this size are read whole before the upstream request starts; larger ones stream. */
   private static final long WHOLE_BODY_BYTES = 1 << 20;
+  /**
+   * The lines of a logs reply, as JSON, fit in this: the reply travels in one HEADERS frame, and a head above the
+   * peer's 16 KiB limit would end the whole session, not just this call. The rest of the head needs under 100 bytes.
+   */
+  static final int LOGS_JSON_BYTES = Limits.DEFAULT.maxHeadBytes() - 512;
 
   private final AgentConfig config;
   private final Scheduler scheduler;
@@ -68,6 +75,7 @@ public final class Agent {
       else if (call instanceof Messages.Submit s) reply(stream, submit(s));
       else if (call instanceof Messages.Cancel c) reply(stream, cancel(c));
       else if (call instanceof Messages.Probe p) reply(stream, probe(p));
+      else if (call instanceof Messages.Logs l) reply(stream, logs(l));
       else reply(stream, Reply.ok(WireJson.tree(new Messages.JobList(scheduler.jobs()))));
     } catch (Scheduler.SchedulerException e) {
       LOG.warning(() -> "scheduler failed on " + describe(call) + ": " + e.getMessage());
@@ -115,6 +123,28 @@ public final class Agent {
       Thread.currentThread().interrupt();
       return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "interrupted")));
     }
+  }
+
+  /**
+   * The end of the output file of one of the agent's own jobs, with the job's secret masked. The file is the
+   * scheduler's choice for that job; the gateway names only service and job, checked as for a probe.
+   */
+  private Reply logs(Messages.Logs l) throws Scheduler.SchedulerException {
+    if (config.service(l.service()) == null) {
+      return refuse(404, "unknown_service", "service " + l.service() + " is not configured on this agent");
+    }
+    Optional<JobInfo> job = ownJob(l.service(), l.job());
+    if (job.isEmpty()) return refuse(404, "unknown_job", "job " + l.job() + " of " + l.service() + " is unknown to this agent");
+    Optional<java.nio.file.Path> file = scheduler.outputFile(job.get());
+    LogTail.Tail tail;
+    try {
+      tail = file.isEmpty() ? new LogTail.Tail(List.of(), false)
+          : LogTail.read(file.get(), l.lines(), scheduler.token(job.get()), LOGS_JSON_BYTES);
+    } catch (IOException e) {
+      LOG.warning(() -> "cannot read the output of job " + l.job() + " (" + file.get() + "): " + e);
+      return Reply.error(503, "scheduler_error", "cannot read the output of job " + l.job() + ": " + e.getClass().getSimpleName());
+    }
+    return Reply.ok(WireJson.tree(new Messages.LogsResult(l.job(), tail.lines(), tail.truncated())));
   }
 
   /**
@@ -256,6 +286,7 @@ public final class Agent {
     if (call instanceof Messages.Submit s) return "submit " + s.service();
     if (call instanceof Messages.Cancel c) return "cancel " + c.job();
     if (call instanceof Messages.Probe p) return "probe " + p.service() + "/" + p.job();
+    if (call instanceof Messages.Logs l) return "logs " + l.service() + "/" + l.job();
     if (call instanceof Messages.Forward f) return f.method() + " " + pathOnly(f.path()) + " on " + f.service() + "/" + f.job();
     return "jobs";
   }

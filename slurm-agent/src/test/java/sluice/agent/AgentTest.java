@@ -76,6 +76,8 @@ class AgentTest {
       return job(jobId).map(j -> new Messages.CancelResult(jobId, true, j.state()));
     }
 
+    @Override public Optional<Path> outputFile(JobInfo job) { return Optional.of(dir.resolve("slurm-" + job.id() + ".out")); }
+
     @Override public Optional<URI> endpoint(JobInfo job) {
       return job.state() == JobState.RUNNING ? Optional.of(URI.create("http://127.0.0.1:" + upstream.getAddress().getPort())) : Optional.empty();
     }
@@ -182,6 +184,9 @@ class AgentTest {
     assertEquals("job_not_running", pending.error().code());
     assertEquals("unknown_service", call(new Messages.Submit("nope", "t")).error().code());
     assertEquals("unknown_job", call(new Messages.Cancel("12345")).error().code());
+    assertEquals("unknown_job", call(new Messages.Logs("m", "8", 10)).error().code(), "logs of another service's job");
+    assertEquals("unknown_job", call(new Messages.Logs("m", "12345", 10)).error().code());
+    assertEquals("unknown_service", call(new Messages.Logs("nope", "7", 10)).error().code());
     assertEquals(0, upstreamCalls.get(), "nothing refused reached the model server");
   }
 
@@ -212,6 +217,11 @@ class AgentTest {
     var pending = WireJson.convert(call(new Messages.Probe("m", "9")).result(), Messages.ProbeResult.class);
     assertFalse(pending.ready());
     assertTrue(pending.detail().contains("PENDING"));
+  }
+
+  @Test void logsOfAJobWithoutOutputYetAreEmpty() throws Exception {
+    var logs = WireJson.convert(call(new Messages.Logs("m", "9", 10)).result(), Messages.LogsResult.class);
+    assertEquals(new Messages.LogsResult("9", List.of(), false), logs);
   }
 
   @Test void listsOnlyItsOwnJobs() throws Exception {

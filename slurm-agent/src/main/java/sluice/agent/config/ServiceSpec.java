@@ -53,8 +53,9 @@ public record ServiceSpec(String id, Path sbatch, Optional<Duration> timeLimit, 
      * is refused when its name is a prefix of one of these: {@code --comm=x} would replace the comment the agent
      * recognises its jobs by, {@code --exp=NONE} would drop {@code SLUICE_PORT}.
      */
-    static final List<String> RESERVED = List.of("--job-name", "--comment", "--output", "--chdir", "--parsable",
-        "--wrap", "--export", "--export-file", "--time", "--partition", "--account", "--gres", "--array", "--test-only");
+    static final List<String> RESERVED = List.of("--job-name", "--comment", "--output", "--error", "--chdir",
+        "--parsable", "--wrap", "--export", "--export-file", "--time", "--partition", "--account", "--gres", "--array",
+        "--test-only");
     private static final Pattern ARG = Pattern.compile("--[A-Za-z][A-Za-z0-9-]*(=[^\\x00-\\x1f\\x7f]*)?");
 
     public SlurmOptions {

@@ -32,6 +32,11 @@ final class LocalJob {
 
   private LocalJob() {}
 
+  /** The job script's stdout and stderr, named as Slurm's default output file is. */
+  static Path outputFile(Path dir, String id) {
+    return dir.resolve("slurm-" + id + ".out");
+  }
+
   static Spec readSpec(Path dir) throws IOException {
     return WireJson.MAPPER.readValue(dir.resolve(SPEC).toFile(), Spec.class);
   }

@@ -2,8 +2,10 @@ package sluice.agent.sched;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -34,11 +36,12 @@ public final class LocalJobRunner {
       return;
     }
 
+    Path output = LocalJob.outputFile(dir, spec.id());
     ProcessBuilder pb = new ProcessBuilder(List.of(spec.shell(), spec.script()))
         .directory(dir.toFile())
-        .redirectErrorStream(true)
+        .redirectErrorStream(true)                              // stderr into the same file, as sbatch does
         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("slurm-" + spec.id() + ".out").toFile()));
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(output.toFile()));
     Map<String, String> env = pb.environment();
     env.putAll(spec.environment());
     env.put("SLURM_JOB_ID", spec.id());
@@ -54,6 +57,7 @@ public final class LocalJobRunner {
     Instant deadline = spec.timeLimitSeconds() == null ? null : start.plusSeconds(spec.timeLimitSeconds());
     Process job;
     try {
+      createOwnerOnly(output);
       job = pb.start();
     } catch (IOException e) {
       finish(dir, start, JobState.FAILED, 127, "could not start: " + e.getMessage(), self);
@@ -88,6 +92,15 @@ public final class LocalJobRunner {
     tree.forEach(ProcessHandle::destroyForcibly);
     job.destroyForcibly();
     job.waitFor(5, TimeUnit.SECONDS);
+  }
+
+  /** Owner only, before the job writes to it: the job may print its token (vLLM logs its arguments). */
+  private static void createOwnerOnly(Path file) throws IOException {
+    try {
+      Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    } catch (FileAlreadyExistsException e) {
+      Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+    }
   }
 
   private static Integer exitCode(Process p) {

@@ -142,6 +142,10 @@ public final class LocalScheduler implements Scheduler {
     }
   }
 
+  @Override public Optional<Path> outputFile(JobInfo job) {
+    return Optional.of(LocalJob.outputFile(jobsDir.resolve(job.id()), job.id()));
+  }
+
   @Override public Optional<String> token(JobInfo job) {
     try {
       return Optional.ofNullable(spec(jobsDir.resolve(job.id())).token());

@@ -1,6 +1,7 @@
 package sluice.agent.sched;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import sluice.agent.config.ServiceSpec;
@@ -26,6 +27,12 @@ public interface Scheduler {
 
   /** Where the model server of a running job listens, if it does. */
   Optional<URI> endpoint(JobInfo job);
+
+  /**
+   * The file that receives the job's stdout and stderr, decided from the job alone (never from anything the gateway
+   * sends); empty when the scheduler keeps none. The file may not exist yet while the job is pending.
+   */
+  Optional<Path> outputFile(JobInfo job);
 
   /** The job's secret ({@code SLUICE_JOB_TOKEN}) that its model server requires; empty for jobs from before tokens. */
   default Optional<String> token(JobInfo job) { return Optional.empty(); }

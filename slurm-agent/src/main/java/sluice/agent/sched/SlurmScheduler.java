@@ -60,6 +60,8 @@ public final class SlurmScheduler implements Scheduler {
   private static final Pattern JOB_ID = Pattern.compile("[0-9]{1,18}");
   private static final Pattern HOST = Pattern.compile("[A-Za-z0-9._-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}]");
   private static final int MAX_OUTPUT = 16 << 20;
+  /** The job's output file, {@code %j} being the job id; {@link #outputFile} resolves it. */
+  private static final String OUTPUT_PATTERN = "slurm-%j.out";
   /** FileChannel.lock() throws when another thread of this JVM holds the lock, so threads queue here first. */
   private static final Map<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
 
@@ -166,7 +168,10 @@ public final class SlurmScheduler implements Scheduler {
     List<String> cmd = new ArrayList<>(List.of(settings.sbatch(), "--parsable",
         "--job-name=" + comment.tag(), "--comment=" + comment.encode(),
         "--time=" + service.timeLimit().map(SlurmTime::format).orElse("UNLIMITED"),
-        "--chdir=" + jobsDir, "--output=" + jobsDir.resolve("slurm-%j.out"),
+        "--chdir=" + jobsDir, "--output=" + jobsDir.resolve(OUTPUT_PATTERN),
+        // stderr into the same file (what the logs call reads): on the command line, so that an "#SBATCH --error"
+        // in the job script cannot split it off. Slurm writes both streams of the job to the one file.
+        "--error=" + jobsDir.resolve(OUTPUT_PATTERN),
         // Explicit, so neither SBATCH_EXPORT nor an #SBATCH line can drop SLUICE_PORT from the job's environment.
         "--export=ALL"));
     service.slurm().partition().or(settings::partition).ifPresent(p -> cmd.add("--partition=" + p));
@@ -209,6 +214,11 @@ public final class SlurmScheduler implements Scheduler {
     if (t == null) t = readRemembered(rememberDir.resolve(job.id() + ".json")).map(Remembered::token).orElse(null);
     if (t != null) tokens.put(job.id(), t);
     return Optional.ofNullable(t);
+  }
+
+  @Override public Optional<Path> outputFile(JobInfo job) {
+    if (!JOB_ID.matcher(job.id()).matches()) return Optional.empty();
+    return Optional.of(jobsDir.resolve(OUTPUT_PATTERN.replace("%j", job.id())));
   }
 
   @Override public Optional<URI> endpoint(JobInfo job) {

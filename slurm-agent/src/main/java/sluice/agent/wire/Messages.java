@@ -1,5 +1,7 @@
 package sluice.agent.wire;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -26,6 +28,9 @@ public final class Messages {
   static final Pattern HEADER_NAME = Pattern.compile("[a-z0-9-]{1,64}");
   static final int MAX_HEADERS = 32;
   static final int MAX_HEADER_VALUE = 1024;
+  /** Lines a {@link Logs} call may ask for, and what it gets when it names no number. */
+  public static final int MAX_LOG_LINES = 200;
+  public static final int DEFAULT_LOG_LINES = 50;
 
   static String require(String field, String value, Pattern pattern) {
     if (value == null) throw new IllegalArgumentException(field + " is required");
@@ -52,8 +57,9 @@ public final class Messages {
       @JsonSubTypes.Type(value = ListJobs.class, name = "jobs"),
       @JsonSubTypes.Type(value = Cancel.class, name = "cancel"),
       @JsonSubTypes.Type(value = Probe.class, name = "probe"),
+      @JsonSubTypes.Type(value = Logs.class, name = "logs"),
       @JsonSubTypes.Type(value = Forward.class, name = "http")})
-  public sealed interface Call permits Submit, ListJobs, Cancel, Probe, Forward {}
+  public sealed interface Call permits Submit, ListJobs, Cancel, Probe, Logs, Forward {}
 
   /** Submit one job of a configured service. The tag is the gateway's idempotency key, stored with the job. */
   public record Submit(String service, String tag) implements Call {
@@ -76,6 +82,24 @@ public final class Messages {
     public Probe {
       require("service", service, SERVICE);
       require("job", job, JOB_ID);
+    }
+  }
+
+  /**
+   * The last {@code lines} lines of a job's output file. Only the job is named: the agent picks the file itself, so
+   * the gateway can never make it read anything else.
+   */
+  public record Logs(String service, String job, int lines) implements Call {
+    public Logs {
+      require("service", service, SERVICE);
+      require("job", job, JOB_ID);
+      if (lines < 1 || lines > MAX_LOG_LINES) throw new IllegalArgumentException("lines must be in [1, " + MAX_LOG_LINES + "]");
+    }
+
+    /** Decoding: an absent {@code lines} means the default, while an explicit 0 is as invalid as 201. */
+    @JsonCreator static Logs decode(@JsonProperty("service") String service, @JsonProperty("job") String job,
+                                    @JsonProperty("lines") Integer lines) {
+      return new Logs(service, job, lines == null ? DEFAULT_LOG_LINES : lines);
     }
   }
 
@@ -153,4 +177,14 @@ public final class Messages {
   public record ProbeResult(boolean ready, int status, String detail) {}
 
   public record CancelResult(String job, boolean cancelled, JobState state) {}
+
+  /**
+   * Result of a logs call: the last lines of the job's output, oldest first, with the job's secret masked.
+   *
+   * @param truncated whether part of the file is missing from {@code lines}: earlier output, or the ends of lines
+   *     longer than the agent's line limit
+   */
+  public record LogsResult(String job, List<String> lines, boolean truncated) {
+    public LogsResult { lines = List.copyOf(lines); }
+  }
 }

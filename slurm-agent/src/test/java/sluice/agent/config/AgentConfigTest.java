@@ -100,7 +100,7 @@ class AgentConfigTest {
   }
 
   @Test void sbatchArgsMayNotReplaceWhatTheAgentSets() {
-    for (String arg : java.util.List.of("--comment=x", "--comm=x", "--job-name=x", "--output=/tmp/x", "--export=NONE",
+    for (String arg : java.util.List.of("--comment=x", "--comm=x", "--job-name=x", "--output=/tmp/x", "--error=/tmp/x", "--err=x", "--export=NONE",
         "--exp=NONE", "--time=1", "--wrap=id", "--array=1-3", "--partition=x", "--chdir=/", "-J x", "--mem 4G",
         "mem=4G", "--mem=4G\nx", "")) {
       String json = "{\"sluice-agent\":{\"services\":{\"m\":{\"sbatch\":\"sbatch/m.sbatch\",\"time-limit\":\"5\","

@@ -53,10 +53,14 @@ class SlurmSchedulerHpcIT {
   @BeforeEach void setUp() throws IOException {
     Path www = Files.createDirectories(dir.resolve("www"));
     Files.writeString(www.resolve("ok.txt"), "served by a Slurm job\n");
-    // The model server stand-in: python's static file server on the port the agent chose.
+    // The model server stand-in: python's static file server on the port the agent chose. The directive would send
+    // stderr elsewhere; the agent's own --error on the command line wins, so the logs call sees both streams.
     Files.writeString(dir.resolve("web.sbatch"), """
         #!/bin/bash
+        #SBATCH --error=/dev/null
         echo "job $SLURM_JOB_ID on $(hostname) port $SLUICE_PORT service $SLUICE_SERVICE tag $SLUICE_JOB_TAG"
+        echo "a line on stderr" >&2
+        echo "token=$SLUICE_JOB_TOKEN"
         exec python3 -m http.server "$SLUICE_PORT" --bind 127.0.0.1 --directory "$WWW"
         """);
     web = new ServiceSpec("web", dir.resolve("web.sbatch"), SlurmTime.parse("10"), List.of("/*"), java.util.Set.of("GET"),
@@ -142,6 +146,17 @@ class SlurmSchedulerHpcIT {
     assertEquals("served by a Slurm job\n", body);
     String out = Files.readString(dir.resolve("state/jobs/slurm-" + submitted.id() + ".out"));
     assertTrue(out.contains("port " + endpoint.getPort() + " service web tag " + tag), out);
+
+    // The logs call's view of the same file: the agent's tail, with the job's secret masked.
+    Path file = scheduler.outputFile(running).orElseThrow();
+    assertEquals(dir.resolve("state/jobs/slurm-" + submitted.id() + ".out").toAbsolutePath(), file);
+    String token = scheduler.token(running).orElseThrow();
+    assertTrue(out.contains("token=" + token), "the job printed its token");
+    List<String> tail = sluice.agent.LogTail.read(file, 50, Optional.of(token), 15 * 1024).lines();
+    assertTrue(tail.stream().anyMatch(l -> l.contains("port " + endpoint.getPort() + " service web tag " + tag)), tail.toString());
+    assertTrue(tail.contains("a line on stderr"), "stderr lands in the same file: " + tail);
+    assertTrue(tail.contains("token=***"), tail.toString());
+    assertTrue(tail.stream().noneMatch(l -> l.contains(token)), tail.toString());
 
     assertTrue(scheduler.cancel(submitted.id()).orElseThrow().cancelled());
     JobInfo cancelled = await(submitted.id(), j -> j.state() == JobState.CANCELLED);

@@ -113,7 +113,8 @@ class SlurmSchedulerTest {
     assertTrue(c.port() >= 30000 && c.port() <= 30009, "port from the configured range");
     Path jobs = dir.resolve("state/jobs").toAbsolutePath();
     assertEquals(List.of("--parsable", "--job-name=dep.00112233aabbccdd", "--comment=" + comment, "--time=1-00:30:00",
-        "--chdir=" + jobs, "--output=" + jobs.resolve("slurm-%j.out"), "--export=ALL", "--partition=gpu",
+        "--chdir=" + jobs, "--output=" + jobs.resolve("slurm-%j.out"), "--error=" + jobs.resolve("slurm-%j.out"),
+        "--export=ALL", "--partition=gpu",
         "--account=proj", "--gres=gpu:1", "--mem=4G", dir.resolve("web.sbatch").toAbsolutePath().toString()), args,
         "service options override the agent-wide ones; the script comes last");
     String env = Files.readString(fake.resolve("sbatch.env"));
@@ -123,6 +124,7 @@ class SlurmSchedulerTest {
     assertTrue(env.contains("MODEL_DIR=/models/x\n"), "the service's environment");
     assertTrue(env.contains("PATH="), "on top of the agent's own environment");
     assertTrue(Files.isRegularFile(dir.resolve("state/slurm-jobs/101.json")), "remembered at submission");
+    assertEquals(Optional.of(jobs.resolve("slurm-101.out")), scheduler().outputFile(j), "where --output put it");
   }
 
   @Test void sameTagReturnsTheExistingJobInsteadOfSubmittingAgain() throws Exception {

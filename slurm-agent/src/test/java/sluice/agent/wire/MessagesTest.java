@@ -24,6 +24,24 @@ class MessagesTest {
         decode("{\"op\":\"submit\",\"service\":\"mock-llm\",\"tag\":\"sluice.mock-llm.1a2b\"}"));
   }
 
+  @Test void logsRoundTripsAndDefaultsItsLineCount() {
+    Messages.Logs logs = new Messages.Logs("mock-llm", "17", 20);
+    String json = WireJson.write(logs);
+    assertEquals("{\"op\":\"logs\",\"service\":\"mock-llm\",\"job\":\"17\",\"lines\":20}", json);
+    assertEquals(logs, decode(json));
+    assertEquals(new Messages.Logs("mock-llm", "17", Messages.DEFAULT_LOG_LINES),
+        decode("{\"op\":\"logs\",\"service\":\"mock-llm\",\"job\":\"17\"}"), "no lines: the default");
+    assertEquals(200, ((Messages.Logs) decode("{\"op\":\"logs\",\"service\":\"s\",\"job\":\"1\",\"lines\":200}")).lines());
+    assertEquals(1, ((Messages.Logs) decode("{\"op\":\"logs\",\"service\":\"s\",\"job\":\"1\",\"lines\":1}")).lines());
+  }
+
+  @Test void logsResultRoundTrips() {
+    var r = new Messages.LogsResult("17", java.util.List.of("loading", "token=***", ""), true);
+    String json = WireJson.write(r);
+    assertEquals("{\"job\":\"17\",\"lines\":[\"loading\",\"token=***\",\"\"],\"truncated\":true}", json);
+    assertEquals(r, WireJson.convert(WireJson.MAPPER.valueToTree(r), Messages.LogsResult.class));
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {
       "{\"op\":\"exec\",\"cmd\":\"id\"}",
@@ -38,6 +56,15 @@ class MessagesTest {
       "{\"op\":\"http\",\"service\":\"s\",\"job\":\"1\",\"method\":\"GET\",\"path\":\"/a b\"}",
       "{\"op\":\"http\",\"service\":\"s\",\"job\":\"1\",\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"Host\":\"x\"}}",
       "{\"op\":\"http\",\"service\":\"s\",\"job\":\"1\",\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"x-a\":\"v\\r\\nInjected: 1\"}}",
+      "{\"op\":\"logs\",\"service\":\"s\",\"job\":\"1\",\"lines\":0}",
+      "{\"op\":\"logs\",\"service\":\"s\",\"job\":\"1\",\"lines\":201}",
+      "{\"op\":\"logs\",\"service\":\"s\",\"job\":\"1\",\"lines\":-5}",
+      "{\"op\":\"logs\",\"service\":\"s\",\"job\":\"1\",\"lines\":\"all\"}",
+      "{\"op\":\"logs\",\"service\":\"s\",\"job\":\"../../etc/passwd\"}",
+      "{\"op\":\"logs\",\"service\":\"s\",\"job\":\"1 2\"}",
+      "{\"op\":\"logs\",\"service\":\"s\"}",
+      "{\"op\":\"logs\",\"service\":\"../s\",\"job\":\"1\"}",
+      "{\"op\":\"logs\",\"job\":\"1\"}",
       "{\"op\":\"jobs\"} trailing",
       "[1,2,3]",
       "not json"})
