@@ -57,8 +57,8 @@ class LifecycleIT {
     String mock = EmbeddedStack.mockLlm();
     EmbeddedStack.writeAgentConfig(dir, Map.of(
         "renew", EmbeddedStack.service(mock, "--token-delay-ms 5", "0:24"),           // 24-second jobs
-        "elastic", EmbeddedStack.service(mock, "--token-delay-ms 100", "15"),
-        "tight", EmbeddedStack.service(mock, "--token-delay-ms 100", "15"),
+        "elastic", EmbeddedStack.service(mock, "--token-delay-ms 100 --tokens 400", "15"),
+        "tight", EmbeddedStack.service(mock, "--token-delay-ms 100 --tokens 400", "15"),
         "fragile", EmbeddedStack.service(mock, "--token-delay-ms 100 --tokens 200", "15"),
         "stuck", EmbeddedStack.service(dir.resolve("never-ready.sbatch").toString(), "", "15")));
     gateway = Gateway.start(EmbeddedStack.config(dir, """
@@ -73,7 +73,7 @@ class LifecycleIT {
                     scale-down-delay = 2s, idle-to-zero = 4s, max-queue-wait = 60s }
           tight { cluster = local, min-replicas = 1, max-inflight-per-replica = 1, max-queue = 2, max-queue-wait = 30s }
           fragile { cluster = local, min-replicas = 1, max-queue-wait = 60s }
-          stuck { cluster = local, min-replicas = 0, ready-timeout = 2s, max-queue-wait = 2s, idle-to-zero = 3s }
+          stuck { cluster = local, min-replicas = 1, ready-timeout = 2s, max-queue-wait = 2s, idle-to-zero = 3s }
         }
         """));
   }
@@ -245,7 +245,12 @@ class LifecycleIT {
     ServiceStatus s = EmbeddedStack.awaitStatus(gateway, "stuck", ServiceStatus::degraded);
     assertTrue(s.lastError().contains("ready-timeout"), s.lastError());
     awaitJobs("stuck", js -> js.stream().filter(j -> j.state() == SlurmState.CANCELLED).count() >= 3);
-    System.out.println("stuck: " + s.lastError() + " log " + s.logTail());
+    ServiceStatus shown = EmbeddedStack.awaitStatus(gateway, "stuck", st -> st.logTail().stream().anyMatch(l -> l.contains("CUDA error")));
+    assertTrue(shown.logTail().stream().noneMatch(l -> l.matches(".*token [^*].*")), "the job's secret is masked: " + shown.logTail());
+    var view = JSON.readTree(admin("GET", "/admin/services/stuck", null).body());
+    assertTrue(view.get("degraded").asBoolean(), view.toString());
+    assertTrue(view.get("log_tail").toString().contains("loading weights for stuck"), view.toString());
+    scale("stuck", 0, 1);                                           // stop retrying (idle-to-zero follows)
   }
 
   // ---------------------------------------------------------------- operators

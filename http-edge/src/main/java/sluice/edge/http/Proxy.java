@@ -137,10 +137,14 @@ public final class Proxy {
         });
   }
 
-  /** Failures of the replica or the way to it (5xx), but not refusals (4xx) nor timeouts, which would only repeat. */
+  /**
+   * The replica is gone (its job ended, the agent no longer knows it) or the way to it failed (5xx); not refusals of
+   * the request itself (4xx) nor timeouts, which would only repeat.
+   */
   private static boolean retryable(Throwable err) {
     Throwable t = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
-    return t instanceof ClusterException e && e.status() >= 500 && e.status() != 504;
+    if (!(t instanceof ClusterException e)) return false;
+    return e.code().equals("job_not_running") || e.code().equals("unknown_job") || (e.status() >= 500 && e.status() != 504);
   }
 
   /** Releases the lease when the body ends, and cancels a body that no one runs (the client left before it started). */
