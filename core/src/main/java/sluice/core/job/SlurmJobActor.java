@@ -106,7 +106,8 @@ public final class SlurmJobActor
   private SlurmState lastSlurmState = SlurmState.PENDING;
   private Instant observedEnd;               // Slurm may move the end time (scontrol update TimeLimit=...)
   private String lastDetail;
-  private boolean reported;                  // the parent treats a job it has no report of as unknown: report early
+  private boolean reported;
+  private boolean checkAsked;                  // the parent treats a job it has no report of as unknown: report early
 
   public static Behavior<Command> create(Spec spec, ClusterGateway gateway, ActorRef<ReplicaView> parent, Clock clock) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SlurmJobActor(ctx, timers, spec, gateway, parent, clock)));
@@ -133,7 +134,10 @@ public final class SlurmJobActor
         .onCommand(Observe.class, this::onObserve)
         .onCommand(GetView.class, (s, c) -> Effect().reply(c.replyTo(), view(s)))
         .onCommand(Drain.class, this::onDrain)
-        .onCommand(CheckNow.class, (s, c) -> probe(s))
+        .onCommand(CheckNow.class, (s, c) -> {
+          checkAsked = true;                       // the parent waits for the answer, whatever it is
+          return probe(s);
+        })
         .onCommand(ProbeTick.class, (s, c) -> probe(s))
         .onCommand(Probed.class, this::onProbed)
         .onCommand(StopRecoveredEnded.class, (s, c) -> Effect().stop().thenNoReply())
@@ -198,6 +202,8 @@ public final class SlurmJobActor
 
   private ReplyEffect<Event, State> onProbed(State s, Probed p) {
     probing = false;
+    boolean asked = checkAsked;
+    checkAsked = false;
     if (s.phase() != ReplicaPhase.RUNNING && s.phase() != ReplicaPhase.READY) return Effect().noReply();
     lastDetail = p.outcome().detail();
     if (!p.outcome().ready()) {
@@ -218,10 +224,8 @@ public final class SlurmJobActor
     if (s.phase() == ReplicaPhase.RUNNING) {
       return Effect().persist(new BecameReady(clock.instant())).thenRun(this::afterChange).thenNoReply();
     }
-    if (changed) {
-      ctx.getLog().info("job {} of {} is ready (again)", spec.jobId(), spec.service());
-      report(s);
-    }
+    if (changed) ctx.getLog().info("job {} of {} is ready (again)", spec.jobId(), spec.service());
+    if (changed || asked) report(s);
     return Effect().noReply();
   }
 

@@ -166,7 +166,7 @@ public final class ServiceActor
 
   // ---------------------------------------------------------------- behaviour
 
-  private record Waiter(ActorRef<LeaseReply> replyTo, String user, String avoid, Instant since) {}
+  private record Waiter(ActorRef<LeaseReply> replyTo, Instant since) {}
 
   private record Lease(String jobId, Instant grantedAt) {}
 
@@ -285,7 +285,9 @@ public final class ServiceActor
           + " requests waiting)", retryAfterSeconds(s)));
       return Effect().noReply();
     }
-    queue.add(a.leaseId(), a.user(), new Waiter(a.replyTo(), a.user(), a.avoid(), now));
+    // Once waiting, a retry may take any routable replica: the one that failed it was health-checked at once and is
+    // routable only if it passed (else a lone replica that recovered would never get the request).
+    queue.add(a.leaseId(), a.user(), new Waiter(a.replyTo(), now));
     timers.startSingleTimer(a.leaseId(), new WaitExpired(a.leaseId()), settings.maxQueueWait());
     return evaluate(s);                            // a demand step: decide now, not at the next tick
   }
@@ -325,19 +327,14 @@ public final class ServiceActor
     replyTo.tell(new LeaseReply.Granted(settings.id(), settings.cluster(), jobId, leaseId));
   }
 
-  /** Grants waiting requests while a replica has room, fairly between users; a retry avoids the replica that failed it. */
+  /** Grants waiting requests while a replica has room, fairly between users. */
   private void serveWaiters() {
-    for (int tries = queue.size(); tries > 0 && !queue.isEmpty(); tries--) {
-      if (choose(null).isEmpty()) return;
+    while (!queue.isEmpty()) {
+      Optional<String> job = choose(null);
+      if (job.isEmpty()) return;
       Map.Entry<String, Waiter> next = queue.poll().orElseThrow();
-      Waiter w = next.getValue();
-      Optional<String> job = choose(w.avoid());
-      if (job.isEmpty()) {                       // only the replica it must avoid has room: back in line
-        queue.add(next.getKey(), w.user(), w);
-        continue;
-      }
       timers.cancel(next.getKey());
-      grant(next.getKey(), w.replyTo(), job.get());
+      grant(next.getKey(), next.getValue().replyTo(), job.get());
     }
   }
 

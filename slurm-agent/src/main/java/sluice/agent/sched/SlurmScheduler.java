@@ -193,8 +193,11 @@ public final class SlurmScheduler implements Scheduler {
     if (last != null) {
       Duration age = Duration.between(last.at(), now);
       Optional<JobInfo> cached = last.jobs().stream().filter(j -> j.id().equals(jobId)).findFirst();
-      if (cached.isPresent() && age.compareTo(REUSE_LISTING) < 0) return cached;
-      if (cached.isEmpty() && age.compareTo(MISS_REFRESH) < 0) return Optional.empty();
+      // Only a RUNNING entry is reused for long: a job listed as pending may have started since (another agent
+      // process on the same login node may already have probed it ready), so it counts as a miss.
+      boolean running = cached.isPresent() && cached.get().state() == JobState.RUNNING;
+      if (running && age.compareTo(REUSE_LISTING) < 0) return cached;
+      if (!running && age.compareTo(MISS_REFRESH) < 0) return cached;
     }
     return listing().stream().filter(j -> j.id().equals(jobId)).findFirst();
   }
