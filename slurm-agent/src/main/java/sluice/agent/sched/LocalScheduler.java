@@ -6,12 +6,9 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -70,8 +67,7 @@ public final class LocalScheduler implements Scheduler {
   }
 
   @Override public JobInfo submit(ServiceSpec service, String tag) throws SchedulerException {
-    try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-         FileLock ignored = ch.lock()) {
+    return SubmitLock.holding(lockFile, () -> {
       Optional<JobInfo> existing = findByTag(tag);
       if (existing.isPresent()) return existing.get();          // a retried submit must not start a second job
       String id = Long.toString(nextId());
@@ -93,9 +89,7 @@ public final class LocalScheduler implements Scheduler {
       LocalJob.write(dir, LocalJob.STATE, LocalJob.Status.pending(runner.pid()));
       LOG.info(() -> "submitted local job " + id + " for service " + service.id() + " tag " + tag);
       return info(dir).orElseThrow();
-    } catch (IOException e) {
-      throw new SchedulerException("local submit failed: " + e.getMessage(), e);
-    }
+    });
   }
 
   @Override public List<JobInfo> jobs() throws SchedulerException {

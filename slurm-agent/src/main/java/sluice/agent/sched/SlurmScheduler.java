@@ -5,14 +5,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -32,7 +29,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -62,8 +58,6 @@ public final class SlurmScheduler implements Scheduler {
   private static final int MAX_OUTPUT = 16 << 20;
   /** The job's output file, {@code %j} being the job id; {@link #outputFile} resolves it. */
   private static final String OUTPUT_PATTERN = "slurm-%j.out";
-  /** FileChannel.lock() throws when another thread of this JVM holds the lock, so threads queue here first. */
-  private static final Map<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
 
   private final AgentConfig.Slurm settings;
   private final Map<String, ServiceSpec> services;
@@ -124,10 +118,7 @@ public final class SlurmScheduler implements Scheduler {
   @Override public JobInfo submit(ServiceSpec service, String tag) throws SchedulerException {
     if (tag == null || !SluiceComment.TOKEN.matcher(tag).matches()) throw new SchedulerException("malformed job tag");
     if (!services.containsKey(service.id())) throw new SchedulerException("service " + service.id() + " is not configured");
-    ReentrantLock jvmLock = JVM_LOCKS.computeIfAbsent(lockFile, p -> new ReentrantLock());
-    jvmLock.lock();
-    try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-         FileLock ignored = ch.lock()) {
+    return SubmitLock.holding(lockFile, () -> {
       List<JobInfo> known = listing();
       Optional<JobInfo> existing = known.stream().filter(j -> j.tag().equals(tag)).findFirst();
       if (existing.isPresent()) {                      // a retried submit must not start a second job
@@ -157,11 +148,7 @@ public final class SlurmScheduler implements Scheduler {
       recent = null;                                  // the new job is not in the last listing
       LOG.info(() -> "submitted Slurm job " + id + " for service " + service.id() + " tag " + tag + " port " + port);
       return job;
-    } catch (IOException e) {
-      throw new SchedulerException("cannot lock " + lockFile + ": " + e.getMessage(), e);
-    } finally {
-      jvmLock.unlock();
-    }
+    });
   }
 
   List<String> sbatchCommand(ServiceSpec service, SluiceComment comment) {

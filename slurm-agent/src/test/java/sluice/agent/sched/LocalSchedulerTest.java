@@ -109,6 +109,24 @@ class LocalSchedulerTest {
     assertEquals(2, scheduler.jobs().size());
   }
 
+  @Test void concurrentSubmissionsFromOneAgentAllSucceed() throws Exception {
+    ServiceSpec s = service("many", "sleep 60", "5");
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+    try {
+      List<java.util.concurrent.Future<JobInfo>> submits = new java.util.ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        String tag = "t-par-" + i;
+        submits.add(pool.submit(() -> scheduler.submit(s, tag)));   // one JVM: the file lock alone would throw
+      }
+      java.util.Set<String> ids = new java.util.HashSet<>();
+      for (var f : submits) ids.add(f.get(30, java.util.concurrent.TimeUnit.SECONDS).id());
+      assertEquals(8, ids.size(), "eight jobs with eight ids: " + ids);
+    } finally {
+      pool.shutdownNow();
+      for (JobInfo j : scheduler.jobs()) scheduler.cancel(j.id());
+    }
+  }
+
   @Test void aJobWhoseRunnerDiedIsReportedAsNodeFailure() throws Exception {
     JobInfo j = scheduler.submit(service("orphan", "sleep 60", "5"), "t-orphan");
     await(j.id(), x -> x.state() == JobState.RUNNING);
