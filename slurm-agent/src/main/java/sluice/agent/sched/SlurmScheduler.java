@@ -185,6 +185,18 @@ public final class SlurmScheduler implements Scheduler {
       boolean running = cached.isPresent() && cached.get().state() == JobState.RUNNING;
       if (running && age.compareTo(REUSE_LISTING) < 0) return cached;
       if (!running && age.compareTo(MISS_REFRESH) < 0) return cached;
+      try {
+        return listing().stream().filter(j -> j.id().equals(jobId)).findFirst();
+      } catch (SchedulerException e) {
+        // slurmctld is down or restarting: jobs keep running without it, so a job last seen RUNNING keeps serving
+        // (its model server still checks the job's secret). Listings for the gateway still fail, so nothing is
+        // declared gone meanwhile.
+        if (running) {
+          LOG.fine(() -> "squeue failed (" + e.getMessage() + "); job " + jobId + " served from the listing of " + last.at());
+          return cached;
+        }
+        throw e;
+      }
     }
     return listing().stream().filter(j -> j.id().equals(jobId)).findFirst();
   }

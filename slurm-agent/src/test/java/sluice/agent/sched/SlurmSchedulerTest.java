@@ -194,6 +194,26 @@ class SlurmSchedulerTest {
     assertEquals(4, squeueCalls(), "the gateway's poll always asks Slurm");
   }
 
+  @Test void aJobThatStartedSinceTheListingIsLookedUpAgain() throws Exception {
+    squeue(ours("5", "PENDING", "", "dep.aa", 30001));
+    SlurmScheduler s = scheduler();
+    assertEquals(JobState.PENDING, s.job("5").orElseThrow().state());
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
+    clock.now = clock.now.plus(SlurmScheduler.MISS_REFRESH);
+    assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state(), "a pending entry is not reused for two seconds");
+  }
+
+  @Test void whileSqueueFailsAJobLastSeenRunningKeepsServing() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001), ours("6", "PENDING", "", "dep.bb", 30002));
+    SlurmScheduler s = scheduler();
+    s.jobs();
+    script("squeue", "echo 'squeue: error: Unable to contact slurm controller (connect failure)' >&2; exit 1");
+    clock.now = clock.now.plus(Duration.ofMinutes(5));
+    assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state(), "slurmctld down: the running job still serves");
+    assertThrows(Scheduler.SchedulerException.class, () -> s.job("6"), "a job not known to run is not guessed");
+    assertThrows(Scheduler.SchedulerException.class, s::jobs, "the gateway's poll sees the outage");
+  }
+
   @Test void endpointUsesTheNodeTemplateAndThePortFromTheComment() throws Exception {
     squeue(ours("5", "RUNNING", "gpu[07-08]", "dep.aa", 30001), ours("6", "PENDING", "", "dep.bb", 30002));
     SlurmScheduler s = scheduler();
