@@ -78,6 +78,7 @@ public final class SlurmScheduler implements Scheduler {
   private volatile Listing recent;
   static final Duration REUSE_LISTING = Duration.ofSeconds(2);
   static final Duration MISS_REFRESH = Duration.ofMillis(250);
+  private final java.util.concurrent.atomic.AtomicBoolean refreshing = new java.util.concurrent.atomic.AtomicBoolean();
 
   private record Listing(List<JobInfo> jobs, Instant at) {}
 
@@ -180,26 +181,36 @@ public final class SlurmScheduler implements Scheduler {
     if (last != null) {
       Duration age = Duration.between(last.at(), now);
       Optional<JobInfo> cached = last.jobs().stream().filter(j -> j.id().equals(jobId)).findFirst();
-      // Only a RUNNING entry is reused for long: a job listed as pending may have started since (another agent
-      // process on the same login node may already have probed it ready), so it counts as a miss.
-      boolean running = cached.isPresent() && cached.get().state() == JobState.RUNNING;
-      if (running && age.compareTo(REUSE_LISTING) < 0) return cached;
-      if (!running && age.compareTo(MISS_REFRESH) < 0) return cached;
-      try {
-        return listing().stream().filter(j -> j.id().equals(jobId)).findFirst();
-      } catch (SchedulerException e) {
-        // slurmctld is down or restarting: jobs keep running without it, so a job last seen RUNNING keeps serving
-        // (its model server still checks the job's secret). Listings for the gateway still fail, so nothing is
-        // declared gone meanwhile.
-        if (running) {
-          LOG.fine(() -> "squeue failed (" + e.getMessage() + "); job " + jobId + " served from the listing of " + last.at());
-          return cached;
-        }
-        throw e;
+      if (cached.isPresent() && cached.get().state() == JobState.RUNNING) {
+        // A running job is served from the listing; an old listing is refreshed in the background, never on the
+        // request's path: squeue takes 9 s to fail while slurmctld is down or restarting, and the jobs keep running
+        // without it (the model server still checks the job's secret). A job that ended meanwhile fails the
+        // forward, which the gateway retries elsewhere.
+        if (age.compareTo(REUSE_LISTING) >= 0) refreshInBackground();
+        return cached;
       }
+      // A job listed as pending may have started since (another agent process may already have probed it ready),
+      // so it counts as a miss: looked up again, at most every MISS_REFRESH.
+      if (age.compareTo(MISS_REFRESH) < 0) return cached;
     }
     return listing().stream().filter(j -> j.id().equals(jobId)).findFirst();
   }
+
+  private void refreshInBackground() {
+    if (!refreshing.compareAndSet(false, true)) return;
+    Thread t = new Thread(() -> {
+      try {
+        listing();
+      } catch (SchedulerException e) {
+        LOG.fine(() -> "background squeue failed: " + e.getMessage());
+      } finally {
+        refreshing.set(false);
+      }
+    }, "squeue-refresh");
+    t.setDaemon(true);
+    t.start();
+  }
+
 
   @Override public Optional<CancelResult> cancel(String jobId) throws SchedulerException {
     Optional<JobInfo> job = job(jobId);

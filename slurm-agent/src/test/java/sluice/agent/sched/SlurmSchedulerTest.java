@@ -188,8 +188,10 @@ class SlurmSchedulerTest {
     assertTrue(s.job("999").isEmpty());
     assertEquals(2, squeueCalls(), "a miss looks again once the listing is a little older");
     clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);
-    s.job("5");
-    assertEquals(3, squeueCalls());
+    assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state(), "an old listing still answers at once");
+    long until = System.nanoTime() + 5_000_000_000L;
+    while (squeueCalls() < 3 && System.nanoTime() < until) Thread.sleep(20);
+    assertEquals(3, squeueCalls(), "... and is refreshed in the background");
     s.jobs();
     assertEquals(4, squeueCalls(), "the gateway's poll always asks Slurm");
   }
@@ -214,6 +216,16 @@ class SlurmSchedulerTest {
     assertThrows(Scheduler.SchedulerException.class, s::jobs, "the gateway's poll sees the outage");
   }
 
+  /** Looks a running job up in an old listing (answered at once), waits for the background squeue, looks again. */
+  private Optional<JobInfo> afterRefresh(SlurmScheduler s, String id) throws Exception {
+    int before = squeueCalls();
+    s.job(id);
+    long until = System.nanoTime() + 5_000_000_000L;
+    while (squeueCalls() == before && System.nanoTime() < until) Thread.sleep(20);
+    Thread.sleep(100);                                           // the listing is stored after squeue returns
+    return s.job(id);
+  }
+
   @Test void endpointUsesTheNodeTemplateAndThePortFromTheComment() throws Exception {
     squeue(ours("5", "RUNNING", "gpu[07-08]", "dep.aa", 30001), ours("6", "PENDING", "", "dep.bb", 30002));
     SlurmScheduler s = scheduler();
@@ -221,7 +233,7 @@ class SlurmSchedulerTest {
     assertEquals(Optional.empty(), s.endpoint(s.job("6").orElseThrow()), "not running");
     squeue(ours("5", "RUNNING", "bad/host", "dep.aa", 30001));
     clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);  // past the reused listing
-    assertEquals(Optional.empty(), s.endpoint(s.job("5").orElseThrow()), "a node name that is no host name");
+    assertEquals(Optional.empty(), s.endpoint(afterRefresh(s, "5").orElseThrow()), "a node name that is no host name");
   }
 
   @Test void aJobThatVanishesFromSqueueIsReportedLostAndNeverRunning() throws Exception {
@@ -231,7 +243,7 @@ class SlurmSchedulerTest {
     assertEquals(JobState.RUNNING, s.job("101").orElseThrow().state());
     squeue();                                                   // slurmctld lost it (or MinJobAge passed)
     clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);
-    JobInfo lost = s.job("101").orElseThrow();
+    JobInfo lost = afterRefresh(s, "101").orElseThrow();
     assertEquals(JobState.UNKNOWN, lost.state());
     assertTrue(lost.state().isFinal());
     assertEquals(clock.now, lost.endTime());
