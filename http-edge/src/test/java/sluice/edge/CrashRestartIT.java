@@ -16,7 +16,6 @@ import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -112,16 +111,10 @@ class CrashRestartIT {
    * done). Whichever it was, the journal's submission intents settle it after the restart: a job that reached the
    * scheduler is adopted by its tag, one that did not is submitted again, and exactly two jobs were ever started.
    *
-   * <p>Disabled because it fails in about half the runs (4 of 8) on a real defect: the default H2 journal keeps
-   * commits in memory for up to its WRITE_DELAY (500 ms) before writing them, so a SIGKILL right after a submission can
-   * lose the {@code SubmitIntended} events; the restarted gateway then knows nothing of the job already started,
-   * submits two new ones, and the first job runs on as an orphan (3 jobs for 2 replicas, journal checked: gen 1's
-   * intents absent). With {@code ;WRITE_DELAY=0} on the H2 URL (persistence/src/main/resources/sluice-persistence.conf)
-   * it passed 8 runs out of 8. Enable it with that fix. (Today the second submission of the killed gateway always fails
-   * at once with OverlappingFileLockException, LocalScheduler.submit locking its file from two threads of one JVM, and
-   * is retried; the assertions hold whichever way the submissions interleave.)
+   * <p>Before the H2 journal was opened with {@code WRITE_DELAY=0} this failed in 4 runs of 8: H2 kept commits in
+   * memory for up to 500 ms, a SIGKILL right after a submission lost its {@code SubmitIntended}, and the restarted
+   * gateway submitted two new jobs while the first ran on as an orphan.
    */
-  @Disabled("H2 journal loses the last ~0.5 s of commits on SIGKILL (WRITE_DELAY): the restart resubmits and orphans a job")
   @Test void aGatewayKilledBetweenTwoSubmissionsNeitherLosesNorDuplicatesAJob() throws Exception {
     Path dir = Files.createTempDirectory("sluice-crash-submit");
     EmbeddedStack.writeAgentConfig(dir);

@@ -49,6 +49,8 @@ public final class Agent {
   private final AgentConfig config;
   private final Scheduler scheduler;
   private final ExecutorService workers;
+  private final Object changesLock = new Object();
+  private int changesInFlight;                           // guarded by changesLock
   private final HttpClient http;
 
   public Agent(AgentConfig config, Scheduler scheduler, ExecutorService workers) {
@@ -72,8 +74,8 @@ public final class Agent {
     Call call = stream.call();
     try {
       if (call instanceof Messages.Forward f) forward(stream, f);
-      else if (call instanceof Messages.Submit s) reply(stream, submit(s));
-      else if (call instanceof Messages.Cancel c) reply(stream, cancel(c));
+      else if (call instanceof Messages.Submit s) reply(stream, changing(() -> submit(s)));
+      else if (call instanceof Messages.Cancel c) reply(stream, changing(() -> cancel(c)));
       else if (call instanceof Messages.Probe p) reply(stream, probe(p));
       else if (call instanceof Messages.Logs l) reply(stream, logs(l));
       else reply(stream, Reply.ok(WireJson.tree(new Messages.JobList(scheduler.jobs()))));
@@ -85,6 +87,40 @@ public final class Agent {
     } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "call " + describe(call) + " failed", e);
       stream.reset(Codes.INTERNAL, "agent error");
+    }
+  }
+
+  private interface SchedulerCall {
+    Reply run() throws Scheduler.SchedulerException;
+  }
+
+  /** Counts a call that changes the cluster, so the end of the session can wait for it (see {@link #awaitChanges}). */
+  private Reply changing(SchedulerCall call) throws Scheduler.SchedulerException {
+    synchronized (changesLock) {
+      changesInFlight++;
+    }
+    try {
+      return call.run();
+    } finally {
+      synchronized (changesLock) {
+        changesInFlight--;
+        changesLock.notifyAll();
+      }
+    }
+  }
+
+  /**
+   * Waits up to {@code timeout} for submissions and cancellations still running when the session ended: a gateway
+   * that went away mid-submit must find either a whole job or none, never a half-made one, when it comes back.
+   */
+  public void awaitChanges(java.time.Duration timeout) throws InterruptedException {
+    long until = System.nanoTime() + timeout.toNanos();
+    synchronized (changesLock) {
+      while (changesInFlight > 0) {
+        long left = until - System.nanoTime();
+        if (left <= 0) return;
+        java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(changesLock, left);
+      }
     }
   }
 

@@ -138,6 +138,11 @@ public final class AgentMain {
         + " scheduler and " + config.services().size() + " services" + from);
     Messages.Problem end = session.closed().join();
     log.info(() -> "session ended: " + end.code() + " " + end.message());
+    try {
+      agent.awaitChanges(config.slurm().commandTimeout().plusSeconds(5));   // a submit in flight completes
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     workers.shutdownNow();                          // aborts upstream requests still running
     return end.code().equals(Codes.PROTOCOL_ERROR) ? 1 : 0;
   }
