@@ -125,6 +125,22 @@ public final class HpcSandbox {
     run(Map.of(), List.of(repoRoot.resolve("bin/hpc-sandbox").toString(), "restart-sshd", dir().toString()));
   }
 
+  /** Stops slurmctld (SIGTERM, as an admin's restart or a crash would take it away) and waits until it is gone. */
+  public void stopSlurmctld() throws IOException, InterruptedException {
+    Path pidFile = slurmConf().getParent().resolve("slurmctld.pid");
+    long pid = Long.parseLong(Files.readString(pidFile).trim());
+    ProcessHandle ctld = ProcessHandle.of(pid).orElseThrow(() -> new AssertionError("slurmctld is not running"));
+    run(Map.of(), List.of("kill", "-TERM", Long.toString(pid)));
+    if (!ctld.onExit().toCompletableFuture().completeOnTimeout(null, 60, TimeUnit.SECONDS).thenApply(p -> p != null).join()) {
+      throw new AssertionError("slurmctld did not stop");
+    }
+  }
+
+  /** Starts slurmctld again with the sandbox's config; it recovers its jobs from its state folder. */
+  public void startSlurmctld() throws IOException, InterruptedException {
+    run(Map.of("SLURM_CONF", slurmConf().toString()), List.of("/usr/sbin/slurmctld", "-f", slurmConf().toString()));
+  }
+
   private static String run(Map<String, String> extraEnv, List<String> command) throws IOException, InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
     pb.environment().putAll(extraEnv);
