@@ -49,6 +49,46 @@ final class Api {
     return parse(http.send(b.build(), HttpResponse.BodyHandlers.ofString()));
   }
 
+  /** POST a JSON body with a Bearer key; the parsed body of a 200, else an IOException with status and body. */
+  static JsonNode post(HttpClient http, URI uri, String bearer, String json) throws IOException, InterruptedException {
+    return parse(http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10))
+        .header("Authorization", "Bearer " + bearer).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString()));
+  }
+
+  /** A chat completion of exactly {@code maxTokens} tokens (mock-llm generates the cap), streamed or not. */
+  static HttpRequest chat(URI base, String model, boolean stream, int maxTokens, Duration timeout) {
+    return HttpRequest.newBuilder(base.resolve("/v1/chat/completions"))
+        .timeout(timeout)
+        .header("Content-Type", "application/json")
+        .header("Authorization", "Bearer " + API_KEY)
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + model + "\",\"stream\":" + stream
+            + ",\"max_tokens\":" + maxTokens + ",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}"))
+        .build();
+  }
+
+  /**
+   * Null when a chat answer is complete, else what is wrong with it: a non-200 status, a stream that does not end
+   * with {@code [DONE]} or carries an in-band error, or a body without all {@code maxTokens} tokens.
+   */
+  static String problem(int status, String body, boolean stream, int maxTokens) {
+    if (status != 200) return "HTTP " + status + ": " + abbreviate(body);
+    if (stream) {
+      return body.endsWith("data: [DONE]\n\n") && !body.contains("\"error\"") ? null : "broken stream: " + abbreviate(body);
+    }
+    try {
+      int tokens = JSON.readTree(body).path("usage").path("completion_tokens").asInt(-1);
+      return tokens == maxTokens ? null : "expected " + maxTokens + " tokens, got " + tokens + ": " + abbreviate(body);
+    } catch (IOException e) {
+      return "not JSON: " + abbreviate(body);
+    }
+  }
+
+  private static String abbreviate(String s) {
+    String one = s.replace('\n', ' ');
+    return one.length() > 200 ? one.substring(0, 200) + "..." : one;
+  }
+
   static JsonNode send(HttpClient http, HttpRequest request) throws IOException, InterruptedException {
     return parse(http.send(request, HttpResponse.BodyHandlers.ofString()));
   }

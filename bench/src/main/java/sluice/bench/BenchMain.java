@@ -23,18 +23,24 @@ import java.util.stream.Stream;
 /**
  * {@code bin/sluice bench}: measures requests/s, latency and CPU of short non-streaming chat completions on three
  * paths (direct to mock-llm, embedded gateway, gateway over SSH to real Slurm), prints a table and writes
- * docs/benchmarks.md. See bench/README.md.
+ * docs/benchmarks.md. With {@code --lifecycle}, the replica lifecycle instead ({@link LifecycleBench}), written to
+ * docs/benchmarks-lifecycle.md. See bench/README.md.
  */
 public final class BenchMain {
   static final int EXIT_USAGE = 2;
   private static final String USAGE = """
       usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,embedded,ssh]
                    [--clients 1,64] [--path-warmup SECONDS] [--warmup SECONDS] [--window SECONDS]
-        --quick          5 s path warm-up, 2 s warm-up, 5 s windows, 3 s idle (instead of 40 s, 10 s, 15 s and 5 s)
-        --out FILE       where to write the report (default: <home>/docs/benchmarks.md)
+             bench --lifecycle [--quick] [--out FILE] [--home DIR]
+        --quick          5 s path warm-up, 2 s warm-up, 5 s windows, 3 s idle (instead of 40 s, 10 s, 15 s and 5 s);
+                         with --lifecycle: 2 scale-up runs, 1 renewal, 2 restarts (instead of 3, 2 and 3)
+        --out FILE       where to write the report (default: <home>/docs/benchmarks.md, with --lifecycle
+                         <home>/docs/benchmarks-lifecycle.md)
         --home DIR       the Sluice folder with the built jars (default: the sluice.home property, else .)
         --sandbox DIR    a running bin/hpc-sandbox for the ssh path (default: $SLUICE_HPC_SANDBOX)
-        --paths LIST     paths to measure; direct is the baseline and always measured""";
+        --paths LIST     paths to measure; direct is the baseline and always measured
+        --lifecycle      the replica lifecycle on the embedded path instead: scale-up decision, renewal under load,
+                         recovery after SIGKILL (docs/benchmarks-lifecycle.md; no sandbox needed)""";
 
   /** The path being measured, so that Ctrl-C still stops its processes and cancels its job. */
   private static final AtomicReference<Stack> RUNNING = new AtomicReference<>();
@@ -57,12 +63,18 @@ public final class BenchMain {
     Duration pathWarmup = Duration.ofSeconds(40);
     Duration window = Duration.ofSeconds(15);
     Duration idleWindow = Duration.ofSeconds(5);
+    boolean lifecycle = false;
+    boolean quick = false;
+    List<String> throughputOnly = new ArrayList<>();   // options that mean nothing to --lifecycle
     Settings settings;
     try {
       for (int i = 0; i < args.length; i++) {
         String a = args[i];
+        if (List.of("--sandbox", "--paths", "--clients", "--path-warmup", "--warmup", "--window").contains(a)) throughputOnly.add(a);
         switch (a) {
+          case "--lifecycle" -> lifecycle = true;
           case "--quick" -> {
+            quick = true;
             warmup = Duration.ofSeconds(2);
             pathWarmup = Duration.ofSeconds(5);
             window = Duration.ofSeconds(5);
@@ -83,6 +95,9 @@ public final class BenchMain {
           default -> throw new IllegalArgumentException("unknown option: " + a);
         }
       }
+      if (lifecycle && !throughputOnly.isEmpty()) {
+        throw new IllegalArgumentException("--lifecycle takes only --quick, --out and --home, not " + String.join(", ", throughputOnly));
+      }
       // The model server's flags on every path: 16 tokens (its default), no delay per token.
       settings = new Settings(paths, clients, pathWarmup, warmup, window, idleWindow, List.of("--tokens", "16", "--token-delay-ms", "0"));
     } catch (IllegalArgumentException e) {
@@ -91,12 +106,22 @@ public final class BenchMain {
       System.exit(EXIT_USAGE);
       return;
     }
+    String command = System.getProperty("sluice.bench.command", "java -jar bench/target/bench.jar " + String.join(" ", args)).trim();
+    if (lifecycle) {
+      if (outFile == null) outFile = home.resolve("docs/benchmarks-lifecycle.md");
+      try {
+        System.exit(runLifecycle(home, outFile, quick ? LifecycleBench.Plan.QUICK : LifecycleBench.Plan.FULL, command, out, err) ? 0 : 1);
+      } catch (Exception e) {
+        err.println("bench: failed: " + e);
+        System.exit(1);
+      }
+      return;
+    }
     if (outFile == null) outFile = home.resolve("docs/benchmarks.md");
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       Stack s = RUNNING.getAndSet(null);
       if (s != null) s.close();
     }, "bench-cleanup"));
-    String command = System.getProperty("sluice.bench.command", "java -jar bench/target/bench.jar " + String.join(" ", args)).trim();
     try {
       boolean complete = run(home, outFile, sandboxDir, settings, command, out, err);
       System.exit(complete ? 0 : 1);
@@ -109,6 +134,19 @@ public final class BenchMain {
   private static String value(String[] args, int i, String option) {
     if (i >= args.length) throw new IllegalArgumentException(option + " needs a value");
     return args[i];
+  }
+
+  /** The lifecycle scenario: writes its own report; true when every target and check is met. */
+  static boolean runLifecycle(Path home, Path outFile, LifecycleBench.Plan plan, String command, PrintStream out,
+                              PrintStream err) throws IOException, InterruptedException {
+    Path work = home.resolve("bench/target/run");
+    deleteTree(work.resolve("lifecycle"));
+    LifecycleReport.Data data = LifecycleBench.run(home, work, plan, command, err);
+    out.print(LifecycleReport.console(data));
+    Files.createDirectories(outFile.toAbsolutePath().getParent());
+    Files.writeString(outFile, LifecycleReport.markdown(data), StandardCharsets.UTF_8);
+    out.println("wrote " + outFile);
+    return LifecycleReport.allMet(data);
   }
 
   /** Measures every path in turn and writes the report; true when every path was measured without errors. */

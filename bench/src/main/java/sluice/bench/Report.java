@@ -82,6 +82,8 @@ final class Report {
         .append(d.at().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm zzz", Locale.ROOT)))
         .append(". Every number on this page was measured in that one run, on the machine described below; none is "
             + "estimated or copied from elsewhere. Rerun the command to replace the page.\n\n");
+    b.append("The replica lifecycle (scale-up decision, renewal under load, recovery after SIGKILL) is measured "
+        + "separately by `bin/sluice bench --lifecycle`: [benchmarks-lifecycle.md](benchmarks-lifecycle.md).\n\n");
 
     b.append("## Targets\n\n");
     b.append("From the issue, for the SSH path on a ").append(TARGET_CORES).append("-core machine");
