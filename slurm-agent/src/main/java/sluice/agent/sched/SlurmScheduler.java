@@ -193,7 +193,17 @@ public final class SlurmScheduler implements Scheduler {
       // so it counts as a miss: looked up again, at most every MISS_REFRESH.
       if (age.compareTo(MISS_REFRESH) < 0) return cached;
     }
-    return listing().stream().filter(j -> j.id().equals(jobId)).findFirst();
+    try {
+      return listing().stream().filter(j -> j.id().equals(jobId)).findFirst();
+    } catch (SchedulerException e) {
+      // No listing of our own (this agent process has served nothing yet) and squeue fails: the state folder, shared
+      // by every agent process on the login node, remembers the job's last state; a running job keeps serving.
+      Optional<JobInfo> remembered = readRemembered(rememberDir.resolve(jobId + ".json")).map(Remembered::toJobInfo)
+          .filter(j -> j.state() == JobState.RUNNING);
+      if (remembered.isEmpty()) throw e;
+      LOG.fine(() -> "squeue failed (" + e.getMessage() + "); job " + jobId + " served as last remembered");
+      return remembered;
+    }
   }
 
   private void refreshInBackground() {

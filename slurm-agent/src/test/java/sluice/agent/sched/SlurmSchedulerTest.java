@@ -214,6 +214,10 @@ class SlurmSchedulerTest {
     assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state(), "slurmctld down: the running job still serves");
     assertThrows(Scheduler.SchedulerException.class, () -> s.job("6"), "a job not known to run is not guessed");
     assertThrows(Scheduler.SchedulerException.class, s::jobs, "the gateway's poll sees the outage");
+    SlurmScheduler fresh = scheduler();                  // another agent process on the login node, no listing yet
+    assertEquals(JobState.RUNNING, fresh.job("5").orElseThrow().state(), "the shared state folder remembers it running");
+    assertEquals(Optional.of(URI.create("http://n1.ib:30001")), fresh.endpoint(fresh.job("5").orElseThrow()));
+    assertThrows(Scheduler.SchedulerException.class, () -> fresh.job("6"));
   }
 
   /** Looks a running job up in an old listing (answered at once), waits for the background squeue, looks again. */
