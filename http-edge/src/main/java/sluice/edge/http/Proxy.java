@@ -8,7 +8,9 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.ContentType;
@@ -109,7 +111,7 @@ public final class Proxy {
           }
           LeaseReply.Granted g = (LeaseReply.Granted) reply;
           AtomicBoolean released = new AtomicBoolean();
-          java.util.function.Consumer<Boolean> releaseAs = replicaFailed -> {
+          Consumer<Boolean> releaseAs = replicaFailed -> {
             if (released.compareAndSet(false, true)) services.release(g.service(), g.leaseId(), replicaFailed);
           };
           Runnable release = () -> releaseAs.accept(false);
@@ -142,7 +144,7 @@ public final class Proxy {
    * the request itself (4xx) nor timeouts, which would only repeat.
    */
   private static boolean retryable(Throwable err) {
-    Throwable t = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
+    Throwable t = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
     if (!(t instanceof ClusterException e)) return false;
     return e.code().equals("job_not_running") || e.code().equals("unknown_job") || (e.status() >= 500 && e.status() != 504);
   }
@@ -254,5 +256,4 @@ public final class Proxy {
       return Optional.empty();
     }
   }
-
 }
