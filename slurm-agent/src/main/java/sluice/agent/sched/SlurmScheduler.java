@@ -137,6 +137,9 @@ public final class SlurmScheduler implements Scheduler {
       env.put("SLUICE_JOB_TAG", tag);
       String token = JobTokens.newToken();                 // never in the comment: squeue shows comments to everyone
       env.put("SLUICE_JOB_TOKEN", token);
+      // The job's output file is created owner-only: model servers log their arguments (vLLM's --api-key included)
+      // and the jobs folder may sit on a file system other users can read.
+      env.put("SLURM_UMASK", "0077");
       Output out = run(sbatchCommand(service, comment), env, Set.of(), "sbatch");
       String id = SlurmJobLine.parseSubmitted(out.stdout())
           .orElseThrow(() -> new SchedulerException("sbatch printed no job id: " + clip(out.stdout())));

@@ -150,6 +150,8 @@ class SlurmSchedulerHpcIT {
     // The logs call's view of the same file: the agent's tail, with the job's secret masked.
     Path file = scheduler.outputFile(running).orElseThrow();
     assertEquals(dir.resolve("state/jobs/slurm-" + submitted.id() + ".out").toAbsolutePath(), file);
+    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(file)),
+        "the output holds the job's secret: owner-only");
     String token = scheduler.token(running).orElseThrow();
     assertTrue(out.contains("token=" + token), "the job printed its token");
     List<String> tail = sluice.agent.LogTail.read(file, 50, Optional.of(token), 15 * 1024).lines();

@@ -121,6 +121,7 @@ class SlurmSchedulerTest {
     assertTrue(env.contains("SLUICE_PORT=" + c.port() + "\n"), env);
     assertTrue(env.contains("SLUICE_SERVICE=web\n"));
     assertTrue(env.contains("SLUICE_JOB_TAG=dep.00112233aabbccdd\n"));
+    assertTrue(env.contains("SLURM_UMASK=0077\n"), "the job's output file is owner-only");
     assertTrue(env.contains("MODEL_DIR=/models/x\n"), "the service's environment");
     assertTrue(env.contains("PATH="), "on top of the agent's own environment");
     assertTrue(Files.isRegularFile(dir.resolve("state/slurm-jobs/101.json")), "remembered at submission");
