@@ -50,27 +50,13 @@ class CrashRestartHpcIT {
           admin.key = "%s"
           auth.api-keys = [{ name = "test", key = "%s" }]
           readiness.probe-interval = 300ms
-          clusters.hpc {
-            transport = ssh
-            poll-interval = 1s
-            connect-wait = 30s
-            reconnect { min-backoff = 200ms, max-backoff = 2s }
-            ssh {
-              login-nodes = ["%s:%d"]
-              user = "%s"
-              identity-file = "%s"
-              known-hosts = "%s"
-              channels = 2
-              keep-alive { interval = 2s, count = 3 }
-              read-idle-timeout = 10s
-            }
-          }
+          %s
           services {
             mock-llm { cluster = hpc, max-inflight-per-replica = 16 }
           }
         }
         """.formatted(deployment, dir.resolve("data"), port, EmbeddedStack.freePort(), EmbeddedStack.ADMIN_KEY,
-        EmbeddedStack.API_KEY, sandbox.sshHost(), sandbox.sshPort(), sandbox.sshUser(), sandbox.sshKey(), sandbox.knownHosts()));
+        EmbeddedStack.API_KEY, EmbeddedStack.hpcCluster(sandbox, false)));
     GatewayProcess first = new GatewayProcess(conf, dir.resolve("gateway-1.log"), port);
     GatewayProcess second = new GatewayProcess(conf, dir.resolve("gateway-2.log"), port);
     try {

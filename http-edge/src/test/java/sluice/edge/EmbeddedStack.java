@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.util.ByteString;
+import sluice.agent.testing.HpcSandbox;
 import sluice.core.cluster.UpstreamRequest;
 import sluice.core.service.ServiceStatus;
 
@@ -89,6 +90,32 @@ final class EmbeddedStack {
         %s
         """.formatted(dir.resolve("data"), freePort(), ADMIN_KEY, API_KEY, dir.resolve("agent.json"), extra));
     return ConfigFactory.load(over.withFallback(ConfigFactory.parseResourcesAnySyntax("application")));
+  }
+
+  /**
+   * The HPC sandbox as cluster {@code hpc} (inside a {@code sluice} block): the SSH transport to its sshd with short
+   * keep-alive and reconnect times, so the tests see a broken tunnel in seconds.
+   */
+  static String hpcCluster(HpcSandbox sandbox, boolean cancelJobsOnShutdown) {
+    return """
+        clusters.hpc {
+          transport = ssh
+          poll-interval = 1s
+          connect-wait = 30s
+          reconnect { min-backoff = 200ms, max-backoff = 2s }
+          cancel-jobs-on-shutdown = %s
+          ssh {
+            login-nodes = ["%s:%d"]
+            user = "%s"
+            identity-file = "%s"
+            known-hosts = "%s"
+            channels = 2
+            keep-alive { interval = 2s, count = 3 }
+            read-idle-timeout = 10s
+          }
+        }
+        """.formatted(cancelJobsOnShutdown ? "on" : "off", sandbox.sshHost(), sandbox.sshPort(), sandbox.sshUser(),
+        sandbox.sshKey(), sandbox.knownHosts());
   }
 
   static int freePort() throws IOException {

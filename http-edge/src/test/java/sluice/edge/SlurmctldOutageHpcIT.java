@@ -43,16 +43,11 @@ class SlurmctldOutageHpcIT {
           management.port = %d
           auth.api-keys = [{ name = "test", key = "%s" }]
           readiness.probe-interval = 300ms
-          clusters.hpc {
-            transport = ssh
-            poll-interval = 1s
-            cancel-jobs-on-shutdown = on
-            ssh { login-nodes = ["%s:%d"], user = "%s", identity-file = "%s", known-hosts = "%s" }
-          }
+          %s
           services.mock-llm { cluster = hpc, health-interval = 1s }
         }
         """.formatted(DEPLOYMENT, dir.resolve("data"), EmbeddedStack.freePort(), EmbeddedStack.API_KEY,
-        sandbox.sshHost(), sandbox.sshPort(), sandbox.sshUser(), sandbox.sshKey(), sandbox.knownHosts()))
+        EmbeddedStack.hpcCluster(sandbox, true)))
         .withFallback(ConfigFactory.parseResourcesAnySyntax("application"))));
   }
 

@@ -68,29 +68,14 @@ class SshSlurmHpcIT {
           auth.api-keys = [{ name = "test", key = "%s" }]
           readiness.probe-interval = 300ms
           tunnel-sample-interval = 300ms
-          clusters.hpc {
-            transport = ssh
-            poll-interval = 1s
-            connect-wait = 30s
-            reconnect { min-backoff = 200ms, max-backoff = 2s }
-            cancel-jobs-on-shutdown = on
-            ssh {
-              login-nodes = ["%s:%d"]
-              user = "%s"
-              identity-file = "%s"
-              known-hosts = "%s"
-              channels = 2
-              keep-alive { interval = 2s, count = 3 }
-              read-idle-timeout = 10s
-            }
-          }
+          %s
           services {
             mock-llm { cluster = hpc, max-inflight-per-replica = 16 }
             slow { cluster = hpc }
           }
         }
         """.formatted(DEPLOYMENT, dir.resolve("data"), EmbeddedStack.freePort(), EmbeddedStack.ADMIN_KEY, EmbeddedStack.API_KEY,
-        sandbox.sshHost(), sandbox.sshPort(), sandbox.sshUser(), sandbox.sshKey(), sandbox.knownHosts()))
+        EmbeddedStack.hpcCluster(sandbox, true)))
         .withFallback(ConfigFactory.parseResourcesAnySyntax("application"))));
     openai = OpenAIOkHttpClient.builder().apiKey(EmbeddedStack.API_KEY).baseUrl(gateway.baseUrl() + "/v1")
         .maxRetries(0).timeout(Duration.ofSeconds(60)).build();

@@ -166,8 +166,6 @@ public final class ServiceActor
 
   // ---------------------------------------------------------------- behaviour
 
-  private record Waiter(ActorRef<LeaseReply> replyTo, Instant since) {}
-
   private record Lease(String jobId, Instant grantedAt) {}
 
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -186,7 +184,7 @@ public final class ServiceActor
   private final Map<String, ReplicaView> views = new HashMap<>();
   private final Map<String, Integer> inFlight = new HashMap<>();
   private final Map<String, Lease> leases = new HashMap<>();
-  private final FairQueue<Waiter> queue = new FairQueue<>();
+  private final FairQueue<ActorRef<LeaseReply>> queue = new FairQueue<>();
   private final Set<String> submitting = new HashSet<>();
   private final Map<String, String> cancelling = new HashMap<>();      // job id -> why
   private final Set<String> drainAsked = new HashSet<>();
@@ -287,7 +285,7 @@ public final class ServiceActor
     }
     // Once waiting, a retry may take any routable replica: the one that failed it was health-checked at once and is
     // routable only if it passed (else a lone replica that recovered would never get the request).
-    queue.add(a.leaseId(), a.user(), new Waiter(a.replyTo(), now));
+    queue.add(a.leaseId(), a.user(), a.replyTo());
     timers.startSingleTimer(a.leaseId(), new WaitExpired(a.leaseId()), settings.maxQueueWait());
     return evaluate(s);                            // a demand step: decide now, not at the next tick
   }
@@ -307,7 +305,7 @@ public final class ServiceActor
   }
 
   private ReplyEffect<Event, State> onWaitExpired(State s, WaitExpired e) {
-    queue.remove(e.leaseId()).ifPresent(w -> w.replyTo().tell(new LeaseReply.Unavailable("no replica of " + settings.id()
+    queue.remove(e.leaseId()).ifPresent(w -> w.tell(new LeaseReply.Unavailable("no replica of " + settings.id()
         + " could take the request within " + settings.maxQueueWait().toSeconds() + " s", retryAfterSeconds(s))));
     return Effect().noReply();
   }
@@ -332,9 +330,9 @@ public final class ServiceActor
     while (!queue.isEmpty()) {
       Optional<String> job = choose(null);
       if (job.isEmpty()) return;
-      Map.Entry<String, Waiter> next = queue.poll().orElseThrow();
+      Map.Entry<String, ActorRef<LeaseReply>> next = queue.poll().orElseThrow();
       timers.cancel(next.getKey());
-      grant(next.getKey(), next.getValue().replyTo(), job.get());
+      grant(next.getKey(), next.getValue(), job.get());
     }
   }
 
