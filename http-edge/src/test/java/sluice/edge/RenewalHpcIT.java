@@ -58,21 +58,11 @@ class RenewalHpcIT {
           admin.key = "%s"
           auth.api-keys = [{ name = "test", key = "%s" }]
           readiness.probe-interval = 300ms
-          clusters.hpc {
-            transport = ssh
-            poll-interval = 1s
-            cancel-jobs-on-shutdown = on
-            ssh {
-              login-nodes = ["%s:%d"]
-              user = "%s"
-              identity-file = "%s"
-              known-hosts = "%s"
-            }
-          }
+          %s
           services.renew { cluster = hpc, renew-before = 30s, drain-timeout = 20s, max-inflight-per-replica = 16 }
         }
         """.formatted(DEPLOYMENT, dir.resolve("data"), EmbeddedStack.freePort(), EmbeddedStack.ADMIN_KEY, EmbeddedStack.API_KEY,
-        sandbox.sshHost(), sandbox.sshPort(), sandbox.sshUser(), sandbox.sshKey(), sandbox.knownHosts()))
+        EmbeddedStack.hpcCluster(sandbox, true)))
         .withFallback(ConfigFactory.parseResourcesAnySyntax("application"))));
   }
 
@@ -118,7 +108,7 @@ class RenewalHpcIT {
         return null;
       }));
     }
-    tasks.add(pool.submit(() -> {                       // Slurm's view and the gateway's, once a second
+    tasks.add(pool.submit(() -> {                       // Slurm's view and the gateway's, five times a second
       while (running.get()) {
         long live = squeue().values().stream().filter(j -> !isFinal(j[1])).count();
         maxLive.accumulateAndGet((int) live, Math::max);
@@ -126,30 +116,26 @@ class RenewalHpcIT {
           if (r.readyAt() != null) readyAt.putIfAbsent(r.jobId(), r.readyAt());
           if (r.drainingAt() != null) drainingAt.putIfAbsent(r.jobId(), r.drainingAt());
         }
-        Thread.sleep(1000);
+        Thread.sleep(200);
       }
       return null;
     }));
+    // Renewals are counted in squeue: the gateway's view of a drained job lasts only until its cancel lands.
     long until = System.nanoTime() + Duration.ofSeconds(200).toNanos();
-    while (System.nanoTime() < until && drainingAt.size() < 2) Thread.sleep(500);
-    Thread.sleep(3000);
+    while (System.nanoTime() < until && squeue().values().stream().filter(j -> isFinal(j[1])).count() < 2) Thread.sleep(500);
     running.set(false);
     for (Future<?> f : tasks) f.get(90, TimeUnit.SECONDS);
     pool.shutdown();
 
     assertEquals(List.of(), failures, "no request failed (" + ok.get() + " succeeded)");
-    assertTrue(drainingAt.size() >= 2, "two renewals within 200 s: " + drainingAt);
     assertTrue(maxLive.get() <= 2, "never more than a job and its replacement in squeue: " + maxLive.get());
     Map<String, String[]> jobs = squeue();
-    for (String old : drainingAt.keySet()) {
-      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (isFinal(jobs.get(old)[1]) == false && System.nanoTime() < deadline) {
-        Thread.sleep(500);
-        jobs = squeue();
-      }
-      assertEquals("CANCELLED", jobs.get(old)[1], "job " + old + " was drained and cancelled before its time limit");
-    }
-    assertEquals(drainingAt.size() + 1, jobs.size(), "one job per renewal plus the first, nothing else: " + jobs.keySet());
+    List<String[]> ended = jobs.values().stream().filter(j -> isFinal(j[1])).toList();
+    assertTrue(ended.size() >= 2, "two renewals within 200 s: " + jobs.keySet());
+    for (String[] j : ended) assertEquals("CANCELLED", j[1], "job " + j[0] + " was drained and cancelled before its time limit");
+    assertTrue(jobs.size() - ended.size() <= 2, "besides the renewed jobs only the serving one (and its replacement): "
+        + jobs.keySet());
+    assertTrue(!drainingAt.isEmpty(), "the gateway was seen draining a renewed job");
     List<String> overlaps = new ArrayList<>();
     for (var e : drainingAt.entrySet()) {
       Instant replacement = readyAt.entrySet().stream().filter(r -> !r.getKey().equals(e.getKey())).map(Map.Entry::getValue)
@@ -158,7 +144,7 @@ class RenewalHpcIT {
       overlaps.add(Duration.between(replacement, e.getValue()).toMillis() + " ms");
     }
     System.out.printf("MEASURED renewal (slurm): %d requests, 0 failed, %d renewals, replacement ready ahead of the drain by %s,"
-        + " at most %d jobs in squeue%n", ok.get(), drainingAt.size(), overlaps, maxLive.get());
+        + " at most %d jobs in squeue%n", ok.get(), ended.size(), overlaps, maxLive.get());
   }
 
   /** One chat completion through the tunnel; null when it fully succeeded. */

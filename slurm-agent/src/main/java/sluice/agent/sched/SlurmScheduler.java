@@ -68,7 +68,7 @@ public final class SlurmScheduler implements Scheduler {
   private final Clock clock;
   /** Ports of the agent's jobs from their comments, for {@link #endpoint}. */
   private final Map<String, Integer> ports = new ConcurrentHashMap<>();
-  /** Tokens of the agent's jobs, from the remembered files (owner-only), for {@link #token}. */
+  /** Tokens of the agent's jobs, read once from their owner-only token files, for {@link #token}. */
   private final Map<String, String> tokens = new ConcurrentHashMap<>();
   /**
    * The last listing, reused by {@link #job} for forwards and probes: one squeue per request would put slurmctld
@@ -147,7 +147,8 @@ public final class SlurmScheduler implements Scheduler {
       JobInfo job = new JobInfo(id, service.id(), tag, JobState.PENDING, null, clock.instant(), null, null, limit,
           "None", null);
       ports.put(id, port);
-      remember(Remembered.of(job, port, token));
+      writeToken(id, token);
+      remember(Remembered.of(job, port, null));
       tokens.put(id, token);
       recent = null;                                  // the new job is not in the last listing
       LOG.info(() -> "submitted Slurm job " + id + " for service " + service.id() + " tag " + tag + " port " + port);
@@ -237,7 +238,14 @@ public final class SlurmScheduler implements Scheduler {
 
   @Override public Optional<String> token(JobInfo job) {
     String t = tokens.get(job.id());
-    if (t == null) t = readRemembered(rememberDir.resolve(job.id() + ".json")).map(Remembered::token).orElse(null);
+    if (t == null && JOB_ID.matcher(job.id()).matches()) {
+      try {
+        t = Files.readString(tokenFile(job.id())).strip();
+      } catch (IOException e) {
+        // not written by this version: a record from before token files may still hold it
+        t = readRemembered(rememberDir.resolve(job.id() + ".json")).map(Remembered::token).orElse(null);
+      }
+    }
     if (t != null) tokens.put(job.id(), t);
     return Optional.ofNullable(t);
   }
@@ -285,9 +293,8 @@ public final class SlurmScheduler implements Scheduler {
         if (before != null) forget(info.id());
         continue;
       }
-      String token = before != null ? before.token() : tokens.get(info.id());
-      if (token != null) tokens.put(info.id(), token);
-      Remembered seen = Remembered.of(info, c.get().port(), token);
+      // Secrets live in <id>.token (see writeToken); only a record from before token files still carries one.
+      Remembered seen = Remembered.of(info, c.get().port(), before != null ? before.token() : null);
       if (!seen.equals(before)) remember(seen);                  // adopts jobs another state folder submitted, too
       result.put(info.id(), info);
     }
@@ -318,15 +325,18 @@ public final class SlurmScheduler implements Scheduler {
   /** A random port of the range that none of the agent's unfinished jobs uses (they may share a node). */
   private int pickPort(List<JobInfo> known) {
     Set<Integer> taken = new HashSet<>();
+    // Ended jobs count too while squeue lists them: a cancelled model server may hold its port for KillWait, and a new
+    // job on that port would find it answering its health path in its place.
     for (JobInfo j : known) {
-      if (!j.state().isFinal() && ports.containsKey(j.id())) taken.add(ports.get(j.id()));
+      if (ports.containsKey(j.id())) taken.add(ports.get(j.id()));
     }
     int size = settings.portHigh() - settings.portLow() + 1;
     for (int attempt = 0; attempt < 64; attempt++) {
       int p = settings.portLow() + ThreadLocalRandom.current().nextInt(size);
       if (!taken.contains(p)) return p;
     }
-    return settings.portLow() + ThreadLocalRandom.current().nextInt(size);
+    for (int p = settings.portLow(); p <= settings.portHigh(); p++) if (!taken.contains(p)) return p;
+    return settings.portLow() + ThreadLocalRandom.current().nextInt(size);     // all taken: the node may still have room
   }
 
   private Map<String, Remembered> readAllRemembered() throws SchedulerException {
@@ -374,9 +384,33 @@ public final class SlurmScheduler implements Scheduler {
     }
   }
 
+  /**
+   * The job's secret in a file of its own, written once by the agent process that submitted the job. Records in
+   * {@code <id>.json} are rewritten by every agent process's listing, and one that started before the submitter wrote
+   * its record would write it back without the secret, so the secret never lives there.
+   */
+  private void writeToken(String id, String token) throws SchedulerException {
+    Path target = tokenFile(id);
+    try {
+      Path tmp = Files.createTempFile(rememberDir, "." + id + "-", ".tmp");      // owner-only, like every temp file
+      try {
+        Files.writeString(tmp, token);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+    } catch (IOException e) {
+      throw new SchedulerException("cannot write " + target + ": " + e.getMessage(), e);
+    }
+  }
+
+  private Path tokenFile(String id) { return rememberDir.resolve(id + ".token"); }
+
   private void forget(String id) {
     ports.remove(id);
+    tokens.remove(id);
     try {
+      Files.deleteIfExists(tokenFile(id));
       Files.deleteIfExists(rememberDir.resolve(id + ".json"));
     } catch (IOException e) {
       LOG.warning(() -> "cannot delete " + rememberDir.resolve(id + ".json") + ": " + e.getMessage());

@@ -140,6 +140,31 @@ class SlurmSchedulerTest {
     assertFalse(Files.exists(fake.resolve("sbatch.args")));
   }
 
+  @Test void aNewJobNeverGetsThePortOfAJobSqueueStillLists() throws Exception {
+    List<String> lines = new java.util.ArrayList<>();
+    for (int i = 0; i < 9; i++) lines.add(ours(Integer.toString(50 + i), "CANCELLED", "n1", "dep.old" + i, 30000 + i));
+    squeue(lines.toArray(String[]::new));                 // their servers may still be shutting down on those ports
+    SlurmScheduler s = scheduler();
+    s.submit(web, "dep.new");
+    String env = Files.readString(fake.resolve("sbatch.env"));
+    assertTrue(env.contains("SLUICE_PORT=30009\n"), "the one port no listed job had: " + env);
+  }
+
+  @Test void anotherAgentProcesssListingCannotLoseAJobsSecret() throws Exception {
+    SlurmScheduler submitter = scheduler();
+    JobInfo job = submitter.submit(web, "dep.sec");
+    String token = submitter.token(job).orElseThrow();
+    // Another agent process on the login node listed the job while sbatch ran and writes its record last, secret-less.
+    squeue(ours(job.id(), "RUNNING", "n1", "dep.sec", 30001));
+    scheduler().jobs();
+    Path record = dir.resolve("state/slurm-jobs/" + job.id() + ".json");
+    Files.writeString(record, Files.readString(record).replaceAll(",?\\s*\"token\"\\s*:\\s*\"[^\"]*\"", ""));
+    assertEquals(Optional.of(token), scheduler().token(job), "a third process still finds the secret");
+    assertFalse(Files.readString(record).contains(token), "the shared record never holds it");
+    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(dir.resolve("state/slurm-jobs/" + job.id() + ".token"))));
+  }
+
   @Test void malformedTagsAreRefusedBeforeAnythingRuns() {
     for (String tag : List.of("", "-x", "a b", "a;id", "../x", "a".repeat(129))) {
       assertThrows(Scheduler.SchedulerException.class, () -> scheduler().submit(web, tag), tag);
