@@ -276,8 +276,13 @@ class ServiceActorTest {
   @Test void aReplicaNearItsTimeLimitIsReplacedThenDrainedWithoutCuttingItsRequests() {
     var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10),
         life(Duration.ofSeconds(30), Duration.ofMinutes(10), Duration.ofMinutes(10), Duration.ofMinutes(10))));
-    String old = readyJob(service, 1);
-    cluster.run(old, java.time.Instant.now().minusSeconds(600), java.time.Instant.now().plusSeconds(20));   // 20 s left
+    awaitSubmits(1);
+    String old = cluster.onlyJob();
+    java.time.Instant started = java.time.Instant.now().minusSeconds(300);  // running for 5 minutes: renewal is not
+    cluster.run(old, started, started.plusSeconds(3600));                  // capped by half of a short run
+    cluster.ready.add(old);
+    awaitStatus(service, s -> s.replicas().stream().anyMatch(r -> r.jobId().equals(old) && r.routable()), "old ready");
+    cluster.run(old, started, java.time.Instant.now().plusSeconds(20));   // Slurm moves its end: 20 s left
     awaitSubmits(2);                                                          // the replacement, ahead of the limit
     TestProbe<LeaseReply> p = testKit.createTestProbe();
     assertEquals(old, ((LeaseReply.Granted) acquire(service, p, "long")).jobId(), "the old replica serves meanwhile");
