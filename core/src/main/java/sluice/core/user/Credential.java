@@ -1,0 +1,22 @@
+package sluice.core.user;
+
+import java.util.List;
+import sluice.core.CborSerializable;
+
+/** How a request proved who it is; the user actor decides whether that is (still) good enough. */
+public sealed interface Credential extends CborSerializable {
+
+  /** An API key created through the admin API, presented as the SHA-256 hex digest of the secret. */
+  record ApiKey(String digest) implements Credential {}
+
+  /**
+   * An identity the edge already verified: a key from the gateway's config, or a JWT from a configured issuer.
+   * The user is created on first sight with the defaults of its groups; {@code keyId} names the credential in usage
+   * records (e.g. {@code config:demo}, {@code oidc:https://issuer}).
+   */
+  record Trusted(String keyId, String source, List<String> groups) implements Credential {
+    public Trusted {
+      groups = List.copyOf(groups);
+    }
+  }
+}
