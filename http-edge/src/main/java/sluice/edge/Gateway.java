@@ -31,10 +31,20 @@ import sluice.core.cluster.JobSnapshot;
 import sluice.core.config.CoreSettings;
 import sluice.core.service.ServiceDirectory;
 import sluice.core.tunnel.Tunnels;
+import sluice.core.user.KeyIndex;
+import sluice.core.user.UserDirectory;
+import sluice.core.user.UserSettings;
+import sluice.edge.auth.JwtVerifier;
+import sluice.edge.auth.OidcSettings;
+import sluice.edge.http.AdminApi;
 import sluice.edge.http.ApiKeys;
+import sluice.edge.http.Authenticator;
 import sluice.edge.http.Proxy;
 import sluice.edge.http.Routes;
 import sluice.persistence.JournalSchema;
+import sluice.persistence.usage.UsageStore;
+import sluice.persistence.usage.UsageWriter;
+import sluice.persistence.usage.UsageWriterSettings;
 
 /**
  * The whole gateway in one process: actor system (a cluster of one unless seed nodes are configured), journal,
@@ -63,6 +73,9 @@ public final class Gateway implements AutoCloseable {
     CoreSettings core = CoreSettings.from(config);
     EdgeSettings edge = EdgeSettings.from(config);
     ApiKeys keys = ApiKeys.from(config);
+    UserSettings userSettings = UserSettings.from(config);
+    JwtVerifier jwt = JwtVerifier.create(OidcSettings.from(config));
+    UsageWriterSettings usageSettings = UsageWriterSettings.from(config);
     Map<String, BridgeSettings> clusterSettings = Bridges.settings(config, core);      // fail before starting anything
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "sluice", config);
     try {
@@ -86,7 +99,19 @@ public final class Gateway implements AutoCloseable {
       closeClustersOnShutdown(system, clusterSettings, bridges);
       ClusterGateways gateways = new ClusterGateways(Map.copyOf(bridges));
       ServiceDirectory services = ServiceDirectory.start(system, core, gateways, Clock.systemUTC());
-      Routes routes = new Routes(edge, keys, services, new Proxy(services, gateways, edge, system), tunnels, system);
+      // Every key made through the admin API, replayed from the journal before the first request is accepted.
+      KeyIndex index = KeyIndex.load(system, userSettings.readJournal()).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout());
+      UsageStore usageStore = UsageStore.open(config);
+      UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings);
+      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "close-usage-store", () -> {
+        usageStore.close();
+        return CompletableFuture.completedFuture(Done.getInstance());
+      });
+      Authenticator auth = new Authenticator(keys, users, jwt, blocking);
+      AdminApi adminApi = new AdminApi(users, usageStore, usage, blocking, Clock.systemUTC());
+      Routes routes = new Routes(edge, auth, users, services, new Proxy(services, gateways, edge, system), tunnels, adminApi,
+          usage, Clock.systemUTC(), system);
       ServerBinding binding = Http.get(system).newServerAt(edge.interfaceName(), edge.port()).bind(routes.all())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
       binding.addToCoordinatedShutdown(edge.shutdownDeadline(), system);

@@ -67,7 +67,7 @@ final class EmbeddedStack {
   static String service(String sbatch, String mockLlmArgs, String timeLimit) {
     return """
         {"sbatch": "%s", "time-limit": "%s", "health-path": "/health", "allowed-methods": ["GET", "POST"],
-         "allowed-paths": ["/v1/chat/completions", "/v1/completions", "/stats"],
+         "allowed-paths": ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/stats"],
          "environment": {"MOCK_LLM_ARGS": "%s"}}""".formatted(sbatch, timeLimit, mockLlmArgs);
   }
 

@@ -84,7 +84,7 @@ public record CoreSettings(String deployment, Map<String, ServiceSettings> servi
           healthFailures);
       services.put(id, new ServiceSettings(id, cluster, c.getString("owned-by"), c.getStringList("input"),
           c.getStringList("output"), min, max, inflight, maxQueue, positive(c.getDuration("max-queue-wait"), path + ".max-queue-wait"),
-          lifecycle));
+          lifecycle, c.getBoolean("usage-per-chunk")));
     }
     return new CoreSettings(deployment, services, clusters,
         positive(s.getDuration("readiness.probe-interval"), "sluice.readiness.probe-interval"),

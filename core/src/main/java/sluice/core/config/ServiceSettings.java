@@ -9,13 +9,24 @@ import java.util.List;
  * @param maxInflightPerReplica requests one replica carries at once; more wait in the service's queue
  * @param maxQueue              requests that may wait for a replica; more are refused with 503
  * @param maxQueueWait          how long a request waits for a replica before 503 with Retry-After
+ * @param usagePerChunk         the model server reports cumulative usage on every stream chunk when asked
+ *                              ({@code stream_options.continuous_usage_stats}, vLLM): a stream the client cuts is
+ *                              then billed exactly for the tokens it was sent
  */
 public record ServiceSettings(String id, String cluster, String ownedBy, List<String> input, List<String> output,
                               int minReplicas, int maxReplicas, int maxInflightPerReplica, int maxQueue,
-                              Duration maxQueueWait, Lifecycle lifecycle) {
+                              Duration maxQueueWait, Lifecycle lifecycle, boolean usagePerChunk) {
   public ServiceSettings {
     input = List.copyOf(input);
     output = List.copyOf(output);
+  }
+
+  /** A service whose model server reports usage per chunk (vLLM's default ability). */
+  public ServiceSettings(String id, String cluster, String ownedBy, List<String> input, List<String> output,
+                         int minReplicas, int maxReplicas, int maxInflightPerReplica, int maxQueue,
+                         Duration maxQueueWait, Lifecycle lifecycle) {
+    this(id, cluster, ownedBy, input, output, minReplicas, maxReplicas, maxInflightPerReplica, maxQueue, maxQueueWait,
+        lifecycle, true);
   }
 
   /**

@@ -7,24 +7,41 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * The API keys configured in {@code sluice.auth.api-keys}. Only SHA-256 digests are kept in memory; a presented key is
- * hashed and looked up, so the hot path makes no database call and no key is ever held or logged in clear.
+ * The API keys configured in {@code sluice.auth.api-keys} (keys made through the admin API live in the user actors).
+ * Only SHA-256 digests are kept in memory; a presented key is hashed and looked up, so the hot path makes no database
+ * call and no key is ever held or logged in clear. SHA-256 without salt is enough here because keys are long random
+ * strings, not passwords: there is nothing to guess from a digest.
  */
 public final class ApiKeys {
-  private final Map<String, String> nameByDigest;
+  private static final java.util.regex.Pattern USER_ID = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}");
 
-  private ApiKeys(Map<String, String> nameByDigest) { this.nameByDigest = Map.copyOf(nameByDigest); }
+  /** A configured key: its name (in usage records as {@code config:<name>}), the user it acts as, and its groups. */
+  public record ConfigKey(String name, String user, List<String> groups) {
+    public ConfigKey {
+      groups = List.copyOf(groups);
+    }
+  }
+
+  private final Map<String, ConfigKey> byDigest;
+
+  private ApiKeys(Map<String, ConfigKey> byDigest) { this.byDigest = Map.copyOf(byDigest); }
 
   public static ApiKeys from(Config root) {
-    Map<String, String> keys = new HashMap<>();
+    Map<String, ConfigKey> keys = new HashMap<>();
     int i = 0;
     for (Config k : root.getConfigList("sluice.auth.api-keys")) {
       String where = "sluice.auth.api-keys[" + i++ + "]";
       String name = k.getString("name");
+      String user = k.hasPath("user") ? k.getString("user") : name;
+      if (!USER_ID.matcher(user).matches()) {
+        throw new ConfigException.BadValue(where + (k.hasPath("user") ? ".user" : ".name"), "must match " + USER_ID.pattern());
+      }
+      List<String> groups = k.hasPath("groups") ? k.getStringList("groups") : List.of();
       String digest;
       if (k.hasPath("sha256")) {
         digest = k.getString("sha256").toLowerCase(java.util.Locale.ROOT);
@@ -36,17 +53,19 @@ public final class ApiKeys {
       } else {
         throw new ConfigException.Missing(where + ".sha256");
       }
-      keys.put(digest, name);
+      if (keys.put(digest, new ConfigKey(name, user, groups)) != null) {
+        throw new ConfigException.BadValue(where, "the same key is configured twice");
+      }
     }
     return new ApiKeys(keys);
   }
 
-  /** The key's name, if the presented secret is one of the configured keys. */
-  public Optional<String> lookup(String presented) {
-    return Optional.ofNullable(nameByDigest.get(sha256(presented)));
+  /** The configured key whose digest this is. */
+  public Optional<ConfigKey> byDigest(String digest) {
+    return Optional.ofNullable(byDigest.get(digest));
   }
 
-  public int size() { return nameByDigest.size(); }
+  public int size() { return byDigest.size(); }
 
   public static String sha256(String secret) {
     try {

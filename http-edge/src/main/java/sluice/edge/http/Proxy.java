@@ -65,9 +65,21 @@ public final class Proxy {
     this.system = system;
   }
 
-  /** A request to pass through: the body is forwarded byte for byte. {@code user} keeps the service's queue fair. */
+  /**
+   * A request to pass through. {@code user} keeps the service's queue fair; {@code headers} (the rate-limit state) go
+   * on the response; {@code ledger} meters the answer and ends the request's accounts.
+   *
+   * @param clientIncludeUsage    the client asked for the stream's usage chunk (Sluice asks the model server for it
+   *                              anyway and removes what the client did not ask for)
+   * @param clientContinuousUsage the client asked for usage on every chunk
+   */
   public record Call(ServiceSettings service, String user, String method, String path, ByteString body, String requestId,
-                     boolean stream) {}
+                     boolean stream, boolean clientIncludeUsage, boolean clientContinuousUsage, List<HttpHeader> headers,
+                     RequestLedger ledger) {
+    public Call {
+      headers = List.copyOf(headers);
+    }
+  }
 
   /** What leasing and forwarding produced. */
   private sealed interface Outcome {}
@@ -78,15 +90,18 @@ public final class Proxy {
 
   public CompletionStage<HttpResponse> handle(Call call) {
     CompletableFuture<Outcome> outcome = obtain(call);
-    if (!call.stream()) return outcome.thenApply(this::respond);
+    outcome.thenAccept(o -> {
+      if (o instanceof Refused r) call.ledger().refused(r.error().status().intValue());
+    });
+    if (!call.stream()) return outcome.thenApply(o -> respond(call, o));
     // Race the outcome against the commit deadline; exactly one side consumes the outcome.
     AtomicBoolean decided = new AtomicBoolean();
     CompletableFuture<HttpResponse> result = new CompletableFuture<>();
     outcome.thenAccept(o -> {
-      if (decided.compareAndSet(false, true)) result.complete(respond(o));
+      if (decided.compareAndSet(false, true)) result.complete(respond(call, o));
     });
     system.scheduler().scheduleOnce(settings.sseCommitAfter(), () -> {
-      if (decided.compareAndSet(false, true)) result.complete(committedStream(outcome));
+      if (decided.compareAndSet(false, true)) result.complete(committedStream(call, outcome));
     }, system.executionContext());
     return result;
   }
@@ -120,7 +135,12 @@ public final class Proxy {
           CompletableFuture<Outcome> result = new CompletableFuture<>();
           gateways.get(g.cluster()).forward(request).whenCompleteAsync((r, err) -> {
             if (err == null) {
-              result.complete(new Upstream(new UpstreamResponse(r.status(), r.headers(), guarded(r.body(), release))));
+              call.ledger().upstream(g.jobId(), r.status());
+              Runnable end = () -> {
+                release.run();
+                call.ledger().bodyEnded();
+              };
+              result.complete(new Upstream(new UpstreamResponse(r.status(), r.headers(), guarded(metered(call, r), end))));
               return;
             }
             releaseAs.accept(true);
@@ -149,6 +169,33 @@ public final class Proxy {
     return e.code().equals("job_not_running") || e.code().equals("unknown_job") || (e.status() >= 500 && e.status() != 504);
   }
 
+  /**
+   * The model server's body as the client will get it, metered: SSE re-chunked at event boundaries, with the usage the
+   * client did not ask for removed and a break-off turned into an error event; any other body passes unchanged while
+   * its JSON usage is read on the fly.
+   */
+  private Source<ByteString, NotUsed> metered(Call call, UpstreamResponse r) {
+    RequestLedger ledger = call.ledger();
+    if (isEventStream(r.headers().getOrDefault("content-type", ""))) {
+      return r.body()
+          .via(SseEvents.wholeEvents(MAX_SSE_EVENT))
+          .via(ledger.meter().sse(call.clientIncludeUsage(), call.clientContinuousUsage()))
+          .recover(new PFBuilder<Throwable, ByteString>()
+              .matchAny(e -> {
+                LOG.info("stream {} broken off after its head: {}", call.requestId(), e.getMessage());
+                ledger.upstreamFailed();
+                return ApiError.fromCluster(e).toSseEvent();
+              })
+              .build());
+    }
+    return r.body()
+        .mapError(new PFBuilder<Throwable, Throwable>().matchAny(e -> {
+          ledger.upstreamFailed();
+          return e;
+        }).build())
+        .via(ledger.meter().json());
+  }
+
   /** Releases the lease when the body ends, and cancels a body that no one runs (the client left before it started). */
   private Source<ByteString, NotUsed> guarded(Source<ByteString, NotUsed> body, Runnable release) {
     AtomicBoolean claimed = new AtomicBoolean();
@@ -168,13 +215,13 @@ public final class Proxy {
 
   // ---------------------------------------------------------------- responses
 
-  private HttpResponse respond(Outcome o) {
-    if (o instanceof Refused r) return r.error().toResponse();
+  private HttpResponse respond(Call call, Outcome o) {
+    if (o instanceof Refused r) return r.error().toResponse().addHeaders(call.headers());
     UpstreamResponse up = ((Upstream) o).response();
     String ct = up.headers().getOrDefault("content-type", "application/json");
     ResponseEntity entity;
     if (isEventStream(ct)) {
-      entity = HttpEntities.createChunked(SSE, sseBody(up));
+      entity = HttpEntities.createChunked(SSE, up.body().via(SseEvents.keepAlive(settings.sseKeepAlive())));
     } else {
       ContentType type = contentType(ct);
       Optional<Long> length = Optional.ofNullable(up.headers().get("content-length")).flatMap(Proxy::parseLength);
@@ -182,36 +229,21 @@ public final class Proxy {
           ? HttpEntities.create(type, length.get(), up.body())
           : HttpEntities.createChunked(type, up.body());
     }
-    return HttpResponse.create().withStatus(up.status()).withHeaders(passedHeaders(up)).withEntity(entity);
+    return HttpResponse.create().withStatus(up.status()).withHeaders(passedHeaders(up)).addHeaders(call.headers())
+        .withEntity(entity);
   }
 
   /** The 200 head goes out now; the stream carries keep-alives until the outcome, then its events or an error event. */
-  private HttpResponse committedStream(CompletableFuture<Outcome> outcome) {
+  private HttpResponse committedStream(Call call, CompletableFuture<Outcome> outcome) {
     Source<ByteString, NotUsed> body = Source.completionStage(outcome)
         .flatMapConcat(o -> {
           if (o instanceof Refused r) return Source.single(r.error().toSseEvent());
           UpstreamResponse up = ((Upstream) o).response();
-          if (up.status() == 200) return isEventStream(up.headers().getOrDefault("content-type", "")) ? events(up) : up.body();
-          return errorEvent(up);
+          return up.status() == 200 ? up.body() : errorEvent(up);
         })
         .via(SseEvents.keepAlive(settings.sseKeepAlive()));
-    return HttpResponse.create().withStatus(StatusCodes.OK).withEntity(HttpEntities.createChunked(SSE, body));
-  }
-
-  private Source<ByteString, NotUsed> sseBody(UpstreamResponse up) {
-    return events(up).via(SseEvents.keepAlive(settings.sseKeepAlive()));
-  }
-
-  /** The model's events, re-chunked at event boundaries; a broken stream ends with an error event, not a hang. */
-  private Source<ByteString, NotUsed> events(UpstreamResponse up) {
-    return up.body()
-        .via(SseEvents.wholeEvents(MAX_SSE_EVENT))
-        .recover(new PFBuilder<Throwable, ByteString>()
-            .matchAny(e -> {
-              LOG.info("stream broken off after its head: {}", e.getMessage());
-              return ApiError.fromCluster(e).toSseEvent();
-            })
-            .build());
+    return HttpResponse.create().withStatus(StatusCodes.OK).withHeaders(call.headers())
+        .withEntity(HttpEntities.createChunked(SSE, body));
   }
 
   /** A non-200 answer after the head was sent: the model server's own error JSON becomes the error event. */

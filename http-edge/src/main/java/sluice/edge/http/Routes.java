@@ -4,6 +4,7 @@ import static org.apache.pekko.http.javadsl.server.Directives.complete;
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
 import static org.apache.pekko.http.javadsl.server.Directives.entity;
 import static org.apache.pekko.http.javadsl.server.Directives.extractRequestEntity;
+import static org.apache.pekko.http.javadsl.server.Directives.extractUnmatchedPath;
 import static org.apache.pekko.http.javadsl.server.Directives.get;
 import static org.apache.pekko.http.javadsl.server.Directives.handleExceptions;
 import static org.apache.pekko.http.javadsl.server.Directives.handleRejections;
@@ -21,7 +22,12 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -31,6 +37,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
@@ -44,7 +51,14 @@ import sluice.core.service.AdminReply;
 import sluice.core.service.ServiceDirectory;
 import sluice.core.service.ServiceStatus;
 import sluice.core.tunnel.Tunnels;
+import sluice.core.user.Admission;
+import sluice.core.user.Credential;
+import sluice.core.user.KeyView;
+import sluice.core.user.UserDirectory;
+import sluice.core.user.UserReply;
 import sluice.edge.EdgeSettings;
+import sluice.edge.usage.StreamOptions;
+import sluice.persistence.usage.UsageWriter;
 
 /**
  * The public OpenAI API and the admin API. Routes only parse, authenticate, call core and render; the request's
@@ -53,43 +67,55 @@ import sluice.edge.EdgeSettings;
 public final class Routes {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Routes.class);
   private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+  /** A pass-through path below /v1: plain segments only, so nothing can climb out of it. */
+  private static final Pattern API_PATH = Pattern.compile("(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+");
+  /** The endpoints whose streams take stream_options, and whose answers are completions (reserved at max_tokens). */
+  private static final java.util.Set<String> COMPLETIONS = java.util.Set.of("/v1/chat/completions", "/v1/completions");
+  private static final java.util.Set<String> KNOWN = java.util.Set.of("/v1/chat/completions", "/v1/completions", "/v1/embeddings");
   // Built once: the route tree below is evaluated per request.
   private static final ExceptionHandler EXCEPTIONS = OpenAiErrors.exceptions();
   private static final RejectionHandler REJECTIONS = OpenAiErrors.rejections();
 
   private final EdgeSettings settings;
-  private final ApiKeys keys;
+  private final Authenticator auth;
+  private final UserDirectory users;
   private final ServiceDirectory services;
   private final Proxy proxy;
   private final ActorSystem<?> system;
   private final Tunnels tunnels;
+  private final AdminApi adminApi;
+  private final UsageWriter usage;
+  private final Clock clock;
 
-  public Routes(EdgeSettings settings, ApiKeys keys, ServiceDirectory services, Proxy proxy, Tunnels tunnels,
-                ActorSystem<?> system) {
+  public Routes(EdgeSettings settings, Authenticator auth, UserDirectory users, ServiceDirectory services, Proxy proxy,
+                Tunnels tunnels, AdminApi adminApi, UsageWriter usage, Clock clock, ActorSystem<?> system) {
     this.settings = settings;
+    this.auth = auth;
+    this.users = users;
     this.tunnels = tunnels;
-    this.keys = keys;
     this.services = services;
     this.proxy = proxy;
+    this.adminApi = adminApi;
+    this.usage = usage;
+    this.clock = clock;
     this.system = system;
   }
 
   public Route all() {
     return withRequestId(requestId -> handleExceptions(EXCEPTIONS, () ->
         handleRejections(REJECTIONS, () -> concat(
-            pathPrefix("v1", () -> concat(
-                path("models", () -> get(() -> authenticated(user -> models()))),
-                path(segment("models").slash(segment()), id -> get(() -> authenticated(user -> model(id)))),
-                path(segment("chat").slash("completions"), () -> post(() -> authenticated(user ->
-                    completion("/v1/chat/completions", user, requestId)))),
-                path("completions", () -> post(() -> authenticated(user -> completion("/v1/completions", user, requestId)))))),
+            pathPrefix("v1", () -> authenticated(caller -> concat(
+                path("models", () -> get(() -> models(caller))),
+                path(segment("models").slash(segment()), id -> get(() -> model(caller, id))),
+                post(() -> extractUnmatchedPath(rest -> apiCall("/v1" + rest, caller, requestId)))))),
             pathPrefix("admin", () -> admin(() -> concat(
                 path("services", () -> get(this::adminServices)),
                 path("tunnels", () -> get(this::adminTunnels)),
                 path(segment("services").slash(segment()), id -> get(() -> adminService(id))),
                 path(segment("services").slash(segment()).slash("scale"), id -> post(() -> adminScale(id))),
                 path(segment("services").slash(segment()).slash("replicas").slash(segment()).slash("drain"),
-                    (id, job) -> post(() -> adminDrain(id, job))))))))));
+                    (id, job) -> post(() -> adminDrain(id, job))),
+                adminApi.routes())))))));
   }
 
   // ---------------------------------------------------------------- request id and auth
@@ -102,16 +128,11 @@ public final class Routes {
     });
   }
 
-  /** Passes the key's name on: it is the user the service's queue is fair between. */
-  private Route authenticated(Function<String, Route> inner) {
-    return optionalHeaderValueByName("Authorization", header -> {
-      Optional<String> token = bearer(header);
-      if (header.isEmpty()) return complete(OpenAiErrors.unauthorized("You didn't provide an API key: send 'Authorization: Bearer <key>'"));
-      if (token.isEmpty()) return complete(OpenAiErrors.unauthorized("The Authorization header must be 'Bearer <key>'"));
-      Optional<String> user = keys.lookup(token.get());
-      if (user.isEmpty()) return complete(OpenAiErrors.unauthorized("Incorrect API key provided"));
-      return inner.apply(user.get());
-    });
+  private Route authenticated(Function<Authenticator.Caller, Route> inner) {
+    return optionalHeaderValueByName("Authorization", header -> onSuccess(auth.authenticate(header), result -> {
+      if (result instanceof Authenticator.Denied d) return complete(d.response());
+      return inner.apply(((Authenticator.Authenticated) result).caller());
+    }));
   }
 
   private Route admin(Supplier<Route> inner) {
@@ -120,7 +141,7 @@ public final class Routes {
         return complete(OpenAiErrors.response(StatusCodes.FORBIDDEN, OpenAiErrors.INVALID_REQUEST, "admin_disabled", null,
             "The admin API is disabled: set sluice.admin.key", List.of()));
       }
-      Optional<String> token = bearer(header);
+      Optional<String> token = Authenticator.bearer(header);
       if (token.isEmpty() || !ApiKeys.sameSecret(token.get(), settings.adminKey().get())) {
         return complete(OpenAiErrors.unauthorized("The admin API needs 'Authorization: Bearer <admin key>'"));
       }
@@ -128,51 +149,163 @@ public final class Routes {
     });
   }
 
-  private static Optional<String> bearer(Optional<String> header) {
-    return header.filter(h -> h.regionMatches(true, 0, "Bearer ", 0, 7)).map(h -> h.substring(7).trim()).filter(t -> !t.isEmpty());
-  }
+  // ---------------------------------------------------------------- model calls
 
-  // ---------------------------------------------------------------- completions
-
-  private Route completion(String path, String user, String requestId) {
+  /** Every POST below /v1: chat, completions, embeddings, and any other path the model's service allows. */
+  private Route apiCall(String path, Authenticator.Caller caller, String requestId) {
+    Instant startedAt = clock.instant();
+    if (!API_PATH.matcher(path).matches() || path.contains("..")) {
+      return complete(OpenAiErrors.response(StatusCodes.NOT_FOUND, OpenAiErrors.INVALID_REQUEST, "unknown_url", null,
+          "Unknown request URL", List.of()));
+    }
+    Early early = (status, model) -> RequestLedger.refusedEarly(usage, clock, startedAt, requestId, caller.userId(),
+        keyIdOf(caller), model, path, false, status);
     return withRequestTimeout(settings.completionTimeout(), () -> withRequestTimeoutResponse(req ->
         OpenAiErrors.response(StatusCodes.GATEWAY_TIMEOUT, OpenAiErrors.SERVER_ERROR, "timeout", null,
             "The request took longer than " + settings.completionTimeout().toSeconds() + " s", List.of()),
-        () -> extractRequestEntity(entity -> entity.getContentLengthOption().orElse(0L) > settings.maxBodyBytes()
-            ? complete(OpenAiErrors.tooLarge(settings.maxBodyBytes()))        // declared too large: refuse unread
-            : onComplete(entity.withSizeLimit(settings.maxBodyBytes()).toStrict(settings.completionTimeout().toMillis(), system),
-            body -> {
-              if (body.isFailure()) {
-                LOG.debug("request body unreadable: {}", body.failed().get().toString());
-                return complete(isTooLarge(body.failed().get()) ? OpenAiErrors.tooLarge(settings.maxBodyBytes())
-                    : OpenAiErrors.badRequest("The request body could not be read", null, null));
-              }
-              return forward(path, user, body.get().getData(), requestId);
-            }))));
+        () -> extractRequestEntity(entity -> {
+          if (entity.getContentLengthOption().orElse(0L) > settings.maxBodyBytes()) {   // declared too large: refuse unread
+            early.record(413, "");
+            return complete(OpenAiErrors.tooLarge(settings.maxBodyBytes()));
+          }
+          return onComplete(entity.withSizeLimit(settings.maxBodyBytes()).toStrict(settings.completionTimeout().toMillis(), system),
+              body -> {
+                if (body.isFailure()) {
+                  LOG.debug("request body unreadable: {}", body.failed().get().toString());
+                  boolean tooLarge = isTooLarge(body.failed().get());
+                  early.record(tooLarge ? 413 : 400, "");
+                  return complete(tooLarge ? OpenAiErrors.tooLarge(settings.maxBodyBytes())
+                      : OpenAiErrors.badRequest("The request body could not be read", null, null));
+                }
+                return forward(path, caller, body.get().getData(), requestId, startedAt, early);
+              });
+        })));
   }
 
-  private Route forward(String path, String user, ByteString body, String requestId) {
-    JsonNode json;
+  /** Records a request that ended before admission (bad body, unknown model). */
+  private interface Early {
+    void record(int status, String model);
+  }
+
+  private Route forward(String path, Authenticator.Caller caller, ByteString body, String requestId, Instant startedAt,
+                        Early early) {
+    JsonNode parsed;
     try {
-      json = OpenAiJson.MAPPER.readTree(body.toArrayUnsafe());
+      parsed = OpenAiJson.EXACT.readTree(body.toArrayUnsafe());
     } catch (Exception e) {
+      early.record(400, "");
       return complete(OpenAiErrors.badRequest("We could not parse the JSON body of your request", null, "invalid_json"));
     }
-    if (json == null || !json.isObject()) {
+    if (parsed == null || !parsed.isObject()) {
+      early.record(400, "");
       return complete(OpenAiErrors.badRequest("The request body must be a JSON object", null, "invalid_json"));
     }
+    ObjectNode json = (ObjectNode) parsed;
     JsonNode model = json.get("model");
     if (model == null || !model.isTextual() || model.asText().isBlank()) {
+      if (!KNOWN.contains(path)) {
+        // Any other path is passed to the model's server, so without a model it leads nowhere.
+        early.record(404, "");
+        return complete(OpenAiErrors.response(StatusCodes.NOT_FOUND, OpenAiErrors.INVALID_REQUEST, "unknown_url", null,
+            "Unknown request URL", List.of()));
+      }
+      early.record(400, "");
       return complete(OpenAiErrors.badRequest("You must provide a model parameter", "model", "missing_model"));
     }
-    Optional<ServiceSettings> service = services.settings(model.asText());
-    if (service.isEmpty()) return complete(OpenAiErrors.modelNotFound(model.asText()));
+    String modelId = model.asText();
+    Optional<ServiceSettings> service = services.settings(modelId);
+    if (service.isEmpty()) {
+      early.record(404, modelId);
+      return complete(OpenAiErrors.modelNotFound(modelId));
+    }
     JsonNode stream = json.get("stream");
     if (stream != null && !stream.isBoolean() && !stream.isNull()) {
+      early.record(400, modelId);
       return complete(OpenAiErrors.badRequest("'stream' must be a boolean", "stream", "invalid_type"));
     }
     boolean streaming = stream != null && stream.asBoolean();
-    return onSuccess(proxy.handle(new Proxy.Call(service.get(), user, "POST", path, body, requestId, streaming)), response -> complete(response));
+    Optional<HttpResponse> badOptions = streamOptionsError(json);
+    if (badOptions.isPresent()) {
+      early.record(400, modelId);
+      return complete(badOptions.get());
+    }
+    // Streams of the completion endpoints always ask the model server for usage; the meter removes what the client
+    // did not ask for. Other streams pass as they are (the client's own options decide what comes back).
+    ByteString upstreamBody = body;
+    boolean clientIncludeUsage = true;
+    boolean clientContinuous = true;
+    if (streaming && COMPLETIONS.contains(path)) {
+      StreamOptions.Prepared prepared = StreamOptions.prepare(json, service.get().usagePerChunk());
+      upstreamBody = prepared.body();
+      clientIncludeUsage = prepared.clientIncludeUsage();
+      clientContinuous = prepared.clientContinuousUsage();
+    }
+    long reserve = reservation(path, json, body.size());
+    ByteString forwarded = upstreamBody;
+    boolean includeUsage = clientIncludeUsage;
+    boolean continuous = clientContinuous;
+    return onSuccess(users.admit(caller.userId(), requestId, caller.credential(), modelId, reserve), admission -> {
+      Instant now = clock.instant();
+      if (admission instanceof Admission.Refused r) {
+        RequestLedger.refusedEarly(usage, clock, startedAt, requestId, caller.userId(), r.keyId(), modelId, path, streaming,
+            r.status());
+        return complete(refusal(r, now));
+      }
+      Admission.Admitted a = (Admission.Admitted) admission;
+      RequestLedger ledger = RequestLedger.admitted(users, usage, clock, startedAt, requestId, a.userId(), a.keyId(), modelId,
+          path, streaming);
+      Proxy.Call call = new Proxy.Call(service.get(), caller.userId(), "POST", path, forwarded, requestId, streaming,
+          includeUsage, continuous, RateHeaders.of(a.rate(), now), ledger);
+      return onSuccess(proxy.handle(call), response -> complete(response));
+    });
+  }
+
+  /** stream_options, when given, must be an object whose usage flags are booleans (the meter relies on them). */
+  private static Optional<HttpResponse> streamOptionsError(JsonNode json) {
+    JsonNode options = json.get("stream_options");
+    if (options == null || options.isNull()) return Optional.empty();
+    if (!options.isObject()) {
+      return Optional.of(OpenAiErrors.badRequest("'stream_options' must be an object", "stream_options", "invalid_type"));
+    }
+    for (String flag : List.of("include_usage", "continuous_usage_stats")) {
+      JsonNode v = options.get(flag);
+      if (v != null && !v.isNull() && !v.isBoolean()) {
+        return Optional.of(OpenAiErrors.badRequest("'stream_options." + flag + "' must be a boolean",
+            "stream_options." + flag, "invalid_type"));
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Tokens reserved at admission, settled from the real usage afterwards: the completion cap (max_completion_tokens or
+   * max_tokens, else the configured default, for the completion endpoints) plus a prompt estimate of a token per four
+   * bytes of body, which overestimates JSON and so errs on the side of the limit.
+   */
+  private long reservation(String path, JsonNode json, int bodyBytes) {
+    long cap = 0;
+    for (String field : List.of("max_completion_tokens", "max_tokens")) {
+      JsonNode v = json.get(field);
+      if (v != null && v.canConvertToLong() && v.isIntegralNumber() && v.asLong() > 0) {
+        cap = v.asLong();
+        break;
+      }
+    }
+    if (cap == 0 && COMPLETIONS.contains(path)) cap = users.settings().defaultMaxTokens();
+    return cap + (bodyBytes + 3) / 4;
+  }
+
+  private static HttpResponse refusal(Admission.Refused r, Instant now) {
+    List<HttpHeader> headers = new ArrayList<>(RateHeaders.of(r.rate(), now));
+    if (r.retryAfterSeconds() >= 0) headers.add(RawHeader.create("Retry-After", Long.toString(r.retryAfterSeconds())));
+    if (r.status() == 401) headers.add(RawHeader.create("WWW-Authenticate", "Bearer"));
+    return OpenAiErrors.response(StatusCodes.get(r.status()), r.type(), r.code(), r.status() == 403 ? "model" : null,
+        r.message(), headers);
+  }
+
+  private static String keyIdOf(Authenticator.Caller caller) {
+    if (caller.keyId().isPresent()) return caller.keyId().get();
+    return caller.credential() instanceof Credential.Trusted t ? t.keyId() : "";
   }
 
   private static boolean isTooLarge(Throwable t) {
@@ -182,21 +315,41 @@ public final class Routes {
 
   // ---------------------------------------------------------------- models
 
-  private Route models() {
-    return onSuccess(services.statuses(), statuses -> {
+  /** The models this caller may use: all of them, or those its key allows. */
+  private Route models(Authenticator.Caller caller) {
+    return onSuccess(allowedModels(caller), allowed -> onSuccess(services.statuses(), statuses -> {
       Map<String, ServiceStatus> byId = statuses.stream().collect(Collectors.toMap(ServiceStatus::service, s -> s));
       ObjectNode root = OpenAiJson.MAPPER.createObjectNode();
       root.put("object", "list");
       ArrayNode data = root.putArray("data");
-      services.ids().forEach(id -> data.add(modelJson(services.settings(id).orElseThrow(), byId.get(id))));
+      services.ids().stream().filter(allowed).forEach(id -> data.add(modelJson(services.settings(id).orElseThrow(), byId.get(id))));
       return json(root);
+    }));
+  }
+
+  private Route model(Authenticator.Caller caller, String id) {
+    Optional<ServiceSettings> s = services.settings(id);
+    if (s.isEmpty()) return complete(OpenAiErrors.modelNotFound(id));
+    return onSuccess(allowedModels(caller), allowed -> {
+      if (!allowed.test(id)) {
+        return complete(OpenAiErrors.response(StatusCodes.FORBIDDEN, OpenAiErrors.INVALID_REQUEST, "model_not_allowed", "model",
+            "This API key may not use the model '" + id + "'", List.of()));
+      }
+      return onComplete(services.status(id), status -> json(modelJson(s.get(), status.isSuccess() ? status.get() : null)));
     });
   }
 
-  private Route model(String id) {
-    Optional<ServiceSettings> s = services.settings(id);
-    if (s.isEmpty()) return complete(OpenAiErrors.modelNotFound(id));
-    return onComplete(services.status(id), status -> json(modelJson(s.get(), status.isSuccess() ? status.get() : null)));
+  /** An admin-made key may be limited to some models; config keys and JWT users see every model. */
+  private CompletionStage<java.util.function.Predicate<String>> allowedModels(Authenticator.Caller caller) {
+    if (caller.keyId().isEmpty()) return CompletableFuture.completedFuture(id -> true);
+    String keyId = caller.keyId().get();
+    return users.get(caller.userId()).thenApply(reply -> {
+      if (!(reply instanceof UserReply.Done d)) return id -> false;
+      Optional<List<String>> models = d.user().keys().stream().filter(k -> k.id().equals(keyId)).findFirst()
+          .map(KeyView::models);
+      if (models.isEmpty()) return id -> false;
+      return id -> models.get().isEmpty() || models.get().contains(id);
+    });
   }
 
   /** OpenAI's model fields, plus Sluice's: status (ready, loading, offline), replicas, input and output modalities. */
