@@ -23,11 +23,13 @@ final class Api {
   private Api() {}
 
   /** The same bytes go to every path; mock-llm ignores the Authorization header. */
-  static HttpRequest chat(URI base) {
+  static HttpRequest chat(URI base) { return chat(base, API_KEY); }
+
+  static HttpRequest chat(URI base, String key) {
     return HttpRequest.newBuilder(base.resolve("/v1/chat/completions"))
         .timeout(Duration.ofSeconds(30))
         .header("Content-Type", "application/json")
-        .header("Authorization", "Bearer " + API_KEY)
+        .header("Authorization", "Bearer " + key)
         .POST(HttpRequest.BodyPublishers.ofString(CHAT_BODY))
         .build();
   }
@@ -94,8 +96,22 @@ final class Api {
   }
 
   private static JsonNode parse(HttpResponse<String> r) throws IOException {
-    if (r.statusCode() != 200) throw new IOException("HTTP " + r.statusCode() + " from " + r.uri() + ": " + r.body());
+    if (r.statusCode() / 100 != 2) throw new IOException("HTTP " + r.statusCode() + " from " + r.uri() + ": " + r.body());
     return JSON.readTree(r.body());
+  }
+
+  /**
+   * An admin-made key of a new user with limits in every window at the user, model and key scopes, all far above
+   * what the bench sends: each request is checked and counted against all of them, and none is refused.
+   */
+  static String limitedKey(HttpClient http, URI base) throws IOException, InterruptedException {
+    String big = "{\"requests\":{\"minute\":100000000,\"hour\":100000000,\"day\":100000000,\"month\":100000000},"
+        + "\"tokens\":{\"minute\":100000000000,\"hour\":100000000000,\"day\":100000000000,\"month\":100000000000},"
+        + "\"concurrent\":1000";
+    post(http, base.resolve("/admin/users"), ADMIN_KEY, "{\"id\":\"bench-limited\",\"limits\":" + big
+        + ",\"models\":{\"" + MODEL + "\":" + big + "}}}}");
+    return post(http, base.resolve("/admin/users/bench-limited/keys"), ADMIN_KEY,
+        "{\"name\":\"bench\",\"models\":[\"" + MODEL + "\"],\"limits\":" + big + "}}").get("key").asText();
   }
 
   /** What must be equal on every path: the generated text and the token counts. */

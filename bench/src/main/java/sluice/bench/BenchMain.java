@@ -29,7 +29,7 @@ import java.util.stream.Stream;
 public final class BenchMain {
   static final int EXIT_USAGE = 2;
   private static final String USAGE = """
-      usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,embedded,ssh]
+      usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,embedded,limited,ssh]
                    [--clients 1,64] [--path-warmup SECONDS] [--warmup SECONDS] [--window SECONDS]
              bench --lifecycle [--quick] [--out FILE] [--home DIR]
         --quick          5 s path warm-up, 2 s warm-up, 5 s windows, 3 s idle (instead of 40 s, 10 s, 15 s and 5 s);
@@ -53,7 +53,7 @@ public final class BenchMain {
     Path home = Path.of(System.getProperty("sluice.home", ".")).toAbsolutePath().normalize();
     Path outFile = null;
     String sandboxDir = System.getenv("SLUICE_HPC_SANDBOX");
-    List<String> paths = List.of("direct", "embedded", "ssh");
+    List<String> paths = List.of("direct", "embedded", "limited", "ssh");
     List<Integer> clients = List.of(1, 64);
     // Long enough for C1 and C2 to compile the hot paths of the gateway and the agent (their compiler threads were
     // still among the busiest threads after 5 s).
@@ -185,7 +185,7 @@ public final class BenchMain {
       try {
         if (path.equals("direct")) {
           stack = DirectStack.start(home, work, settings.mockArgs());
-        } else if (path.equals("embedded")) {
+        } else if (path.equals("embedded") || path.equals("limited")) {
           stack = GatewayStack.embedded(home, work, settings.mockArgs());
         } else {
           if (sandbox == null) throw new IOException(noSandbox);
@@ -202,7 +202,9 @@ public final class BenchMain {
       try (stack) {
         err.printf("bench: %s path ready after %.1f s%n", path, (System.nanoTime() - t0) / 1e9);
         HttpClient http = Api.client();
-        String answer = Api.answerOf(Api.send(http, Api.chat(stack.baseUri())));
+        // limited: the embedded path with an admin-made key whose user, model and key scopes all have limits.
+        String key = path.equals("limited") ? Api.limitedKey(http, stack.baseUri()) : Api.API_KEY;
+        String answer = Api.answerOf(Api.send(http, Api.chat(stack.baseUri(), key)));
         if (reference == null) {
           reference = answer;
         } else if (!reference.equals(answer)) {
@@ -221,10 +223,10 @@ public final class BenchMain {
         if (!settings.pathWarmup().isZero()) {
           int most = settings.concurrency().stream().max(Integer::compare).orElse(1);
           err.printf("bench: %s path: %d s of warm-up at %d clients%n", path, settings.pathWarmup().toSeconds(), most);
-          ClosedLoop.run(http, Api.chat(stack.baseUri()), most, settings.pathWarmup(), Duration.ofSeconds(1), probe);
+          ClosedLoop.run(http, Api.chat(stack.baseUri(), key), most, settings.pathWarmup(), Duration.ofSeconds(1), probe);
         }
         for (int c : settings.concurrency()) {
-          ClosedLoop.Result r = ClosedLoop.run(http, Api.chat(stack.baseUri()), c, settings.warmup(), settings.window(), probe);
+          ClosedLoop.Result r = ClosedLoop.run(http, Api.chat(stack.baseUri(), key), c, settings.warmup(), settings.window(), probe);
           double seconds = r.window().toNanos() / 1e9;
           CpuUse cpu = CpuUse.between(r.before(), r.after(), owners, ticksPerSecond, seconds);
           Row row = new Row(path, c, r.requests(), r.errors(), seconds, Latency.of(r.latencyNanos()), cpu);

@@ -314,6 +314,11 @@ final class Report {
         + "runs it) |\n");
     b.append("| embedded | client → gateway → agent (child process of the gateway, protocol on its stdin/stdout) → "
         + "mock-llm started by the agent's local scheduler from `sbatch/mock-llm.sbatch`; what `bin/sluice demo` runs |\n");
+    b.append("| limited | the embedded path, with an admin-made API key whose user, model and key each have limits in "
+        + "every window (requests and tokens per minute, hour, day and month, and concurrency), all far above the load: "
+        + "every request is checked and counted against 9 request windows, 12 token windows and 3 concurrency limits. "
+        + "On embedded the configured key's user has no limits; both paths authenticate, admit through the user's actor, "
+        + "meter the answer and write a usage record |\n");
     b.append("| ssh | client → gateway → SSH (one connection, 2 channels) → OpenSSH sshd → agent as the key's forced "
         + "command → mock-llm running as a real Slurm job").append(d.sandbox().map(x -> " (sandbox `" + x + "`)").orElse(""))
         .append(" |\n\n");

@@ -47,6 +47,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import sluice.edge.auth.Jwts;
 
 /**
  * Users, keys, limits and usage end to end: keys made through the admin API and used with the official openai-java
@@ -57,6 +58,7 @@ import org.junit.jupiter.api.Timeout;
 class AccountsIT {
   static Path dir;
   static Gateway gateway;
+  static Jwts idp;
   static final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   static final ObjectMapper JSON = new ObjectMapper();
   static final AtomicInteger users = new AtomicInteger();
@@ -64,18 +66,21 @@ class AccountsIT {
   @BeforeAll static void start() throws Exception {
     dir = Files.createTempDirectory("sluice-accounts");
     EmbeddedStack.writeAgentConfig(dir);
+    idp = Jwts.start("https://idp.test/realms/hpc");
     gateway = Gateway.start(EmbeddedStack.config(dir, """
+        sluice.auth.oidc.issuers = [%s]
         sluice.clusters.local.cancel-jobs-on-shutdown = on
         sluice.services.slow.max-inflight-per-replica = 32
         sluice.users.groups = [{ name = "students", limits { requests { minute = 1000 }, concurrent = 3 } }]
         sluice.usage.flush-interval = 200ms
-        """));
+        """.formatted(idp.issuerConfig())));
     EmbeddedStack.awaitReady(gateway, "mock-llm");
     EmbeddedStack.awaitReady(gateway, "slow");
   }
 
   @AfterAll static void stop() {
     if (gateway != null) gateway.close();
+    if (idp != null) idp.close();
   }
 
   // ---------------------------------------------------------------- helpers
@@ -399,6 +404,36 @@ class AccountsIT {
     JsonNode u = usage(user);
     assertEquals(2, u.at("/totals/requests").asInt(), u.toString());
     assertEquals(0, u.at("/totals/prompt_tokens").asInt());
+  }
+
+  // ---------------------------------------------------------------- OIDC
+
+  @Test void aJwtOfTheConfiguredIssuerIsAUserWithItsGroupsLimits() throws Exception {
+    String sub = "jwt-user-" + System.nanoTime() % 100_000;
+    String token = idp.token(sub, List.of("org-gwdg", "students"));
+    ChatCompletion c = client(token).chat().completions().create(chat("mock-llm", "hello from oidc", 2));
+    assertEquals(2, c.usage().orElseThrow().completionTokens());
+    JsonNode view = adminOk("GET", "/admin/users/" + sub, null, 200);
+    assertEquals("oidc", view.get("source").asText());
+    assertEquals(List.of("org-gwdg", "students"), List.of(view.at("/groups/0").asText(), view.at("/groups/1").asText()));
+    assertEquals(3, view.at("/effective_limits/concurrent").asInt(), "created on first sight with its group's limits: " + view);
+    var r = post(token, "/v1/chat/completions", chatBody("mock-llm", "again", 1, false, null));
+    assertEquals("3", r.headers().firstValue("x-ratelimit-limit-concurrent").orElseThrow());
+    assertEquals("oidc:" + idp.issuer(), usage(sub).at("/data/0/key_id").asText());
+  }
+
+  @Test void aJwtWithTheWrongIssuerAudienceSignatureOrExpiryIs401() throws Exception {
+    Instant soon = Instant.now().plusSeconds(300);
+    String wrongIssuer = idp.token("https://evil.test", Jwts.AUDIENCE, "mallory", soon, List.of());
+    String wrongAudience = idp.token(idp.issuer(), "another-service", "mallory", soon, List.of());
+    String expired = idp.token(idp.issuer(), Jwts.AUDIENCE, "mallory", Instant.now().minusSeconds(600), List.of());
+    String forged = Jwts.sign(Jwts.newRsaKey(idp.signingKey().getKeyID()), idp.claims("mallory").build());
+    for (String token : List.of(wrongIssuer, wrongAudience, expired, forged)) {
+      UnauthorizedException e = assertThrows(UnauthorizedException.class,
+          () -> client(token).chat().completions().create(chat("mock-llm", "let me in", 1)));
+      assertEquals("invalid_token", e.code().orElseThrow());
+    }
+    assertEquals(404, admin("GET", "/admin/users/mallory", null).statusCode(), "no user is created for a refused token");
   }
 
   // ---------------------------------------------------------------- admin API and conformance
