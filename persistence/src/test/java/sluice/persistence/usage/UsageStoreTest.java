@@ -1,0 +1,165 @@
+package sluice.persistence.usage;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static sluice.persistence.usage.Records.T0;
+import static sluice.persistence.usage.Records.config;
+import static sluice.persistence.usage.Records.rec;
+
+import com.fasterxml.jackson.databind.MappingIterator;
+import com.fasterxml.jackson.dataformat.csv.CsvMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import sluice.persistence.usage.UsageSummary.Group;
+import sluice.persistence.usage.UsageSummary.Totals;
+
+/** The usage table on the embedded H2 file, through real JDBC. */
+class UsageStoreTest {
+  @TempDir Path dir;
+  UsageStore store;
+
+  @BeforeEach void open() throws SQLException { store = UsageStore.open(config(dir)); }
+
+  @AfterEach void close() { store.close(); }
+
+  private static Instant at(int minutes) { return T0.plus(Duration.ofMinutes(minutes)); }
+
+  @Test void summaryTotalsEverythingAndEachUserAndModel() throws SQLException {
+    store.insert(List.of(
+        rec("r1", "bob", "llama", 200, 100, 50, at(0)),
+        rec("r2", "alice", "llama", 200, 10, 20, at(1)),
+        rec("r3", "alice", "llama", 503, 0, 0, at(2)),
+        new UsageRecord("r4", "alice", "key-a", "mistral", "/v1/completions", null, false, 200, 7, 3, null,
+            Duration.ofSeconds(2), true, at(3)),
+        rec("r5", "bob", "llama", 429, 0, 0, at(4))));
+
+    UsageSummary s = store.summary(UsageFilter.all());
+
+    assertEquals(new Totals(5, 117, 73, 190, 2, 1), s.total());
+    assertEquals(List.of(
+        new Group("alice", "llama", new Totals(2, 10, 20, 30, 1, 0)),
+        new Group("alice", "mistral", new Totals(1, 7, 3, 10, 0, 1)),
+        new Group("bob", "llama", new Totals(2, 100, 50, 150, 1, 0))), s.byUserAndModel());
+  }
+
+  @Test void filtersByUserModelAndAPeriodThatIncludesItsStartAndExcludesItsEnd() throws SQLException {
+    store.insert(List.of(
+        rec("a0", "alice", "llama", 200, 1, 0, at(0)),
+        rec("a1", "alice", "llama", 200, 2, 0, at(1)),
+        rec("a2", "alice", "mistral", 200, 4, 0, at(2)),
+        rec("b1", "bob", "llama", 200, 8, 0, at(1))));
+
+    assertEquals(7, prompt(UsageFilter.of("alice", null, null, null)));
+    assertEquals(11, prompt(UsageFilter.of(null, "llama", null, null)));
+    assertEquals(3, prompt(UsageFilter.of("alice", "llama", null, null)));
+    assertEquals(10, prompt(UsageFilter.of(null, null, at(1), at(2))), "from is inclusive, to exclusive");
+    assertEquals(14, prompt(UsageFilter.of(null, null, at(1), null)));
+    assertEquals(1, prompt(UsageFilter.of(null, null, null, at(1))));
+    assertEquals(0, prompt(UsageFilter.of("carol", null, null, null)));
+    assertEquals(List.of(), store.summary(UsageFilter.of("carol", null, null, null)).byUserAndModel());
+  }
+
+  private long prompt(UsageFilter f) throws SQLException { return store.summary(f).total().promptTokens(); }
+
+  @Test void recordsComeBackNewestFirstUpToTheLimitWithEveryField() throws SQLException {
+    var noJob = new UsageRecord("same-id", "alice", "key-a", "llama", "/v1/completions", null, false, 400, 3, 0, null,
+        Duration.ofMillis(15), true, at(5).plusNanos(123_000));
+    store.insert(List.of(rec("r0", at(0)), rec("r1", at(1)), rec("r2", at(2)), rec("same-id", at(3)), noJob));
+
+    List<UsageRecord> newest = store.records(UsageFilter.all(), 3);
+
+    assertEquals(List.of(noJob, rec("same-id", at(3)), rec("r2", at(2))), newest, "client request ids may repeat");
+    assertEquals(List.of(rec("r1", at(1))), store.records(UsageFilter.of(null, null, at(1), at(2)), 10));
+    assertThrows(IllegalArgumentException.class, () -> store.records(UsageFilter.all(), 0));
+  }
+
+  @Test void csvExportHasAHeaderAndEveryMatchingRecordOldestFirst() throws Exception {
+    store.insert(List.of(
+        rec("r1", "alice", "llama", 200, 10, 5, at(0)),
+        new UsageRecord("r2, \"quoted\"", "alice", "key-a", "llama", "/v1/completions", null, false, 502, 4, 0, null,
+            Duration.ofMillis(1500), true, at(1)),
+        rec("r3", "bob", "llama", 200, 1, 1, at(2))));
+    var out = new ByteArrayOutputStream();
+
+    store.exportCsv(UsageFilter.of("alice", null, null, null), out);
+
+    String csv = out.toString(StandardCharsets.UTF_8);
+    assertEquals("request_id,user,key_id,model,endpoint,job_id,stream,status,prompt_tokens,completion_tokens,"
+        + "total_tokens,ttft_ms,duration_ms,client_disconnected,started_at", csv.lines().findFirst().orElseThrow());
+    List<Map<String, String>> rows = new ArrayList<>();
+    try (MappingIterator<Map<String, String>> it = new CsvMapper().readerForMapOf(String.class)
+        .with(CsvSchema.emptySchema().withHeader()).readValues(csv)) {
+      it.forEachRemaining(rows::add);
+    }
+    assertEquals(2, rows.size());
+    assertEquals(Map.ofEntries(Map.entry("request_id", "r1"), Map.entry("user", "alice"), Map.entry("key_id", "key-alice"),
+        Map.entry("model", "llama"), Map.entry("endpoint", "/v1/chat/completions"), Map.entry("job_id", "job-7"),
+        Map.entry("stream", "true"), Map.entry("status", "200"), Map.entry("prompt_tokens", "10"),
+        Map.entry("completion_tokens", "5"), Map.entry("total_tokens", "15"), Map.entry("ttft_ms", "120"),
+        Map.entry("duration_ms", "900"), Map.entry("client_disconnected", "false"),
+        Map.entry("started_at", "2026-03-01T10:00:00Z")), rows.get(0));
+    Map<String, String> second = rows.get(1);
+    assertEquals("r2, \"quoted\"", second.get("request_id"));
+    assertEquals("", second.get("job_id"));
+    assertEquals("", second.get("ttft_ms"));
+    assertEquals("502", second.get("status"));
+    assertEquals("true", second.get("client_disconnected"));
+    assertEquals("2026-03-01T10:01:00Z", second.get("started_at"));
+  }
+
+  @Test void csvOfNoRecordsIsJustTheHeader() throws Exception {
+    var out = new ByteArrayOutputStream();
+    store.exportCsv(UsageFilter.all(), out);
+    assertEquals(1, out.toString(StandardCharsets.UTF_8).lines().count());
+  }
+
+  @Test void openingAgainKeepsTheTableAndItsRows() throws SQLException {
+    store.insert(List.of(rec("r1", at(0))));
+    store.close();
+
+    store = UsageStore.open(config(dir));
+    store.insert(List.of(rec("r2", at(1))));
+
+    assertEquals(2, store.summary(UsageFilter.all()).total().requests());
+  }
+
+  @Test void theWriterReconnectsAfterTheDatabaseWasRestarted() throws SQLException {
+    store.insert(List.of(rec("r1", at(0))));
+    try (Connection c = DriverManager.getConnection(
+        config(dir).getString(UsageStore.DB + ".url"), "sluice", ""); Statement s = c.createStatement()) {
+      s.execute("SHUTDOWN");                                          // closes every connection, as a restart would
+    }
+
+    assertThrows(SQLException.class, () -> store.insert(List.of(rec("lost", at(1)))));
+    store.insert(List.of(rec("r2", at(2))));
+
+    assertEquals(List.of(rec("r2", at(2)), rec("r1", at(0))), store.records(UsageFilter.all(), 10));
+  }
+
+  @Test void invalidInputIsRejectedWithTheFieldsName() {
+    var e = assertThrows(IllegalArgumentException.class, () -> rec("r", "alice", "llama", 200, -1, 0, T0));
+    assertEquals("promptTokens must be >= 0: -1", e.getMessage());
+    assertEquals("userId is required",
+        assertThrows(IllegalArgumentException.class, () -> rec("r", " ", "llama", 200, 0, 0, T0)).getMessage());
+    assertThrows(IllegalArgumentException.class, () -> rec("r", "alice", "llama", 42, 0, 0, T0));
+    assertThrows(IllegalArgumentException.class, () -> UsageFilter.of(null, null, at(2), at(2)));
+    assertThrows(IllegalArgumentException.class, () -> UsageFilter.of("", null, null, null));
+    assertThrows(NullPointerException.class, () -> new UsageFilter(null, Optional.empty(), Optional.empty(), Optional.empty()));
+  }
+}
