@@ -103,11 +103,8 @@ public final class Gateway implements AutoCloseable {
       KeyIndex index = KeyIndex.load(system, userSettings.readJournal()).toCompletableFuture().get(60, TimeUnit.SECONDS);
       UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout());
       UsageStore usageStore = UsageStore.open(config);
+      // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
       UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings);
-      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "close-usage-store", () -> {
-        usageStore.close();
-        return CompletableFuture.completedFuture(Done.getInstance());
-      });
       Authenticator auth = new Authenticator(keys, users, jwt, blocking);
       AdminApi adminApi = new AdminApi(users, usageStore, usage, blocking, Clock.systemUTC());
       Routes routes = new Routes(edge, auth, users, services, new Proxy(services, gateways, edge, system), tunnels, adminApi,

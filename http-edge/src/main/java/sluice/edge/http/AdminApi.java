@@ -290,7 +290,7 @@ public final class AdminApi {
     filter.model().ifPresent(m -> f.put("model", m));
     filter.from().ifPresent(t -> f.put("from", t.toString()));
     filter.to().ifPresent(t -> f.put("to", t.toString()));
-    root.set("totals", OpenAiJson.MAPPER.valueToTree(summary.totals()));
+    root.set("totals", OpenAiJson.MAPPER.valueToTree(summary.total()));
     root.set("by_user_model", OpenAiJson.MAPPER.valueToTree(summary.byUserAndModel()));
     ArrayNode data = root.putArray("data");
     records.stream().limit(limit).forEach(r -> data.add(recordJson(r)));
