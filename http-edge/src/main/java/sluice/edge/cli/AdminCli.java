@@ -1,10 +1,13 @@
 package sluice.edge.cli;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -54,10 +57,13 @@ public final class AdminCli {
   static final int EXIT_REFUSED = 1;
   static final String DEFAULT_URL = "http://127.0.0.1:8080";
   private static final Pattern PRINTABLE = Pattern.compile("[\\x21-\\x7e]+");
+  /** Decimals as written (a cost of 0.000123 stays that, not 1.23E-4). */
+  private static final ObjectReader EXACT = OpenAiJson.MAPPER.reader().with(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
   private static final ObjectWriter PRETTY = OpenAiJson.MAPPER.writer(new DefaultPrettyPrinter()
       .withSeparators(Separators.createDefaultInstance().withObjectFieldValueSpacing(Separators.Spacing.AFTER))
       .withObjectIndenter(new DefaultIndenter("  ", "\n"))
-      .withArrayIndenter(new DefaultIndenter("  ", "\n")));
+      .withArrayIndenter(new DefaultIndenter("  ", "\n")))
+      .with(JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN);
 
   private AdminCli() {}
 
@@ -447,7 +453,7 @@ public final class AdminCli {
   static String pretty(String body) {
     if (body.isBlank()) return "";
     try {
-      return PRETTY.writeValueAsString(OpenAiJson.MAPPER.readTree(body)) + "\n";
+      return PRETTY.writeValueAsString(EXACT.readTree(body)) + "\n";
     } catch (JsonProcessingException e) {
       return withNewline(body);
     }

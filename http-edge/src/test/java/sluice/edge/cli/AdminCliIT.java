@@ -78,7 +78,7 @@ class AdminCliIT {
     }
   }
 
-  static Result admin(String adminKey, String... args) {
+  static Result adminWithKey(String adminKey, String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     int exit = AdminCli.run(args, new AdminCli.Context(Map.of("SLUICE_URL", gateway.baseUrl(), "SLUICE_ADMIN_KEY", adminKey),
@@ -86,7 +86,7 @@ class AdminCliIT {
     return new Result(exit, out.toString(), err.toString());
   }
 
-  static Result admin(String... args) { return admin(ADMIN_KEY, args); }
+  static Result admin(String... args) { return adminWithKey(ADMIN_KEY, args); }
 
   static Result ok(String... args) {
     Result r = admin(args);
@@ -150,7 +150,7 @@ class AdminCliIT {
   }
 
   @Test void aWrongAdminKeyIsRefused() {
-    Result r = admin("not-the-admin-key-0123", "users", "list");
+    Result r = adminWithKey("not-the-admin-key-0123", "users", "list");
     assertEquals(1, r.exit());
     assertTrue(r.err().contains("HTTP 401)"), r.err());
   }

@@ -13,6 +13,7 @@ import java.io.StringWriter;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -397,6 +398,22 @@ class AdminCliTest {
     assertEquals(1, r.exit());
     assertEquals("sluice admin: cannot reach the gateway at http://10.1.2.3:8080 (connection refused)\n", r.err());
     assertEquals("", r.out());
+  }
+
+  @Test void anUnknownHostIsNamed() {
+    ConnectException e = new ConnectException();
+    e.initCause(new UnresolvedAddressException());    // how the JDK client reports it
+    fake.failure = e;
+    Result r = run("--url", "http://gateway.invalid:8080", "users", "list");
+    assertEquals(1, r.exit());
+    assertEquals("sluice admin: cannot reach the gateway at http://gateway.invalid:8080 (unknown host)\n", r.err());
+  }
+
+  @Test void numbersArePrintedAsTheGatewayWroteThem() {
+    fake.answer = new AdminTransport.Response(200, "application/json",
+        "{\"totals\":{\"cost_usd\":0.000123,\"tokens\":12345678901234567,\"ratio\":1.5}}");
+    assertEquals("{\n  \"totals\": {\n    \"cost_usd\": 0.000123,\n    \"tokens\": 12345678901234567,\n    \"ratio\": 1.5\n  }\n}\n",
+        run("usage").out());
   }
 
   @Test void aGatewayThatDoesNotAnswerExitsOne() {
