@@ -37,6 +37,7 @@ public final class Main {
       switch (args[0]) {
         case "serve" -> serve(args, out, err);
         case "demo" -> demo(args, out, err);
+        case "admin" -> System.exit(sluice.edge.cli.AdminCli.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
         default -> {
           err.println("sluice: unknown command '" + args[0] + "'");
           usage(err);
@@ -63,6 +64,7 @@ public final class Main {
           demo [--port N]       run the embedded demo (local scheduler, mock-llm); keys from SLUICE_DEMO_KEY and
                                 SLUICE_ADMIN_KEY, else generated and printed
           serve --config FILE   run a gateway with a deployment config (HOCON, see conf/)
+          admin COMMAND         users, API keys and usage through a gateway's admin API (admin --help)
           agent [--config FILE] run the login-node agent (separate jar, see slurm-agent/README.md)
           mock-llm --port N     run the mock model server (separate jar, see mock-llm/README.md)""");
   }
