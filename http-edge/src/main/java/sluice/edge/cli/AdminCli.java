@@ -409,7 +409,7 @@ public final class AdminCli {
   @Command(name = "usage", description = {"Show recorded usage: totals, per user and model, and the records.",
       "Times are dates (2026-11-01) or ISO-8601 instants in UTC (2026-11-01T00:00:00Z)."})
   static final class Usage extends Call {
-    static final int MAX_RECORDS = 1_000_000;
+    static final int MAX_RECORDS = 10_000;   // the admin API's own maximum
 
     @Option(names = "--user", paramLabel = "USER", description = "Only this user's usage.") Args.UserId user;
 

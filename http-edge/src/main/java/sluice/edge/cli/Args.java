@@ -12,6 +12,8 @@ import sluice.core.config.CoreSettings;
 final class Args {
   /** Admin-created ids, and ids taken from a JWT's claims (e-mail addresses, issuer-prefixed subjects). */
   private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}");
+  /** Groups may also hold '/', as OIDC group paths do ("/org/unit"); the admin API accepts the same. */
+  private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9/][A-Za-z0-9._@:/+-]{0,127}");
   private static final Pattern KEY_ID = Pattern.compile("key_[A-Za-z0-9_-]{1,124}");
   private static final Pattern LIFETIME = Pattern.compile("([0-9]{1,7})([mhd])");
   static final Duration MAX_LIFETIME = Duration.ofDays(3650);
@@ -22,7 +24,7 @@ final class Args {
     UserId {
       if (value == null || !ID.matcher(value).matches()) {
         throw new IllegalArgumentException("invalid user id '" + value + "': letters, digits and . _ @ : + - (at most 128, "
-            + "starting with a letter or digit)");
+            + "starting with a letter, digit or /)");
       }
     }
 
@@ -31,9 +33,9 @@ final class Args {
 
   record Group(String value) {
     Group {
-      if (value == null || !ID.matcher(value).matches()) {
-        throw new IllegalArgumentException("invalid group '" + value + "': letters, digits and . _ @ : + - (at most 128, "
-            + "starting with a letter or digit)");
+      if (value == null || !GROUP.matcher(value).matches()) {
+        throw new IllegalArgumentException("invalid group '" + value + "': letters, digits and . _ @ : / + - (at most 128, "
+            + "starting with a letter, digit or /)");
       }
     }
   }
@@ -42,7 +44,7 @@ final class Args {
     Model {
       if (value == null || !CoreSettings.SERVICE_ID.matcher(value).matches()) {
         throw new IllegalArgumentException("invalid model '" + value + "': letters, digits and . _ - (at most 128, "
-            + "starting with a letter or digit)");
+            + "starting with a letter, digit or /)");
       }
     }
   }

@@ -63,7 +63,7 @@ import sluice.persistence.usage.UsageWriter;
  */
 public final class AdminApi {
   private static final Pattern USER_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}");
-  private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@:/+-]{0,127}");
+  private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9/][A-Za-z0-9._@:/+-]{0,127}");
   private static final int MAX_KEY_NAME = 128;
   private static final int DEFAULT_RECORDS = 100;
   private static final int MAX_RECORDS = 10_000;
