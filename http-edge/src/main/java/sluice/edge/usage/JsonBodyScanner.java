@@ -9,7 +9,8 @@ import java.io.IOException;
 /**
  * Finds the top-level {@code "usage"} of a JSON response body fed in pieces, keeping no more than the token being
  * read: Jackson's non-blocking parser sees each piece once and this class keeps only a depth and two numbers. A body
- * that is not JSON, or breaks off, simply stops the scan. One instance per body; not thread-safe.
+ * that is not JSON, or breaks off, simply stops the scan; so does a single string longer than Jackson's default
+ * limit of 20,000,000 characters (the body still passes, without usage). One instance per body; not thread-safe.
  */
 final class JsonBodyScanner {
   private static final JsonFactory FACTORY = new JsonFactory();
