@@ -7,6 +7,9 @@ import com.fasterxml.jackson.databind.JsonNode;
  *
  * @param completionTokens tokens to generate: min(max_tokens, --tokens), or --tokens
  * @param finishReason     "length" when max_tokens cut the generation short, else "stop"
+ * @param includeUsage     stream_options.include_usage: a final usage-only chunk, "usage": null on the others
+ * @param continuousUsage  stream_options.continuous_usage_stats (vLLM's), only with include_usage: every chunk
+ *                         carries the usage so far instead of null
  */
 record CompletionRequest(
         Kind kind,
@@ -15,10 +18,16 @@ record CompletionRequest(
         int completionTokens,
         String finishReason,
         boolean stream,
-        boolean includeUsage) {
+        boolean includeUsage,
+        boolean continuousUsage) {
 
     Usage usage() {
         return new Usage(promptTokens, completionTokens);
+    }
+
+    /** The cumulative usage after {@code generated} completion tokens. */
+    Usage usageSoFar(int generated) {
+        return new Usage(promptTokens, generated);
     }
 
     static CompletionRequest parse(Kind kind, JsonNode body, String model, int defaultTokens) {
@@ -36,6 +45,7 @@ record CompletionRequest(
                 : Fields.optionalPositive(body, "max_tokens");
         boolean cutShort = maxTokens > 0 && maxTokens < defaultTokens;
         boolean stream = Fields.optionalBoolean(body, "stream");
+        StreamOptions options = streamOptions(body, stream);
         return new CompletionRequest(
                 kind,
                 Tokens.seed(promptText.toString()),
@@ -43,7 +53,8 @@ record CompletionRequest(
                 cutShort ? (int) maxTokens : defaultTokens,
                 cutShort ? "length" : "stop",
                 stream,
-                includeUsage(body, stream));
+                options.includeUsage(),
+                options.includeUsage() && options.continuousUsage());
     }
 
     private static void readMessages(JsonNode body, StringBuilder promptText, int[] words) {
@@ -93,10 +104,16 @@ record CompletionRequest(
         Fields.appendStrings(body.get("prompt"), "prompt", promptText, words);
     }
 
-    /** Mirrors OpenAI: stream_options is an error without stream, and include_usage must be a boolean. */
-    private static boolean includeUsage(JsonNode body, boolean stream) {
+    private record StreamOptions(boolean includeUsage, boolean continuousUsage) {
+    }
+
+    /**
+     * Mirrors OpenAI: stream_options is an error without stream, and include_usage must be a boolean. Like vLLM,
+     * continuous_usage_stats must be a boolean too, and it has an effect only together with include_usage.
+     */
+    private static StreamOptions streamOptions(JsonNode body, boolean stream) {
         if (!Fields.present(body, "stream_options")) {
-            return false;
+            return new StreamOptions(false, false);
         }
         JsonNode options = body.get("stream_options");
         if (!stream) {
@@ -106,6 +123,7 @@ record CompletionRequest(
         if (!options.isObject()) {
             throw ApiException.invalid("stream_options", "'stream_options' must be an object");
         }
-        return Fields.optionalBoolean(options, "include_usage");
+        return new StreamOptions(Fields.optionalBoolean(options, "include_usage"),
+                Fields.optionalBoolean(options, "continuous_usage_stats"));
     }
 }

@@ -67,27 +67,34 @@ final class Completions {
     /** Writes every event but [DONE]; returns false when interrupted (server closing) part-way. */
     private boolean generate(SseWriter sse, CompletionRequest request, Envelope envelope) throws IOException {
         Kind kind = request.kind();
-        boolean usageNull = request.includeUsage();
+        boolean usageField = request.includeUsage();
         if (kind == Kind.CHAT) {
-            sse.event(OpenAiJson.chatChunk(envelope, "assistant", "", null, usageNull));
+            sse.event(OpenAiJson.chatChunk(envelope, "assistant", "", null, usageField, usageSoFar(request, 0)));
         }
         for (int i = 0; i < request.completionTokens(); i++) {
             if (!pause(config.tokenDelay())) {
                 return false;
             }
             String token = Tokens.token(request.seed(), i);
+            Usage soFar = usageSoFar(request, i + 1);
             sse.event(kind == Kind.CHAT
-                    ? OpenAiJson.chatChunk(envelope, null, token, null, usageNull)
-                    : OpenAiJson.textChunk(envelope, token, null, usageNull));
+                    ? OpenAiJson.chatChunk(envelope, null, token, null, usageField, soFar)
+                    : OpenAiJson.textChunk(envelope, token, null, usageField, soFar));
             counters.generated(1);
         }
+        Usage all = usageSoFar(request, request.completionTokens());
         sse.event(kind == Kind.CHAT
-                ? OpenAiJson.chatChunk(envelope, null, null, request.finishReason(), usageNull)
-                : OpenAiJson.textChunk(envelope, "", request.finishReason(), usageNull));
+                ? OpenAiJson.chatChunk(envelope, null, null, request.finishReason(), usageField, all)
+                : OpenAiJson.textChunk(envelope, "", request.finishReason(), usageField, all));
         if (request.includeUsage()) {
             sse.event(OpenAiJson.usageChunk(kind, envelope, request.usage()));
         }
         return true;
+    }
+
+    /** The usage object of a chunk under continuous_usage_stats, or null (OpenAI's "usage": null) without it. */
+    private static Usage usageSoFar(CompletionRequest request, int generated) {
+        return request.continuousUsage() ? request.usageSoFar(generated) : null;
     }
 
     /** Sleeps; returns false (interrupt status kept) if the server is closing underneath us. */

@@ -63,9 +63,11 @@ final class OpenAiJson {
 
     /**
      * One chat chunk. {@code role} and {@code content} are left out of the delta when null, so the
-     * final chunk has {@code "delta": {}}. {@code usageNull} adds OpenAI's {@code "usage": null}.
+     * final chunk has {@code "delta": {}}. {@code usageField} adds a {@code "usage"} member: OpenAI's
+     * {@code null} when {@code usage} is null, else vLLM's continuous usage object.
      */
-    static byte[] chatChunk(Envelope envelope, String role, String content, String finishReason, boolean usageNull) {
+    static byte[] chatChunk(Envelope envelope, String role, String content, String finishReason,
+            boolean usageField, Usage usage) {
         return write(json -> {
             header(json, envelope, Kind.CHAT.chunkObject);
             json.writeArrayFieldStart("choices");
@@ -79,18 +81,19 @@ final class OpenAiJson {
                 json.writeStringField("content", content);
             }
             json.writeEndObject();
-            endChoice(json, finishReason, usageNull);
+            endChoice(json, finishReason, usageField, usage);
         });
     }
 
-    static byte[] textChunk(Envelope envelope, String text, String finishReason, boolean usageNull) {
+    /** One text completion chunk; {@code usageField} and {@code usage} as for {@link #chatChunk}. */
+    static byte[] textChunk(Envelope envelope, String text, String finishReason, boolean usageField, Usage usage) {
         return write(json -> {
             header(json, envelope, Kind.TEXT.chunkObject);
             json.writeArrayFieldStart("choices");
             json.writeStartObject();
             json.writeNumberField("index", 0);
             json.writeStringField("text", text);
-            endChoice(json, finishReason, usageNull);
+            endChoice(json, finishReason, usageField, usage);
         });
     }
 
@@ -191,13 +194,16 @@ final class OpenAiJson {
         json.writeStringField("model", envelope.model());
     }
 
-    private static void endChoice(JsonGenerator json, String finishReason, boolean usageNull) throws IOException {
+    private static void endChoice(JsonGenerator json, String finishReason, boolean usageField, Usage usage)
+            throws IOException {
         json.writeNullField("logprobs");
         json.writeStringField("finish_reason", finishReason); // null while tokens are still coming
         json.writeEndObject();
         json.writeEndArray();
-        if (usageNull) {
+        if (usageField && usage == null) {
             json.writeNullField("usage");
+        } else if (usageField) {
+            usage(json, usage);
         }
         json.writeEndObject();
     }

@@ -165,6 +165,56 @@ final class MockLlmServerTest {
     }
 
     @Test
+    void continuousUsageStatsPutsTheUsageSoFarOnEveryChunk() throws Exception {
+        JsonNode plain = http.postOk(CHAT, TestHttp.chatBody(MODEL, "count as you go", "\"max_tokens\":4"));
+
+        List<JsonNode> chunks = TestHttp.jsonEvents(http.post(CHAT, TestHttp.chatBody(MODEL, "count as you go",
+                "\"max_tokens\":4,\"stream\":true,"
+                        + "\"stream_options\":{\"include_usage\":true,\"continuous_usage_stats\":true}")).body());
+
+        assertEquals(1 + 4 + 1 + 1, chunks.size(), "role, tokens, final, usage");
+        assertUsage(chunks.get(0).get("usage"), 4, 0);
+        for (int i = 1; i <= 4; i++) {
+            assertUsage(chunks.get(i).get("usage"), 4, i);
+        }
+        assertEquals("length", chunks.get(5).get("choices").get(0).get("finish_reason").asText());
+        assertEquals(plain.get("usage"), chunks.get(5).get("usage"));
+        assertEquals(0, chunks.get(6).get("choices").size());
+        assertEquals(plain.get("usage"), chunks.get(6).get("usage"));
+    }
+
+    @Test
+    void continuousUsageStatsOnTextCompletionsCountsEachToken() throws Exception {
+        String body = "{\"model\":\"test-model\",\"prompt\":\"one two three\",\"max_tokens\":3,\"stream\":true,"
+                + "\"stream_options\":{\"include_usage\":true,\"continuous_usage_stats\":true}}";
+
+        List<JsonNode> chunks = TestHttp.jsonEvents(http.post(TEXT, body).body());
+
+        assertEquals(3 + 1 + 1, chunks.size(), "tokens, final, usage");
+        for (int i = 0; i < 3; i++) {
+            assertUsage(chunks.get(i).get("usage"), 3, i + 1);
+        }
+        assertUsage(chunks.get(3).get("usage"), 3, 3);
+        assertUsage(chunks.get(4).get("usage"), 3, 3);
+    }
+
+    @Test
+    void continuousUsageStatsWithoutIncludeUsageChangesNothing() throws Exception {
+        String options = "\"max_tokens\":3,\"stream\":true,\"stream_options\":";
+        List<JsonNode> without = TestHttp.jsonEvents(http.post(CHAT, TestHttp.chatBody(MODEL, "quiet",
+                options + "{\"continuous_usage_stats\":true}")).body());
+        List<JsonNode> excluded = TestHttp.jsonEvents(http.post(CHAT, TestHttp.chatBody(MODEL, "quiet",
+                options + "{\"include_usage\":false,\"continuous_usage_stats\":true}")).body());
+
+        for (List<JsonNode> chunks : List.of(without, excluded)) {
+            assertEquals(1 + 3 + 1, chunks.size(), "no usage chunk");
+            for (JsonNode chunk : chunks) {
+                assertFalse(chunk.has("usage"), chunk.toString());
+            }
+        }
+    }
+
+    @Test
     void textCompletionsStreamingAndNot() throws Exception {
         String body = "{\"model\":\"test-model\",\"prompt\":[\"alpha beta\",\"gamma\"],\"max_tokens\":6}";
         JsonNode plain = http.postOk(TEXT, body);
@@ -264,6 +314,14 @@ final class MockLlmServerTest {
         assertParam(http.post(CHAT, TestHttp.chatBody(MODEL, "x", "\"stream\":\"yes\"")), "stream");
         assertParam(http.post(CHAT, TestHttp.chatBody(MODEL, "x", "\"stream_options\":{\"include_usage\":true}")),
                 "stream_options");
+        assertParam(http.post(CHAT, TestHttp.chatBody(MODEL, "x",
+                "\"stream\":true,\"stream_options\":{\"include_usage\":\"yes\"}")), "include_usage");
+        assertParam(http.post(CHAT, TestHttp.chatBody(MODEL, "x",
+                "\"stream\":true,\"stream_options\":{\"include_usage\":true,\"continuous_usage_stats\":1}")),
+                "continuous_usage_stats");
+        assertParam(http.post(CHAT, TestHttp.chatBody(MODEL, "x",
+                "\"stream\":true,\"stream_options\":{\"continuous_usage_stats\":\"true\"}")),
+                "continuous_usage_stats");
         assertParam(http.post(TEXT, "{\"model\":\"test-model\"}"), "prompt");
         assertParam(http.post(TEXT, "{\"model\":\"test-model\",\"prompt\":[1,2,3]}"), "prompt");
         assertParam(http.post("/v1/embeddings", "{\"model\":\"test-model\",\"input\":[]}"), "input");
