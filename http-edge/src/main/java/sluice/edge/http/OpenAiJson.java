@@ -19,13 +19,4 @@ public final class OpenAiJson {
       .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
       .defaultPropertyInclusion(JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
       .build();
-
-  /**
-   * For request bodies that may be re-serialized (stream options added): numbers stay exactly as the client wrote
-   * them (no double rounding of 0.7 or of a 20-digit seed).
-   */
-  public static final ObjectMapper EXACT = JsonMapper.builder()
-      .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-      .nodeFactory(com.fasterxml.jackson.databind.node.JsonNodeFactory.withExactBigDecimals(true))
-      .build();
 }

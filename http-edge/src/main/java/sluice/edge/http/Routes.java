@@ -191,7 +191,7 @@ public final class Routes {
                         Early early) {
     JsonNode parsed;
     try {
-      parsed = OpenAiJson.EXACT.readTree(body.toArrayUnsafe());
+      parsed = StreamOptions.read(body);      // numbers kept exactly, since stream options may be added
     } catch (Exception e) {
       early.record(400, "");
       return complete(OpenAiErrors.badRequest("We could not parse the JSON body of your request", null, "invalid_json"));
@@ -235,7 +235,13 @@ public final class Routes {
     boolean clientIncludeUsage = true;
     boolean clientContinuous = true;
     if (streaming && COMPLETIONS.contains(path)) {
-      StreamOptions.Prepared prepared = StreamOptions.prepare(json, service.get().usagePerChunk());
+      StreamOptions.Prepared prepared;
+      try {
+        prepared = StreamOptions.prepare(json, service.get().usagePerChunk());
+      } catch (StreamOptions.InvalidStreamOptions e) {
+        early.record(400, modelId);
+        return complete(OpenAiErrors.badRequest(e.getMessage(), e.param(), "invalid_type"));
+      }
       upstreamBody = prepared.body();
       clientIncludeUsage = prepared.clientIncludeUsage();
       clientContinuous = prepared.clientContinuousUsage();
