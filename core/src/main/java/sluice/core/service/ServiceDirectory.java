@@ -13,6 +13,7 @@ import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import sluice.core.Asks;
 import sluice.core.cluster.ClusterGateways;
 import sluice.core.config.CoreSettings;
 import sluice.core.config.ServiceSettings;
@@ -49,21 +50,7 @@ public final class ServiceDirectory {
   /** Waits for a replica up to the service's queue wait (the actor answers by then), plus the ask timeout. */
   public CompletionStage<LeaseReply> acquire(ServiceSettings service, String leaseId, String user, String avoid) {
     Duration timeout = service.maxQueueWait().plus(core.askTimeout());
-    return plain(ref(service.id()).ask(replyTo -> new ServiceActor.Acquire(leaseId, user, avoid, replyTo), timeout));
-  }
-
-  /**
-   * The ask's answer as a plain {@link CompletableFuture}, completed on the thread that answers. The stage Pekko
-   * returns wraps a Scala future whose non-async methods run asynchronously on the common pool; with fewer than three
-   * cores that pool is a new thread per task, which cost milliseconds per request on the hot path.
-   */
-  static <T> CompletableFuture<T> plain(CompletionStage<T> stage) {
-    CompletableFuture<T> f = new CompletableFuture<>();
-    stage.whenCompleteAsync((v, e) -> {
-      if (e != null) f.completeExceptionally(e);
-      else f.complete(v);
-    }, Runnable::run);
-    return f;
+    return Asks.plain(ref(service.id()).ask(replyTo -> new ServiceActor.Acquire(leaseId, user, avoid, replyTo), timeout));
   }
 
   /** Ends a lease; {@code replicaFailed} when its replica failed before answering (it is health-checked at once). */
@@ -72,15 +59,15 @@ public final class ServiceDirectory {
   }
 
   public CompletionStage<AdminReply> scale(String service, int min, int max) {
-    return plain(ref(service).ask(replyTo -> new ServiceActor.SetScale(min, max, replyTo), core.askTimeout()));
+    return Asks.plain(ref(service).ask(replyTo -> new ServiceActor.SetScale(min, max, replyTo), core.askTimeout()));
   }
 
   public CompletionStage<AdminReply> drain(String service, String jobId) {
-    return plain(ref(service).ask(replyTo -> new ServiceActor.DrainReplica(jobId, replyTo), core.askTimeout()));
+    return Asks.plain(ref(service).ask(replyTo -> new ServiceActor.DrainReplica(jobId, replyTo), core.askTimeout()));
   }
 
   public CompletionStage<ServiceStatus> status(String service) {
-    return plain(ref(service).ask(ServiceActor.GetStatus::new, core.askTimeout()));
+    return Asks.plain(ref(service).ask(ServiceActor.GetStatus::new, core.askTimeout()));
   }
 
   /** The status of every configured service; a service that does not answer in time is left out. */

@@ -1,0 +1,131 @@
+package sluice.core.user;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.persistence.query.EventEnvelope;
+import org.apache.pekko.persistence.query.Offset;
+import org.apache.pekko.persistence.query.PersistenceQuery;
+import org.apache.pekko.persistence.query.javadsl.CurrentEventsByTagQuery;
+import org.apache.pekko.persistence.query.javadsl.EventsByTagQuery;
+import org.apache.pekko.persistence.query.javadsl.ReadJournal;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.RestartSettings;
+import org.apache.pekko.stream.UniqueKillSwitch;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.RestartSource;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Which user a presented key belongs to, in memory, so the hot path makes no database query. Built from the events
+ * the user actors tag with {@link #TAG}: replayed at start-up, then followed, so keys made on another gateway node
+ * appear within the read journal's refresh interval. A stale entry is harmless: the user actor checks every key
+ * (revoked, expired) itself. Applying an event twice, or an old one late, changes nothing.
+ */
+public final class KeyIndex {
+  public static final String TAG = "sluice-key-index";
+  private static final Logger log = LoggerFactory.getLogger(KeyIndex.class);
+  private static final RestartSettings FOLLOW_BACKOFF = RestartSettings.create(Duration.ofSeconds(1), Duration.ofSeconds(30), 0.2);
+
+  private final Set<String> users = new ConcurrentSkipListSet<>();
+  private final Map<String, KeyRef> byDigest = new ConcurrentHashMap<>();
+  private final Map<String, String> userOfKey = new ConcurrentHashMap<>();
+  private final Map<KeyRef, String> digestOfKey = new ConcurrentHashMap<>();
+  private final Set<KeyRef> revoked = ConcurrentHashMap.newKeySet();
+  private volatile UniqueKillSwitch following;
+
+  private KeyIndex() {}
+
+  /** An index that knows nothing and follows nothing: what the user actors write into is all it holds. */
+  public static KeyIndex empty() { return new KeyIndex(); }
+
+  /** The user and key id of a usable (not revoked) key, by the SHA-256 hex digest of its secret. */
+  public Optional<KeyRef> byDigest(String digest) { return digest == null ? Optional.empty() : Optional.ofNullable(byDigest.get(digest)); }
+
+  /** The owner of a key id, revoked or not. */
+  public Optional<String> userOfKey(String keyId) { return keyId == null ? Optional.empty() : Optional.ofNullable(userOfKey.get(keyId)); }
+
+  /** Every user ever created, sorted. */
+  public List<String> users() { return List.copyOf(users); }
+
+  public void userCreated(String userId) { users.add(userId); }
+
+  public synchronized void keyCreated(String userId, String keyId, String digest) {
+    KeyRef key = new KeyRef(userId, keyId);
+    users.add(userId);
+    userOfKey.put(keyId, userId);
+    if (revoked.contains(key)) return;                 // a late replay of the creation of a key revoked since
+    digestOfKey.put(key, digest);
+    byDigest.put(digest, key);
+  }
+
+  public synchronized void keyRevoked(String userId, String keyId) {
+    KeyRef key = new KeyRef(userId, keyId);
+    revoked.add(key);
+    userOfKey.putIfAbsent(keyId, userId);
+    String digest = digestOfKey.remove(key);
+    if (digest != null) byDigest.remove(digest, key);
+  }
+
+  /** Applies one of the user actor's tagged events; other events are ignored. */
+  public void apply(String userId, Object event) {
+    if (event instanceof UserActor.UserCreated) userCreated(userId);
+    else if (event instanceof UserActor.KeyCreated k) keyCreated(userId, k.keyId(), k.digest());
+    else if (event instanceof UserActor.KeyRevoked r) keyRevoked(userId, r.keyId());
+  }
+
+  /** Stops following the journal (the index keeps what it has). */
+  public void close() {
+    UniqueKillSwitch k = following;
+    if (k != null) k.shutdown();
+  }
+
+  /**
+   * Replays every tagged event into a new index, then keeps following the journal from where the replay ended
+   * (restarting with backoff when the query fails). Completes when the replay is done.
+   */
+  public static CompletionStage<KeyIndex> load(ActorSystem<?> system, String readJournalPluginId) {
+    ReadJournal journal = PersistenceQuery.get(Adapter.toClassic(system)).getReadJournalFor(ReadJournal.class, readJournalPluginId);
+    if (!(journal instanceof CurrentEventsByTagQuery current) || !(journal instanceof EventsByTagQuery live)) {
+      throw new IllegalArgumentException("read journal " + readJournalPluginId + " cannot query events by tag");
+    }
+    KeyIndex index = new KeyIndex();
+    AtomicReference<Offset> last = new AtomicReference<>(Offset.noOffset());
+    return current.currentEventsByTag(TAG, Offset.noOffset())
+        .runForeach(env -> index.applyEnvelope(env, last), system)
+        .thenApply(done -> {
+          log.info("key index loaded: {} users, {} usable keys", index.users.size(), index.byDigest.size());
+          index.following = RestartSource.withBackoff(FOLLOW_BACKOFF, () -> from(live, last.get()))
+              .viaMat(KillSwitches.single(), Keep.right())
+              .toMat(Sink.foreach(env -> index.applyEnvelope(env, last)), Keep.left())
+              .run(system);
+          return index;
+        });
+  }
+
+  private static Source<EventEnvelope, ?> from(EventsByTagQuery live, Offset offset) {
+    try {
+      return live.eventsByTag(TAG, offset);
+    } catch (UnsupportedOperationException e) {
+      // Journals without offsets (the persistence testkit) are read again from the start: applying is idempotent.
+      return live.eventsByTag(TAG, Offset.noOffset());
+    }
+  }
+
+  private void applyEnvelope(EventEnvelope env, AtomicReference<Offset> last) {
+    String pid = env.persistenceId();
+    if (pid.startsWith(UserActor.PERSISTENCE_PREFIX)) apply(pid.substring(UserActor.PERSISTENCE_PREFIX.length()), env.event());
+    last.set(env.offset());
+  }
+}

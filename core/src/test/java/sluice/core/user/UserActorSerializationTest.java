@@ -1,0 +1,88 @@
+package sluice.core.user;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.LogCapturingExtension;
+import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import sluice.core.user.UserActor.Command;
+import sluice.core.user.UserActor.Event;
+import sluice.core.user.UserActor.State;
+
+/** Every command, event, state and reply survives Jackson CBOR (the testkit checks each), and snapshots recover. */
+@ExtendWith(LogCapturingExtension.class)
+class UserActorSerializationTest {
+  static final ActorTestKit testKit = ActorTestKit.create(EventSourcedBehaviorTestKit.config());
+  private static final Instant START = Instant.parse("2024-05-14T10:20:30Z");
+
+  @AfterAll static void shutdown() { testKit.shutdownTestKit(); }
+
+  private final TestClock clock = new TestClock(START);
+  private final UserSettings settings = new UserSettings(UserLimits.NONE,
+      List.of(new UserSettings.Group("staff", new UserLimits(UserActorTest.requests(Window.MINUTE, 100),
+          Map.of("big", UserActorTest.concurrent(1))))),
+      1024, Duration.ofMinutes(15), Duration.ofMillis(50), Duration.ofMinutes(10), "unused");
+  private final EventSourcedBehaviorTestKit<Command, Event, State> es =
+      EventSourcedBehaviorTestKit.create(testKit.system(), UserActor.create("alice@example.org", settings, KeyIndex.empty(), clock));
+
+  @BeforeEach void clear() { es.clear(); }
+
+  @Test void theWholeProtocolSerializes() {
+    var created = es.<UserReply>runCommand(r -> new UserActor.CreateUser(List.of("staff"),
+        new UserLimits(new Limits(Map.of(Window.DAY, 1000L), Map.of(Window.MONTH, 10L), 3), Map.of()), r));
+    assertInstanceOf(UserReply.Done.class, created.reply());
+    es.<UserReply>runCommand(r -> new UserActor.CreateKey("key_1", UserActorTest.digest("s1"), "laptop",
+        START.plus(Duration.ofDays(1)), List.of("big"), new Limits(Map.of(Window.HOUR, 5L), Map.of(), 1), r));
+    var admitted = es.<Admission>runCommand(r -> new UserActor.Admit("r1", new Credential.ApiKey(UserActorTest.digest("s1")), "big", 4, r));
+    var a = assertInstanceOf(Admission.Admitted.class, admitted.reply());
+    assertEquals("key_1", a.keyId());
+    var refused = es.<Admission>runCommand(r -> new UserActor.Admit("r2", new Credential.ApiKey(UserActorTest.digest("s1")), "big", 4, r));
+    assertEquals("concurrency_limit_exceeded", assertInstanceOf(Admission.Refused.class, refused.reply()).code());
+    es.runCommand(new UserActor.Settle("r1", 1, 2));
+    var trusted = es.<Admission>runCommand(r -> new UserActor.Admit("r3", new Credential.Trusted("config:demo", "config", List.of("staff")), "small", 4, r));
+    assertInstanceOf(Admission.Admitted.class, trusted.reply());
+    var updated = es.<UserReply>runCommand(r -> new UserActor.UpdateUser(Optional.of(List.of("staff", "x")), Optional.of(UserLimits.NONE), r));
+    assertEquals(2, updated.events().stream().filter(e -> !(e instanceof UserActor.CountersSaved)).count());
+    es.<UserReply>runCommand(r -> new UserActor.RevokeKey("key_1", r));
+    // The checkpoint (a timer) persists the counters; the journal serializes them too.
+    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+      assertTrue(es.persistenceTestKit().persistedInStorage(UserActor.persistenceId("alice@example.org").id()).stream()
+          .filter(e -> e instanceof UserActor.CountersSaved).map(e -> (UserActor.CountersSaved) e)
+          .flatMap(c -> c.scopes().stream()).filter(sc -> sc.scope().equals("user")).flatMap(sc -> sc.windows().stream())
+          .anyMatch(w -> w.window() == Window.MINUTE && w.requests() == 2 && w.tokens() == 7));
+      return null;
+    });
+
+    State restarted = es.restart().state();
+    assertEquals(List.of("staff", "x"), restarted.groups());
+    assertTrue(restarted.keys().get("key_1").revokedAt() != null);
+    var view = assertInstanceOf(UserReply.Done.class, es.<UserReply>runCommand(UserActor.GetUser::new).reply()).user();
+    assertEquals(2, view.requests().get("minute"));
+    assertEquals(7, view.tokens().get("minute"), "3 settled + 4 reserved");
+  }
+
+  @Test void aUserRecoversFromASnapshot() {
+    es.<UserReply>runCommand(r -> new UserActor.CreateUser(List.of(), UserLimits.NONE, r));
+    es.<UserReply>runCommand(r -> new UserActor.CreateKey("key_1", UserActorTest.digest("s1"), "", null, List.of(), Limits.NONE, r));
+    for (int i = 0; i < 110; i++) {
+      int n = i;
+      es.<UserReply>runCommand(r -> new UserActor.UpdateUser(Optional.of(List.of("g" + n)), Optional.empty(), r));
+    }
+    assertTrue(es.snapshotTestKit().orElseThrow().persistedInStorage(UserActor.persistenceId("alice@example.org").id())
+        .size() > 0, "a snapshot was taken");
+    State s = es.restart().state();
+    assertEquals(List.of("g109"), s.groups());
+    assertEquals(1, s.keys().size());
+  }
+}
