@@ -30,8 +30,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Which user a presented key belongs to, in memory, so the hot path makes no database query. Built from the events
  * the user actors tag with {@link #TAG}: replayed at start-up, then followed, so keys made on another gateway node
- * appear within the read journal's refresh interval. A stale entry is harmless: the user actor checks every key
- * (revoked, expired) itself. Applying an event twice, or an old one late, changes nothing.
+ * appear within the read journal's refresh interval. Revoked keys stay in the index: the user actor checks every key
+ * (revoked, expired) itself, and so tells the client its key was revoked rather than unknown. Applying an event
+ * twice, or an old one late, changes nothing.
  */
 public final class KeyIndex {
   public static final String TAG = "sluice-key-index";
@@ -41,8 +42,6 @@ public final class KeyIndex {
   private final Set<String> users = new ConcurrentSkipListSet<>();
   private final Map<String, KeyRef> byDigest = new ConcurrentHashMap<>();
   private final Map<String, String> userOfKey = new ConcurrentHashMap<>();
-  private final Map<KeyRef, String> digestOfKey = new ConcurrentHashMap<>();
-  private final Set<KeyRef> revoked = ConcurrentHashMap.newKeySet();
   private volatile UniqueKillSwitch following;
 
   private KeyIndex() {}
@@ -50,7 +49,7 @@ public final class KeyIndex {
   /** An index that knows nothing and follows nothing: what the user actors write into is all it holds. */
   public static KeyIndex empty() { return new KeyIndex(); }
 
-  /** The user and key id of a usable (not revoked) key, by the SHA-256 hex digest of its secret. */
+  /** The user and key id of a key (revoked ones too), by the SHA-256 hex digest of its secret. */
   public Optional<KeyRef> byDigest(String digest) { return digest == null ? Optional.empty() : Optional.ofNullable(byDigest.get(digest)); }
 
   /** The owner of a key id, revoked or not. */
@@ -61,21 +60,15 @@ public final class KeyIndex {
 
   public void userCreated(String userId) { users.add(userId); }
 
-  public synchronized void keyCreated(String userId, String keyId, String digest) {
-    KeyRef key = new KeyRef(userId, keyId);
+  public void keyCreated(String userId, String keyId, String digest) {
     users.add(userId);
     userOfKey.put(keyId, userId);
-    if (revoked.contains(key)) return;                 // a late replay of the creation of a key revoked since
-    digestOfKey.put(key, digest);
-    byDigest.put(digest, key);
+    byDigest.put(digest, new KeyRef(userId, keyId));
   }
 
-  public synchronized void keyRevoked(String userId, String keyId) {
-    KeyRef key = new KeyRef(userId, keyId);
-    revoked.add(key);
+  /** Nothing to forget: the user actor refuses the key from now on, and names the reason. */
+  public void keyRevoked(String userId, String keyId) {
     userOfKey.putIfAbsent(keyId, userId);
-    String digest = digestOfKey.remove(key);
-    if (digest != null) byDigest.remove(digest, key);
   }
 
   /** Applies one of the user actor's tagged events; other events are ignored. */

@@ -252,7 +252,8 @@ public final class AdminApi {
       } catch (IllegalArgumentException e) {
         return invalid(e.getMessage(), null);
       }
-      String format = params.getOrDefault("format", accept.filter(a -> a.contains("text/csv")).isPresent() ? "csv" : "json");
+      boolean csvOnly = accept.filter(a -> a.contains("text/csv") && !a.contains("application/json")).isPresent();
+      String format = params.getOrDefault("format", csvOnly ? "csv" : "json");
       if (!format.equals("csv") && !format.equals("json")) return invalid("'format' must be json or csv", "format");
       CompletableFuture<Void> flushed = writer.flush().toCompletableFuture().thenApply(d -> null);
       if (format.equals("csv")) return onSuccess(flushed, v -> csv(filter));

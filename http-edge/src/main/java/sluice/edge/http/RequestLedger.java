@@ -91,7 +91,13 @@ public final class RequestLedger {
     if (admitted) users.settle(userId, requestId, usage.promptTokens(), usage.completionTokens());
     Instant now = clock.instant();
     Duration ttft = meter.firstTokenAt().map(t -> Duration.between(startedAt, t)).orElse(null);
-    writer.record(new UsageRecord(requestId, userId, keyId, model, endpoint, jobId, stream, status, usage.promptTokens(),
-        usage.completionTokens(), ttft, Duration.between(startedAt, now), clientDisconnected, startedAt));
+    writer.record(new UsageRecord(requestId, userId, text(keyId), text(model), text(endpoint), jobId, stream, status,
+        usage.promptTokens(), usage.completionTokens(), ttft, Duration.between(startedAt, now), clientDisconnected, startedAt));
+  }
+
+  /** What the client sent may be missing or long (a model name is anything until checked): keep the record valid. */
+  private static String text(String value) {
+    if (value == null || value.isBlank()) return "-";
+    return value.length() > UsageRecord.MAX_TEXT ? value.substring(0, UsageRecord.MAX_TEXT) : value;
   }
 }

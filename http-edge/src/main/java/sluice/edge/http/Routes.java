@@ -253,8 +253,8 @@ public final class Routes {
     return onSuccess(users.admit(caller.userId(), requestId, caller.credential(), modelId, reserve), admission -> {
       Instant now = clock.instant();
       if (admission instanceof Admission.Refused r) {
-        RequestLedger.refusedEarly(usage, clock, startedAt, requestId, caller.userId(), r.keyId(), modelId, path, streaming,
-            r.status());
+        RequestLedger.refusedEarly(usage, clock, startedAt, requestId, caller.userId(),
+            r.keyId() != null ? r.keyId() : keyIdOf(caller), modelId, path, streaming, r.status());
         return complete(refusal(r, now));
       }
       Admission.Admitted a = (Admission.Admitted) admission;
