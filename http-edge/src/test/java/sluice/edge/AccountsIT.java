@@ -73,6 +73,7 @@ class AccountsIT {
         sluice.services.slow.max-inflight-per-replica = 32
         sluice.users.groups = [{ name = "students", limits { requests { minute = 1000 }, concurrent = 3 } }]
         sluice.usage.flush-interval = 200ms
+        sluice.http.completion-timeout = 5s
         """.formatted(idp.issuerConfig())));
     EmbeddedStack.awaitReady(gateway, "mock-llm");
     EmbeddedStack.awaitReady(gateway, "slow");
@@ -261,8 +262,12 @@ class AccountsIT {
   @Test void parallelRequestsNeverExceedTheConcurrencyLimit() throws Exception {
     String user = newUser("{\"concurrent\":2}");
     String key = newKey(user, "").get("key").asText();
-    // Each request holds the slow model for about 2 s (3 tokens at 700 ms): all 8 arrive while the first 2 run.
-    List<Integer> statuses = parallel(8, () -> post(key, "/v1/chat/completions", chatBody("slow", "hold on", 3, false, null)).statusCode());
+    // Each request holds the slow model for about 2 s (3 tokens at 700 ms): all 8 arrive while the first 2 run. They
+    // all carry the same x-request-id, which must not make them count as one.
+    List<Integer> statuses = parallel(8, () -> http.send(HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/chat/completions"))
+        .header("Authorization", "Bearer " + key).header("x-request-id", "same-id-for-all")
+        .POST(HttpRequest.BodyPublishers.ofString(chatBody("slow", "hold on", 3, false, null))).build(),
+        HttpResponse.BodyHandlers.ofString()).statusCode());
     assertEquals(2, statuses.stream().filter(s -> s == 200).count(), statuses.toString());
     assertEquals(6, statuses.stream().filter(s -> s == 429).count(), statuses.toString());
     assertEquals(0, adminOk("GET", "/admin/users/" + user, null, 200).at("/usage/in_flight").asInt());
@@ -471,6 +476,12 @@ class AccountsIT {
     boolean found = false;
     for (JsonNode r : rec.get("data")) found |= r.get("request_id").asText().equals("trace-42");
     assertTrue(found, "the client's request id is in the usage record");
+  }
+
+  @Test void aCompletionLongerThanTheTimeoutIs504() throws Exception {
+    var r = post(EmbeddedStack.API_KEY, "/v1/chat/completions", chatBody("slow", "take your time", 12, false, null));
+    assertEquals(504, r.statusCode(), "12 tokens at 700 ms each take longer than the 5 s completion timeout");
+    assertEquals("timeout", JSON.readTree(r.body()).at("/error/code").asText());
   }
 
   @Test void configKeysActAsTheirUserWithoutAnAdminStep() throws Exception {

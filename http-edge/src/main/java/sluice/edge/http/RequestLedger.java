@@ -20,6 +20,7 @@ public final class RequestLedger {
   private final UsageWriter writer;
   private final Clock clock;
   private final String requestId;
+  private final String admissionId;
   private final String userId;
   private final String keyId;
   private final String model;
@@ -33,12 +34,14 @@ public final class RequestLedger {
   private volatile int upstreamStatus;
   private volatile boolean upstreamFailed;
 
-  private RequestLedger(UserDirectory users, UsageWriter writer, Clock clock, String requestId, String userId, String keyId,
-                        String model, String endpoint, boolean stream, boolean admitted, Instant startedAt) {
+  private RequestLedger(UserDirectory users, UsageWriter writer, Clock clock, String requestId, String admissionId,
+                        String userId, String keyId, String model, String endpoint, boolean stream, boolean admitted,
+                        Instant startedAt) {
     this.users = users;
     this.writer = writer;
     this.clock = clock;
     this.requestId = requestId;
+    this.admissionId = admissionId;
     this.userId = userId;
     this.keyId = keyId;
     this.model = model;
@@ -49,16 +52,19 @@ public final class RequestLedger {
     this.meter = new UsageMeter(clock);
   }
 
-  /** A request the user actor admitted: it must be settled, which {@link #finish} does. */
+  /** A request the user actor admitted under {@code admissionId}: it must be settled, which {@link #finish} does. */
   public static RequestLedger admitted(UserDirectory users, UsageWriter writer, Clock clock, Instant startedAt, String requestId,
-                                       String userId, String keyId, String model, String endpoint, boolean stream) {
-    return new RequestLedger(users, writer, clock, requestId, userId, keyId, model, endpoint, stream, true, startedAt);
+                                       String admissionId, String userId, String keyId, String model, String endpoint,
+                                       boolean stream) {
+    return new RequestLedger(users, writer, clock, requestId, admissionId, userId, keyId, model, endpoint, stream, true,
+        startedAt);
   }
 
   /** A request refused before admission or by it: recorded, nothing to settle. */
   public static void refusedEarly(UsageWriter writer, Clock clock, Instant startedAt, String requestId, String userId,
                                   String keyId, String model, String endpoint, boolean stream, int status) {
-    new RequestLedger(null, writer, clock, requestId, userId, keyId, model, endpoint, stream, false, startedAt).refused(status);
+    new RequestLedger(null, writer, clock, requestId, null, userId, keyId, model, endpoint, stream, false, startedAt)
+        .refused(status);
   }
 
   public UsageMeter meter() { return meter; }
@@ -88,7 +94,7 @@ public final class RequestLedger {
 
   private void finish(int status, TokenUsage usage, boolean clientDisconnected) {
     if (!finished.compareAndSet(false, true)) return;
-    if (admitted) users.settle(userId, requestId, usage.promptTokens(), usage.completionTokens());
+    if (admitted) users.settle(userId, admissionId, usage.promptTokens(), usage.completionTokens());
     Instant now = clock.instant();
     Duration ttft = meter.firstTokenAt().map(t -> Duration.between(startedAt, t)).orElse(null);
     writer.record(new UsageRecord(requestId, userId, text(keyId), text(model), text(endpoint), jobId, stream, status,

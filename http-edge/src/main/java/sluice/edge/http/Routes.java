@@ -250,7 +250,10 @@ public final class Routes {
     ByteString forwarded = upstreamBody;
     boolean includeUsage = clientIncludeUsage;
     boolean continuous = clientContinuous;
-    return onSuccess(users.admit(caller.userId(), requestId, caller.credential(), modelId, reserve), admission -> {
+    // The admission's own id, not the client's x-request-id: a client could send the same id on parallel requests,
+    // and the user actor answers a repeated admission id without counting it again.
+    String admissionId = UUID.randomUUID().toString();
+    return onSuccess(users.admit(caller.userId(), admissionId, caller.credential(), modelId, reserve), admission -> {
       Instant now = clock.instant();
       if (admission instanceof Admission.Refused r) {
         RequestLedger.refusedEarly(usage, clock, startedAt, requestId, caller.userId(),
@@ -258,8 +261,8 @@ public final class Routes {
         return complete(refusal(r, now));
       }
       Admission.Admitted a = (Admission.Admitted) admission;
-      RequestLedger ledger = RequestLedger.admitted(users, usage, clock, startedAt, requestId, a.userId(), a.keyId(), modelId,
-          path, streaming);
+      RequestLedger ledger = RequestLedger.admitted(users, usage, clock, startedAt, requestId, admissionId, a.userId(),
+          a.keyId(), modelId, path, streaming);
       Proxy.Call call = new Proxy.Call(service.get(), caller.userId(), "POST", path, forwarded, requestId, streaming,
           includeUsage, continuous, RateHeaders.of(a.rate(), now), ledger);
       return onSuccess(proxy.handle(call), response -> complete(response));
