@@ -2,9 +2,8 @@ package sluice.core.user;
 
 import java.time.Instant;
 import java.time.LocalDate;
+import java.time.LocalDateTime;
 import java.time.ZoneOffset;
-import java.time.ZonedDateTime;
-import java.time.temporal.ChronoUnit;
 import java.util.Locale;
 
 /**
@@ -22,25 +21,32 @@ public enum Window {
     throw new IllegalArgumentException("unknown window '" + label + "' (minute, hour, day or month)");
   }
 
-  /** Start of the window that contains {@code now}. */
+  /**
+   * Start of the window that contains {@code now}. Computed from epoch seconds and {@link LocalDateTime} with a fixed
+   * offset: {@code Instant.atZone(ZoneOffset.UTC)} builds new zone rules (with a map inside) on every call, which the
+   * admission path does several times per request.
+   */
   public Instant start(Instant now) {
-    ZonedDateTime t = now.atZone(ZoneOffset.UTC);
+    long s = now.getEpochSecond();
     return switch (this) {
-      case MINUTE -> t.truncatedTo(ChronoUnit.MINUTES).toInstant();
-      case HOUR -> t.truncatedTo(ChronoUnit.HOURS).toInstant();
-      case DAY -> t.truncatedTo(ChronoUnit.DAYS).toInstant();
-      case MONTH -> LocalDate.of(t.getYear(), t.getMonth(), 1).atStartOfDay(ZoneOffset.UTC).toInstant();
+      case MINUTE -> Instant.ofEpochSecond(Math.floorDiv(s, 60L) * 60L);
+      case HOUR -> Instant.ofEpochSecond(Math.floorDiv(s, 3600L) * 3600L);
+      case DAY -> Instant.ofEpochSecond(Math.floorDiv(s, 86400L) * 86400L);
+      case MONTH -> {
+        LocalDate d = LocalDateTime.ofEpochSecond(s, 0, ZoneOffset.UTC).toLocalDate();
+        yield LocalDate.of(d.getYear(), d.getMonth(), 1).atStartOfDay().toInstant(ZoneOffset.UTC);
+      }
     };
   }
 
   /** End (exclusive) of the window that contains {@code now}: when its counters reset. */
   public Instant end(Instant now) {
-    ZonedDateTime s = start(now).atZone(ZoneOffset.UTC);
+    Instant start = start(now);
     return switch (this) {
-      case MINUTE -> s.plusMinutes(1).toInstant();
-      case HOUR -> s.plusHours(1).toInstant();
-      case DAY -> s.plusDays(1).toInstant();
-      case MONTH -> s.plusMonths(1).toInstant();
+      case MINUTE -> start.plusSeconds(60);
+      case HOUR -> start.plusSeconds(3600);
+      case DAY -> start.plusSeconds(86400);
+      case MONTH -> LocalDateTime.ofEpochSecond(start.getEpochSecond(), 0, ZoneOffset.UTC).plusMonths(1).toInstant(ZoneOffset.UTC);
     };
   }
 }
