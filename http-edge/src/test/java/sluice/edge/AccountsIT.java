@@ -479,7 +479,12 @@ class AccountsIT {
   }
 
   @Test void aCompletionLongerThanTheTimeoutIs504() throws Exception {
-    var r = post(EmbeddedStack.API_KEY, "/v1/chat/completions", chatBody("slow", "take your time", 12, false, null));
+    // Its own client: the gateway closes the connection after the 504, which must not break the shared pool's next request.
+    HttpClient own = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    var r = own.send(HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/chat/completions"))
+        .header("Authorization", "Bearer " + EmbeddedStack.API_KEY)
+        .POST(HttpRequest.BodyPublishers.ofString(chatBody("slow", "take your time", 12, false, null))).build(),
+        HttpResponse.BodyHandlers.ofString());
     assertEquals(504, r.statusCode(), "12 tokens at 700 ms each take longer than the 5 s completion timeout");
     assertEquals("timeout", JSON.readTree(r.body()).at("/error/code").asText());
   }

@@ -57,9 +57,4 @@ public final class RateHeaders {
     if (minutes > 0) return minutes + "m" + seconds + "s";
     return seconds + "s";
   }
-
-  /** Whole seconds until {@code at}, at least 1: the Retry-After of a refusal. */
-  public static long secondsUntil(Instant now, Instant at) {
-    return Math.max(1, (Duration.between(now, at).toMillis() + 999) / 1000);
-  }
 }
