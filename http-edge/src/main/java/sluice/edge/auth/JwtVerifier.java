@@ -53,7 +53,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class JwtVerifier {
   private static final Logger log = LoggerFactory.getLogger(JwtVerifier.class);
-  private static final Pattern USER_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}");
+  private static final Pattern USER_ID = sluice.core.user.UserActor.USER_ID;   // the user actor's own rule
   private static final Pattern BASE64URL = Pattern.compile("[A-Za-z0-9_-]*");
   // Pekko's default header limit is far below this; the cap only bounds the parsing work for a hostile caller.
   private static final int MAX_TOKEN_CHARS = 16 * 1024;

@@ -46,6 +46,7 @@ import org.apache.pekko.stream.javadsl.StreamConverters;
 import org.apache.pekko.util.ByteString;
 import sluice.core.user.KeyView;
 import sluice.core.user.Limits;
+import sluice.core.user.UserActor;
 import sluice.core.user.LimitsJson;
 import sluice.core.user.UserDirectory;
 import sluice.core.user.UserLimits;
@@ -62,7 +63,7 @@ import sluice.persistence.usage.UsageWriter;
  * shown once, in the response that creates them; the user actor only ever sees their SHA-256 digest.
  */
 public final class AdminApi {
-  private static final Pattern USER_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}");
+  private static final Pattern USER_ID = UserActor.USER_ID;
   private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9/][A-Za-z0-9._@:/+-]{0,127}");
   private static final int MAX_KEY_NAME = 128;
   private static final int DEFAULT_RECORDS = 100;

@@ -18,7 +18,7 @@ import java.util.Optional;
  * strings, not passwords: there is nothing to guess from a digest.
  */
 public final class ApiKeys {
-  private static final java.util.regex.Pattern USER_ID = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}");
+  private static final java.util.regex.Pattern USER_ID = sluice.core.user.UserActor.USER_ID;
 
   /** A configured key: its name (in usage records as {@code config:<name>}), the user it acts as, and its groups. */
   public record ConfigKey(String name, String user, List<String> groups) {
