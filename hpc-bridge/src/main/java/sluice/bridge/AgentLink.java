@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterFailure;
 import sluice.core.tunnel.TunnelObserver;
 
 /**
@@ -130,7 +131,7 @@ public final class AgentLink implements AutoCloseable {
   }
 
   private ClusterException unavailable(String message) {
-    return new ClusterException("unavailable", 503, message, true);
+    return new ClusterException(ClusterFailure.UNAVAILABLE, message);
   }
 
   private static String rootMessage(Throwable t) {

@@ -19,6 +19,7 @@ import sluice.agent.wire.StreamResetException;
 import sluice.agent.wire.WireJson;
 import sluice.bridge.stream.MuxSource;
 import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterFailure;
 import sluice.core.cluster.ClusterGateway;
 import sluice.core.cluster.JobSnapshot;
 import sluice.core.cluster.ProbeOutcome;
@@ -120,7 +121,7 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
       }
       return stream.reply().handleAsync((reply, err) -> {
         if (err != null) throw new CompletionException(failure(err));
-        if (reply.hasError()) throw new CompletionException(refusal(reply));
+        if (reply.hasError()) throw new CompletionException(AgentFailures.refusal(reply));
         return new UpstreamResponse(reply.status(), reply.headers(), MuxSource.of(stream));
       }, callbacks);
     }, callbacks);
@@ -140,33 +141,26 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
           Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
           if (cause instanceof TimeoutException) {
             stream.reset(Codes.CANCELLED, "no answer in time");
-            throw new CompletionException(new ClusterException("timeout", 504, "the agent of " + cluster + " did not answer "
-                + describe(call) + " within " + controlTimeout.toSeconds() + " s", false));
+            throw new CompletionException(new ClusterException(ClusterFailure.AGENT_TIMEOUT, "the agent of " + cluster
+                + " did not answer " + describe(call) + " within " + controlTimeout.toSeconds() + " s"));
           }
           throw new CompletionException(failure(cause));
         }
-        if (reply.hasError()) throw new CompletionException(refusal(reply));
+        if (reply.hasError()) throw new CompletionException(AgentFailures.refusal(reply));
         return reply;
       }, callbacks);
     }, callbacks);
-  }
-
-  private ClusterException refusal(Messages.Reply reply) {
-    // The agent answers with an error head only before any response byte: a refusal (unknown job, path not allowed)
-    // or a model server it could not reach (502) never saw the request; only a 504 (no head in time) did.
-    return new ClusterException(reply.error().code(), reply.status(), reply.error().message(), reply.status() != 504);
   }
 
   private ClusterException failure(Throwable err) {
     Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
     if (cause instanceof ClusterException ce) return ce;
     if (cause instanceof StreamResetException sre) {
-      boolean refused = Codes.REFUSED.equals(sre.code());
       String message = Codes.SESSION_CLOSED.equals(sre.code())
           ? "the connection to the agent of " + cluster + " was lost" : "the agent of " + cluster + " reset the call: " + sre.getMessage();
-      return new ClusterException(sre.code(), refused ? 503 : 502, message, refused);
+      return AgentFailures.reset(sre, message);
     }
-    return new ClusterException("unavailable", 502, "call to the agent of " + cluster + " failed: " + cause.getMessage(), false);
+    return new ClusterException(ClusterFailure.UNAVAILABLE, "call to the agent of " + cluster + " failed: " + cause.getMessage());
   }
 
   private static String describe(Messages.Call call) {

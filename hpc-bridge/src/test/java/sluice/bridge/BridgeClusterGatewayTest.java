@@ -1,6 +1,7 @@
 package sluice.bridge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterFailure;
 import sluice.core.cluster.JobSnapshot;
 import sluice.core.cluster.SlurmState;
 import sluice.core.cluster.UpstreamRequest;
@@ -119,8 +121,7 @@ class BridgeClusterGatewayTest {
     var foreign = assertThrows(ExecutionException.class,
         () -> cluster.gateway.logTail("mock-llm", "99999", 10).toCompletableFuture().get(30, TimeUnit.SECONDS));
     ClusterException e = assertInstanceOf(ClusterException.class, foreign.getCause());
-    assertEquals("unknown_job", e.code());
-    assertEquals(404, e.status());
+    assertEquals(ClusterFailure.UNKNOWN_JOB, e.reason());
   }
 
   @Test @Order(4) void streamingCompletionArrivesAsServerSentEvents() throws Exception {
@@ -153,12 +154,12 @@ class BridgeClusterGatewayTest {
     var notAllowed = assertThrows(ExecutionException.class, () -> cluster.gateway.forward(new UpstreamRequest("mock-llm", job,
         "POST", "/v1/embeddings", Map.of(), ByteString.fromString("{}"), "r")).toCompletableFuture().get(30, TimeUnit.SECONDS));
     ClusterException e = assertInstanceOf(ClusterException.class, notAllowed.getCause());
-    assertEquals("path_not_allowed", e.code());
-    assertEquals(403, e.status());
-    assertTrue(e.beforeUpstream());
+    assertEquals(ClusterFailure.PATH_NOT_ALLOWED, e.reason());
+    assertFalse(e.reason().worthRetrying(), "a refusal of the path is not retried on another replica");
     var unknownJob = assertThrows(ExecutionException.class, () -> cluster.gateway.forward(new UpstreamRequest("mock-llm", "99999",
         "POST", "/v1/completions", Map.of(), ByteString.fromString("{}"), "r")).toCompletableFuture().get(30, TimeUnit.SECONDS));
-    assertEquals("unknown_job", ((ClusterException) unknownJob.getCause()).code());
+    assertEquals(ClusterFailure.UNKNOWN_JOB, ((ClusterException) unknownJob.getCause()).reason());
+    assertTrue(ClusterFailure.UNKNOWN_JOB.worthRetrying(), "a job the agent does not know: another replica may answer");
   }
 
   @Test @Order(7) void onlyThisDeploymentsJobsAreListed() throws Exception {

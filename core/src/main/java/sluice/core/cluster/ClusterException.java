@@ -1,27 +1,25 @@
 package sluice.core.cluster;
 
-/**
- * A cluster call failed. {@code code} is stable (the agent's problem codes, or {@code unavailable} when no connection
- * to the cluster exists); {@code beforeUpstream} says the request provably never reached a model server, so it may
- * be retried elsewhere.
- */
+import java.util.Objects;
+import java.util.Optional;
+
+/** A cluster call failed, for the {@link ClusterFailure reason} given; the message says what happened, for people. */
 public final class ClusterException extends RuntimeException {
   private static final long serialVersionUID = 1L;
-  private final String code;
-  private final int status;
-  private final boolean beforeUpstream;
+  private final ClusterFailure reason;
 
-  public ClusterException(String code, int status, String message, boolean beforeUpstream) {
+  public ClusterException(ClusterFailure reason, String message) {
     super(message);
-    this.code = code;
-    this.status = status;
-    this.beforeUpstream = beforeUpstream;
+    this.reason = Objects.requireNonNull(reason, "reason");
   }
 
-  public String code() { return code; }
+  public ClusterFailure reason() { return reason; }
 
-  /** The HTTP status that best describes the failure to a client (502, 503, 504, or the agent's refusal status). */
-  public int status() { return status; }
-
-  public boolean beforeUpstream() { return beforeUpstream; }
+  /** The cluster failure behind {@code t}, looking through the wrappers of completion stages. */
+  public static Optional<ClusterException> in(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      if (c instanceof ClusterException e) return Optional.of(e);
+    }
+    return Optional.empty();
+  }
 }

@@ -9,12 +9,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
+import sluice.core.ids.ServiceId;
 
 /** Core's settings, read once at start-up; any bad value fails there with the key's path. */
 public record CoreSettings(String deployment, Map<String, ServiceSettings> services, Map<String, ClusterSettings> clusters,
                            Duration probeInterval, Duration askTimeout, Duration submitRetryMin, Duration submitRetryMax,
                            Recovery recovery) {
-  public static final Pattern SERVICE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
   private static final Pattern DEPLOYMENT = Pattern.compile("[a-z0-9][a-z0-9-]{0,31}");
 
   public CoreSettings {
@@ -46,7 +46,7 @@ public record CoreSettings(String deployment, Map<String, ServiceSettings> servi
     Config clusterDefaults = s.getConfig("cluster-defaults");
     for (String name : new TreeSet<>(s.getObject("clusters").keySet())) {
       String path = "sluice.clusters." + name;
-      if (!SERVICE_ID.matcher(name).matches()) throw new ConfigException.BadValue(path, "bad cluster name");
+      if (!ServiceId.isValid(name)) throw new ConfigException.BadValue(path, "cluster names are " + ServiceId.RULE);
       if (s.getObject("clusters").get(name).valueType() != ConfigValueType.OBJECT) {
         throw new ConfigException.WrongType(s.origin(), path, "object", s.getObject("clusters").get(name).valueType().name());
       }
@@ -58,7 +58,7 @@ public record CoreSettings(String deployment, Map<String, ServiceSettings> servi
     Config serviceDefaults = s.getConfig("service-defaults");
     for (String id : new TreeSet<>(s.getObject("services").keySet())) {
       String path = "sluice.services." + id;
-      if (!SERVICE_ID.matcher(id).matches()) throw new ConfigException.BadValue(path, "service ids must match " + SERVICE_ID.pattern());
+      if (!ServiceId.isValid(id)) throw new ConfigException.BadValue(path, "service ids are " + ServiceId.RULE);
       Config c = s.getConfig("services").getConfig(quote(id)).withFallback(serviceDefaults);
       String cluster = c.getString("cluster");
       if (!clusters.containsKey(cluster)) {

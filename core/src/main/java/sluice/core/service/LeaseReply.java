@@ -8,5 +8,5 @@ public sealed interface LeaseReply extends CborSerializable {
   record Granted(String service, String cluster, String jobId, String leaseId) implements LeaseReply {}
 
   /** No replica could take the request in time; the client should retry after {@code retryAfterSeconds}. */
-  record Unavailable(String reason, long retryAfterSeconds) implements LeaseReply {}
+  record Unavailable(LeaseRefusal reason, String message, long retryAfterSeconds) implements LeaseReply {}
 }

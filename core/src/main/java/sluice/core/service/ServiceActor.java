@@ -28,6 +28,7 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforc
 import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+import sluice.core.AdminRefusal;
 import sluice.core.CborSerializable;
 import sluice.core.cluster.ClusterGateway;
 import sluice.core.cluster.JobSnapshot;
@@ -168,6 +169,11 @@ public final class ServiceActor
 
   private record Lease(String jobId, Instant grantedAt) {}
 
+  /** A problem shown to operators as {@code last_error}; a success of the same kind clears it. */
+  private record Problem(Kind kind, String text) {
+    enum Kind { LISTING, SUBMISSION, START }
+  }
+
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final ActorContext<Command> ctx;
@@ -199,7 +205,7 @@ public final class ServiceActor
   private int submitFailures;
   private int startFailures;
   private Instant submitNotBefore = Instant.EPOCH;
-  private String lastError;
+  private Problem lastError;               // the last problem shown to operators, until a success of its kind
   private List<String> logTail = List.of();
   private Duration startup;                // measured submission-to-ready time (moving average), null until measured
   private Duration requestTime = Duration.ofSeconds(1);
@@ -241,7 +247,7 @@ public final class ServiceActor
         .onCommand(Tick.class, this::onTick)
         .onCommand(Polled.class, this::onPolled)
         .onCommand(PollFailed.class, (s, c) -> {
-          lastError = "cannot list jobs: " + c.reason();
+          lastError = new Problem(Problem.Kind.LISTING, "cannot list jobs: " + c.reason());
           return Effect().noReply();
         })
         .onCommand(SubmitSucceeded.class, this::onSubmitSucceeded)
@@ -275,11 +281,12 @@ public final class ServiceActor
     }
     Instant now = clock.instant();
     if (startFailures >= core.recovery().degradedAfter() && !replicaStarting() && submitNotBefore.isAfter(now.plus(settings.maxQueueWait()))) {
-      a.replyTo().tell(new LeaseReply.Unavailable("model " + settings.id() + " is unavailable: " + lastError, retryAfterSeconds(s)));
+      a.replyTo().tell(new LeaseReply.Unavailable(LeaseRefusal.DEGRADED, "model " + settings.id() + " is unavailable: "
+          + (lastError == null ? startFailures + " failed starts" : lastError.text()), retryAfterSeconds(s)));
       return Effect().noReply();
     }
     if (queue.size() >= settings.maxQueue()) {
-      a.replyTo().tell(new LeaseReply.Unavailable("the queue of " + settings.id() + " is full (" + settings.maxQueue()
+      a.replyTo().tell(new LeaseReply.Unavailable(LeaseRefusal.QUEUE_FULL, "the queue of " + settings.id() + " is full (" + settings.maxQueue()
           + " requests waiting)", retryAfterSeconds(s)));
       return Effect().noReply();
     }
@@ -305,7 +312,7 @@ public final class ServiceActor
   }
 
   private ReplyEffect<Event, State> onWaitExpired(State s, WaitExpired e) {
-    queue.remove(e.leaseId()).ifPresent(w -> w.tell(new LeaseReply.Unavailable("no replica of " + settings.id()
+    queue.remove(e.leaseId()).ifPresent(w -> w.tell(new LeaseReply.Unavailable(LeaseRefusal.QUEUE_TIMEOUT, "no replica of " + settings.id()
         + " could take the request within " + settings.maxQueueWait().toSeconds() + " s", retryAfterSeconds(s))));
     return Effect().noReply();
   }
@@ -412,7 +419,7 @@ public final class ServiceActor
     startFailures++;
     Duration wait = backoff.after(startFailures);
     submitNotBefore = clock.instant().plus(wait);
-    lastError = reason;
+    lastError = new Problem(Problem.Kind.START, reason);
     boolean degraded = startFailures >= core.recovery().degradedAfter();
     if (degraded) ctx.getLog().error("{} is degraded after {} failed starts; last: {}", settings.id(), startFailures, reason);
     else ctx.getLog().warn("{}: {}; next submission in {} s", settings.id(), reason, wait.toSeconds());
@@ -440,7 +447,7 @@ public final class ServiceActor
 
   private ReplyEffect<Event, State> onSetScale(State s, SetScale c) {
     if (c.min() < 0 || c.max() < 1 || c.max() < c.min()) {
-      return Effect().reply(c.replyTo(), new AdminReply.Refused("invalid_scale", "need 0 <= min <= max and max >= 1"));
+      return Effect().reply(c.replyTo(), new AdminReply.Refused(AdminRefusal.INVALID_SCALE, "need 0 <= min <= max and max >= 1"));
     }
     return Effect().persist(new ScaleSet(c.min(), c.max(), clock.instant()))
         .thenRun(st -> {
@@ -455,7 +462,7 @@ public final class ServiceActor
     ActorRef<SlurmJobActor.Command> child = children.get(c.jobId());
     ReplicaView v = views.get(c.jobId());
     if (!s.jobs().containsKey(c.jobId()) || child == null || (v != null && v.phase() == ReplicaPhase.ENDED)) {
-      return Effect().reply(c.replyTo(), new AdminReply.Refused("replica_not_found",
+      return Effect().reply(c.replyTo(), new AdminReply.Refused(AdminRefusal.REPLICA_NOT_FOUND,
           "No live replica " + c.jobId() + " in service " + settings.id()));
     }
     drain(c.jobId(), "drained by an operator");
@@ -476,7 +483,7 @@ public final class ServiceActor
 
   private ReplyEffect<Event, State> onPolled(State s, Polled p) {
     polledSinceStart = true;
-    if (lastError != null && lastError.startsWith("cannot list jobs")) lastError = null;
+    if (lastError != null && lastError.kind() == Problem.Kind.LISTING) lastError = null;
     Map<String, JobSnapshot> byId = new HashMap<>();
     Map<String, JobSnapshot> byTag = new HashMap<>();
     String ours = core.deployment() + ".";
@@ -645,7 +652,7 @@ public final class ServiceActor
   private ReplyEffect<Event, State> onSubmitSucceeded(State s, SubmitSucceeded c) {
     submitting.remove(c.tag());
     submitFailures = 0;
-    if (lastError != null && lastError.startsWith("submit failed")) lastError = null;
+    if (lastError != null && lastError.kind() == Problem.Kind.SUBMISSION) lastError = null;
     return Effect().persist(new JobTracked(c.tag(), c.job().jobId(), clock.instant()))
         .thenRun(st -> {
           ctx.getLog().info("job {} submitted for {}", c.job().jobId(), settings.id());
@@ -658,7 +665,7 @@ public final class ServiceActor
   private ReplyEffect<Event, State> onSubmitFailed(State s, SubmitFailed c) {
     submitting.remove(c.tag());
     submitFailures++;
-    lastError = "submit failed: " + c.reason();
+    lastError = new Problem(Problem.Kind.SUBMISSION, "submit failed: " + c.reason());
     Duration delay = backoff.after(submitFailures);
     submitNotBefore = clock.instant().plus(delay);
     ctx.getLog().warn("submitting a job for {} failed ({}); retrying in {} s", settings.id(), c.reason(), delay.toSeconds());
@@ -707,7 +714,7 @@ public final class ServiceActor
         : new ServiceStatus.Scaling(demand(), 0, scale == null ? 0 : scale.target(), null, null, startup);
     return new ServiceStatus(settings.id(), settings.cluster(), s.createdAt(), minReplicas(s), maxReplicas(s),
         settings.maxInflightPerReplica(), scale == null ? minReplicas(s) : scale.target(), replicas, q, scaling,
-        startFailures >= core.recovery().degradedAfter(), lastError, logTail, now);
+        startFailures >= core.recovery().degradedAfter(), lastError == null ? null : lastError.text(), logTail, now);
   }
 
   private static String health(ReplicaView v) {

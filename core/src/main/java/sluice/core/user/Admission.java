@@ -5,18 +5,20 @@ import sluice.core.CborSerializable;
 /** The user actor's answer to {@code Admit}. */
 public sealed interface Admission extends CborSerializable {
 
-  /** Counted and reserved; the edge must send exactly one {@code Settle} for {@code requestId}. */
+  /**
+   * Counted and reserved; the edge must send exactly one {@code Settle} for the admission id.
+   *
+   * @param keyId the key that was used, or the trusted credential's label ({@code config:<name>}, {@code oidc:<issuer>})
+   */
   record Admitted(String userId, String keyId, RateInfo rate) implements Admission {}
 
   /**
-   * Refused, with the HTTP status and OpenAI error code the client gets: 401 {@code invalid_api_key},
-   * {@code key_expired}, {@code key_revoked}; 403 {@code model_not_allowed}; 429 {@code rate_limit_exceeded}
-   * (requests or tokens per window, type {@code requests} or {@code tokens}), {@code insufficient_quota} (a day or
-   * month token budget), {@code concurrency_limit_exceeded}.
+   * Refused, and why.
    *
-   * @param type              the OpenAI error type: invalid_request_error, requests, tokens or insufficient_quota
    * @param retryAfterSeconds when the request could succeed, or -1 when waiting does not help
+   * @param keyId             the key that was presented, when it is known
+   * @param rate              the limits that refused it (empty when it was not a limit)
    */
-  record Refused(int status, String type, String code, String message, long retryAfterSeconds, String keyId, RateInfo rate)
+  record Refused(AdmissionRefusal reason, String message, long retryAfterSeconds, String keyId, RateInfo rate)
       implements Admission {}
 }

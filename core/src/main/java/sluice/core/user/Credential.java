@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.util.List;
 import sluice.core.CborSerializable;
+import sluice.core.ids.GroupName;
 
 /** How a request proved who it is; the user actor decides whether that is (still) good enough. */
 // A field of this type (UserActor.Admit) crosses nodes: CBOR needs to know which record it holds.
@@ -22,10 +23,10 @@ public sealed interface Credential extends CborSerializable {
 
   /**
    * An identity the edge already verified: a key from the gateway's config, or a JWT from a configured issuer.
-   * The user is created on first sight with the defaults of its groups; {@code keyId} names the credential in usage
-   * records (e.g. {@code config:demo}, {@code oidc:https://issuer}).
+   * The user is created on first sight with the defaults of its groups; {@code label} names the credential where a
+   * key id would stand (usage records, the admission): {@code config:demo}, {@code oidc:https://issuer}.
    */
-  record Trusted(String keyId, String source, List<String> groups) implements Credential {
+  record Trusted(String label, String source, List<GroupName> groups) implements Credential {
     public Trusted {
       groups = List.copyOf(groups);
     }

@@ -8,7 +8,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import sluice.core.config.CoreSettings;
+import sluice.core.ids.ServiceId;
 
 /**
  * The one reader and writer of limits, for the config ({@code sluice.users}, rendered to JSON) and the admin API:
@@ -35,7 +35,7 @@ public final class LimitsJson {
       object(m, path + ".models");
       for (Map.Entry<String, JsonNode> e : m.properties()) {
         String at = path + ".models." + e.getKey();
-        if (!CoreSettings.SERVICE_ID.matcher(e.getKey()).matches()) throw new IllegalArgumentException(at + ": invalid model id");
+        if (!ServiceId.isValid(e.getKey())) throw new IllegalArgumentException(at + ": invalid model id");
         models.put(e.getKey(), scope(e.getValue(), at, false));
       }
     }

@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.regex.Pattern;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
@@ -32,8 +31,13 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforc
 import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+import sluice.core.AdminRefusal;
 import sluice.core.CborSerializable;
-import sluice.core.config.CoreSettings;
+import sluice.core.ids.GroupName;
+import sluice.core.ids.KeyId;
+import sluice.core.ids.KeyName;
+import sluice.core.ids.ServiceId;
+import sluice.core.ids.UserId;
 import sluice.core.user.Admission.Admitted;
 import sluice.core.user.Admission.Refused;
 import sluice.core.user.RateInfo.WindowState;
@@ -54,9 +58,7 @@ public final class UserActor
   public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "sluice-user");
   /** Persistence ids are {@code user|<id>}. */
   public static final String PERSISTENCE_PREFIX = "user|";
-  public static final Pattern USER_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}");
-  static final Pattern KEY_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
-  static final Pattern DIGEST = Pattern.compile("[0-9a-f]{64}");
+  static final java.util.regex.Pattern DIGEST = java.util.regex.Pattern.compile("[0-9a-f]{64}");
   private static final int MAX_TEXT = 256;
   private static final String USER_SCOPE = "user";
 
@@ -65,9 +67,9 @@ public final class UserActor
   public sealed interface Command extends CborSerializable {}
 
   /** An administrator creates the user (source "admin"); Refused user_exists if it exists. */
-  public record CreateUser(List<String> groups, UserLimits limits, ActorRef<UserReply> replyTo) implements Command {
+  public record CreateUser(List<GroupName> groups, UserLimits limits, ActorRef<UserReply> replyTo) implements Command {
     public CreateUser {
-      groups = validGroups(groups);
+      groups = distinct(groups);
       limits = limits == null ? UserLimits.NONE : limits;
     }
   }
@@ -75,10 +77,10 @@ public final class UserActor
   public record GetUser(ActorRef<UserReply> replyTo) implements Command {}
 
   /** The fields present replace the user's. */
-  public record UpdateUser(Optional<List<String>> groups, Optional<UserLimits> limits, ActorRef<UserReply> replyTo)
+  public record UpdateUser(Optional<List<GroupName>> groups, Optional<UserLimits> limits, ActorRef<UserReply> replyTo)
       implements Command {
     public UpdateUser {
-      groups = groups == null ? Optional.empty() : groups.map(UserActor::validGroups);
+      groups = groups == null ? Optional.empty() : groups.map(UserActor::distinct);
       limits = limits == null ? Optional.empty() : limits;
     }
   }
@@ -89,35 +91,38 @@ public final class UserActor
    * @param expiresAt null for a key that never expires
    * @param models    the models the key may use; empty means all
    */
-  public record CreateKey(String keyId, String digest, String name, Instant expiresAt, List<String> models, Limits limits,
+  public record CreateKey(KeyId keyId, String digest, KeyName name, Instant expiresAt, List<ServiceId> models, Limits limits,
                           ActorRef<UserReply> replyTo) implements Command {
     public CreateKey {
-      if (keyId == null || !KEY_ID.matcher(keyId).matches()) throw new IllegalArgumentException("invalid key id: " + keyId);
+      if (keyId == null) throw new IllegalArgumentException("a key needs an id");
       if (digest == null || !DIGEST.matcher(digest).matches()) {
         throw new IllegalArgumentException("the key digest must be 64 lower-case hex digits (SHA-256)");
       }
-      name = name == null ? "" : name;
-      if (name.length() > MAX_TEXT) throw new IllegalArgumentException("a key name has at most " + MAX_TEXT + " characters");
-      models = models == null ? List.of() : List.copyOf(new LinkedHashSet<>(models.stream().map(UserActor::modelId).toList()));
+      name = name == null ? KeyName.NONE : name;
+      models = distinct(models);
       limits = limits == null ? Limits.NONE : limits;
     }
   }
 
   /** Revokes a key; revoking it again is answered with Done and keeps the first revocation time. */
-  public record RevokeKey(String keyId, ActorRef<UserReply> replyTo) implements Command {}
+  public record RevokeKey(KeyId keyId, ActorRef<UserReply> replyTo) implements Command {
+    public RevokeKey {
+      if (keyId == null) throw new IllegalArgumentException("a revocation names a key");
+    }
+  }
 
   /**
    * May this request run? Counts and reserves it if so. {@code reserveTokens}: the prompt estimate plus max_tokens
    * (or the configured default). Repeating an Admit with the same {@code requestId} does not count it twice.
    */
-  public record Admit(String requestId, Credential credential, String model, long reserveTokens, ActorRef<Admission> replyTo)
+  public record Admit(String requestId, Credential credential, ServiceId model, long reserveTokens, ActorRef<Admission> replyTo)
       implements Command {
     public Admit {
       if (requestId == null || requestId.isBlank() || requestId.length() > MAX_TEXT) {
         throw new IllegalArgumentException("a request id is 1 to " + MAX_TEXT + " characters");
       }
       if (credential == null) throw new IllegalArgumentException("a request needs a credential");
-      modelId(model);
+      if (model == null) throw new IllegalArgumentException("a request names its model");
       if (reserveTokens < 0) throw new IllegalArgumentException("reserved tokens must be >= 0");
     }
   }
@@ -231,10 +236,10 @@ public final class UserActor
 
   private record Reservation(List<String> scopes, long reserved, Instant admittedAt) {}
 
-  private record Failure(int priority, String type, String code, String message, long retryAfter) {}
+  private record Failure(AdmissionRefusal reason, String message, long retryAfter) {}
 
   private final ActorContext<Command> ctx;
-  private final String userId;
+  private final UserId userId;
   private final UserSettings settings;
   private final KeyIndex index;
   private final Clock clock;
@@ -246,28 +251,19 @@ public final class UserActor
   private Instant lastCommand;
 
   /** An unsharded user actor (tests, tools): it never passivates itself. */
-  public static Behavior<Command> create(String userId, UserSettings settings, KeyIndex index, Clock clock) {
+  public static Behavior<Command> create(UserId userId, UserSettings settings, KeyIndex index, Clock clock) {
     return create(userId, settings, index, clock, null);
   }
 
   /** A sharded user actor: after the idle timeout with nothing in flight it asks {@code shard} to passivate it. */
-  public static Behavior<Command> create(String userId, UserSettings settings, KeyIndex index, Clock clock,
+  public static Behavior<Command> create(UserId userId, UserSettings settings, KeyIndex index, Clock clock,
                                          ActorRef<ClusterSharding.ShardCommand> shard) {
-    requireUserId(userId);
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new UserActor(ctx, timers, userId, settings, index, clock, shard)));
   }
 
-  public static PersistenceId persistenceId(String userId) { return PersistenceId.of("user", userId); }
+  public static PersistenceId persistenceId(UserId userId) { return PersistenceId.of("user", userId.value()); }
 
-  public static boolean isValidUserId(String userId) { return userId != null && USER_ID.matcher(userId).matches(); }
-
-  static void requireUserId(String userId) {
-    if (!isValidUserId(userId)) {
-      throw new IllegalArgumentException("invalid user id '" + userId + "': 1 to 128 of letters, digits and . _ @ : + - (starting with a letter or digit)");
-    }
-  }
-
-  private UserActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String userId, UserSettings settings,
+  private UserActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, UserId userId, UserSettings settings,
                     KeyIndex index, Clock clock, ActorRef<ClusterSharding.ShardCommand> shard) {
     super(persistenceId(userId), SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
     this.ctx = ctx;
@@ -310,8 +306,8 @@ public final class UserActor
   // ---------------------------------------------------------------- admin
 
   private ReplyEffect<Event, State> onCreateUser(State s, CreateUser c) {
-    if (s.created()) return Effect().reply(c.replyTo(), new UserReply.Refused("user_exists", "user " + userId + " already exists"));
-    return Effect().persist(new UserCreated(c.groups(), "admin", c.limits(), clock.instant()))
+    if (s.created()) return Effect().reply(c.replyTo(), new UserReply.Refused(AdminRefusal.USER_EXISTS, "user " + userId + " already exists"));
+    return Effect().persist(new UserCreated(names(c.groups()), "admin", c.limits(), clock.instant()))
         .thenRun(st -> index.userCreated(userId))
         .thenReply(c.replyTo(), st -> new UserReply.Done(view(st)));
   }
@@ -320,7 +316,7 @@ public final class UserActor
     if (!s.created()) return Effect().reply(c.replyTo(), notFound());
     Instant now = clock.instant();
     List<Event> events = new ArrayList<>();
-    c.groups().filter(g -> !g.equals(s.groups())).ifPresent(g -> events.add(new GroupsChanged(g, now)));
+    c.groups().map(UserActor::names).filter(g -> !g.equals(s.groups())).ifPresent(g -> events.add(new GroupsChanged(g, now)));
     c.limits().filter(l -> !l.equals(s.limits())).ifPresent(l -> events.add(new LimitsChanged(l, now)));
     if (events.isEmpty()) return Effect().reply(c.replyTo(), new UserReply.Done(view(s)));
     return Effect().persist(events).thenReply(c.replyTo(), st -> new UserReply.Done(view(st)));
@@ -328,17 +324,18 @@ public final class UserActor
 
   private ReplyEffect<Event, State> onCreateKey(State s, CreateKey c) {
     if (!s.created()) return Effect().reply(c.replyTo(), notFound());
-    if (s.keys().containsKey(c.keyId())) {
-      return Effect().reply(c.replyTo(), new UserReply.Refused("key_exists", "key " + c.keyId() + " already exists"));
+    if (s.keys().containsKey(c.keyId().value())) {
+      return Effect().reply(c.replyTo(), new UserReply.Refused(AdminRefusal.KEY_EXISTS, "key " + c.keyId() + " already exists"));
     }
     if (s.keyByDigest(c.digest()).isPresent() || index.byDigest(c.digest()).isPresent()) {
-      return Effect().reply(c.replyTo(), new UserReply.Refused("key_exists", "a key with this secret already exists"));
+      return Effect().reply(c.replyTo(), new UserReply.Refused(AdminRefusal.KEY_EXISTS, "a key with this secret already exists"));
     }
     Instant now = clock.instant();
     if (c.expiresAt() != null && !c.expiresAt().isAfter(now)) {
-      return Effect().reply(c.replyTo(), new UserReply.Refused("invalid_request", "expires_at " + c.expiresAt() + " is not in the future"));
+      return Effect().reply(c.replyTo(), new UserReply.Refused(AdminRefusal.INVALID_REQUEST, "expires_at " + c.expiresAt() + " is not in the future"));
     }
-    return Effect().persist(new KeyCreated(c.keyId(), c.digest(), c.name(), now, c.expiresAt(), c.models(), c.limits()))
+    return Effect().persist(new KeyCreated(c.keyId().value(), c.digest(), c.name().value(), now, c.expiresAt(),
+            c.models().stream().map(ServiceId::value).toList(), c.limits()))
         .thenRun(st -> {
           index.keyCreated(userId, c.keyId(), c.digest());
           ctx.getLog().info("key {} created for user {}", c.keyId(), userId);
@@ -347,12 +344,12 @@ public final class UserActor
   }
 
   private ReplyEffect<Event, State> onRevokeKey(State s, RevokeKey c) {
-    Key key = s.keys().get(c.keyId());
+    Key key = s.keys().get(c.keyId().value());
     if (key == null) {
-      return Effect().reply(c.replyTo(), new UserReply.Refused("key_not_found", "user " + userId + " has no key " + c.keyId()));
+      return Effect().reply(c.replyTo(), new UserReply.Refused(AdminRefusal.KEY_NOT_FOUND, "user " + userId + " has no key " + c.keyId()));
     }
     if (key.revokedAt() != null) return Effect().reply(c.replyTo(), new UserReply.Done(view(s)));
-    return Effect().persist(new KeyRevoked(c.keyId(), clock.instant()))
+    return Effect().persist(new KeyRevoked(c.keyId().value(), clock.instant()))
         .thenRun(st -> {
           index.keyRevoked(userId, c.keyId());
           ctx.getLog().info("key {} of user {} revoked", c.keyId(), userId);
@@ -360,7 +357,7 @@ public final class UserActor
         .thenReply(c.replyTo(), st -> new UserReply.Done(view(st)));
   }
 
-  private UserReply.Refused notFound() { return new UserReply.Refused("user_not_found", "no user " + userId); }
+  private UserReply.Refused notFound() { return new UserReply.Refused(AdminRefusal.USER_NOT_FOUND, "no user " + userId); }
 
   // ---------------------------------------------------------------- admission
 
@@ -368,57 +365,57 @@ public final class UserActor
     Instant now = clock.instant();
     if (a.credential() instanceof Credential.Trusted t) {
       if (!s.created()) {
-        return Effect().persist(new UserCreated(t.groups(), t.source(), UserLimits.NONE, now))
+        return Effect().persist(new UserCreated(names(t.groups()), t.source(), UserLimits.NONE, now))
             .thenRun(st -> {
               index.userCreated(userId);
               ctx.getLog().info("user {} created on first sight ({}, groups {})", userId, t.source(), t.groups());
             })
-            .thenReply(a.replyTo(), st -> admit(st, a, t.keyId(), null));
+            .thenReply(a.replyTo(), st -> admit(st, a, t.label(), null));
       }
-      if (!new HashSet<>(t.groups()).equals(new HashSet<>(s.groups()))) {
-        return Effect().persist(new GroupsChanged(t.groups(), now)).thenReply(a.replyTo(), st -> admit(st, a, t.keyId(), null));
+      if (!new HashSet<>(names(t.groups())).equals(new HashSet<>(s.groups()))) {
+        return Effect().persist(new GroupsChanged(names(t.groups()), now)).thenReply(a.replyTo(), st -> admit(st, a, t.label(), null));
       }
-      return Effect().reply(a.replyTo(), admit(s, a, t.keyId(), null));
+      return Effect().reply(a.replyTo(), admit(s, a, t.label(), null));
     }
     String digest = ((Credential.ApiKey) a.credential()).digest();
     Optional<Key> found = s.created() && digest != null ? s.keyByDigest(digest) : Optional.empty();
-    if (found.isEmpty()) return Effect().reply(a.replyTo(), refused(401, "invalid_api_key", "Incorrect API key provided", null));
+    if (found.isEmpty()) return Effect().reply(a.replyTo(), refused(AdmissionRefusal.UNKNOWN_KEY, "Incorrect API key provided", null));
     Key key = found.get();
-    if (key.revokedAt() != null) return Effect().reply(a.replyTo(), refused(401, "key_revoked", "This API key has been revoked", key.id()));
+    if (key.revokedAt() != null) return Effect().reply(a.replyTo(), refused(AdmissionRefusal.KEY_REVOKED, "This API key has been revoked", key.id()));
     if (key.expiresAt() != null && !key.expiresAt().isAfter(now)) {
-      return Effect().reply(a.replyTo(), refused(401, "key_expired", "This API key expired at " + key.expiresAt(), key.id()));
+      return Effect().reply(a.replyTo(), refused(AdmissionRefusal.KEY_EXPIRED, "This API key expired at " + key.expiresAt(), key.id()));
     }
-    if (!key.models().isEmpty() && !key.models().contains(a.model())) {
-      return Effect().reply(a.replyTo(), refused(403, "model_not_allowed", "This API key may not use model " + a.model()
+    if (!key.models().isEmpty() && !key.models().contains(a.model().value())) {
+      return Effect().reply(a.replyTo(), refused(AdmissionRefusal.MODEL_NOT_ALLOWED, "This API key may not use model " + a.model()
           + " (allowed: " + String.join(", ", key.models()) + ")", key.id()));
     }
     return Effect().reply(a.replyTo(), admit(s, a, key.id(), key));
   }
 
-  private static Refused refused(int status, String code, String message, String keyId) {
-    return new Refused(status, "invalid_request_error", code, message, -1, keyId, RateInfo.NONE);
+  private static Refused refused(AdmissionRefusal reason, String message, String keyId) {
+    return new Refused(reason, message, -1, keyId, RateInfo.NONE);
   }
 
   /** The limits check and, if every scope has room, the counting: no journal write on this path. */
   private Admission admit(State s, Admit a, String keyId, Key key) {
     Instant now = clock.instant();
-    List<Applying> applying = applying(s, a.model(), key);
+    List<Applying> applying = applying(s, a.model().value(), key);
     Reservation existing = reservations.get(a.requestId());
-    if (existing != null) return new Admitted(userId, keyId, rate(applying, now));   // a retried ask: counted already
+    if (existing != null) return new Admitted(userId.value(), keyId, rate(applying, now));   // a retried ask: counted already
 
     Failure worst = null;
     for (Applying ap : applying) {
       Scope sc = scopes.getOrDefault(ap.id(), NO_SCOPE);
       Limits l = ap.limits();
       if (l.concurrent() != null && sc.inFlight >= l.concurrent()) {
-        worst = worse(worst, new Failure(0, "requests", "concurrency_limit_exceeded", "Concurrency limit reached: "
+        worst = worse(worst, new Failure(AdmissionRefusal.CONCURRENCY_LIMIT, "Concurrency limit reached: "
             + l.concurrent() + " requests in flight for " + ap.label() + "; retry in 1 s", 1));
       }
       for (Map.Entry<Window, Long> e : l.requests().entrySet()) {
         Window w = e.getKey();
         if (sc.requests(w, now) + 1 > e.getValue()) {
           long retry = secondsUntil(now, w.end(now));
-          worst = worse(worst, new Failure(1, "requests", "rate_limit_exceeded", "Rate limit reached: " + e.getValue()
+          worst = worse(worst, new Failure(AdmissionRefusal.REQUEST_RATE_LIMIT, "Rate limit reached: " + e.getValue()
               + " requests per " + w.label() + " for " + ap.label() + "; retry in " + retry + " s", retry));
         }
       }
@@ -431,14 +428,14 @@ public final class UserActor
           long retry = secondsUntil(now, w.end(now));
           String amounts = " (" + used + " used, " + a.reserveTokens() + " requested)";
           worst = worse(worst, w == Window.DAY || w == Window.MONTH
-              ? new Failure(3, "insufficient_quota", "insufficient_quota", "Token budget exhausted: " + limit + " tokens per "
+              ? new Failure(AdmissionRefusal.TOKEN_BUDGET, "Token budget exhausted: " + limit + " tokens per "
                   + w.label() + " for " + ap.label() + amounts + "; it resets in " + retry + " s", retry)
-              : new Failure(2, "tokens", "rate_limit_exceeded", "Rate limit reached: " + limit + " tokens per " + w.label()
+              : new Failure(AdmissionRefusal.TOKEN_RATE_LIMIT, "Rate limit reached: " + limit + " tokens per " + w.label()
                   + " for " + ap.label() + amounts + "; retry in " + retry + " s", retry));
         }
       }
     }
-    if (worst != null) return new Refused(429, worst.type(), worst.code(), worst.message(), worst.retryAfter(), keyId, rate(applying, now));
+    if (worst != null) return new Refused(worst.reason(), worst.message(), worst.retryAfter(), keyId, rate(applying, now));
 
     List<String> ids = new ArrayList<>(applying.size());
     for (Applying ap : applying) {
@@ -453,14 +450,14 @@ public final class UserActor
     }
     reservations.put(a.requestId(), new Reservation(List.copyOf(ids), a.reserveTokens(), now));
     dirty = true;
-    return new Admitted(userId, keyId, rate(applying, now));
+    return new Admitted(userId.value(), keyId, rate(applying, now));
   }
 
   /** The failure the client is told about: the one it must wait longest for (then the more specific kind). */
   private static Failure worse(Failure a, Failure b) {
     if (a == null) return b;
     if (b.retryAfter() != a.retryAfter()) return b.retryAfter() > a.retryAfter() ? b : a;
-    return b.priority() > a.priority() ? b : a;
+    return b.reason().compareTo(a.reason()) > 0 ? b : a;
   }
 
   private static long secondsUntil(Instant now, Instant end) {
@@ -612,8 +609,8 @@ public final class UserActor
     if (s.created()) {
       index.userCreated(userId);
       for (Key k : s.keys().values()) {
-        if (k.revokedAt() == null) index.keyCreated(userId, k.id(), k.digest());
-        else index.keyRevoked(userId, k.id());
+        if (k.revokedAt() == null) index.keyCreated(userId, KeyId.of(k.id()), k.digest());
+        else index.keyRevoked(userId, KeyId.of(k.id()));
       }
     }
   }
@@ -630,7 +627,7 @@ public final class UserActor
     List<KeyView> keys = s.keys().values().stream()
         .sorted(Comparator.comparing(Key::createdAt).thenComparing(Key::id))
         .map(Key::view).toList();
-    return new UserView(userId, s.groups(), s.createdAt(), s.source(), s.limits(), effective(s), keys, requests, tokens, u.inFlight);
+    return new UserView(userId.value(), s.groups(), s.createdAt(), s.source(), s.limits(), effective(s), keys, requests, tokens, u.inFlight);
   }
 
   // ---------------------------------------------------------------- events and recovery
@@ -655,22 +652,12 @@ public final class UserActor
     return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::restore).build();
   }
 
-  // ---------------------------------------------------------------- validation
+  // ---------------------------------------------------------------- helpers
 
-  private static List<String> validGroups(List<String> groups) {
-    if (groups == null) return List.of();
-    Set<String> out = new LinkedHashSet<>();
-    for (String g : groups) {
-      if (g == null || g.isBlank() || g.length() > MAX_TEXT) {
-        throw new IllegalArgumentException("a group name is 1 to " + MAX_TEXT + " characters, not blank");
-      }
-      out.add(g);
-    }
-    return List.copyOf(out);
+  private static <T> List<T> distinct(List<T> values) {
+    return values == null ? List.of() : List.copyOf(new LinkedHashSet<>(values));
   }
 
-  private static String modelId(String model) {
-    if (model == null || !CoreSettings.SERVICE_ID.matcher(model).matches()) throw new IllegalArgumentException("invalid model id: " + model);
-    return model;
-  }
+  /** Events keep plain strings: the stored format predates the id types, and replays whatever was written. */
+  private static List<String> names(List<GroupName> groups) { return groups.stream().map(GroupName::value).toList(); }
 }

@@ -15,11 +15,18 @@ import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import sluice.core.AdminRefusal;
 import sluice.core.Asks;
+import sluice.core.ids.GroupName;
+import sluice.core.ids.KeyId;
+import sluice.core.ids.KeyName;
+import sluice.core.ids.ServiceId;
+import sluice.core.ids.UserId;
 
 /**
  * The edge's way to the users: starts the sharded {@link UserActor}s (they passivate themselves when idle) and wraps
- * the asks. Invalid input is answered with a Refused ({@code invalid_request}) without reaching an actor.
+ * the asks. A command that refuses its own fields is answered with a Refused ({@code invalid_request}) without
+ * reaching an actor.
  */
 public final class UserDirectory {
   private final ClusterSharding sharding;
@@ -36,13 +43,21 @@ public final class UserDirectory {
 
   public static UserDirectory start(ActorSystem<?> system, UserSettings settings, KeyIndex index, Clock clock, Duration askTimeout) {
     ClusterSharding sharding = ClusterSharding.get(system);
-    sharding.init(Entity.of(UserActor.TYPE_KEY, ctx -> UserActor.isValidUserId(ctx.getEntityId())
-            ? UserActor.create(ctx.getEntityId(), settings, index, clock, ctx.getShard())
+    sharding.init(Entity.of(UserActor.TYPE_KEY, ctx -> UserId.isValid(ctx.getEntityId())
+            ? UserActor.create(UserId.of(ctx.getEntityId()), settings, index, clock, ctx.getShard())
             : Behaviors.stopped())                      // never sent by this directory; a bad id must not crash the shard
         .withStopMessage(UserActor.Stop.INSTANCE)
-        // The actor passivates itself, and only with nothing in flight: automatic passivation would drop reservations.
-        .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()));
+        .withSettings(shardingSettings(system)));
     return new UserDirectory(sharding, settings, index, askTimeout);
+  }
+
+  /**
+   * Users are not remembered: a user actor holds no work that must resume after a restart (counters are checkpointed,
+   * reservations expire), so remembering every user who ever sent a request would only start them all again. The
+   * actor passivates itself, and only with nothing in flight: automatic passivation would drop reservations.
+   */
+  static ClusterShardingSettings shardingSettings(ActorSystem<?> system) {
+    return ClusterShardingSettings.create(system).withRememberEntities(false).withNoPassivationStrategy();
   }
 
   public UserSettings settings() { return settings; }
@@ -51,60 +66,58 @@ public final class UserDirectory {
   public Optional<KeyRef> keyByDigest(String digest) { return index.byDigest(digest); }
 
   /** Every user ever created (on any node, once the index has seen it), sorted. */
-  public List<String> userIds() { return index.users(); }
+  public List<UserId> userIds() { return index.users(); }
 
-  public CompletionStage<Admission> admit(String userId, String requestId, Credential credential, String model, long reserveTokens) {
+  public CompletionStage<Admission> admit(UserId userId, String requestId, Credential credential, ServiceId model, long reserveTokens) {
     Function<ActorRef<Admission>, UserActor.Command> admit =
         replyTo -> new UserActor.Admit(requestId, credential, model, reserveTokens, replyTo);
-    String invalid = invalid(userId, admit);
+    String invalid = invalid(admit);
     if (invalid != null) {
-      return CompletableFuture.completedFuture(
-          new Admission.Refused(400, "invalid_request_error", "invalid_request", invalid, -1, null, RateInfo.NONE));
+      return CompletableFuture.completedFuture(new Admission.Refused(AdmissionRefusal.INVALID_REQUEST, invalid, -1, null, RateInfo.NONE));
     }
     return Asks.plain(ref(userId).ask(admit::apply, askTimeout));
   }
 
   /** Ends an admitted request with its real usage. */
-  public void settle(String userId, String requestId, long promptTokens, long completionTokens) {
-    if (!UserActor.isValidUserId(userId) || requestId == null) return;
+  public void settle(UserId userId, String requestId, long promptTokens, long completionTokens) {
+    if (requestId == null) return;
     ref(userId).tell(new UserActor.Settle(requestId, Math.max(0, promptTokens), Math.max(0, completionTokens)));
   }
 
-  public CompletionStage<UserReply> create(String userId, List<String> groups, UserLimits limits) {
+  public CompletionStage<UserReply> create(UserId userId, List<GroupName> groups, UserLimits limits) {
     return ask(userId, replyTo -> new UserActor.CreateUser(groups, limits, replyTo));
   }
 
-  public CompletionStage<UserReply> get(String userId) {
+  public CompletionStage<UserReply> get(UserId userId) {
     return ask(userId, UserActor.GetUser::new);
   }
 
-  public CompletionStage<UserReply> update(String userId, Optional<List<String>> groups, Optional<UserLimits> limits) {
+  public CompletionStage<UserReply> update(UserId userId, Optional<List<GroupName>> groups, Optional<UserLimits> limits) {
     return ask(userId, replyTo -> new UserActor.UpdateUser(groups, limits, replyTo));
   }
 
   /** @param digest the SHA-256 hex digest of the key's secret (the secret never leaves the edge) */
-  public CompletionStage<UserReply> createKey(String userId, String keyId, String digest, String name, Instant expiresAt,
-                                              List<String> models, Limits limits) {
+  public CompletionStage<UserReply> createKey(UserId userId, KeyId keyId, String digest, KeyName name, Instant expiresAt,
+                                              List<ServiceId> models, Limits limits) {
     return ask(userId, replyTo -> new UserActor.CreateKey(keyId, digest, name, expiresAt, models, limits, replyTo));
   }
 
   /** Revokes a key, found through the index; a key the index does not know is key_not_found. */
-  public CompletionStage<UserReply> revokeKey(String keyId) {
+  public CompletionStage<UserReply> revokeKey(KeyId keyId) {
     return index.userOfKey(keyId)
         .map(user -> ask(user, replyTo -> new UserActor.RevokeKey(keyId, replyTo)))
-        .orElseGet(() -> CompletableFuture.completedFuture(new UserReply.Refused("key_not_found", "no key " + keyId)));
+        .orElseGet(() -> CompletableFuture.completedFuture(new UserReply.Refused(AdminRefusal.KEY_NOT_FOUND, "no key " + keyId)));
   }
 
-  private CompletionStage<UserReply> ask(String userId, Function<ActorRef<UserReply>, UserActor.Command> command) {
-    String invalid = invalid(userId, command);
-    if (invalid != null) return CompletableFuture.completedFuture(new UserReply.Refused("invalid_request", invalid));
+  private CompletionStage<UserReply> ask(UserId userId, Function<ActorRef<UserReply>, UserActor.Command> command) {
+    String invalid = invalid(command);
+    if (invalid != null) return CompletableFuture.completedFuture(new UserReply.Refused(AdminRefusal.INVALID_REQUEST, invalid));
     return Asks.plain(ref(userId).ask(command::apply, askTimeout));
   }
 
   /** Builds the command once before asking (commands validate themselves), so bad input is a Refused, not a failed ask. */
-  private static <T> String invalid(String userId, Function<ActorRef<T>, UserActor.Command> command) {
+  private static <T> String invalid(Function<ActorRef<T>, UserActor.Command> command) {
     try {
-      UserActor.requireUserId(userId);
       command.apply(null);
       return null;
     } catch (IllegalArgumentException e) {
@@ -112,7 +125,7 @@ public final class UserDirectory {
     }
   }
 
-  private EntityRef<UserActor.Command> ref(String userId) {
-    return sharding.entityRefFor(UserActor.TYPE_KEY, userId);
+  private EntityRef<UserActor.Command> ref(UserId userId) {
+    return sharding.entityRefFor(UserActor.TYPE_KEY, userId.value());
   }
 }

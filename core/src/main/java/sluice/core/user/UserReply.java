@@ -1,5 +1,6 @@
 package sluice.core.user;
 
+import sluice.core.AdminRefusal;
 import sluice.core.CborSerializable;
 
 /** The answer to an admin command on a user. */
@@ -7,6 +8,6 @@ public sealed interface UserReply extends CborSerializable {
 
   record Done(UserView user) implements UserReply {}
 
-  /** Codes: user_exists (409), user_not_found, key_not_found (404), key_exists (409), invalid_request (400). */
-  record Refused(String code, String message) implements UserReply {}
+  /** Nothing changed: user_exists, user_not_found, key_exists, key_not_found or invalid_request, and why. */
+  record Refused(AdminRefusal reason, String message) implements UserReply {}
 }

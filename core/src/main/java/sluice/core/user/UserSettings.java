@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import sluice.core.ids.GroupName;
 
 /**
  * {@code sluice.users}: the limits by group and the user actors' timings, read once at start-up.
@@ -32,9 +33,9 @@ public record UserSettings(UserLimits defaultLimits, List<Group> groups, long de
   private static final Set<String> GROUP_FIELDS = Set.of("name", "limits");
 
   /** The default limits of the users in group {@code name}. */
-  public record Group(String name, UserLimits limits) {
+  public record Group(GroupName name, UserLimits limits) {
     public Group {
-      if (name == null || name.isBlank()) throw new IllegalArgumentException("a group needs a name");
+      if (name == null) throw new IllegalArgumentException("a group needs a name");
       limits = limits == null ? UserLimits.NONE : limits;
     }
   }
@@ -50,7 +51,7 @@ public record UserSettings(UserLimits defaultLimits, List<Group> groups, long de
 
   /** The limits of a user in {@code userGroups}: those of the first configured group it is in, else the defaults. */
   public UserLimits limitsFor(List<String> userGroups) {
-    for (Group g : groups) if (userGroups.contains(g.name())) return g.limits();
+    for (Group g : groups) if (userGroups.contains(g.name().value())) return g.limits();
     return defaultLimits;
   }
 
@@ -71,13 +72,13 @@ public record UserSettings(UserLimits defaultLimits, List<Group> groups, long de
       for (String k : o.keySet()) {
         if (!GROUP_FIELDS.contains(k)) throw new ConfigException.BadValue(v.origin(), path + "." + k, "unknown field (name or limits)");
       }
-      if (o.get("name") == null || o.get("name").valueType() != ConfigValueType.STRING
-          || ((String) o.get("name").unwrapped()).isBlank()) {
+      if (o.get("name") == null || o.get("name").valueType() != ConfigValueType.STRING) {
         throw new ConfigException.BadValue(v.origin(), path + ".name", "every group needs a name");
       }
       String name = (String) o.get("name").unwrapped();
+      if (!GroupName.isValid(name)) throw new ConfigException.BadValue(v.origin(), path + ".name", "group names are " + GroupName.RULE);
       if (!names.add(name)) throw new ConfigException.BadValue(v.origin(), path + ".name", "group '" + name + "' is listed twice");
-      groups.add(new Group(name, o.get("limits") == null ? UserLimits.NONE : limits(o.get("limits"), path + ".limits")));
+      groups.add(new Group(GroupName.of(name), o.get("limits") == null ? UserLimits.NONE : limits(o.get("limits"), path + ".limits")));
     }
     long maxTokens = c.getLong("default-max-tokens");
     if (maxTokens < 1) throw new ConfigException.BadValue(c.origin(), base + ".default-max-tokens", "must be >= 1");

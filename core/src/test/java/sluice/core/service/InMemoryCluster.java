@@ -10,6 +10,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterFailure;
 import sluice.core.cluster.ClusterGateway;
 import sluice.core.cluster.JobSnapshot;
 import sluice.core.cluster.ProbeOutcome;
@@ -35,7 +36,7 @@ final class InMemoryCluster implements ClusterGateway {
     submits.incrementAndGet();
     if (failNextSubmits > 0) {
       failNextSubmits--;
-      return CompletableFuture.failedFuture(new ClusterException("scheduler_error", 503, "sbatch: error: QOSMaxSubmitJobPerUserLimit", true));
+      return CompletableFuture.failedFuture(new ClusterException(ClusterFailure.SCHEDULER_ERROR, "sbatch: error: QOSMaxSubmitJobPerUserLimit"));
     }
     String id = Integer.toString(ids.incrementAndGet());
     JobSnapshot job = new JobSnapshot(id, service, tag, SlurmState.PENDING, null, null, null, "Priority", null);

@@ -123,7 +123,8 @@ class ServiceActorTest {
     var reply = assertInstanceOf(LeaseReply.Unavailable.class, acquire(service, probe, "l"));
     assertTrue(reply.retryAfterSeconds() >= 4 && reply.retryAfterSeconds() <= 5,
         "a replica is starting: the rest of the assumed 5 s start-up, got " + reply.retryAfterSeconds());
-    assertTrue(reply.reason().contains("within"), reply.reason());
+    assertEquals(LeaseRefusal.QUEUE_TIMEOUT, reply.reason());
+    assertTrue(reply.message().contains("within"), reply.message());
   }
 
   @Test void aFullQueueRefusesAtOnce() {
@@ -133,7 +134,8 @@ class ServiceActorTest {
     service.tell(new ServiceActor.Acquire("a", "u", null, first.getRef()));
     TestProbe<LeaseReply> second = testKit.createTestProbe();
     var reply = assertInstanceOf(LeaseReply.Unavailable.class, acquire(service, second, "b"));
-    assertTrue(reply.reason().contains("queue"), reply.reason());
+    assertEquals(LeaseRefusal.QUEUE_FULL, reply.reason());
+    assertTrue(reply.message().contains("queue"), reply.message());
     assertEquals(1, status(service).queue().length());
   }
 
@@ -397,13 +399,13 @@ class ServiceActorTest {
     String job = readyJob(service, 1);
     TestProbe<AdminReply> admin = testKit.createTestProbe();
     service.tell(new ServiceActor.SetScale(3, 1, admin.getRef()));
-    assertEquals("invalid_scale", assertInstanceOf(AdminReply.Refused.class, admin.receiveMessage()).code());
+    assertEquals("invalid_scale", assertInstanceOf(AdminReply.Refused.class, admin.receiveMessage()).reason().label());
     service.tell(new ServiceActor.SetScale(2, 3, admin.getRef()));
     var done = assertInstanceOf(AdminReply.Done.class, admin.receiveMessage());
     assertEquals(2, done.status().minReplicas());
     awaitSubmits(2);
     service.tell(new ServiceActor.DrainReplica("no-such-job", admin.getRef()));
-    assertEquals("replica_not_found", assertInstanceOf(AdminReply.Refused.class, admin.receiveMessage()).code());
+    assertEquals("replica_not_found", assertInstanceOf(AdminReply.Refused.class, admin.receiveMessage()).reason().label());
     service.tell(new ServiceActor.DrainReplica(job, admin.getRef()));
     assertInstanceOf(AdminReply.Done.class, admin.receiveMessage());
     testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {

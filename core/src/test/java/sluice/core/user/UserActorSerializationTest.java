@@ -16,6 +16,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import sluice.core.ids.GroupName;
+import sluice.core.ids.KeyId;
+import sluice.core.ids.KeyName;
+import sluice.core.ids.ServiceId;
+import sluice.core.ids.UserId;
 import sluice.core.user.UserActor.Command;
 import sluice.core.user.UserActor.Event;
 import sluice.core.user.UserActor.State;
@@ -30,34 +35,34 @@ class UserActorSerializationTest {
 
   private final TestClock clock = new TestClock(START);
   private final UserSettings settings = new UserSettings(UserLimits.NONE,
-      List.of(new UserSettings.Group("staff", new UserLimits(UserActorTest.requests(Window.MINUTE, 100),
+      List.of(new UserSettings.Group(GroupName.of("staff"), new UserLimits(UserActorTest.requests(Window.MINUTE, 100),
           Map.of("big", UserActorTest.concurrent(1))))),
       1024, Duration.ofMinutes(15), Duration.ofMillis(50), Duration.ofMinutes(10), "unused");
   private final EventSourcedBehaviorTestKit<Command, Event, State> es =
-      EventSourcedBehaviorTestKit.create(testKit.system(), UserActor.create("alice@example.org", settings, KeyIndex.empty(), clock));
+      EventSourcedBehaviorTestKit.create(testKit.system(), UserActor.create(UserId.of("alice@example.org"), settings, KeyIndex.empty(), clock));
 
   @BeforeEach void clear() { es.clear(); }
 
   @Test void theWholeProtocolSerializes() {
-    var created = es.<UserReply>runCommand(r -> new UserActor.CreateUser(List.of("staff"),
+    var created = es.<UserReply>runCommand(r -> new UserActor.CreateUser(UserActorTest.groups("staff"),
         new UserLimits(new Limits(Map.of(Window.DAY, 1000L), Map.of(Window.MONTH, 10L), 3), Map.of()), r));
     assertInstanceOf(UserReply.Done.class, created.reply());
-    es.<UserReply>runCommand(r -> new UserActor.CreateKey("key_1", UserActorTest.digest("s1"), "laptop",
-        START.plus(Duration.ofDays(1)), List.of("big"), new Limits(Map.of(Window.HOUR, 5L), Map.of(), 1), r));
-    var admitted = es.<Admission>runCommand(r -> new UserActor.Admit("r1", new Credential.ApiKey(UserActorTest.digest("s1")), "big", 4, r));
+    es.<UserReply>runCommand(r -> new UserActor.CreateKey(KeyId.of("key_1"), UserActorTest.digest("s1"), KeyName.of("laptop"),
+        START.plus(Duration.ofDays(1)), List.of(ServiceId.of("big")), new Limits(Map.of(Window.HOUR, 5L), Map.of(), 1), r));
+    var admitted = es.<Admission>runCommand(r -> new UserActor.Admit("r1", new Credential.ApiKey(UserActorTest.digest("s1")), ServiceId.of("big"), 4, r));
     var a = assertInstanceOf(Admission.Admitted.class, admitted.reply());
     assertEquals("key_1", a.keyId());
-    var refused = es.<Admission>runCommand(r -> new UserActor.Admit("r2", new Credential.ApiKey(UserActorTest.digest("s1")), "big", 4, r));
-    assertEquals("concurrency_limit_exceeded", assertInstanceOf(Admission.Refused.class, refused.reply()).code());
+    var refused = es.<Admission>runCommand(r -> new UserActor.Admit("r2", new Credential.ApiKey(UserActorTest.digest("s1")), ServiceId.of("big"), 4, r));
+    assertEquals(AdmissionRefusal.CONCURRENCY_LIMIT, assertInstanceOf(Admission.Refused.class, refused.reply()).reason());
     es.runCommand(new UserActor.Settle("r1", 1, 2));
-    var trusted = es.<Admission>runCommand(r -> new UserActor.Admit("r3", new Credential.Trusted("config:demo", "config", List.of("staff")), "small", 4, r));
+    var trusted = es.<Admission>runCommand(r -> new UserActor.Admit("r3", new Credential.Trusted("config:demo", "config", UserActorTest.groups("staff")), ServiceId.of("small"), 4, r));
     assertInstanceOf(Admission.Admitted.class, trusted.reply());
-    var updated = es.<UserReply>runCommand(r -> new UserActor.UpdateUser(Optional.of(List.of("staff", "x")), Optional.of(UserLimits.NONE), r));
+    var updated = es.<UserReply>runCommand(r -> new UserActor.UpdateUser(Optional.of(UserActorTest.groups("staff", "x")), Optional.of(UserLimits.NONE), r));
     assertEquals(2, updated.events().stream().filter(e -> !(e instanceof UserActor.CountersSaved)).count());
-    es.<UserReply>runCommand(r -> new UserActor.RevokeKey("key_1", r));
+    es.<UserReply>runCommand(r -> new UserActor.RevokeKey(KeyId.of("key_1"), r));
     // The checkpoint (a timer) persists the counters; the journal serializes them too.
     testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
-      assertTrue(es.persistenceTestKit().persistedInStorage(UserActor.persistenceId("alice@example.org").id()).stream()
+      assertTrue(es.persistenceTestKit().persistedInStorage(UserActor.persistenceId(UserId.of("alice@example.org")).id()).stream()
           .filter(e -> e instanceof UserActor.CountersSaved).map(e -> (UserActor.CountersSaved) e)
           .flatMap(c -> c.scopes().stream()).filter(sc -> sc.scope().equals("user")).flatMap(sc -> sc.windows().stream())
           .anyMatch(w -> w.window() == Window.MINUTE && w.requests() == 2 && w.tokens() == 7));
@@ -74,12 +79,12 @@ class UserActorSerializationTest {
 
   @Test void aUserRecoversFromASnapshot() {
     es.<UserReply>runCommand(r -> new UserActor.CreateUser(List.of(), UserLimits.NONE, r));
-    es.<UserReply>runCommand(r -> new UserActor.CreateKey("key_1", UserActorTest.digest("s1"), "", null, List.of(), Limits.NONE, r));
+    es.<UserReply>runCommand(r -> new UserActor.CreateKey(KeyId.of("key_1"), UserActorTest.digest("s1"), KeyName.NONE, null, List.of(), Limits.NONE, r));
     for (int i = 0; i < 110; i++) {
       int n = i;
-      es.<UserReply>runCommand(r -> new UserActor.UpdateUser(Optional.of(List.of("g" + n)), Optional.empty(), r));
+      es.<UserReply>runCommand(r -> new UserActor.UpdateUser(Optional.of(UserActorTest.groups("g" + n)), Optional.empty(), r));
     }
-    assertTrue(es.snapshotTestKit().orElseThrow().persistedInStorage(UserActor.persistenceId("alice@example.org").id())
+    assertTrue(es.snapshotTestKit().orElseThrow().persistedInStorage(UserActor.persistenceId(UserId.of("alice@example.org")).id())
         .size() > 0, "a snapshot was taken");
     State s = es.restart().state();
     assertEquals(List.of("g109"), s.groups());

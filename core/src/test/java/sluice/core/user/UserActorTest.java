@@ -34,6 +34,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import sluice.core.user.Admission.Admitted;
 import sluice.core.user.Admission.Refused;
+import sluice.core.ids.GroupName;
+import sluice.core.ids.KeyId;
+import sluice.core.ids.KeyName;
+import sluice.core.ids.ServiceId;
+import sluice.core.ids.UserId;
 import sluice.core.user.UserActor.Command;
 
 @ExtendWith(LogCapturingExtension.class)
@@ -71,7 +76,13 @@ class UserActorTest {
 
   static Limits concurrent(int n) { return new Limits(Map.of(), Map.of(), n); }
 
-  private ActorRef<Command> spawn() { return testKit.spawn(UserActor.create(user, settings, index, clock)); }
+  private ActorRef<Command> spawn() { return testKit.spawn(UserActor.create(UserId.of(user), settings, index, clock)); }
+
+  static List<GroupName> groups(String... names) { return java.util.Arrays.stream(names).map(GroupName::of).toList(); }
+
+  private static UserReply revoke(ActorRef<Command> ref, String keyId) {
+    return ask(ref, r -> new UserActor.RevokeKey(KeyId.of(keyId), r));
+  }
 
   private static UserReply ask(ActorRef<Command> ref, Function<ActorRef<UserReply>, Command> command) {
     TestProbe<UserReply> probe = testKit.createTestProbe();
@@ -82,18 +93,19 @@ class UserActorTest {
   private static UserView done(UserReply reply) { return assertInstanceOf(UserReply.Done.class, reply).user(); }
 
   private static UserView create(ActorRef<Command> ref, List<String> groups, UserLimits limits) {
-    return done(ask(ref, r -> new UserActor.CreateUser(groups, limits, r)));
+    return done(ask(ref, r -> new UserActor.CreateUser(groups.stream().map(GroupName::of).toList(), limits, r)));
   }
 
   private static UserView view(ActorRef<Command> ref) { return done(ask(ref, UserActor.GetUser::new)); }
 
   private static UserReply createKey(ActorRef<Command> ref, String keyId, String secret, List<String> models, Limits limits, Instant expiresAt) {
-    return ask(ref, r -> new UserActor.CreateKey(keyId, digest(secret), "test key", expiresAt, models, limits, r));
+    return ask(ref, r -> new UserActor.CreateKey(KeyId.of(keyId), digest(secret), KeyName.of("test key"), expiresAt,
+        models.stream().map(ServiceId::of).toList(), limits, r));
   }
 
   private Admission admit(ActorRef<Command> ref, String requestId, Credential credential, String model, long reserve) {
     TestProbe<Admission> probe = testKit.createTestProbe();
-    ref.tell(new UserActor.Admit(requestId, credential, model, reserve, probe.getRef()));
+    ref.tell(new UserActor.Admit(requestId, credential, ServiceId.of(model), reserve, probe.getRef()));
     return probe.receiveMessage(Duration.ofSeconds(5));
   }
 
@@ -101,11 +113,11 @@ class UserActorTest {
     return admit(ref, "req-" + requestIds.incrementAndGet(), new Credential.ApiKey(digest(secret)), model, reserve);
   }
 
-  /** A user with one key "k1" (secret "s1") and these limits of its own. */
+  /** A user with one key "key_1" (secret "s1") and these limits of its own. */
   private ActorRef<Command> userWithKey(UserLimits limits) {
     var ref = spawn();
     create(ref, List.of(), limits);
-    done(createKey(ref, "k1", "s1", List.of(), Limits.NONE, null));
+    done(createKey(ref, "key_1", "s1", List.of(), Limits.NONE, null));
     return ref;
   }
 
@@ -117,7 +129,7 @@ class UserActorTest {
     var ref = userWithKey(UserLimits.NONE);
     var a = assertInstanceOf(Admitted.class, admit(ref, "s1", "m", 10));
     assertEquals(user, a.userId());
-    assertEquals("k1", a.keyId());
+    assertEquals("key_1", a.keyId());
     assertEquals(RateInfo.NONE.requests(), a.rate().requests());
     assertEquals(1, view(ref).inFlight());
   }
@@ -125,63 +137,58 @@ class UserActorTest {
   @Test void anUnknownKeyOrUserIsRefusedAs401() {
     var ref = userWithKey(UserLimits.NONE);
     var r = assertInstanceOf(Refused.class, admit(ref, "not-the-secret", "m", 10));
-    assertEquals(401, r.status());
-    assertEquals("invalid_request_error", r.type());
-    assertEquals("invalid_api_key", r.code());
+    assertEquals(AdmissionRefusal.UNKNOWN_KEY, r.reason());
     assertEquals("Incorrect API key provided", r.message());
     assertEquals(-1, r.retryAfterSeconds());
 
-    var nobody = testKit.spawn(UserActor.create("nobody-" + user, settings, index, clock));
-    assertEquals("invalid_api_key", assertInstanceOf(Refused.class, admit(nobody, "s1", "m", 10)).code());
-    assertEquals("user_not_found", assertInstanceOf(UserReply.Refused.class, ask(nobody, UserActor.GetUser::new)).code());
+    var nobody = testKit.spawn(UserActor.create(UserId.of("nobody-" + user), settings, index, clock));
+    assertEquals(AdmissionRefusal.UNKNOWN_KEY, assertInstanceOf(Refused.class, admit(nobody, "s1", "m", 10)).reason());
+    assertEquals("user_not_found", assertInstanceOf(UserReply.Refused.class, ask(nobody, UserActor.GetUser::new)).reason().label());
   }
 
   @Test void aRevokedKeyIsRefusedAndRevokingTwiceKeepsTheFirstTime() {
     var ref = userWithKey(UserLimits.NONE);
     Instant first = clock.instant();
-    done(ask(ref, r -> new UserActor.RevokeKey("k1", r)));
+    done(revoke(ref, "key_1"));
     clock.advance(Duration.ofMinutes(1));
-    UserView again = done(ask(ref, r -> new UserActor.RevokeKey("k1", r)));
+    UserView again = done(revoke(ref, "key_1"));
     assertEquals(first, again.keys().get(0).revokedAt());
     var r = assertInstanceOf(Refused.class, admit(ref, "s1", "m", 10));
-    assertEquals(401, r.status());
-    assertEquals("key_revoked", r.code());
-    assertEquals("k1", r.keyId());
-    assertEquals("key_not_found", assertInstanceOf(UserReply.Refused.class, ask(ref, x -> new UserActor.RevokeKey("k9", x))).code());
+    assertEquals(AdmissionRefusal.KEY_REVOKED, r.reason());
+    assertEquals("key_1", r.keyId());
+    assertEquals("key_not_found", assertInstanceOf(UserReply.Refused.class, revoke(ref, "key_9")).reason().label());
   }
 
   @Test void anExpiredKeyIsRefused() {
     var ref = spawn();
     create(ref, List.of(), UserLimits.NONE);
-    done(createKey(ref, "k1", "s1", List.of(), Limits.NONE, START.plus(Duration.ofHours(1))));
+    done(createKey(ref, "key_1", "s1", List.of(), Limits.NONE, START.plus(Duration.ofHours(1))));
     assertInstanceOf(Admitted.class, admit(ref, "s1", "m", 10));
     clock.advance(Duration.ofHours(1));
     var r = assertInstanceOf(Refused.class, admit(ref, "s1", "m", 10));
-    assertEquals(401, r.status());
-    assertEquals("key_expired", r.code());
+    assertEquals(AdmissionRefusal.KEY_EXPIRED, r.reason());
     assertEquals("invalid_request", assertInstanceOf(UserReply.Refused.class,
-        createKey(ref, "k2", "s2", List.of(), Limits.NONE, clock.instant())).code(), "a key cannot expire in the past");
+        createKey(ref, "key_2", "s2", List.of(), Limits.NONE, clock.instant())).reason().label(), "a key cannot expire in the past");
   }
 
   @Test void aKeyLimitedToModelsRefusesOthersWith403() {
     var ref = spawn();
     create(ref, List.of(), UserLimits.NONE);
-    done(createKey(ref, "k1", "s1", List.of("small"), Limits.NONE, null));
+    done(createKey(ref, "key_1", "s1", List.of("small"), Limits.NONE, null));
     assertInstanceOf(Admitted.class, admit(ref, "s1", "small", 10));
     var r = assertInstanceOf(Refused.class, admit(ref, "s1", "big", 10));
-    assertEquals(403, r.status());
-    assertEquals("model_not_allowed", r.code());
+    assertEquals(AdmissionRefusal.MODEL_NOT_ALLOWED, r.reason());
     assertTrue(r.message().contains("big"), r.message());
   }
 
   @Test void duplicateKeysAndUsersAreRefused() {
     var ref = userWithKey(UserLimits.NONE);
     assertEquals("user_exists", assertInstanceOf(UserReply.Refused.class,
-        ask(ref, r -> new UserActor.CreateUser(List.of(), UserLimits.NONE, r))).code());
-    assertEquals("key_exists", assertInstanceOf(UserReply.Refused.class, createKey(ref, "k1", "other", List.of(), Limits.NONE, null)).code());
-    assertEquals("key_exists", assertInstanceOf(UserReply.Refused.class, createKey(ref, "k2", "s1", List.of(), Limits.NONE, null)).code());
-    var nobody = testKit.spawn(UserActor.create("nobody-" + user, settings, index, clock));
-    assertEquals("user_not_found", assertInstanceOf(UserReply.Refused.class, createKey(nobody, "k3", "s3", List.of(), Limits.NONE, null)).code());
+        ask(ref, r -> new UserActor.CreateUser(List.of(), UserLimits.NONE, r))).reason().label());
+    assertEquals("key_exists", assertInstanceOf(UserReply.Refused.class, createKey(ref, "key_1", "other", List.of(), Limits.NONE, null)).reason().label());
+    assertEquals("key_exists", assertInstanceOf(UserReply.Refused.class, createKey(ref, "key_2", "s1", List.of(), Limits.NONE, null)).reason().label());
+    var nobody = testKit.spawn(UserActor.create(UserId.of("nobody-" + user), settings, index, clock));
+    assertEquals("user_not_found", assertInstanceOf(UserReply.Refused.class, createKey(nobody, "key_3", "s3", List.of(), Limits.NONE, null)).reason().label());
   }
 
   // ---------------------------------------------------------------- windows
@@ -196,9 +203,7 @@ class UserActorTest {
       assertEquals(1 - i, a.rate().requests().get(0).remaining());
     }
     var r = assertInstanceOf(Refused.class, admit(ref, "s1", "m", 10));
-    assertEquals(429, r.status());
-    assertEquals("requests", r.type());
-    assertEquals("rate_limit_exceeded", r.code());
+    assertEquals(AdmissionRefusal.REQUEST_RATE_LIMIT, r.reason());
     assertEquals(retryAfter, r.retryAfterSeconds());
     assertEquals("Rate limit reached: 2 requests per " + label + " for user " + user + "; retry in " + retryAfter + " s", r.message());
     assertEquals(List.of(new RateInfo.WindowState(w, 2, 0, w.end(START))), r.rate().requests());
@@ -207,16 +212,14 @@ class UserActorTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"minute, 30, tokens, rate_limit_exceeded", "hour, 2370, tokens, rate_limit_exceeded",
-      "day, 49170, insufficient_quota, insufficient_quota", "month, 1517970, insufficient_quota, insufficient_quota"})
-  void tokensAboveAWindowsLimitAreRefusedUntilTheWindowEnds(String label, long retryAfter, String type, String code) {
+  @CsvSource({"minute, 30, TOKEN_RATE_LIMIT", "hour, 2370, TOKEN_RATE_LIMIT", "day, 49170, TOKEN_BUDGET",
+      "month, 1517970, TOKEN_BUDGET"})
+  void tokensAboveAWindowsLimitAreRefusedUntilTheWindowEnds(String label, long retryAfter, AdmissionRefusal reason) {
     Window w = Window.fromLabel(label);
     var ref = userWithKey(userLimits(tokens(w, 1000)));
     assertInstanceOf(Admitted.class, admit(ref, "s1", "m", 600));
     var r = assertInstanceOf(Refused.class, admit(ref, "s1", "m", 600));
-    assertEquals(429, r.status());
-    assertEquals(type, r.type());
-    assertEquals(code, r.code());
+    assertEquals(reason, r.reason());
     assertEquals(retryAfter, r.retryAfterSeconds());
     assertTrue(r.message().contains("1000 tokens per " + label + " for user " + user + " (600 used, 600 requested)"), r.message());
     assertEquals(List.of(new RateInfo.WindowState(w, 1000, 400, w.end(START))), r.rate().tokens());
@@ -229,7 +232,7 @@ class UserActorTest {
     var ref = userWithKey(userLimits(new Limits(Map.of(Window.MINUTE, 0L), Map.of(Window.HOUR, 0L), null)));
     var r = assertInstanceOf(Refused.class, admit(ref, "s1", "m", 1));
     assertEquals(2370, r.retryAfterSeconds(), "the hour's token limit is the one to wait for");
-    assertEquals("tokens", r.type());
+    assertEquals(AdmissionRefusal.TOKEN_RATE_LIMIT, r.reason());
   }
 
   @Test void settlingReplacesTheReservationWithTheRealUsage() {
@@ -274,9 +277,7 @@ class UserActorTest {
     assertEquals(2, b.rate().concurrentLimit());
     assertEquals(2, b.rate().inFlight());
     var r = assertInstanceOf(Refused.class, admit(ref, "c", cred, "m", 1));
-    assertEquals(429, r.status());
-    assertEquals("requests", r.type());
-    assertEquals("concurrency_limit_exceeded", r.code());
+    assertEquals(AdmissionRefusal.CONCURRENCY_LIMIT, r.reason());
     assertEquals(1, r.retryAfterSeconds());
     assertEquals("Concurrency limit reached: 2 requests in flight for user " + user + "; retry in 1 s", r.message());
     ref.tell(new UserActor.Settle("a", 1, 1));
@@ -296,12 +297,12 @@ class UserActorTest {
   @Test void keyAndModelLimitsCountSeparatelyFromTheUser() {
     var ref = spawn();
     create(ref, List.of(), new UserLimits(Limits.NONE, Map.of("m1", requests(Window.MINUTE, 1))));
-    done(createKey(ref, "k1", "s1", List.of(), requests(Window.MINUTE, 1), null));
-    done(createKey(ref, "k2", "s2", List.of(), Limits.NONE, null));
+    done(createKey(ref, "key_1", "s1", List.of(), requests(Window.MINUTE, 1), null));
+    done(createKey(ref, "key_2", "s2", List.of(), Limits.NONE, null));
 
     assertInstanceOf(Admitted.class, admit(ref, "s1", "m2", 1));
     var byKey = assertInstanceOf(Refused.class, admit(ref, "s1", "m2", 1));
-    assertTrue(byKey.message().contains("for key k1"), byKey.message());
+    assertTrue(byKey.message().contains("for key key_1"), byKey.message());
     assertInstanceOf(Admitted.class, admit(ref, "s2", "m2", 1), "the other key has its own counters");
 
     assertInstanceOf(Admitted.class, admit(ref, "s2", "m1", 1));
@@ -315,7 +316,7 @@ class UserActorTest {
     var ref = spawn();
     create(ref, List.of(), new UserLimits(new Limits(Map.of(Window.MINUTE, 10L, Window.DAY, 100L), Map.of(), 5),
         Map.of("m", requests(Window.MINUTE, 3))));
-    done(createKey(ref, "k1", "s1", List.of(), new Limits(Map.of(), Map.of(), 2), null));
+    done(createKey(ref, "key_1", "s1", List.of(), new Limits(Map.of(), Map.of(), 2), null));
     var a = assertInstanceOf(Admitted.class, admit(ref, "s1", "m", 1));
     Instant minuteEnd = Window.MINUTE.end(START);
     assertEquals(List.of(new RateInfo.WindowState(Window.MINUTE, 3, 2, minuteEnd),
@@ -327,19 +328,19 @@ class UserActorTest {
   // ---------------------------------------------------------------- groups and overrides
 
   private static final List<UserSettings.Group> GROUPS = List.of(
-      new UserSettings.Group("staff", userLimits(requests(Window.MINUTE, 3))),
-      new UserSettings.Group("students", new UserLimits(new Limits(Map.of(Window.MINUTE, 1L), Map.of(Window.DAY, 1000L), null), Map.of())));
+      new UserSettings.Group(GroupName.of("staff"), userLimits(requests(Window.MINUTE, 3))),
+      new UserSettings.Group(GroupName.of("students"), new UserLimits(new Limits(Map.of(Window.MINUTE, 1L), Map.of(Window.DAY, 1000L), null), Map.of())));
 
   @Test void usersGetTheirFirstConfiguredGroupsLimitsElseTheDefaults() {
     settings = settings(userLimits(requests(Window.MINUTE, 2)), GROUPS);
     var ref = spawn();
     UserView v = create(ref, List.of("students", "staff"), UserLimits.NONE);
     assertEquals(3L, v.effective().user().requests().get(Window.MINUTE), "staff comes first in the config");
-    done(createKey(ref, "k1", "s1", List.of(), Limits.NONE, null));
+    done(createKey(ref, "key_1", "s1", List.of(), Limits.NONE, null));
     for (int i = 0; i < 3; i++) assertInstanceOf(Admitted.class, admit(ref, "s1", "m", 1));
     assertInstanceOf(Refused.class, admit(ref, "s1", "m", 1));
 
-    UserView other = done(ask(ref, r -> new UserActor.UpdateUser(Optional.of(List.of("guests")), Optional.empty(), r)));
+    UserView other = done(ask(ref, r -> new UserActor.UpdateUser(Optional.of(groups("guests")), Optional.empty(), r)));
     assertEquals(2L, other.effective().user().requests().get(Window.MINUTE), "in no configured group: the defaults");
     assertEquals(List.of("guests"), view(ref).groups());
   }
@@ -348,7 +349,7 @@ class UserActorTest {
     settings = settings(UserLimits.NONE, GROUPS);
     var ref = spawn();
     create(ref, List.of("students"), userLimits(requests(Window.MINUTE, 5)));
-    done(createKey(ref, "k1", "s1", List.of(), Limits.NONE, null));
+    done(createKey(ref, "key_1", "s1", List.of(), Limits.NONE, null));
     UserView v = view(ref);
     assertEquals(5L, v.effective().user().requests().get(Window.MINUTE));
     assertEquals(1000L, v.effective().user().tokens().get(Window.DAY), "what the override leaves out comes from the group");
@@ -363,7 +364,7 @@ class UserActorTest {
   @Test void aTrustedIdentityCreatesItsUserOnFirstSightWithItsGroupsLimits() {
     settings = settings(UserLimits.NONE, GROUPS);
     var ref = spawn();
-    var cred = new Credential.Trusted("oidc:https://issuer", "oidc", List.of("students"));
+    var cred = new Credential.Trusted("oidc:https://issuer", "oidc", groups("students"));
     var a = assertInstanceOf(Admitted.class, admit(ref, "r1", cred, "m", 1));
     assertEquals("oidc:https://issuer", a.keyId());
     var r = assertInstanceOf(Refused.class, admit(ref, "r2", cred, "m", 1));
@@ -372,9 +373,9 @@ class UserActorTest {
     assertEquals("oidc", v.source());
     assertEquals(List.of("students"), v.groups());
     assertNotNull(v.createdAt());
-    assertEquals(List.of(user), index.users());
+    assertEquals(List.of(UserId.of(user)), index.users());
 
-    var promoted = new Credential.Trusted("oidc:https://issuer", "oidc", List.of("staff"));
+    var promoted = new Credential.Trusted("oidc:https://issuer", "oidc", groups("staff"));
     assertInstanceOf(Admitted.class, admit(ref, "r3", promoted, "m", 1), "new groups from the token apply at once");
     assertEquals(List.of("staff"), view(ref).groups());
   }
@@ -411,7 +412,7 @@ class UserActorTest {
     assertInstanceOf(Admitted.class, admit(ref, "s1", "m", 10));
     PersistenceTestKit journal = PersistenceTestKit.create(testKit.system());
     testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
-      assertTrue(journal.persistedInStorage(UserActor.persistenceId(user).id()).stream()
+      assertTrue(journal.persistedInStorage(UserActor.persistenceId(UserId.of(user)).id()).stream()
           .anyMatch(e -> e instanceof UserActor.CountersSaved), "a checkpoint was written");
       return null;
     });
@@ -435,9 +436,9 @@ class UserActorTest {
 
   @Test void anIdleActorAsksItsShardToPassivateItOnlyWithNothingInFlight() {
     TestProbe<ClusterSharding.ShardCommand> shard = testKit.createTestProbe();
-    var ref = testKit.spawn(UserActor.create(user, settings, index, clock, shard.getRef()));
+    var ref = testKit.spawn(UserActor.create(UserId.of(user), settings, index, clock, shard.getRef()));
     create(ref, List.of(), UserLimits.NONE);
-    done(createKey(ref, "k1", "s1", List.of(), Limits.NONE, null));
+    done(createKey(ref, "key_1", "s1", List.of(), Limits.NONE, null));
     assertInstanceOf(Admitted.class, admit(ref, "a", new Credential.ApiKey(digest("s1")), "m", 10));
     clock.advance(Duration.ofMinutes(11));
     shard.expectNoMessage(Duration.ofMillis(300));             // a request is in flight
@@ -455,31 +456,31 @@ class UserActorTest {
 
   @Test void theLocalKeyIndexFollowsCreationAndRevocationBeforeTheReply() {
     var ref = userWithKey(UserLimits.NONE);
-    assertEquals(Optional.of(new KeyRef(user, "k1")), index.byDigest(digest("s1")));
-    assertEquals(List.of(user), index.users());
-    done(ask(ref, r -> new UserActor.RevokeKey("k1", r)));
-    assertEquals(Optional.of(new KeyRef(user, "k1")), index.byDigest(digest("s1")), "kept, so the actor can say 'revoked'");
-    assertEquals(Optional.of(user), index.userOfKey("k1"));
+    assertEquals(Optional.of(new KeyRef(UserId.of(user), KeyId.of("key_1"))), index.byDigest(digest("s1")));
+    assertEquals(List.of(UserId.of(user)), index.users());
+    done(revoke(ref, "key_1"));
+    assertEquals(Optional.of(new KeyRef(UserId.of(user), KeyId.of("key_1"))), index.byDigest(digest("s1")), "kept, so the actor can say 'revoked'");
+    assertEquals(Optional.of(UserId.of(user)), index.userOfKey(KeyId.of("key_1")));
   }
 
   @Test void aLoadedKeyIndexReplaysTheJournalAndFollowsNewKeys() throws Exception {
     var ref = spawn();
     create(ref, List.of(), UserLimits.NONE);
     String s1 = user + "-s1", s2 = user + "-s2", s3 = user + "-s3";       // other tests' users share the journal
-    done(createKey(ref, user + "-k1", s1, List.of(), Limits.NONE, null));
-    done(createKey(ref, user + "-k2", s2, List.of(), Limits.NONE, null));
-    done(ask(ref, r -> new UserActor.RevokeKey(user + "-k2", r)));
+    done(createKey(ref, "key_" + user + "-1", s1, List.of(), Limits.NONE, null));
+    done(createKey(ref, "key_" + user + "-2", s2, List.of(), Limits.NONE, null));
+    done(revoke(ref, "key_" + user + "-2"));
     KeyIndex loaded = KeyIndex.load(testKit.system(), PersistenceTestKitReadJournal.Identifier())
         .toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
     try {
-      assertEquals(Optional.of(new KeyRef(user, user + "-k1")), loaded.byDigest(digest(s1)));
-      assertEquals(Optional.of(new KeyRef(user, user + "-k2")), loaded.byDigest(digest(s2)), "revoked keys are kept");
-      assertEquals(Optional.of(user), loaded.userOfKey(user + "-k2"));
-      assertTrue(loaded.users().contains(user));
+      assertEquals(Optional.of(new KeyRef(UserId.of(user), KeyId.of("key_" + user + "-1"))), loaded.byDigest(digest(s1)));
+      assertEquals(Optional.of(new KeyRef(UserId.of(user), KeyId.of("key_" + user + "-2"))), loaded.byDigest(digest(s2)), "revoked keys are kept");
+      assertEquals(Optional.of(UserId.of(user)), loaded.userOfKey(KeyId.of("key_" + user + "-2")));
+      assertTrue(loaded.users().contains(UserId.of(user)));
 
-      done(createKey(ref, user + "-k3", s3, List.of(), Limits.NONE, null));      // written after the replay
+      done(createKey(ref, "key_" + user + "-3", s3, List.of(), Limits.NONE, null));      // written after the replay
       testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
-        assertEquals(Optional.of(new KeyRef(user, user + "-k3")), loaded.byDigest(digest(s3)));
+        assertEquals(Optional.of(new KeyRef(UserId.of(user), KeyId.of("key_" + user + "-3"))), loaded.byDigest(digest(s3)));
         return null;
       });
     } finally {
@@ -514,7 +515,7 @@ class UserActorTest {
         } catch (InterruptedException e) {
           return;
         }
-        for (int i = from; i < n; i += 4) ref.tell(new UserActor.Admit(prefix + "-" + i, cred, "m", 1, probes.get(i).getRef()));
+        for (int i = from; i < n; i += 4) ref.tell(new UserActor.Admit(prefix + "-" + i, cred, ServiceId.of("m"), 1, probes.get(i).getRef()));
       });
       thread.start();
       threads.add(thread);

@@ -1,7 +1,9 @@
 package sluice.core.user;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
@@ -14,6 +16,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.LogCapturingExtension;
+import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
@@ -22,6 +25,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import sluice.core.ids.GroupName;
+import sluice.core.ids.KeyId;
+import sluice.core.ids.KeyName;
+import sluice.core.ids.ServiceId;
+import sluice.core.ids.UserId;
 
 /** The edge's facade on a one-node cluster: sharding, validation before any ask, revocation through the index. */
 @ExtendWith(LogCapturingExtension.class)
@@ -30,6 +38,7 @@ class UserDirectoryTest {
           pekko.actor.provider = cluster
           pekko.remote.artery.canonical { hostname = "127.0.0.1", port = 0 }
           pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
+          pekko.cluster.sharding { remember-entities = on, remember-entities-store = eventsourced }
           """)
       .withFallback(PersistenceTestKitPlugin.getInstance().config())
       .withFallback(PersistenceTestKitSnapshotPlugin.config()).withFallback(ConfigFactory.load()));
@@ -49,59 +58,70 @@ class UserDirectoryTest {
 
   private static <T> T get(CompletionStage<T> stage) throws Exception { return stage.toCompletableFuture().get(15, TimeUnit.SECONDS); }
 
+  private static final UserId CAROL = UserId.of("carol");
+  private static final ServiceId M = ServiceId.of("m");
+
   @Test void createAKeyAdmitWithItAndRevokeItByKeyId() throws Exception {
-    assertInstanceOf(UserReply.Done.class, get(users.create("carol", List.of("staff"),
+    assertInstanceOf(UserReply.Done.class, get(users.create(CAROL, UserActorTest.groups("staff"),
         new UserLimits(UserActorTest.requests(Window.MINUTE, 2), Map.of()))));
     String digest = UserActorTest.digest("carol-secret");
+    KeyId key = KeyId.of("key_carol1");
     var created = assertInstanceOf(UserReply.Done.class,
-        get(users.createKey("carol", "key_carol1", digest, "ci", null, List.of(), Limits.NONE))).user();
+        get(users.createKey(CAROL, key, digest, KeyName.of("ci"), null, List.of(), Limits.NONE))).user();
     assertEquals("key_carol1", created.keys().get(0).id());
-    assertEquals(Optional.of(new KeyRef("carol", "key_carol1")), users.keyByDigest(digest));
-    assertTrue(users.userIds().contains("carol"));
+    assertEquals(Optional.of(new KeyRef(CAROL, key)), users.keyByDigest(digest));
+    assertTrue(users.userIds().contains(CAROL));
 
-    var a = assertInstanceOf(Admission.Admitted.class, get(users.admit("carol", "r1", new Credential.ApiKey(digest), "m", 10)));
+    var a = assertInstanceOf(Admission.Admitted.class, get(users.admit(CAROL, "r1", new Credential.ApiKey(digest), M, 10)));
     assertEquals(1, a.rate().requests().get(0).remaining());
-    users.settle("carol", "r1", 3, 4);
+    users.settle(CAROL, "r1", 3, 4);
     testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
-      var v = assertInstanceOf(UserReply.Done.class, get(users.get("carol"))).user();
+      var v = assertInstanceOf(UserReply.Done.class, get(users.get(CAROL))).user();
       assertEquals(7, v.tokens().get("minute"));
       assertEquals(0, v.inFlight());
       return null;
     });
 
-    var updated = assertInstanceOf(UserReply.Done.class, get(users.update("carol", Optional.empty(), Optional.of(UserLimits.NONE)))).user();
+    var updated = assertInstanceOf(UserReply.Done.class, get(users.update(CAROL, Optional.empty(), Optional.of(UserLimits.NONE)))).user();
     assertEquals(UserLimits.NONE, updated.limits());
 
-    var revoked = assertInstanceOf(UserReply.Done.class, get(users.revokeKey("key_carol1"))).user();
+    var revoked = assertInstanceOf(UserReply.Done.class, get(users.revokeKey(key))).user();
     assertTrue(revoked.keys().get(0).revokedAt() != null);
-    assertEquals(Optional.of(new KeyRef("carol", "key_carol1")), users.keyByDigest(digest), "still leads to its user");
-    assertEquals("key_revoked", assertInstanceOf(Admission.Refused.class,
-        get(users.admit("carol", "r2", new Credential.ApiKey(digest), "m", 10))).code());
+    assertEquals(Optional.of(new KeyRef(CAROL, key)), users.keyByDigest(digest), "still leads to its user");
+    assertEquals(AdmissionRefusal.KEY_REVOKED, assertInstanceOf(Admission.Refused.class,
+        get(users.admit(CAROL, "r2", new Credential.ApiKey(digest), M, 10))).reason());
   }
 
   @Test void unknownThingsAreRefusedWithTheirCodes() throws Exception {
-    assertEquals("key_not_found", assertInstanceOf(UserReply.Refused.class, get(users.revokeKey("key_nobody"))).code());
-    assertEquals("user_not_found", assertInstanceOf(UserReply.Refused.class, get(users.get("nobody"))).code());
+    assertEquals("key_not_found", assertInstanceOf(UserReply.Refused.class, get(users.revokeKey(KeyId.of("key_nobody"))))
+        .reason().label());
+    assertEquals("user_not_found", assertInstanceOf(UserReply.Refused.class, get(users.get(UserId.of("nobody")))).reason().label());
   }
 
   @Test void invalidInputIsRefusedWithAMessageWithoutAnAsk() throws Exception {
-    var badUser = assertInstanceOf(UserReply.Refused.class, get(users.create("no spaces", List.of(), UserLimits.NONE)));
-    assertEquals("invalid_request", badUser.code());
-    assertTrue(badUser.message().contains("invalid user id 'no spaces'"), badUser.message());
-    var badDigest = assertInstanceOf(UserReply.Refused.class, get(users.createKey("dave", "key_1", "not-hex", "", null, List.of(), Limits.NONE)));
+    var badUser = assertThrows(IllegalArgumentException.class, () -> UserId.of("no spaces"));
+    assertTrue(badUser.getMessage().contains("invalid user id 'no spaces'"), badUser.getMessage());
+    UserId dave = UserId.of("dave");
+    var badDigest = assertInstanceOf(UserReply.Refused.class,
+        get(users.createKey(dave, KeyId.of("key_1"), "not-hex", KeyName.NONE, null, List.of(), Limits.NONE)));
+    assertEquals("invalid_request", badDigest.reason().label());
     assertTrue(badDigest.message().contains("SHA-256"), badDigest.message());
-    var badKeyId = assertInstanceOf(UserReply.Refused.class,
-        get(users.createKey("dave", "key 1", UserActorTest.digest("x"), "", null, List.of(), Limits.NONE)));
-    assertTrue(badKeyId.message().contains("invalid key id"), badKeyId.message());
-    var badGroup = assertInstanceOf(UserReply.Refused.class, get(users.update("dave", Optional.of(List.of(" ")), Optional.empty())));
-    assertEquals("invalid_request", badGroup.code());
+    var badKeyId = assertThrows(IllegalArgumentException.class, () -> KeyId.of("key 1"));
+    assertTrue(badKeyId.getMessage().contains("invalid key id"), badKeyId.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> GroupName.of(" "));
+    assertThrows(IllegalArgumentException.class, () -> ServiceId.of("bad model"));
 
-    var badModel = assertInstanceOf(Admission.Refused.class, get(users.admit("dave", "r1", new Credential.ApiKey("d"), "bad model", 1)));
-    assertEquals(400, badModel.status());
-    assertTrue(badModel.message().contains("invalid model id"), badModel.message());
-    var badReserve = assertInstanceOf(Admission.Refused.class, get(users.admit("dave", "r1", new Credential.ApiKey("d"), "m", -1)));
-    assertEquals(400, badReserve.status());
-    var badAdmitUser = assertInstanceOf(Admission.Refused.class, get(users.admit("", "r1", new Credential.ApiKey("d"), "m", 1)));
-    assertEquals(400, badAdmitUser.status());
+    var badReserve = assertInstanceOf(Admission.Refused.class, get(users.admit(dave, "r1", new Credential.ApiKey("d"), M, -1)));
+    assertEquals(AdmissionRefusal.INVALID_REQUEST, badReserve.reason());
+    assertTrue(badReserve.message().contains("reserved tokens"), badReserve.message());
+    var badRequestId = assertInstanceOf(Admission.Refused.class, get(users.admit(dave, "", new Credential.ApiKey("d"), M, 1)));
+    assertEquals(AdmissionRefusal.INVALID_REQUEST, badRequestId.reason());
+  }
+
+  @Test void usersAreNotRememberedEvenWhenTheGatewayRemembersEntities() {
+    // The gateway turns remember-entities on for every region (services must come back after a restart); this test's
+    // system does the same. A region built from the global settings remembers; the users' region must not.
+    assertTrue(ClusterShardingSettings.create(testKit.system()).rememberEntities(), "the global setting is on here");
+    assertFalse(UserDirectory.shardingSettings(testKit.system()).rememberEntities());
   }
 }

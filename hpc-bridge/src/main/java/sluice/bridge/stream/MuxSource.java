@@ -13,6 +13,7 @@ import org.apache.pekko.util.ByteString;
 import sluice.agent.wire.Codes;
 import sluice.agent.wire.MuxStream;
 import sluice.agent.wire.StreamResetException;
+import sluice.bridge.AgentFailures;
 import sluice.core.cluster.ClusterException;
 
 /**
@@ -81,6 +82,6 @@ public final class MuxSource extends GraphStage<SourceShape<ByteString>> {
     String message = Codes.SESSION_CLOSED.equals(e.code())
         ? "the connection to the cluster was lost mid-response"
         : "the response was broken off: " + e.getMessage();
-    return new ClusterException(e.code(), 502, message, false);
+    return AgentFailures.reset(e, message);
   }
 }
