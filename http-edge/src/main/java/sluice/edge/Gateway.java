@@ -36,10 +36,8 @@ import sluice.core.user.UserDirectory;
 import sluice.core.user.UserSettings;
 import sluice.edge.auth.JwtVerifier;
 import sluice.edge.auth.OidcSettings;
-import sluice.edge.http.AdminApi;
 import sluice.edge.http.ApiKeys;
 import sluice.edge.http.Authenticator;
-import sluice.edge.http.Proxy;
 import sluice.edge.http.Routes;
 import sluice.persistence.JournalSchema;
 import sluice.persistence.usage.UsageStore;
@@ -106,9 +104,8 @@ public final class Gateway implements AutoCloseable {
       // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
       UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings);
       Authenticator auth = new Authenticator(keys, users, jwt, blocking);
-      AdminApi adminApi = new AdminApi(users, usageStore, usage, blocking, Clock.systemUTC());
-      Routes routes = new Routes(edge, auth, users, services, new Proxy(services, gateways, edge, system), tunnels, adminApi,
-          usage, Clock.systemUTC(), system);
+      Routes routes = new Routes(new Routes.Parts(edge, auth, users, services, gateways, tunnels, usageStore, usage, blocking,
+          Clock.systemUTC(), system));
       ServerBinding binding = Http.get(system).newServerAt(edge.interfaceName(), edge.port()).bind(routes.all())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
       binding.addToCoordinatedShutdown(edge.shutdownDeadline(), system);

@@ -42,6 +42,8 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.core.ids.GroupName;
+import sluice.core.ids.UserId;
 
 /**
  * Verifies bearer JWTs from the issuers in {@link OidcSettings}: signature against the issuer's JWKS, exact issuer,
@@ -53,7 +55,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class JwtVerifier {
   private static final Logger log = LoggerFactory.getLogger(JwtVerifier.class);
-  private static final Pattern USER_ID = sluice.core.user.UserActor.USER_ID;   // the user actor's own rule
   private static final Pattern BASE64URL = Pattern.compile("[A-Za-z0-9_-]*");
   // Pekko's default header limit is far below this; the cap only bounds the parsing work for a hostile caller.
   private static final int MAX_TOKEN_CHARS = 16 * 1024;
@@ -61,7 +62,7 @@ public final class JwtVerifier {
   /** The outcome of {@link #verify}. */
   public sealed interface Result {
     /** A valid token: who it names, the groups it carries and until when it is good. */
-    record Verified(String userId, List<String> groups, String issuer, Instant expiresAt) implements Result {
+    record Verified(UserId userId, List<GroupName> groups, String issuer, Instant expiresAt) implements Result {
       public Verified {
         Objects.requireNonNull(userId, "userId");
         Objects.requireNonNull(issuer, "issuer");
@@ -71,23 +72,19 @@ public final class JwtVerifier {
     }
 
     /** Why the token is refused. {@code message} is safe to show the client: it never contains the token. */
-    record Rejected(String reason, String message) implements Result {
-      public static final String MALFORMED = "malformed";
-      public static final String UNKNOWN_ISSUER = "unknown_issuer";
-      public static final String BAD_SIGNATURE = "bad_signature";
-      public static final String EXPIRED = "expired";
-      public static final String NOT_YET_VALID = "not_yet_valid";
-      public static final String WRONG_AUDIENCE = "wrong_audience";
-      public static final String MISSING_CLAIM = "missing_claim";
-      public static final String INVALID_USER = "invalid_user";
-      /** The issuer's keys cannot be fetched: the only reason that is not the client's fault (a 503, not a 401). */
-      public static final String JWKS_UNAVAILABLE = "jwks_unavailable";
-
+    record Rejected(Rejection reason, String message) implements Result {
       public Rejected {
         Objects.requireNonNull(reason, "reason");
         Objects.requireNonNull(message, "message");
       }
     }
+  }
+
+  /** Why a token is refused. */
+  public enum Rejection {
+    MALFORMED, UNKNOWN_ISSUER, BAD_SIGNATURE, EXPIRED, NOT_YET_VALID, WRONG_AUDIENCE, MISSING_CLAIM, INVALID_USER,
+    /** The issuer's keys cannot be fetched: the only reason that is not the client's fault (a 503, not a 401). */
+    JWKS_UNAVAILABLE
   }
 
   private final Map<String, IssuerVerifier> byIssuer;
@@ -133,18 +130,18 @@ public final class JwtVerifier {
     } catch (ParseException | RuntimeException e) {   // nimbus reports most, but not all, bad input as ParseException
       return malformed("the bearer token is not a valid JWT");
     }
-    if (jwt instanceof PlainJWT) return reject(Result.Rejected.BAD_SIGNATURE, "unsigned tokens (alg none) are not accepted");
+    if (jwt instanceof PlainJWT) return reject(Rejection.BAD_SIGNATURE, "unsigned tokens (alg none) are not accepted");
     if (!(jwt instanceof SignedJWT signed)) return malformed("encrypted tokens are not accepted");
     String iss = unverified.getIssuer();
-    if (iss == null) return reject(Result.Rejected.MISSING_CLAIM, "the token has no iss claim");
+    if (iss == null) return reject(Rejection.MISSING_CLAIM, "the token has no iss claim");
     IssuerVerifier issuer = byIssuer.get(iss);
-    if (issuer == null) return reject(Result.Rejected.UNKNOWN_ISSUER, "the token's issuer is not accepted here");
+    if (issuer == null) return reject(Rejection.UNKNOWN_ISSUER, "the token's issuer is not accepted here");
     return issuer.verify(signed);
   }
 
-  private static Result.Rejected malformed(String message) { return reject(Result.Rejected.MALFORMED, message); }
+  private static Result.Rejected malformed(String message) { return reject(Rejection.MALFORMED, message); }
 
-  private static Result.Rejected reject(String reason, String message) { return new Result.Rejected(reason, message); }
+  private static Result.Rejected reject(Rejection reason, String message) { return new Result.Rejected(reason, message); }
 
   /** The verification chain of one issuer; the nimbus processor and key source are thread-safe once built. */
   private static final class IssuerVerifier {
@@ -184,7 +181,7 @@ public final class JwtVerifier {
       // Checked before any key lookup: a token naming an algorithm this issuer does not use (an HS256 token "signed"
       // with the public RSA key, say) never reaches a verifier.
       if (!algorithms.contains(jwt.getHeader().getAlgorithm())) {
-        return reject(Result.Rejected.BAD_SIGNATURE, "the token's signing algorithm is not accepted for its issuer");
+        return reject(Rejection.BAD_SIGNATURE, "the token's signing algorithm is not accepted for its issuer");
       }
       JWTClaimsSet claims;
       try {
@@ -192,24 +189,24 @@ public final class JwtVerifier {
       } catch (ClaimsRejected e) {
         return e.rejected;
       } catch (BadJWSException e) {
-        return reject(Result.Rejected.BAD_SIGNATURE, "the token's signature is invalid");
+        return reject(Rejection.BAD_SIGNATURE, "the token's signature is invalid");
       } catch (RateLimitReachedException e) {
         // The JWKS is fetched at most twice per 30 s, so neither made-up kids nor an outage make us hammer the issuer.
-        return reachable.get() ? reject(Result.Rejected.BAD_SIGNATURE, "no signing key of the issuer matches the token")
+        return reachable.get() ? reject(Rejection.BAD_SIGNATURE, "no signing key of the issuer matches the token")
             : unavailable();
       } catch (KeySourceException e) {
         return unavailable();
       } catch (BadJOSEException e) {
         // No key with the token's kid and algorithm (even after a refetch), or a disallowed typ header.
-        return reject(Result.Rejected.BAD_SIGNATURE, "no signing key of the issuer matches the token");
+        return reject(Rejection.BAD_SIGNATURE, "no signing key of the issuer matches the token");
       } catch (JOSEException e) {
-        return reject(Result.Rejected.BAD_SIGNATURE, "the token's signature cannot be verified");
+        return reject(Rejection.BAD_SIGNATURE, "the token's signature cannot be verified");
       }
       return identify(claims);
     }
 
     private static Result unavailable() {
-      return reject(Result.Rejected.JWKS_UNAVAILABLE, "the issuer's signing keys cannot be fetched; try again later");
+      return reject(Rejection.JWKS_UNAVAILABLE, "the issuer's signing keys cannot be fetched; try again later");
     }
 
     /** Logs only changes, so an issuer outage gives one warning rather than one per request. */
@@ -226,23 +223,30 @@ public final class JwtVerifier {
     private Result identify(JWTClaimsSet claims) {
       Object user = claim(claims, settings.userClaim());
       if (!(user instanceof String value) || value.isEmpty()) {
-        return reject(Result.Rejected.MISSING_CLAIM, "the token has no string claim " + settings.userClaim());
+        return reject(Rejection.MISSING_CLAIM, "the token has no string claim " + settings.userClaim());
       }
       String userId = settings.userPrefix() + value;
-      if (!USER_ID.matcher(userId).matches()) {
-        return reject(Result.Rejected.INVALID_USER, "the token's " + settings.userClaim()
-            + " claim does not make a valid user id (1 to 128 of A-Z a-z 0-9 . _ @ : + -)");
+      if (!UserId.isValid(userId)) {
+        return reject(Rejection.INVALID_USER, "the token's " + settings.userClaim()
+            + " claim does not make a valid user id (" + UserId.RULE + ")");
       }
-      Set<String> groups = new LinkedHashSet<>();
+      Set<GroupName> groups = new LinkedHashSet<>();
       for (String name : settings.groupClaims()) {
         Object g = claim(claims, name);
         if (g instanceof String s) {
-          if (!s.isBlank()) groups.add(s);
+          group(s, groups);
         } else if (g instanceof List<?> list) {
-          for (Object o : list) if (o instanceof String s && !s.isBlank()) groups.add(s);
+          for (Object o : list) if (o instanceof String s) group(s, groups);
         }
       }
-      return new Result.Verified(userId, new ArrayList<>(groups), settings.issuer(), claims.getExpirationTime().toInstant());
+      return new Result.Verified(UserId.of(userId), new ArrayList<>(groups), settings.issuer(),
+          claims.getExpirationTime().toInstant());
+    }
+
+    /** A group the identity provider names; one that is no group name (blank, control characters) is left out. */
+    private void group(String name, Set<GroupName> groups) {
+      if (GroupName.isValid(name)) groups.add(GroupName.of(name));
+      else if (!name.isBlank()) log.debug("issuer {}: a group of a token left out: {}", settings.issuer(), GroupName.RULE);
     }
   }
 
@@ -282,18 +286,18 @@ public final class JwtVerifier {
     Date exp = claims.getExpirationTime();
     Date nbf = claims.getNotBeforeTime();
     for (String required : expected.getRequiredClaims()) {
-      if (claims.getClaim(required) == null) return reject(Result.Rejected.MISSING_CLAIM, "the token has no " + required + " claim");
+      if (claims.getClaim(required) == null) return reject(Rejection.MISSING_CLAIM, "the token has no " + required + " claim");
     }
-    if (claims.getAudience().isEmpty()) return reject(Result.Rejected.MISSING_CLAIM, "the token has no aud claim");
+    if (claims.getAudience().isEmpty()) return reject(Rejection.MISSING_CLAIM, "the token has no aud claim");
     if (!expected.getExactMatchClaims().getIssuer().equals(claims.getIssuer())) {
-      return reject(Result.Rejected.UNKNOWN_ISSUER, "the token's issuer is not accepted here");
+      return reject(Rejection.UNKNOWN_ISSUER, "the token's issuer is not accepted here");
     }
-    if (exp != null && !exp.toInstant().plus(skew).isAfter(now)) return reject(Result.Rejected.EXPIRED, "the token has expired");
+    if (exp != null && !exp.toInstant().plus(skew).isAfter(now)) return reject(Rejection.EXPIRED, "the token has expired");
     if (nbf != null && !nbf.toInstant().minus(skew).isBefore(now)) {
-      return reject(Result.Rejected.NOT_YET_VALID, "the token is not valid yet (nbf is in the future)");
+      return reject(Rejection.NOT_YET_VALID, "the token is not valid yet (nbf is in the future)");
     }
     if (claims.getAudience().stream().noneMatch(expected.getAcceptedAudienceValues()::contains)) {
-      return reject(Result.Rejected.WRONG_AUDIENCE,
+      return reject(Rejection.WRONG_AUDIENCE,
           "the token's audience does not include " + expected.getAcceptedAudienceValues().iterator().next());
     }
     return malformed("the token's claims are invalid");

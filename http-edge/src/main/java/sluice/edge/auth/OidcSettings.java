@@ -10,7 +10,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.regex.Pattern;
+import sluice.core.ids.UserId;
 
 /**
  * The OIDC issuers whose JWTs are accepted as bearer tokens, read once from {@code sluice.auth.oidc}. Invalid values
@@ -39,8 +39,8 @@ public record OidcSettings(List<Issuer> issuers, Duration clockSkew) {
     /** Asymmetric algorithms the JDK verifies on its own. HMAC is never accepted: its key would be the public JWKS. */
     public static final Set<String> SUPPORTED_ALGORITHMS =
         Set.of("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512");
-    // The prefix starts a user id, so it may use only the id's characters; the id itself is checked per token.
-    private static final Pattern PREFIX = Pattern.compile("([A-Za-z0-9][A-Za-z0-9._@:+-]{0,63})?");
+    /** The prefix starts a user id, so it must itself be a (short) user id; the whole id is checked per token. */
+    private static final int MAX_PREFIX = 64;
 
     public Issuer {
       require(issuer != null && !issuer.isBlank(), "issuer", "must not be empty");
@@ -50,8 +50,8 @@ public record OidcSettings(List<Issuer> issuers, Duration clockSkew) {
           "jwks-url", "must be an absolute http or https URL with a host");
       require(audience != null && !audience.isBlank(), "audience", "must not be empty");
       require(userClaim != null && isPath(userClaim), "user-claim", "must be a claim name or a dotted path");
-      require(userPrefix != null && PREFIX.matcher(userPrefix).matches(), "user-prefix",
-          "must be empty or up to 64 of A-Z a-z 0-9 . _ @ : + -, starting with a letter or digit");
+      require(userPrefix != null && (userPrefix.isEmpty() || (userPrefix.length() <= MAX_PREFIX && UserId.isValid(userPrefix))),
+          "user-prefix", "must be empty or the start of a user id, at most " + MAX_PREFIX + " characters: " + UserId.RULE);
       groupClaims = List.copyOf(groupClaims);
       for (String g : groupClaims) require(isPath(g), "group-claims", "must be claim names or dotted paths");
       algorithms = List.copyOf(algorithms);

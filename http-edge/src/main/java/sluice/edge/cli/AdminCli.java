@@ -46,7 +46,14 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.TypeConversionException;
+import sluice.core.ids.GroupName;
+import sluice.core.ids.KeyId;
+import sluice.core.ids.KeyName;
+import sluice.core.ids.ServiceId;
+import sluice.core.ids.UserId;
+import sluice.edge.TimeBound;
 import sluice.edge.http.OpenAiJson;
+import sluice.persistence.usage.UsageFilter;
 
 /**
  * {@code sluice admin}: users, API keys and usage through the gateway's admin API. Every value is checked before
@@ -104,13 +111,13 @@ public final class AdminCli {
             .addSubcommand(new KeysRevoke(admin)))
         .addSubcommand(new Usage(admin));
     // registered after the tree is built: a converter reaches only the commands that exist when it is registered
-    cl.registerConverter(Args.UserId.class, checked(Args.UserId::new))
-        .registerConverter(Args.Group.class, checked(Args.Group::new))
-        .registerConverter(Args.Model.class, checked(Args.Model::new))
-        .registerConverter(Args.KeyId.class, checked(Args.KeyId::new))
-        .registerConverter(Args.KeyName.class, checked(Args.KeyName::new))
+    cl.registerConverter(UserId.class, checked(UserId::of))
+        .registerConverter(GroupName.class, checked(GroupName::of))
+        .registerConverter(ServiceId.class, checked(ServiceId::of))
+        .registerConverter(KeyId.class, checked(KeyId::of))
+        .registerConverter(KeyName.class, checked(KeyName::of))
         .registerConverter(Args.Lifetime.class, checked(Args.Lifetime::parse))
-        .registerConverter(Args.TimeBound.class, checked(Args.TimeBound::parse))
+        .registerConverter(TimeBound.class, checked(TimeBound::parse))
         .registerConverter(Instant.class, checked(Args::instant))
         .registerConverter(LimitSpecs.Setting.class, checked(LimitSpecs.Setting::parse));
     cl.setOut(ctx.out()).setErr(ctx.err()).setUsageHelpWidth(100);
@@ -292,10 +299,10 @@ public final class AdminCli {
 
   @Command(name = "create", description = "Create a user.")
   static final class UsersCreate extends Call {
-    @Parameters(index = "0", paramLabel = "ID", description = "The user's id.") Args.UserId id;
+    @Parameters(index = "0", paramLabel = "ID", description = "The user's id.") UserId id;
 
     @Option(names = "--group", paramLabel = "GROUP", description = "A group of the user (repeatable); groups carry default limits.")
-    List<Args.Group> groups = new ArrayList<>();
+    List<GroupName> groups = new ArrayList<>();
 
     @Mixin UserLimitOptions limitOptions;
 
@@ -319,7 +326,7 @@ public final class AdminCli {
 
   @Command(name = "get", description = "Show a user: groups, limits, keys and current counters.")
   static final class UsersGet extends Call {
-    @Parameters(index = "0", paramLabel = "ID", description = "The user's id.") Args.UserId id;
+    @Parameters(index = "0", paramLabel = "ID", description = "The user's id.") UserId id;
 
     UsersGet(Admin admin) { super(admin); }
 
@@ -329,10 +336,10 @@ public final class AdminCli {
   @Command(name = "update", description = {"Change a user's groups and/or limit overrides.",
       "The groups given replace the user's groups; the limits given replace the user's overrides (--limits '{}' clears them)."})
   static final class UsersUpdate extends Call {
-    @Parameters(index = "0", paramLabel = "ID", description = "The user's id.") Args.UserId id;
+    @Parameters(index = "0", paramLabel = "ID", description = "The user's id.") UserId id;
 
     @Option(names = "--group", paramLabel = "GROUP", description = "A group of the user (repeatable); replaces the groups.")
-    List<Args.Group> groups = new ArrayList<>();
+    List<GroupName> groups = new ArrayList<>();
 
     @Option(names = "--no-groups", description = "Remove the user from every group.")
     boolean noGroups;
@@ -355,10 +362,10 @@ public final class AdminCli {
   @Command(name = "create", description = {"Create an API key for a user and print it.",
       "The key's secret is shown only in this answer: store it at once."})
   static final class KeysCreate extends Call {
-    @Parameters(index = "0", paramLabel = "USER", description = "The id of the user the key belongs to.") Args.UserId user;
+    @Parameters(index = "0", paramLabel = "USER", description = "The id of the user the key belongs to.") UserId user;
 
     @Option(names = "--name", paramLabel = "NAME", description = "A name to tell the user's keys apart (e.g. laptop).")
-    Args.KeyName name;
+    KeyName name;
 
     @Option(names = "--expires-at", paramLabel = "INSTANT", description = "When the key stops working (2026-12-31T00:00:00Z).")
     Instant expiresAt;
@@ -367,7 +374,7 @@ public final class AdminCli {
     Args.Lifetime expiresIn;
 
     @Option(names = "--model", paramLabel = "MODEL", description = "A model the key may use (repeatable; default: all).")
-    List<Args.Model> models = new ArrayList<>();
+    List<ServiceId> models = new ArrayList<>();
 
     @Option(names = "--limit", paramLabel = "SPEC", description = "A limit of the key, on top of the user's (repeatable): "
         + "requests.WINDOW=N, tokens.WINDOW=N or concurrent=N, with WINDOW minute, hour, day or month.")
@@ -399,7 +406,7 @@ public final class AdminCli {
 
   @Command(name = "revoke", description = "Revoke an API key at once.")
   static final class KeysRevoke extends Call {
-    @Parameters(index = "0", paramLabel = "KEY_ID", description = "The key's id (key_...), not its secret.") Args.KeyId id;
+    @Parameters(index = "0", paramLabel = "KEY_ID", description = "The key's id (key_...), not its secret.") KeyId id;
 
     KeysRevoke(Admin admin) { super(admin); }
 
@@ -409,15 +416,14 @@ public final class AdminCli {
   @Command(name = "usage", description = {"Show recorded usage: totals, per user and model, and the records.",
       "Times are dates (2026-11-01) or ISO-8601 instants in UTC (2026-11-01T00:00:00Z)."})
   static final class Usage extends Call {
-    static final int MAX_RECORDS = 10_000;   // the admin API's own maximum
 
-    @Option(names = "--user", paramLabel = "USER", description = "Only this user's usage.") Args.UserId user;
+    @Option(names = "--user", paramLabel = "USER", description = "Only this user's usage.") UserId user;
 
-    @Option(names = "--model", paramLabel = "MODEL", description = "Only this model's usage.") Args.Model model;
+    @Option(names = "--model", paramLabel = "MODEL", description = "Only this model's usage.") ServiceId model;
 
-    @Option(names = "--from", paramLabel = "TIME", description = "From this time on.") Args.TimeBound from;
+    @Option(names = "--from", paramLabel = "TIME", description = "From this time on.") TimeBound from;
 
-    @Option(names = "--to", paramLabel = "TIME", description = "Up to this time.") Args.TimeBound to;
+    @Option(names = "--to", paramLabel = "TIME", description = "Up to this time.") TimeBound to;
 
     @Option(names = "--limit", paramLabel = "N", description = "At most N records.") Integer limit;
 
@@ -427,7 +433,7 @@ public final class AdminCli {
 
     @Override AdminTransport.Request request() {
       if (from != null && to != null && from.after(to)) throw usage("--from " + from.text() + " is after --to " + to.text());
-      if (limit != null && (limit < 1 || limit > MAX_RECORDS)) throw usage("--limit must be in 1.." + MAX_RECORDS);
+      if (limit != null && (limit < 1 || limit > UsageFilter.MAX_RECORDS)) throw usage("--limit must be in 1.." + UsageFilter.MAX_RECORDS);
       Map<String, String> q = new LinkedHashMap<>();
       if (user != null) q.put("user", user.value());
       if (model != null) q.put("model", model.value());
@@ -443,7 +449,7 @@ public final class AdminCli {
 
   // ---------------------------------------------------------------- rendering
 
-  private static ArrayNode groupArray(List<Args.Group> groups) {
+  private static ArrayNode groupArray(List<GroupName> groups) {
     ArrayNode a = OpenAiJson.MAPPER.createArrayNode();
     new LinkedHashSet<>(groups).forEach(g -> a.add(g.value()));
     return a;

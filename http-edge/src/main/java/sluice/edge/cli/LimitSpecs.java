@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
 import java.util.Map;
+import sluice.core.ids.ServiceId;
 import sluice.core.user.Window;
 import sluice.edge.http.OpenAiJson;
 
@@ -32,14 +33,14 @@ final class LimitSpecs {
    * @param kind   requests, tokens or concurrent
    * @param window null for concurrent
    */
-  record Setting(Args.Model model, String kind, Window window, long value) {
+  record Setting(ServiceId model, String kind, Window window, long value) {
     static Setting parse(String spec) {
       String rest = spec;
-      Args.Model model = null;
+      ServiceId model = null;
       if (rest.startsWith("model:")) {
         int end = rest.indexOf(':', "model:".length());
         if (end < 0) throw bad(spec, "expected model:NAME:requests.minute=5");
-        model = new Args.Model(rest.substring("model:".length(), end));
+        model = ServiceId.of(rest.substring("model:".length(), end));
         rest = rest.substring(end + 1);
       }
       int eq = rest.indexOf('=');
@@ -136,7 +137,7 @@ final class LimitSpecs {
           }
           if (!v.isObject()) throw new IllegalArgumentException(at + " must be an object of model names");
           for (Map.Entry<String, JsonNode> model : v.properties()) {
-            new Args.Model(model.getKey());
+            ServiceId.of(model.getKey());
             if (!model.getValue().isObject()) throw new IllegalArgumentException(at + "." + model.getKey() + " must be an object");
             check((ObjectNode) model.getValue(), false, at + "." + model.getKey());
           }

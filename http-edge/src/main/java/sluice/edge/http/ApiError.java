@@ -2,58 +2,187 @@ package sluice.edge.http;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.util.ByteString;
+import sluice.core.AdminRefusal;
 import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterFailure;
+import sluice.core.service.LeaseReply;
+import sluice.core.user.Admission;
+import sluice.core.user.AdmissionRefusal;
+import sluice.edge.auth.JwtVerifier;
 
 /**
- * An error for the client, renderable either as an HTTP response (before the head is sent) or as an in-band SSE
- * event (after a streaming response has started).
+ * The edge's only error type: every refusal a client or an operator gets, renderable as an HTTP response (before the
+ * head is sent) or as an in-band SSE event (after a streaming response has started). {@link Kind} is the one table
+ * from a reason to HTTP status, OpenAI {@code type} and {@code code}; the {@code of} methods below are the one mapping
+ * from core's typed reasons onto it. {@link OpenAiErrors} only renders.
  *
+ * @param param             the request field at fault, or null
  * @param retryAfterSeconds the Retry-After hint, or -1 for none
+ * @param headers           more headers for the response (the rate-limit state, Allow)
  */
-public record ApiError(StatusCode status, String type, String code, String param, String message, long retryAfterSeconds) {
+public record ApiError(Kind kind, String message, String param, long retryAfterSeconds, List<HttpHeader> headers) {
+  /** The OpenAI error types of the client's and of the server's faults. */
+  static final String INVALID = "invalid_request_error";
+  static final String SERVER = "server_error";
 
-  public HttpResponse toResponse() {
-    List<HttpHeader> headers = new ArrayList<>();
-    if (retryAfterSeconds >= 0) headers.add(RawHeader.create("Retry-After", Long.toString(retryAfterSeconds)));
-    return OpenAiErrors.response(status, type, code, param, message, headers);
+  public ApiError {
+    headers = List.copyOf(headers);
   }
 
-  public ByteString toSseEvent() {
-    return OpenAiErrors.sseError(type, code, message);
-  }
+  /** Every error the gateway gives, with the status the OpenAI SDKs map to their exception types. */
+  public enum Kind {
+    INVALID_JSON(400, INVALID, "invalid_json"),
+    MISSING_MODEL(400, INVALID, "missing_model"),
+    INVALID_TYPE(400, INVALID, "invalid_type"),
+    INVALID_REQUEST(400, INVALID, "invalid_request"),
+    INVALID_SCALE(400, INVALID, "invalid_scale"),
+    /** The body could not be read (the client broke off, or framing was wrong). */
+    UNREADABLE_BODY(400, INVALID, null),
+    /** A request the HTTP layer refused for a reason the table has no better kind for. */
+    BAD_REQUEST(400, INVALID, null),
+    INVALID_API_KEY(401, INVALID, "invalid_api_key"),
+    KEY_REVOKED(401, INVALID, "key_revoked"),
+    KEY_EXPIRED(401, INVALID, "key_expired"),
+    INVALID_TOKEN(401, INVALID, "invalid_token"),
+    ADMIN_DISABLED(403, INVALID, "admin_disabled"),
+    MODEL_NOT_ALLOWED(403, INVALID, "model_not_allowed"),
+    ENDPOINT_NOT_ALLOWED(403, INVALID, "endpoint_not_allowed"),
+    UNKNOWN_URL(404, INVALID, "unknown_url"),
+    MODEL_NOT_FOUND(404, INVALID, "model_not_found"),
+    SERVICE_NOT_FOUND(404, INVALID, "service_not_found"),
+    USER_NOT_FOUND(404, INVALID, "user_not_found"),
+    KEY_NOT_FOUND(404, INVALID, "key_not_found"),
+    REPLICA_NOT_FOUND(404, INVALID, "replica_not_found"),
+    METHOD_NOT_ALLOWED(405, INVALID, "method_not_allowed"),
+    USER_EXISTS(409, INVALID, "user_exists"),
+    KEY_EXISTS(409, INVALID, "key_exists"),
+    REQUEST_TOO_LARGE(413, INVALID, "request_too_large"),
+    CONCURRENCY_LIMIT(429, "requests", "concurrency_limit_exceeded"),
+    REQUEST_RATE_LIMIT(429, "requests", "rate_limit_exceeded"),
+    TOKEN_RATE_LIMIT(429, "tokens", "rate_limit_exceeded"),
+    TOKEN_BUDGET(429, "insufficient_quota", "insufficient_quota"),
+    INTERNAL(500, SERVER, "internal_error"),
+    UPSTREAM_ERROR(502, SERVER, "upstream_error"),
+    MODEL_NOT_READY(503, SERVER, "model_not_ready"),
+    JWKS_UNAVAILABLE(503, SERVER, "jwks_unavailable"),
+    TIMEOUT(504, SERVER, "timeout");
 
-  public static ApiError unavailable(String message, long retryAfterSeconds) {
-    return new ApiError(StatusCodes.SERVICE_UNAVAILABLE, OpenAiErrors.SERVER_ERROR, "model_not_ready", null, message, retryAfterSeconds);
-  }
+    private final int status;
+    private final String type;
+    private final String code;
 
-  /** Maps a failure on the way to the model server; the client learns what to do, not how the cluster is built. */
-  public static ApiError fromCluster(Throwable failure) {
-    Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-    if (t instanceof ClusterException e) {
-      return switch (e.code()) {
-        case "unknown_job", "job_not_running" ->
-            unavailable("The replica chosen for this request has just gone away; please retry", 1);
-        case "unavailable", "refused", "scheduler_error" -> unavailable("The cluster serving this model is unreachable: "
-            + e.getMessage(), 5);
-        case "path_not_allowed" -> new ApiError(StatusCodes.FORBIDDEN, OpenAiErrors.INVALID_REQUEST, "endpoint_not_allowed",
-            null, "This endpoint is not enabled for this model", -1);
-        default -> e.status() == 504
-            ? new ApiError(StatusCodes.GATEWAY_TIMEOUT, OpenAiErrors.SERVER_ERROR, "timeout", null,
-                "The model server did not answer in time", -1)
-            : new ApiError(StatusCodes.BAD_GATEWAY, OpenAiErrors.SERVER_ERROR, "upstream_error", null,
-                "The model server failed: " + e.getMessage(), -1);
-      };
+    Kind(int status, String type, String code) {
+      this.status = status;
+      this.type = type;
+      this.code = code;
     }
-    if (t instanceof TimeoutException) return unavailable("The service did not answer in time", 5);
-    return new ApiError(StatusCodes.INTERNAL_SERVER_ERROR, OpenAiErrors.SERVER_ERROR, "internal_error", null,
-        "The gateway failed to handle the request", -1);
+
+    public StatusCode status() { return StatusCodes.get(status); }
+
+    /** The OpenAI error type. */
+    public String type() { return type; }
+
+    /** The OpenAI error code, or null (rendered as JSON null). */
+    public String code() { return code; }
+  }
+
+  public static ApiError of(Kind kind, String message) { return new ApiError(kind, message, null, -1, List.of()); }
+
+  /** A model that is not configured: 404 only for that, never for a known model without a replica (503). */
+  static ApiError modelNotFound(String model) {
+    return of(Kind.MODEL_NOT_FOUND, "The model '" + model + "' does not exist").withParam("model");
+  }
+
+  public ApiError withParam(String p) { return new ApiError(kind, message, p, retryAfterSeconds, headers); }
+
+  public ApiError withRetryAfter(long seconds) { return new ApiError(kind, message, param, seconds, headers); }
+
+  public ApiError withHeaders(List<HttpHeader> more) {
+    List<HttpHeader> all = new ArrayList<>(headers);
+    all.addAll(more);
+    return new ApiError(kind, message, param, retryAfterSeconds, all);
+  }
+
+  public StatusCode status() { return kind.status(); }
+
+  public HttpResponse toResponse() { return OpenAiErrors.response(this); }
+
+  public ByteString toSseEvent() { return OpenAiErrors.sseEvent(this); }
+
+  // ---------------------------------------------------------------- core's reasons
+
+  /** The user actor refused the request. */
+  public static ApiError of(Admission.Refused r) {
+    Kind kind = switch (r.reason()) {
+      case INVALID_REQUEST -> Kind.INVALID_REQUEST;
+      case UNKNOWN_KEY -> Kind.INVALID_API_KEY;
+      case KEY_REVOKED -> Kind.KEY_REVOKED;
+      case KEY_EXPIRED -> Kind.KEY_EXPIRED;
+      case MODEL_NOT_ALLOWED -> Kind.MODEL_NOT_ALLOWED;
+      case CONCURRENCY_LIMIT -> Kind.CONCURRENCY_LIMIT;
+      case REQUEST_RATE_LIMIT -> Kind.REQUEST_RATE_LIMIT;
+      case TOKEN_RATE_LIMIT -> Kind.TOKEN_RATE_LIMIT;
+      case TOKEN_BUDGET -> Kind.TOKEN_BUDGET;
+    };
+    ApiError e = new ApiError(kind, r.message(), null, r.retryAfterSeconds(), List.of());
+    return r.reason() == AdmissionRefusal.MODEL_NOT_ALLOWED ? e.withParam("model") : e;
+  }
+
+  /** No replica could take the request: whatever the reason, the client may retry later. */
+  public static ApiError of(LeaseReply.Unavailable u) {
+    return of(Kind.MODEL_NOT_READY, u.message()).withRetryAfter(u.retryAfterSeconds());
+  }
+
+  /** An operator's command was refused. */
+  public static ApiError of(AdminRefusal r, String message) {
+    Kind kind = switch (r) {
+      case INVALID_REQUEST -> Kind.INVALID_REQUEST;
+      case INVALID_SCALE -> Kind.INVALID_SCALE;
+      case USER_EXISTS -> Kind.USER_EXISTS;
+      case KEY_EXISTS -> Kind.KEY_EXISTS;
+      case USER_NOT_FOUND -> Kind.USER_NOT_FOUND;
+      case KEY_NOT_FOUND -> Kind.KEY_NOT_FOUND;
+      case SERVICE_NOT_FOUND -> Kind.SERVICE_NOT_FOUND;
+      case REPLICA_NOT_FOUND -> Kind.REPLICA_NOT_FOUND;
+    };
+    return of(kind, message);
+  }
+
+  /** A bearer JWT was refused: the client's fault (401), unless the issuer's keys could not be fetched (503). */
+  public static ApiError of(JwtVerifier.Rejection r, String message) {
+    return r == JwtVerifier.Rejection.JWKS_UNAVAILABLE ? of(Kind.JWKS_UNAVAILABLE, message).withRetryAfter(5)
+        : of(Kind.INVALID_TOKEN, message);
+  }
+
+  /**
+   * A failure on the way to the model server; the client learns what to do, not how the cluster is built. A timeout
+   * of an ask means the service did not answer; anything else is the gateway's own fault.
+   */
+  public static ApiError fromFailure(Throwable failure) {
+    var cluster = ClusterException.in(failure);
+    if (cluster.isPresent()) return of(cluster.get().reason(), cluster.get().getMessage());
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof TimeoutException) return of(Kind.MODEL_NOT_READY, "The service did not answer in time").withRetryAfter(5);
+    }
+    return of(Kind.INTERNAL, "The gateway failed to handle the request");
+  }
+
+  static ApiError of(ClusterFailure f, String detail) {
+    return switch (f) {
+      case UNKNOWN_JOB, JOB_NOT_RUNNING ->
+          of(Kind.MODEL_NOT_READY, "The replica chosen for this request has just gone away; please retry").withRetryAfter(1);
+      case UNAVAILABLE, AGENT_BUSY, SCHEDULER_ERROR ->
+          of(Kind.MODEL_NOT_READY, "The cluster serving this model is unreachable: " + detail).withRetryAfter(5);
+      case PATH_NOT_ALLOWED -> of(Kind.ENDPOINT_NOT_ALLOWED, "This endpoint is not enabled for this model");
+      case AGENT_TIMEOUT, UPSTREAM_TIMEOUT -> of(Kind.TIMEOUT, "The model server did not answer in time");
+      case CONNECTION_LOST, AGENT_ERROR, BAD_CALL, UNKNOWN_SERVICE, UPSTREAM_ERROR ->
+          of(Kind.UPSTREAM_ERROR, "The model server failed: " + detail);
+    };
   }
 }

@@ -5,11 +5,15 @@ import com.typesafe.config.ConfigException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import sluice.core.ids.GroupName;
+import sluice.core.ids.UserId;
 
 /**
  * The API keys configured in {@code sluice.auth.api-keys} (keys made through the admin API live in the user actors).
@@ -18,10 +22,8 @@ import java.util.Optional;
  * strings, not passwords: there is nothing to guess from a digest.
  */
 public final class ApiKeys {
-  private static final java.util.regex.Pattern USER_ID = sluice.core.user.UserActor.USER_ID;
-
   /** A configured key: its name (in usage records as {@code config:<name>}), the user it acts as, and its groups. */
-  public record ConfigKey(String name, String user, List<String> groups) {
+  public record ConfigKey(String name, UserId user, List<GroupName> groups) {
     public ConfigKey {
       groups = List.copyOf(groups);
     }
@@ -38,13 +40,17 @@ public final class ApiKeys {
       String where = "sluice.auth.api-keys[" + i++ + "]";
       String name = k.getString("name");
       String user = k.hasPath("user") ? k.getString("user") : name;
-      if (!USER_ID.matcher(user).matches()) {
-        throw new ConfigException.BadValue(where + (k.hasPath("user") ? ".user" : ".name"), "must match " + USER_ID.pattern());
+      if (!UserId.isValid(user)) {
+        throw new ConfigException.BadValue(where + (k.hasPath("user") ? ".user" : ".name"), "must be a user id: " + UserId.RULE);
       }
-      List<String> groups = k.hasPath("groups") ? k.getStringList("groups") : List.of();
+      List<GroupName> groups = new ArrayList<>();
+      for (String g : k.hasPath("groups") ? k.getStringList("groups") : List.<String>of()) {
+        if (!GroupName.isValid(g)) throw new ConfigException.BadValue(where + ".groups", "group names are " + GroupName.RULE);
+        groups.add(GroupName.of(g));
+      }
       String digest;
       if (k.hasPath("sha256")) {
-        digest = k.getString("sha256").toLowerCase(java.util.Locale.ROOT);
+        digest = k.getString("sha256").toLowerCase(Locale.ROOT);
         if (!digest.matches("[0-9a-f]{64}")) throw new ConfigException.BadValue(where + ".sha256", "must be 64 hex digits");
       } else if (k.hasPath("key")) {
         String key = k.getString("key");
@@ -53,7 +59,7 @@ public final class ApiKeys {
       } else {
         throw new ConfigException.Missing(where + ".sha256");
       }
-      if (keys.put(digest, new ConfigKey(name, user, groups)) != null) {
+      if (keys.put(digest, new ConfigKey(name, UserId.of(user), groups)) != null) {
         throw new ConfigException.BadValue(where, "the same key is configured twice");
       }
     }

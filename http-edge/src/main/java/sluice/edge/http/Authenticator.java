@@ -1,13 +1,11 @@
 package sluice.edge.http;
 
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
-import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import sluice.core.ids.KeyId;
+import sluice.core.ids.UserId;
 import sluice.core.user.Credential;
 import sluice.core.user.KeyRef;
 import sluice.core.user.UserDirectory;
@@ -24,14 +22,20 @@ public final class Authenticator {
    * @param credential what the user actor checks at admission
    * @param keyId      the admin-made key's id, empty for config keys and JWTs
    */
-  public record Caller(String userId, Credential credential, Optional<String> keyId) {}
+  public record Caller(UserId userId, Credential credential, Optional<KeyId> keyId) {
+    /** How usage records name the credential: the key's id, or the configured key's or issuer's label. */
+    public String credentialLabel() {
+      if (keyId.isPresent()) return keyId.get().value();
+      return credential instanceof Credential.Trusted t ? t.label() : "";
+    }
+  }
 
   /** Either a caller or the response that refuses the request. */
   public sealed interface Result {}
 
   public record Authenticated(Caller caller) implements Result {}
 
-  public record Denied(HttpResponse response) implements Result {}
+  public record Denied(ApiError error) implements Result {}
 
   private final ApiKeys configKeys;
   private final UserDirectory users;
@@ -72,13 +76,7 @@ public final class Authenticator {
           Optional.empty()));
     }
     JwtVerifier.Result.Rejected rejected = (JwtVerifier.Result.Rejected) r;
-    if (rejected.reason().equals("jwks_unavailable")) {
-      // Not the caller's fault: the token may be fine, the issuer's keys could not be fetched.
-      return new Denied(OpenAiErrors.response(StatusCodes.SERVICE_UNAVAILABLE, OpenAiErrors.SERVER_ERROR, "jwks_unavailable",
-          null, rejected.message(), List.of(RawHeader.create("Retry-After", "5"))));
-    }
-    return new Denied(OpenAiErrors.response(StatusCodes.UNAUTHORIZED, OpenAiErrors.INVALID_REQUEST, "invalid_token", null,
-        rejected.message(), List.of(RawHeader.create("WWW-Authenticate", "Bearer error=\"invalid_token\""))));
+    return new Denied(ApiError.of(rejected.reason(), rejected.message()));
   }
 
   static Optional<String> bearer(Optional<String> header) {
@@ -86,7 +84,7 @@ public final class Authenticator {
   }
 
   private static CompletionStage<Result> denied(String message) {
-    return done(new Denied(OpenAiErrors.unauthorized(message)));
+    return done(new Denied(ApiError.of(ApiError.Kind.INVALID_API_KEY, message)));
   }
 
   private static CompletionStage<Result> done(Result r) { return CompletableFuture.completedFuture(r); }

@@ -3,12 +3,12 @@ package sluice.edge.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.apache.pekko.NotUsed;
@@ -36,6 +36,7 @@ import sluice.core.config.ServiceSettings;
 import sluice.core.service.LeaseReply;
 import sluice.core.service.ServiceDirectory;
 import sluice.edge.EdgeSettings;
+import sluice.edge.usage.StreamOptions;
 
 /**
  * One request's way to a model server and back: lease a ready replica from the service actor (waiting in its queue
@@ -66,19 +67,22 @@ public final class Proxy {
   }
 
   /**
-   * A request to pass through. {@code user} keeps the service's queue fair; {@code headers} (the rate-limit state) go
-   * on the response; {@code ledger} meters the answer and ends the request's accounts.
+   * A request to pass through: a POST of {@code upstream.body()} to the request's endpoint. The caller's user keeps the
+   * service's queue fair; {@code headers} (the rate-limit state) go on the response; {@code ledger} meters the answer
+   * and ends the request's accounts.
    *
-   * @param clientIncludeUsage    the client asked for the stream's usage chunk (Sluice asks the model server for it
-   *                              anyway and removes what the client did not ask for)
-   * @param clientContinuousUsage the client asked for usage on every chunk
+   * @param upstream the body for the model server, and which usage the client asked for itself (Sluice asks the model
+   *                 server for a stream's usage anyway and removes what the client did not ask for)
    */
-  public record Call(ServiceSettings service, String user, String method, String path, ByteString body, String requestId,
-                     boolean stream, boolean clientIncludeUsage, boolean clientContinuousUsage, List<HttpHeader> headers,
-                     RequestLedger ledger) {
+  public record Call(RequestContext request, ServiceSettings service, StreamOptions.Prepared upstream,
+                     List<HttpHeader> headers, RequestLedger ledger) {
     public Call {
       headers = List.copyOf(headers);
     }
+
+    boolean stream() { return request.stream(); }
+
+    String requestId() { return request.requestId(); }
   }
 
   /** What leasing and forwarding produced. */
@@ -119,19 +123,17 @@ public final class Proxy {
    */
   private CompletableFuture<Outcome> attempt(Call call, String failed) {
     String leaseId = UUID.randomUUID().toString();
-    return services.acquire(call.service(), leaseId, call.user(), failed).toCompletableFuture()
+    return services.acquire(call.service(), leaseId, call.request().caller().userId().value(), failed).toCompletableFuture()
         .thenCompose(reply -> {
-          if (reply instanceof LeaseReply.Unavailable u) {
-            return CompletableFuture.<Outcome>completedFuture(new Refused(ApiError.unavailable(u.reason(), u.retryAfterSeconds())));
-          }
+          if (reply instanceof LeaseReply.Unavailable u) return CompletableFuture.<Outcome>completedFuture(new Refused(ApiError.of(u)));
           LeaseReply.Granted g = (LeaseReply.Granted) reply;
           AtomicBoolean released = new AtomicBoolean();
           Consumer<Boolean> releaseAs = replicaFailed -> {
             if (released.compareAndSet(false, true)) services.release(g.service(), g.leaseId(), replicaFailed);
           };
           Runnable release = () -> releaseAs.accept(false);
-          UpstreamRequest request = new UpstreamRequest(g.service(), g.jobId(), call.method(), call.path(),
-              Map.of("content-type", "application/json"), call.body(), call.requestId());
+          UpstreamRequest request = new UpstreamRequest(g.service(), g.jobId(), "POST", call.request().endpoint(),
+              Map.of("content-type", "application/json"), call.upstream().body(), call.requestId());
           CompletableFuture<Outcome> result = new CompletableFuture<>();
           gateways.get(g.cluster()).forward(request).whenCompleteAsync((r, err) -> {
             if (err == null) {
@@ -144,29 +146,19 @@ public final class Proxy {
               return;
             }
             releaseAs.accept(true);
-            boolean retry = failed == null && retryable(err);
+            boolean retry = failed == null && ClusterException.in(err).map(e -> e.reason().worthRetrying()).orElse(false);
             LOG.info("request {} to {} job {} failed before a response{}: {}", call.requestId(), g.service(), g.jobId(),
                 retry ? " (retrying on another replica)" : "", err.getMessage());
             if (retry) attempt(call, g.jobId()).whenComplete((o, e) -> result.complete(o));
-            else result.complete(new Refused(ApiError.fromCluster(err)));
+            else result.complete(new Refused(ApiError.fromFailure(err)));
           }, Runnable::run);
           return result;
         })
         .exceptionally(err -> {
           // The ask itself failed (timeout): a grant may still be on its way, so release it; releasing is idempotent.
           services.release(call.service().id(), leaseId, false);
-          return new Refused(ApiError.fromCluster(err));
+          return new Refused(ApiError.fromFailure(err));
         });
-  }
-
-  /**
-   * The replica is gone (its job ended, the agent no longer knows it) or the way to it failed (5xx); not refusals of
-   * the request itself (4xx) nor timeouts, which would only repeat.
-   */
-  private static boolean retryable(Throwable err) {
-    Throwable t = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
-    if (!(t instanceof ClusterException e)) return false;
-    return e.code().equals("job_not_running") || e.code().equals("unknown_job") || (e.status() >= 500 && e.status() != 504);
   }
 
   /**
@@ -179,12 +171,12 @@ public final class Proxy {
     if (isEventStream(r.headers().getOrDefault("content-type", ""))) {
       return r.body()
           .via(SseEvents.wholeEvents(MAX_SSE_EVENT))
-          .via(ledger.meter().sse(call.clientIncludeUsage(), call.clientContinuousUsage()))
+          .via(ledger.meter().sse(call.upstream().clientIncludeUsage(), call.upstream().clientContinuousUsage()))
           .recover(new PFBuilder<Throwable, ByteString>()
               .matchAny(e -> {
                 LOG.info("stream {} broken off after its head: {}", call.requestId(), e.getMessage());
                 ledger.upstreamFailed();
-                return ApiError.fromCluster(e).toSseEvent();
+                return ApiError.fromFailure(e).toSseEvent();
               })
               .build());
     }
@@ -256,10 +248,10 @@ public final class Proxy {
           } catch (Exception ignored) {
             // not JSON: fall through to a generic event
           }
-          return OpenAiErrors.sseError(OpenAiErrors.SERVER_ERROR, "upstream_error", "The model server answered " + up.status());
+          return ApiError.of(ApiError.Kind.UPSTREAM_ERROR, "The model server answered " + up.status()).toSseEvent();
         })
         .recover(new PFBuilder<Throwable, ByteString>()
-            .matchAny(e -> OpenAiErrors.sseError(OpenAiErrors.SERVER_ERROR, "upstream_error", "The model server failed"))
+            .matchAny(e -> ApiError.of(ApiError.Kind.UPSTREAM_ERROR, "The model server failed").toSseEvent())
             .build());
   }
 
@@ -269,7 +261,7 @@ public final class Proxy {
   }
 
   static boolean isEventStream(String contentType) {
-    return contentType.toLowerCase(java.util.Locale.ROOT).startsWith("text/event-stream");
+    return contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
   }
 
   static ContentType contentType(String header) {

@@ -16,55 +16,33 @@ import sluice.persistence.usage.UsageWriter;
  * one usage record to the batched writer. No database write happens here.
  */
 public final class RequestLedger {
-  private final UserDirectory users;
-  private final UsageWriter writer;
-  private final Clock clock;
-  private final String requestId;
-  private final String admissionId;
-  private final String userId;
-  private final String keyId;
-  private final String model;
-  private final String endpoint;
-  private final boolean stream;
-  private final boolean admitted;
-  private final Instant startedAt;
+  /** Where every request's accounts go: the user actors that settle reservations, the usage writer, the clock. */
+  public record Accounts(UserDirectory users, UsageWriter writer, Clock clock) {}
+
+  private final Accounts accounts;
+  private final RequestContext request;
+  private final String admissionId;            // null when nothing was admitted, so nothing is settled
   private final UsageMeter meter;
   private final AtomicBoolean finished = new AtomicBoolean();
   private volatile String jobId;
   private volatile int upstreamStatus;
   private volatile boolean upstreamFailed;
 
-  private RequestLedger(UserDirectory users, UsageWriter writer, Clock clock, String requestId, String admissionId,
-                        String userId, String keyId, String model, String endpoint, boolean stream, boolean admitted,
-                        Instant startedAt) {
-    this.users = users;
-    this.writer = writer;
-    this.clock = clock;
-    this.requestId = requestId;
+  private RequestLedger(Accounts accounts, RequestContext request, String admissionId) {
+    this.accounts = accounts;
+    this.request = request;
     this.admissionId = admissionId;
-    this.userId = userId;
-    this.keyId = keyId;
-    this.model = model;
-    this.endpoint = endpoint;
-    this.stream = stream;
-    this.admitted = admitted;
-    this.startedAt = startedAt;
-    this.meter = new UsageMeter(clock);
+    this.meter = new UsageMeter(accounts.clock());
   }
 
   /** A request the user actor admitted under {@code admissionId}: it must be settled, which {@link #finish} does. */
-  public static RequestLedger admitted(UserDirectory users, UsageWriter writer, Clock clock, Instant startedAt, String requestId,
-                                       String admissionId, String userId, String keyId, String model, String endpoint,
-                                       boolean stream) {
-    return new RequestLedger(users, writer, clock, requestId, admissionId, userId, keyId, model, endpoint, stream, true,
-        startedAt);
+  public static RequestLedger admitted(Accounts accounts, RequestContext request, String admissionId) {
+    return new RequestLedger(accounts, request, admissionId);
   }
 
-  /** A request refused before admission or by it: recorded, nothing to settle. */
-  public static void refusedEarly(UsageWriter writer, Clock clock, Instant startedAt, String requestId, String userId,
-                                  String keyId, String model, String endpoint, boolean stream, int status) {
-    new RequestLedger(null, writer, clock, requestId, null, userId, keyId, model, endpoint, stream, false, startedAt)
-        .refused(status);
+  /** A request refused before admission or by it, with the status the client got: recorded, nothing to settle. */
+  public static void refusedEarly(Accounts accounts, RequestContext request, int status) {
+    new RequestLedger(accounts, request, null).refused(status);
   }
 
   public UsageMeter meter() { return meter; }
@@ -94,11 +72,14 @@ public final class RequestLedger {
 
   private void finish(int status, TokenUsage usage, boolean clientDisconnected) {
     if (!finished.compareAndSet(false, true)) return;
-    if (admitted) users.settle(userId, admissionId, usage.promptTokens(), usage.completionTokens());
-    Instant now = clock.instant();
+    var user = request.caller().userId();
+    if (admissionId != null) accounts.users().settle(user, admissionId, usage.promptTokens(), usage.completionTokens());
+    Instant now = accounts.clock().instant();
+    Instant startedAt = request.startedAt();
     Duration ttft = meter.firstTokenAt().map(t -> Duration.between(startedAt, t)).orElse(null);
-    writer.record(new UsageRecord(requestId, userId, text(keyId), text(model), text(endpoint), jobId, stream, status,
-        usage.promptTokens(), usage.completionTokens(), ttft, Duration.between(startedAt, now), clientDisconnected, startedAt));
+    accounts.writer().record(new UsageRecord(request.requestId(), user.value(), text(request.caller().credentialLabel()),
+        text(request.model()), text(request.endpoint()), jobId, request.stream(), status, usage.promptTokens(),
+        usage.completionTokens(), ttft, Duration.between(startedAt, now), clientDisconnected, startedAt));
   }
 
   /** What the client sent may be missing or long (a model name is anything until checked): keep the record valid. */

@@ -21,6 +21,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import sluice.core.ids.GroupName;
+import sluice.edge.auth.JwtVerifier.Rejection;
 import sluice.edge.auth.JwtVerifier.Result;
 import sluice.edge.auth.JwtVerifier.Result.Rejected;
 import sluice.edge.auth.JwtVerifier.Result.Verified;
@@ -42,12 +44,14 @@ class JwtVerifierTest {
         List.of("RS256", "ES256"));
   }
 
+  private static List<String> names(List<GroupName> groups) { return groups.stream().map(GroupName::value).toList(); }
+
   private static Verified assertVerified(Result r) {
     return assertInstanceOf(Verified.class, r, () -> "expected acceptance, got " + r);
   }
 
   /** Checks the reason, and that nothing of the token leaks into what the client is shown. */
-  private static Rejected assertRejected(String reason, String token, Result r) {
+  private static Rejected assertRejected(Rejection reason, String token, Result r) {
     Rejected rejected = assertInstanceOf(Rejected.class, r, () -> "expected " + reason + ", got " + r);
     assertEquals(reason, rejected.reason(), rejected::message);
     for (String part : token.split("\\.")) {
@@ -61,8 +65,8 @@ class JwtVerifierTest {
     String token = idp.sign(idp.claims("alice").expirationTime(Date.from(exp))
         .claim("groups", List.of("org-a", "unit-b")).build());
     Verified v = assertVerified(verifier().verify(token));
-    assertEquals("alice", v.userId());
-    assertEquals(List.of("org-a", "unit-b"), v.groups());
+    assertEquals("alice", v.userId().value());
+    assertEquals(List.of("org-a", "unit-b"), names(v.groups()));
     assertEquals(idp.issuer(), v.issuer());
     assertEquals(exp, v.expiresAt());
   }
@@ -75,43 +79,43 @@ class JwtVerifierTest {
         .build());
     var v = assertVerified(verifier(issuer(idp, "sub", "", List.of("org", "groups", "realm_access.roles", "absent")))
         .verify(token));
-    assertEquals(List.of("uni-goettingen", "unit-gwdg", "hpc", "admin"), v.groups());
+    assertEquals(List.of("uni-goettingen", "unit-gwdg", "hpc", "admin"), names(v.groups()));
   }
 
   @Test void claimNamesContainingDotsAreReadWhole() {
     String token = idp.sign(idp.claims("carol").claim("https://saia.example/groups", List.of("team-x")).build());
     var v = assertVerified(verifier(issuer(idp, "sub", "", List.of("https://saia.example/groups"))).verify(token));
-    assertEquals(List.of("team-x"), v.groups());
+    assertEquals(List.of("team-x"), names(v.groups()));
   }
 
   @Test void userIdIsPrefixPlusConfiguredClaim() {
     String token = idp.sign(idp.claims("f81d4fae-7dec").claim("preferred_username", "dave@uni.example").build());
     var v = assertVerified(verifier(issuer(idp, "preferred_username", "kc:", List.of())).verify(token));
-    assertEquals("kc:dave@uni.example", v.userId());
-    assertEquals(List.of(), v.groups());
+    assertEquals("kc:dave@uni.example", v.userId().value());
+    assertEquals(List.of(), names(v.groups()));
   }
 
   @Test void userClaimMayBeNested() {
     String token = idp.sign(idp.claims("x1").claim("user", Map.of("login", "erin")).build());
-    assertEquals("erin", assertVerified(verifier(issuer(idp, "user.login", "", List.of())).verify(token)).userId());
+    assertEquals("erin", assertVerified(verifier(issuer(idp, "user.login", "", List.of())).verify(token)).userId().value());
   }
 
   @Test void ecP256TokenIsAccepted() {
     ECKey ec = idp.addEcKey();
     String token = Jwts.sign(ec, idp.claims("frank").build());
-    assertEquals("frank", assertVerified(verifier().verify(token)).userId());
+    assertEquals("frank", assertVerified(verifier().verify(token)).userId().value());
   }
 
   @Test void algorithmNotListedForTheIssuerIsRejected() {
     ECKey ec = idp.addEcKey();
     String token = Jwts.sign(ec, idp.claims("frank").build());
     var rsaOnly = new OidcSettings.Issuer(idp.issuer(), idp.jwksUrl(), Jwts.AUDIENCE, "sub", "", List.of(), List.of("RS256"));
-    assertRejected(Rejected.BAD_SIGNATURE, token, verifier(rsaOnly).verify(token));
+    assertRejected(Rejection.BAD_SIGNATURE, token, verifier(rsaOnly).verify(token));
   }
 
   @Test void unknownIssuerIsRejected() {
     String token = idp.token("https://elsewhere.test", Jwts.AUDIENCE, "alice", Instant.now().plusSeconds(300), List.of());
-    assertRejected(Rejected.UNKNOWN_ISSUER, token, verifier().verify(token));
+    assertRejected(Rejection.UNKNOWN_ISSUER, token, verifier().verify(token));
   }
 
   @Test void noIssuerConfiguredRejectsEveryToken() {
@@ -119,19 +123,19 @@ class JwtVerifierTest {
     assertFalse(none.enabled());
     assertTrue(verifier().enabled());
     String token = idp.token("alice", List.of());
-    assertRejected(Rejected.UNKNOWN_ISSUER, token, none.verify(token));
+    assertRejected(Rejection.UNKNOWN_ISSUER, token, none.verify(token));
   }
 
   @Test void tokenClaimingOneIssuerButSignedByAnotherIsRejected() {
     try (Jwts other = Jwts.start("https://other.test")) {
       String forged = other.sign(idp.claims("alice").build());
-      assertRejected(Rejected.BAD_SIGNATURE, forged, verifier(idp.issuerSettings(), other.issuerSettings()).verify(forged));
+      assertRejected(Rejection.BAD_SIGNATURE, forged, verifier(idp.issuerSettings(), other.issuerSettings()).verify(forged));
     }
   }
 
   @Test void wrongAudienceIsRejected() {
     String token = idp.token(idp.issuer(), "another-service", "alice", Instant.now().plusSeconds(300), List.of());
-    Rejected r = assertRejected(Rejected.WRONG_AUDIENCE, token, verifier().verify(token));
+    Rejected r = assertRejected(Rejection.WRONG_AUDIENCE, token, verifier().verify(token));
     assertTrue(r.message().contains(Jwts.AUDIENCE), r.message());
   }
 
@@ -143,19 +147,19 @@ class JwtVerifierTest {
   @Test void signatureByAnotherKeyWithTheSameKidIsRejected() {
     RSAKey impostor = Jwts.newRsaKey(idp.signingKey().getKeyID());
     String token = Jwts.sign(impostor, idp.claims("alice").build());
-    assertRejected(Rejected.BAD_SIGNATURE, token, verifier().verify(token));
+    assertRejected(Rejection.BAD_SIGNATURE, token, verifier().verify(token));
   }
 
   @Test void tamperedPayloadIsRejected() {
     String[] good = idp.token("alice", List.of()).split("\\.");
     String evil = idp.claims("root").build().toPayload().toBase64URL().toString();
     String token = good[0] + "." + evil + "." + good[2];
-    assertRejected(Rejected.BAD_SIGNATURE, token, verifier().verify(token));
+    assertRejected(Rejection.BAD_SIGNATURE, token, verifier().verify(token));
   }
 
   @Test void expiredBeyondTheClockSkewIsRejected() {
     String token = idp.token(idp.issuer(), Jwts.AUDIENCE, "alice", Instant.now().minus(SKEW).minusSeconds(60), List.of());
-    assertRejected(Rejected.EXPIRED, token, verifier().verify(token));
+    assertRejected(Rejection.EXPIRED, token, verifier().verify(token));
   }
 
   @Test void expiredWithinTheClockSkewIsAccepted() {
@@ -165,36 +169,36 @@ class JwtVerifierTest {
 
   @Test void notBeforeInTheFutureIsRejected() {
     String token = idp.sign(idp.claims("alice").notBeforeTime(Date.from(Instant.now().plus(Duration.ofMinutes(3)))).build());
-    assertRejected(Rejected.NOT_YET_VALID, token, verifier().verify(token));
+    assertRejected(Rejection.NOT_YET_VALID, token, verifier().verify(token));
   }
 
   @Test void missingSubjectIsRejected() {
     String token = idp.token(idp.issuer(), Jwts.AUDIENCE, null, Instant.now().plusSeconds(300), List.of());
-    Rejected r = assertRejected(Rejected.MISSING_CLAIM, token, verifier().verify(token));
+    Rejected r = assertRejected(Rejection.MISSING_CLAIM, token, verifier().verify(token));
     assertTrue(r.message().contains("sub"), r.message());
   }
 
   @Test void missingExpiryIsRejected() {
     String token = idp.sign(idp.claims("alice").expirationTime(null).build());
-    assertRejected(Rejected.MISSING_CLAIM, token, verifier().verify(token));
+    assertRejected(Rejection.MISSING_CLAIM, token, verifier().verify(token));
   }
 
   @Test void missingConfiguredUserClaimIsRejected() {
     String token = idp.token("alice", List.of());
-    assertRejected(Rejected.MISSING_CLAIM, token, verifier(issuer(idp, "preferred_username", "", List.of())).verify(token));
+    assertRejected(Rejection.MISSING_CLAIM, token, verifier(issuer(idp, "preferred_username", "", List.of())).verify(token));
   }
 
   @Test void userIdOutsideTheAllowedCharactersIsRejected() {
     for (String sub : List.of("alice smith", "-alice", "a".repeat(129), "alice/../bob")) {
       String token = idp.token(sub, List.of());
-      assertRejected(Rejected.INVALID_USER, token, verifier().verify(token));
+      assertRejected(Rejection.INVALID_USER, token, verifier().verify(token));
     }
   }
 
   @Test void unsignedTokenIsRejected() {
     String token = new PlainJWT(idp.claims("alice").build()).serialize();
     assertTrue(JwtVerifier.looksLikeJwt(token), "alg none must be refused as a JWT, not tried as an API key");
-    assertRejected(Rejected.BAD_SIGNATURE, token, verifier().verify(token));
+    assertRejected(Rejection.BAD_SIGNATURE, token, verifier().verify(token));
   }
 
   @Test void hmacTokenKeyedWithThePublicRsaKeyIsRejected() throws JOSEException {
@@ -203,12 +207,12 @@ class JwtVerifierTest {
     var jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.HS256).keyID(pub.getKeyID()).build(), idp.claims("root").build());
     jwt.sign(new MACSigner(pub.toRSAPublicKey().getEncoded()));
     String token = jwt.serialize();
-    assertRejected(Rejected.BAD_SIGNATURE, token, verifier().verify(token));
+    assertRejected(Rejection.BAD_SIGNATURE, token, verifier().verify(token));
   }
 
   @Test void garbageIsMalformed() {
     for (String token : List.of("not-a-jwt", "a.b.c", "eyJhbGciOiJSUzI1NiJ9.!!!.abc", " ")) {
-      assertRejected(Rejected.MALFORMED, token, verifier().verify(token));
+      assertRejected(Rejection.MALFORMED, token, verifier().verify(token));
     }
   }
 
@@ -229,7 +233,7 @@ class JwtVerifierTest {
       assertEquals(1, rotating.jwksRequests(), "the JWKS is cached");
 
       rotating.rotate();
-      assertEquals("carol", assertVerified(v.verify(rotating.token("carol", List.of()))).userId());
+      assertEquals("carol", assertVerified(v.verify(rotating.token("carol", List.of()))).userId().value());
       assertEquals(2, rotating.jwksRequests(), "an unknown kid triggers one refetch");
     }
   }
@@ -241,7 +245,7 @@ class JwtVerifierTest {
       RSAKey mallory = Jwts.newRsaKey();
       for (int i = 0; i < 5; i++) {
         String token = Jwts.sign(new RSAKey.Builder(mallory).keyID("made-up-" + i).build(), target.claims("mallory").build());
-        assertRejected(Rejected.BAD_SIGNATURE, token, v.verify(token));
+        assertRejected(Rejection.BAD_SIGNATURE, token, v.verify(token));
       }
       assertEquals(2, target.jwksRequests(), "one fetch, then one refetch for an unknown kid, then the rate limit");
       assertVerified(v.verify(target.token("alice", List.of())));
@@ -254,7 +258,7 @@ class JwtVerifierTest {
     String token = gone.token("alice", List.of());
     gone.close();
     for (int i = 0; i < 4; i++) {   // the rate limit that holds back refetches must not turn an outage into a 401
-      Rejected r = assertRejected(Rejected.JWKS_UNAVAILABLE, token, v.verify(token));
+      Rejected r = assertRejected(Rejection.JWKS_UNAVAILABLE, token, v.verify(token));
       assertFalse(r.message().contains(gone.jwksUrl().toString()), "the client is not told where our issuer lives");
     }
   }
@@ -263,6 +267,6 @@ class JwtVerifierTest {
     var broken = new OidcSettings.Issuer(idp.issuer(), idp.jwksUrl().resolve("/no-such-path"), Jwts.AUDIENCE, "sub", "",
         List.of(), List.of("RS256"));
     String token = idp.token("alice", List.of());
-    assertRejected(Rejected.JWKS_UNAVAILABLE, token, verifier(broken).verify(token));
+    assertRejected(Rejection.JWKS_UNAVAILABLE, token, verifier(broken).verify(token));
   }
 }

@@ -11,6 +11,9 @@ import java.util.Optional;
  * @param to   exclusive, so consecutive periods ({@code [day1, day2)}, {@code [day2, day3)}) never count a request twice
  */
 public record UsageFilter(Optional<String> user, Optional<String> model, Optional<Instant> from, Optional<Instant> to) {
+  /** Most records one query lists (the admin API's {@code limit}, the CLI's {@code --limit}). */
+  public static final int MAX_RECORDS = 10_000;
+
   public UsageFilter {
     Objects.requireNonNull(user, "user must be an Optional");
     Objects.requireNonNull(model, "model must be an Optional");

@@ -1,0 +1,122 @@
+package sluice.edge.http;
+
+import static org.apache.pekko.http.javadsl.server.Directives.complete;
+import static org.apache.pekko.http.javadsl.server.Directives.entity;
+import static org.apache.pekko.http.javadsl.server.Directives.handleExceptions;
+import static org.apache.pekko.http.javadsl.server.Directives.handleRejections;
+import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
+import static org.apache.pekko.http.javadsl.server.Directives.optionalHeaderValueByName;
+import static org.apache.pekko.http.javadsl.server.Directives.respondWithHeader;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpMethod;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.Allow;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.javadsl.server.MethodRejection;
+import org.apache.pekko.http.javadsl.server.Rejection;
+import org.apache.pekko.http.javadsl.server.RejectionHandler;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.util.ByteString;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The directives every route class shares: the request id, error handling, who the caller is (an API key, a JWT or the
+ * admin key), admin request bodies, and rendering. Route classes only parse, call core and render.
+ */
+final class EdgeDirectives {
+  private static final Logger LOG = LoggerFactory.getLogger(EdgeDirectives.class);
+  private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+  // Built once: route trees are evaluated per request.
+  private static final ExceptionHandler EXCEPTIONS = ExceptionHandler.newBuilder()
+      .match(ApiException.class, e -> refuse(e.error()))
+      .matchAny(e -> {
+        LOG.error("unhandled error in a route", e);
+        return refuse(ApiError.of(ApiError.Kind.INTERNAL, "The gateway failed to handle the request"));
+      })
+      .build();
+  private static final RejectionHandler REJECTIONS = RejectionHandler.newBuilder()
+      .handleAll(MethodRejection.class, rejections -> {
+        HttpMethod[] allowed = rejections.stream().map(MethodRejection::supported).toArray(HttpMethod[]::new);
+        String names = Arrays.stream(allowed).map(HttpMethod::name).collect(Collectors.joining(", "));
+        return refuse(ApiError.of(ApiError.Kind.METHOD_NOT_ALLOWED, "Method not allowed; this path accepts " + names)
+            .withHeaders(List.of(Allow.create(allowed))));
+      })
+      .handleNotFound(refuse(ApiError.of(ApiError.Kind.UNKNOWN_URL, "Unknown request URL")))
+      .handle(Rejection.class, r -> {
+        LOG.debug("request rejected: {}", r);
+        return refuse(ApiError.of(ApiError.Kind.BAD_REQUEST, "The request could not be processed: " + r.getClass().getSimpleName()));
+      })
+      .build();
+
+  private final Authenticator auth;
+  private final Optional<String> adminKey;
+
+  EdgeDirectives(Authenticator auth, Optional<String> adminKey) {
+    this.auth = auth;
+    this.adminKey = adminKey;
+  }
+
+  /** Keeps a well-formed client {@code x-request-id} or makes one; every response carries it. */
+  Route withRequestId(Function<String, Route> inner) {
+    return optionalHeaderValueByName("x-request-id", given -> {
+      String id = given.filter(v -> REQUEST_ID.matcher(v).matches()).orElseGet(() -> UUID.randomUUID().toString());
+      return respondWithHeader(RawHeader.create("x-request-id", id), () -> inner.apply(id));
+    });
+  }
+
+  /** Every rejection and exception below becomes an OpenAI error. */
+  Route handleErrors(Supplier<Route> inner) {
+    return handleExceptions(EXCEPTIONS, () -> handleRejections(REJECTIONS, inner));
+  }
+
+  /** The caller of the OpenAI API, or 401 (503 when a JWT issuer's keys cannot be fetched). */
+  Route authenticated(Function<Authenticator.Caller, Route> inner) {
+    return optionalHeaderValueByName("Authorization", header -> onSuccess(auth.authenticate(header), result -> {
+      if (result instanceof Authenticator.Denied d) return refuse(d.error());
+      return inner.apply(((Authenticator.Authenticated) result).caller());
+    }));
+  }
+
+  /** Only with the admin key (compared in constant time); 403 when the admin API is disabled. */
+  Route admin(Supplier<Route> inner) {
+    return optionalHeaderValueByName("Authorization", header -> {
+      if (adminKey.isEmpty()) return refuse(ApiError.of(ApiError.Kind.ADMIN_DISABLED, "The admin API is disabled: set sluice.admin.key"));
+      Optional<String> token = Authenticator.bearer(header);
+      if (token.isEmpty() || !ApiKeys.sameSecret(token.get(), adminKey.get())) {
+        return refuse(ApiError.of(ApiError.Kind.INVALID_API_KEY, "The admin API needs 'Authorization: Bearer <admin key>'"));
+      }
+      return inner.get();
+    });
+  }
+
+  /** An admin body bound to {@code type} (see {@link AdminBodies#bind}); a wrong body is answered with its error. */
+  static <T> Route body(Class<T> type, ApiError.Kind kind, Set<String> named, Function<T, Route> inner) {
+    return entity(Unmarshaller.entityToString(), text -> inner.apply(AdminBodies.bind(text, type, kind, named)));
+  }
+
+  /** Answers with the error. */
+  static Route refuse(ApiError error) { return complete(error.toResponse()); }
+
+  static Route json(JsonNode node) { return json(StatusCodes.OK, node); }
+
+  static Route json(StatusCode status, JsonNode node) {
+    return complete(HttpResponse.create().withStatus(status)
+        .withEntity(ContentTypes.APPLICATION_JSON, ByteString.fromString(node.toString())));
+  }
+}

@@ -1,0 +1,94 @@
+package sluice.edge.http;
+
+import static org.apache.pekko.http.javadsl.server.Directives.concat;
+import static org.apache.pekko.http.javadsl.server.Directives.get;
+import static org.apache.pekko.http.javadsl.server.Directives.onComplete;
+import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
+import static org.apache.pekko.http.javadsl.server.Directives.path;
+import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
+import static sluice.edge.http.EdgeDirectives.json;
+import static sluice.edge.http.EdgeDirectives.refuse;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Predicate;
+import java.util.stream.Collectors;
+import org.apache.pekko.http.javadsl.server.Route;
+import sluice.core.config.ServiceSettings;
+import sluice.core.service.ServiceDirectory;
+import sluice.core.service.ServiceStatus;
+import sluice.core.user.KeyView;
+import sluice.core.user.UserDirectory;
+import sluice.core.user.UserReply;
+
+/** {@code GET /v1/models} and {@code /v1/models/{id}}: the models this caller may use, with Sluice's live status. */
+final class ModelRoutes {
+  private final ServiceDirectory services;
+  private final UserDirectory users;
+
+  ModelRoutes(ServiceDirectory services, UserDirectory users) {
+    this.services = services;
+    this.users = users;
+  }
+
+  Route routes(Authenticator.Caller caller) {
+    return concat(
+        path("models", () -> get(() -> list(caller))),
+        path(segment("models").slash(segment()), id -> get(() -> one(caller, id))));
+  }
+
+  private Route list(Authenticator.Caller caller) {
+    return onSuccess(allowedModels(caller), allowed -> onSuccess(services.statuses(), statuses -> {
+      Map<String, ServiceStatus> byId = statuses.stream().collect(Collectors.toMap(ServiceStatus::service, s -> s));
+      ObjectNode root = OpenAiJson.MAPPER.createObjectNode();
+      root.put("object", "list");
+      ArrayNode data = root.putArray("data");
+      services.ids().stream().filter(allowed).forEach(id -> data.add(model(services.settings(id).orElseThrow(), byId.get(id))));
+      return json(root);
+    }));
+  }
+
+  private Route one(Authenticator.Caller caller, String id) {
+    Optional<ServiceSettings> s = services.settings(id);
+    if (s.isEmpty()) return refuse(ApiError.modelNotFound(id));
+    return onSuccess(allowedModels(caller), allowed -> {
+      if (!allowed.test(id)) {
+        return refuse(ApiError.of(ApiError.Kind.MODEL_NOT_ALLOWED, "This API key may not use the model '" + id + "'").withParam("model"));
+      }
+      return onComplete(services.status(id), status -> json(model(s.get(), status.isSuccess() ? status.get() : null)));
+    });
+  }
+
+  /** An admin-made key may be limited to some models; config keys and JWT users see every model. */
+  private CompletionStage<Predicate<String>> allowedModels(Authenticator.Caller caller) {
+    if (caller.keyId().isEmpty()) return CompletableFuture.completedFuture(id -> true);
+    String keyId = caller.keyId().get().value();
+    return users.get(caller.userId()).thenApply(reply -> {
+      if (!(reply instanceof UserReply.Done d)) return id -> false;
+      Optional<List<String>> models = d.user().keys().stream().filter(k -> k.id().equals(keyId)).findFirst().map(KeyView::models);
+      if (models.isEmpty()) return id -> false;
+      return id -> models.get().isEmpty() || models.get().contains(id);
+    });
+  }
+
+  /** OpenAI's model fields, plus Sluice's: status (ready, loading, offline), replicas, input and output modalities. */
+  private static ObjectNode model(ServiceSettings s, ServiceStatus status) {
+    ObjectNode m = OpenAiJson.MAPPER.createObjectNode();
+    m.put("id", s.id());
+    m.put("object", "model");
+    m.put("created", status == null || status.createdAt() == null ? 0 : status.createdAt().getEpochSecond());
+    m.put("owned_by", s.ownedBy());
+    if (status != null) {
+      m.put("status", status.availability());
+      m.put("replicas", status.replicas().stream().filter(ServiceStatus.Replica::routable).count());
+    }
+    s.input().forEach(m.putArray("input")::add);
+    s.output().forEach(m.putArray("output")::add);
+    return m;
+  }
+}
