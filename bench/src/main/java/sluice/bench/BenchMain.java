@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
@@ -213,7 +214,7 @@ public final class BenchMain {
         }
         Map<Long, String> owners = stack.owners(ProcSnapshot.take());
         err.println("bench: " + path + " processes: " + owners.entrySet().stream()
-            .collect(Collectors.groupingBy(Map.Entry::getValue, java.util.TreeMap::new,
+            .collect(Collectors.groupingBy(Map.Entry::getValue, TreeMap::new,
                 Collectors.mapping(e -> Long.toString(e.getKey()), Collectors.joining(","))))
             .entrySet().stream().map(e -> e.getKey() + " " + e.getValue()).collect(Collectors.joining("; ")));
         Set<Long> lookInside = owners.entrySet().stream()

@@ -3,6 +3,7 @@ package sluice.bench;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -92,7 +93,7 @@ final class ClosedLoop {
         String error = null;
         try {
           HttpResponse<byte[]> r = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-          if (r.statusCode() != 200) error = "HTTP " + r.statusCode() + ": " + abbreviate(new String(r.body(), java.nio.charset.StandardCharsets.UTF_8));
+          if (r.statusCode() != 200) error = "HTTP " + r.statusCode() + ": " + abbreviate(new String(r.body(), StandardCharsets.UTF_8));
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           return;

@@ -1,5 +1,6 @@
 package sluice.bench;
 
+import java.io.File;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -20,7 +21,7 @@ final class Processes {
     Files.createDirectories(log.getParent());
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.environment().putAll(env);
     return pb.start();
   }
@@ -43,7 +44,7 @@ final class Processes {
   static String output(List<String> command, Map<String, String> env) {
     try {
       ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       pb.environment().putAll(env);
       Process p = pb.start();
       byte[] out = p.getInputStream().readAllBytes();

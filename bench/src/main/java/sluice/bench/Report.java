@@ -375,7 +375,7 @@ final class Report {
     return String.format(Locale.ROOT, "%,." + decimals + "f", v);
   }
 
-  private static String seconds(java.time.Duration d) {
+  private static String seconds(Duration d) {
     return fmt(d.toMillis() / 1000.0, d.toMillis() % 1000 == 0 ? 0 : 1) + " s";
   }
 }

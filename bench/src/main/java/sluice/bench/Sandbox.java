@@ -2,6 +2,7 @@ package sluice.bench;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,7 +38,7 @@ record Sandbox(Path dir, String sshHost, int sshPort, String user, Path key, Pat
   void installJars(Path home) throws IOException {
     Process p = new ProcessBuilder(home.resolve("bin/hpc-sandbox").toString(), "install", dir.toString())
         .redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
     try {
       if (p.waitFor() != 0) throw new IOException("bin/hpc-sandbox install failed: " + out);
     } catch (InterruptedException e) {

@@ -1,5 +1,6 @@
 package sluice.edge;
 
+import java.util.Collections;
 import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.concurrent.CompletableFuture;
@@ -12,8 +13,8 @@ import org.apache.pekko.actor.ActorSystem;
  * journal and sharding started. Registered in application.conf; management instantiates it with the classic system.
  */
 public final class EdgeReadiness implements Supplier<CompletionStage<Boolean>> {
-  private static final Set<ActorSystem> READY = java.util.Collections.newSetFromMap(
-      java.util.Collections.synchronizedMap(new WeakHashMap<>()));
+  private static final Set<ActorSystem> READY = Collections.newSetFromMap(
+      Collections.synchronizedMap(new WeakHashMap<>()));
   private final ActorSystem system;
 
   public EdgeReadiness(ActorSystem system) { this.system = system; }

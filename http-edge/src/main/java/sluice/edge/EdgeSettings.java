@@ -9,6 +9,8 @@ import java.util.Optional;
 public record EdgeSettings(String interfaceName, int port, long maxBodyBytes, Duration completionTimeout,
                            Duration sseKeepAlive, Duration sseCommitAfter, Duration shutdownDeadline,
                            int managementPort, Optional<String> adminKey) {
+  /** The dispatcher for blocking work: JWKS fetches, usage inserts and queries, starting agents (reference.conf). */
+  public static final String BLOCKING_DISPATCHER = "sluice.blocking-dispatcher";
 
   public static EdgeSettings from(Config root) {
     Config h = root.getConfig("sluice.http");

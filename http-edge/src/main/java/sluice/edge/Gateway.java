@@ -82,7 +82,7 @@ public final class Gateway implements AutoCloseable {
         cluster.manager().tell(Join.create(cluster.selfMember().address()));   // a cluster of one
       }
       JournalSchema.ensure(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
-      Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig("sluice.blocking-dispatcher"));
+      Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(EdgeSettings.BLOCKING_DISPATCHER));
       Map<String, AgentTransport> transports = new LinkedHashMap<>();
       Map<String, List<String>> nodes = new LinkedHashMap<>();
       clusterSettings.forEach((name, s) -> {
@@ -90,7 +90,7 @@ public final class Gateway implements AutoCloseable {
         transports.put(name, t);
         nodes.put(name, t.nodes());
       });
-      Tunnels tunnels = Tunnels.start(system, nodes, config.getDuration("sluice.tunnel-sample-interval"), Clock.systemUTC());
+      Tunnels tunnels = Tunnels.start(system, nodes, Clock.systemUTC());
       Map<String, BridgeClusterGateway> bridges = Bridges.create(clusterSettings, transports, core, blocking,
           system.executionContext(), tunnels::observer);
       bridges.forEach((name, bridge) -> tunnels.attach(name, bridge.sampler()));
@@ -102,7 +102,7 @@ public final class Gateway implements AutoCloseable {
       UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout());
       UsageStore usageStore = UsageStore.open(config);
       // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
-      UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings);
+      UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings, blocking);
       Authenticator auth = new Authenticator(keys, users, jwt, blocking);
       Routes routes = new Routes(new Routes.Parts(edge, auth, users, services, gateways, tunnels, usageStore, usage, blocking,
           Clock.systemUTC(), system));

@@ -10,10 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import sluice.core.service.ServiceStatus;
+import sluice.edge.cli.AdminCli;
 
 /**
  * {@code sluice serve --config FILE} runs a gateway from a deployment config; {@code sluice demo [--port N]} runs the
@@ -37,7 +39,7 @@ public final class Main {
       switch (args[0]) {
         case "serve" -> serve(args, out, err);
         case "demo" -> demo(args, out, err);
-        case "admin" -> System.exit(sluice.edge.cli.AdminCli.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        case "admin" -> System.exit(AdminCli.run(Arrays.copyOfRange(args, 1, args.length)));
         default -> {
           err.println("sluice: unknown command '" + args[0] + "'");
           usage(err);

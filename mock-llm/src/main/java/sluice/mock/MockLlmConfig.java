@@ -78,10 +78,6 @@ public record MockLlmConfig(
                 DEFAULT_THREADS);
     }
 
-    public MockLlmConfig withHost(String newHost) {
-        return new MockLlmConfig(newHost, port, model, tokens, tokenDelay, startupDelay, threads, apiKey);
-    }
-
     public MockLlmConfig withPort(int newPort) {
         return new MockLlmConfig(host, newPort, model, tokens, tokenDelay, startupDelay, threads, apiKey);
     }
@@ -100,10 +96,6 @@ public record MockLlmConfig(
 
     public MockLlmConfig withStartupDelay(Duration newStartupDelay) {
         return new MockLlmConfig(host, port, model, tokens, tokenDelay, newStartupDelay, threads, apiKey);
-    }
-
-    public MockLlmConfig withApiKey(String newApiKey) {
-        return new MockLlmConfig(host, port, model, tokens, tokenDelay, startupDelay, threads, newApiKey);
     }
 
     public MockLlmConfig withThreads(int newThreads) {

@@ -3,6 +3,8 @@ package sluice.mock;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.List;
 import java.util.Map;
 
@@ -100,8 +102,8 @@ final class Router implements HttpHandler {
         if (header == null || !header.startsWith("Bearer ")) {
             return false;
         }
-        return java.security.MessageDigest.isEqual(header.substring(7).getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                config.apiKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return MessageDigest.isEqual(header.substring(7).getBytes(StandardCharsets.UTF_8),
+                config.apiKey().getBytes(StandardCharsets.UTF_8));
     }
 
     private Route route(String path) {

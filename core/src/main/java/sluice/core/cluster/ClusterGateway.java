@@ -24,7 +24,7 @@ public interface ClusterGateway {
    * The last lines of the job's output (its Slurm output file), read by the agent, with the job's secret masked; for
    * operators and for the reason a service is degraded. At most {@code maxLines} lines.
    */
-  CompletionStage<java.util.List<String>> logTail(String service, String jobId, int maxLines);
+  CompletionStage<List<String>> logTail(String service, String jobId, int maxLines);
 
   /** Sends a request to the job's model server; completes when the response head arrives. */
   CompletionStage<UpstreamResponse> forward(UpstreamRequest request);

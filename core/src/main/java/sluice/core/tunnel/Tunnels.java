@@ -26,7 +26,15 @@ public final class Tunnels {
     this.byCluster = byCluster;
   }
 
-  /** Starts one actor per node; {@code nodes} maps each cluster to its login nodes in failover order. */
+  /**
+   * Starts one actor per node; {@code nodes} maps each cluster to its login nodes in failover order. They sample every
+   * {@code sluice.tunnel-sample-interval} (core's reference.conf).
+   */
+  public static Tunnels start(ActorSystem<?> system, Map<String, List<String>> nodes, Clock clock) {
+    return start(system, nodes, system.settings().config().getDuration("sluice.tunnel-sample-interval"), clock);
+  }
+
+  /** As {@link #start(ActorSystem, Map, Clock)}, sampling every {@code sampleInterval}. */
   public static Tunnels start(ActorSystem<?> system, Map<String, List<String>> nodes, Duration sampleInterval, Clock clock) {
     Map<String, Map<String, ActorRef<TunnelActor.Command>>> refs = new LinkedHashMap<>();
     nodes.forEach((cluster, list) -> {

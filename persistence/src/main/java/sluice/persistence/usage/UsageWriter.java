@@ -18,7 +18,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.QueueOfferResult;
@@ -38,7 +37,6 @@ import sluice.core.policy.Backoff;
  */
 public final class UsageWriter {
   private static final Logger LOG = LoggerFactory.getLogger(UsageWriter.class);
-  static final String BLOCKING_DISPATCHER = "sluice.blocking-dispatcher";
   private static final int FLUSH_ROOM = 1024;                           // queue places for flush markers beyond max-buffered
 
   private sealed interface Item {}
@@ -90,22 +88,25 @@ public final class UsageWriter {
   }
 
   /**
-   * Starts the writer on {@code sluice.blocking-dispatcher} (a thread of its own when that is not configured) and
+   * Starts the writer, its inserts running on {@code blocking} (the gateway's dispatcher for blocking work), and
    * registers {@link #stop()} in CoordinatedShutdown's {@code service-stop} phase.
    */
+  public static UsageWriter start(ActorSystem<?> system, UsageSink sink, UsageWriterSettings settings, Executor blocking) {
+    return start(system, sink, settings, blocking, null);
+  }
+
+  /** As {@link #start(ActorSystem, UsageSink, UsageWriterSettings, Executor)}, on a thread of its own (tests, tools). */
   public static UsageWriter start(ActorSystem<?> system, UsageSink sink, UsageWriterSettings settings) {
-    Executor blocking;
-    ExecutorService own = null;
-    if (system.settings().config().hasPath(BLOCKING_DISPATCHER)) {
-      blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(BLOCKING_DISPATCHER));
-    } else {
-      own = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "sluice-usage-writer");
-        t.setDaemon(true);
-        return t;
-      });
-      blocking = own;
-    }
+    ExecutorService own = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "sluice-usage-writer");
+      t.setDaemon(true);
+      return t;
+    });
+    return start(system, sink, settings, own, own);
+  }
+
+  private static UsageWriter start(ActorSystem<?> system, UsageSink sink, UsageWriterSettings settings, Executor blocking,
+                                   ExecutorService own) {
     UsageWriter writer = new UsageWriter(system, sink, settings, blocking, own);
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "usage-writer", writer::stop);
     return writer;
