@@ -1,6 +1,7 @@
 package sluice.core.user;
 
 import java.time.Duration;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -66,6 +67,15 @@ public final class KeyIndex {
     users.add(userId);
     userOfKey.put(keyId, userId);
     byDigest.put(digest, new KeyRef(userId, keyId));
+  }
+
+  /** A user actor's recovered state, for an index that did not replay the journal (the local one). */
+  void userRecovered(UserId userId, Collection<UserActor.Key> keys) {
+    userCreated(userId);
+    for (UserActor.Key k : keys) {
+      if (k.revokedAt() == null) keyCreated(userId, KeyId.of(k.id()), k.digest());
+      else keyRevoked(userId, KeyId.of(k.id()));
+    }
   }
 
   /** Nothing to forget: the user actor refuses the key from now on, and names the reason. */

@@ -1,5 +1,6 @@
 package sluice.core.user;
 
+import java.util.HashMap;
 import java.util.Map;
 import sluice.core.CborSerializable;
 
@@ -18,7 +19,7 @@ public record UserLimits(Limits user, Map<String, Limits> models) implements Cbo
   /** The group defaults ({@code this}) with {@code over}'s entries on top, per scope. */
   public UserLimits overriddenBy(UserLimits over) {
     if (over == null) return this;
-    java.util.Map<String, Limits> m = new java.util.HashMap<>(models);
+    Map<String, Limits> m = new HashMap<>(models);
     over.models.forEach((model, l) -> m.merge(model, l, Limits::overriddenBy));
     return new UserLimits(user.overriddenBy(over.user), m);
   }

@@ -1,9 +1,13 @@
 package sluice.core.user;
 
 import java.time.Instant;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import sluice.core.CborSerializable;
+import sluice.core.ids.UserId;
+import sluice.core.user.UserActor.Key;
+import sluice.core.user.UserActor.State;
 
 /**
  * A user as the admin API shows it.
@@ -23,5 +27,14 @@ public record UserView(String id, List<String> groups, Instant createdAt, String
     keys = List.copyOf(keys);
     requests = Map.copyOf(requests);
     tokens = Map.copyOf(tokens);
+  }
+
+  /** The admin API's view of a user: keys oldest first, usage from its quota engine. */
+  static UserView of(UserId id, State s, UserLimits effective, Quotas.Usage usage) {
+    List<KeyView> keys = s.keys().values().stream()
+        .sorted(Comparator.comparing(Key::createdAt).thenComparing(Key::id))
+        .map(Key::view).toList();
+    return new UserView(id.value(), s.groups(), s.createdAt(), s.source(), s.limits(), effective, keys,
+        usage.requests(), usage.tokens(), usage.inFlight());
   }
 }
