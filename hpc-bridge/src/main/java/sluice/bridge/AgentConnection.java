@@ -12,7 +12,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import sluice.agent.wire.Banner;
-import sluice.agent.wire.Codes;
+import sluice.agent.wire.ProblemCode;
 import sluice.agent.wire.Limits;
 import sluice.agent.wire.Messages;
 import sluice.agent.wire.MuxSession;
@@ -87,7 +87,7 @@ public final class AgentConnection implements AutoCloseable {
   }
 
   private void end(Messages.Problem reason) {
-    if (!closed.complete(reason == null ? new Messages.Problem(Codes.SESSION_CLOSED, "channel ended") : reason)) return;
+    if (!closed.complete(reason == null ? new Messages.Problem(ProblemCode.SESSION_CLOSED, "channel ended") : reason)) return;
     for (MuxSession s : channels) s.close();
     closeTransport.run();
   }
@@ -124,11 +124,11 @@ public final class AgentConnection implements AutoCloseable {
     for (MuxSession s : channels) {
       if (!s.isGoingAway() && (least == null || s.openStreams() < least.openStreams())) least = s;
     }
-    if (least == null) throw new StreamResetException(new Messages.Problem(Codes.REFUSED, "connection is closing"));
+    if (least == null) throw new StreamResetException(new Messages.Problem(ProblemCode.REFUSED, "connection is closing"));
     return least.open(call, endOfRequest);
   }
 
   @Override public void close() {
-    end(new Messages.Problem(Codes.NORMAL, "closed locally"));
+    end(new Messages.Problem(ProblemCode.NORMAL, "closed locally"));
   }
 }

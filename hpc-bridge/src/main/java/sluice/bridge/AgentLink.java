@@ -7,6 +7,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.agent.wire.ProblemCode;
 import sluice.core.cluster.ClusterException;
 import sluice.core.cluster.ClusterFailure;
 import sluice.core.tunnel.TunnelObserver;
@@ -109,9 +110,9 @@ public final class AgentLink implements AutoCloseable {
       }
       LOG.info("connected to the agent of cluster {} on {} with {} channel(s)", cluster, conn.node(), conn.channelCount());
       conn.closed().thenAccept(reason -> {
-        observer.down(conn.node(), reason.code() + ": " + reason.message());
-        if (!"normal".equals(reason.code())) {
-          lastFailure = reason.code() + ": " + reason.message();
+        observer.down(conn.node(), reason.code().wire() + ": " + reason.message());
+        if (reason.code() != ProblemCode.NORMAL) {
+          lastFailure = reason.code().wire() + ": " + reason.message();
           LOG.warn("connection to the agent of cluster {} on {} ended: {}", cluster, conn.node(), lastFailure);
         }
       });

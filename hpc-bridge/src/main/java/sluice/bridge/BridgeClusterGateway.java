@@ -12,7 +12,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import sluice.agent.wire.Codes;
+import sluice.agent.wire.ProblemCode;
 import sluice.agent.wire.Messages;
 import sluice.agent.wire.MuxStream;
 import sluice.agent.wire.StreamResetException;
@@ -41,17 +41,26 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
   private final Executor callbacks;
   private final Duration controlTimeout;
   private final Duration reuseListingFor;
+  private final Ticker ticker;
   private CompletableFuture<List<JobSnapshot>> jobsInFlight;   // guarded by this: concurrent polls share one call
   private long listedAtNanos;                                  // guarded by this
+
+  /** Production wiring: the age of a listing is measured with {@link Ticker#SYSTEM}. */
+  public BridgeClusterGateway(String cluster, String deployment, AgentLink link, Executor callbacks, Duration controlTimeout,
+                              Duration reuseListingFor) {
+    this(cluster, deployment, link, callbacks, controlTimeout, reuseListingFor, Ticker.SYSTEM);
+  }
 
   /**
    * @param reuseListingFor a job listing younger than this answers every service's poll, so slurmctld sees one
    *                        {@code squeue} per poll interval per cluster, however many services poll it
+   * @param ticker          tells the age of a listing
    */
   public BridgeClusterGateway(String cluster, String deployment, AgentLink link, Executor callbacks, Duration controlTimeout,
-                              Duration reuseListingFor) {
+                              Duration reuseListingFor, Ticker ticker) {
     this.cluster = cluster;
     this.reuseListingFor = reuseListingFor;
+    this.ticker = ticker;
     this.tagPrefix = deployment + ".";
     this.link = link;
     this.callbacks = callbacks;
@@ -65,9 +74,9 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
 
   @Override public synchronized CompletionStage<List<JobSnapshot>> jobs() {
     boolean fresh = jobsInFlight != null && (!jobsInFlight.isDone()
-        || (!jobsInFlight.isCompletedExceptionally() && System.nanoTime() - listedAtNanos < reuseListingFor.toNanos()));
+        || (!jobsInFlight.isCompletedExceptionally() && ticker.nanos() - listedAtNanos < reuseListingFor.toNanos()));
     if (!fresh) {
-      listedAtNanos = System.nanoTime();
+      listedAtNanos = ticker.nanos();
       jobsInFlight = control(new Messages.ListJobs()).thenApply(r -> WireJson.convert(r.result(), Messages.JobList.class).jobs()
           .stream().filter(j -> j.tag() != null && j.tag().startsWith(tagPrefix)).map(BridgeClusterGateway::snapshot).toList());
     }
@@ -140,7 +149,7 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
         if (err != null) {
           Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
           if (cause instanceof TimeoutException) {
-            stream.reset(Codes.CANCELLED, "no answer in time");
+            stream.reset(ProblemCode.CANCELLED, "no answer in time");
             throw new CompletionException(new ClusterException(ClusterFailure.AGENT_TIMEOUT, "the agent of " + cluster
                 + " did not answer " + describe(call) + " within " + controlTimeout.toSeconds() + " s"));
           }
@@ -156,7 +165,7 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
     Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
     if (cause instanceof ClusterException ce) return ce;
     if (cause instanceof StreamResetException sre) {
-      String message = Codes.SESSION_CLOSED.equals(sre.code())
+      String message = sre.code() == ProblemCode.SESSION_CLOSED
           ? "the connection to the agent of " + cluster + " was lost" : "the agent of " + cluster + " reset the call: " + sre.getMessage();
       return AgentFailures.reset(sre, message);
     }

@@ -16,7 +16,6 @@ import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -29,6 +28,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import sluice.agent.testing.Await;
 import sluice.core.cluster.ClusterException;
 import sluice.core.cluster.ClusterFailure;
 import sluice.core.cluster.JobSnapshot;
@@ -51,7 +51,7 @@ class BridgeClusterGatewayTest {
     cluster = new LocalClusterFixture(dir, "--tokens 400 --token-delay-ms 20", "10");
     JobSnapshot submitted = cluster.gateway.submit("mock-llm", "test.job-1").toCompletableFuture().get(30, TimeUnit.SECONDS);
     job = submitted.jobId();
-    await(() -> cluster.gateway.probe("mock-llm", job).toCompletableFuture().join().ready(), "mock-llm ready");
+    await("mock-llm ready", () -> cluster.gateway.probe("mock-llm", job).toCompletableFuture().join().ready());
   }
 
   @AfterAll static void stop() throws Exception {
@@ -59,17 +59,9 @@ class BridgeClusterGatewayTest {
     system.terminate();
   }
 
-  static void await(Supplier<Boolean> condition, String what) throws InterruptedException {
-    long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (System.nanoTime() < until) {
-      try {
-        if (condition.get()) return;
-      } catch (CompletionException ignored) {
-        // not yet: the agent may be restarting
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError("timed out waiting for " + what);
+  /** Waits for a state of the cluster; a failed call counts as "not yet", since the agent may be restarting. */
+  static void await(String what, Await.Condition condition) throws Exception {
+    Await.ignoring(CompletionException.class).until(Duration.ofSeconds(60), what, condition);
   }
 
   private static UpstreamResponse post(String path, String body) throws Exception {
@@ -140,14 +132,11 @@ class BridgeClusterGatewayTest {
     // Read three chunks of a 400-token stream, then leave, as a disconnecting HTTP client does.
     List<ByteString> first = r.body().take(3).runWith(Sink.seq(), system).toCompletableFuture().get(30, TimeUnit.SECONDS);
     assertEquals(3, first.size());
-    await(() -> {
-      try {
-        JsonNode s = stats();
-        return s.get("streams_aborted").asInt() == abortedBefore + 1 && s.get("active_streams").asInt() == 0;
-      } catch (Exception e) {
-        throw new CompletionException(e);
-      }
-    }, "mock-llm to see its client go away");
+    // Any failure to read the figures counts as "not yet", as it did when this wait was written by hand.
+    Await.ignoring(Exception.class).until(Duration.ofSeconds(60), "mock-llm to see its client go away", () -> {
+      JsonNode s = stats();
+      return s.get("streams_aborted").asInt() == abortedBefore + 1 && s.get("active_streams").asInt() == 0;
+    });
   }
 
   @Test @Order(6) void refusalsBecomeClusterExceptionsThatNeverReachedTheModel() {
@@ -173,14 +162,14 @@ class BridgeClusterGatewayTest {
     assertEquals(1, agents.size(), "one agent process per cluster");
     agents.get(0).destroyForcibly();
     agents.get(0).onExit().get(10, TimeUnit.SECONDS);
-    await(() -> cluster.gateway.jobs().toCompletableFuture().join().stream()
-        .anyMatch(j -> j.jobId().equals(job) && j.state() == SlurmState.RUNNING), "the job listed again by a new agent");
+    await("the job listed again by a new agent", () -> cluster.gateway.jobs().toCompletableFuture().join().stream()
+        .anyMatch(j -> j.jobId().equals(job) && j.state() == SlurmState.RUNNING));
     assertEquals(200, post("/v1/completions", "{\"model\":\"mock-llm\",\"max_tokens\":2,\"prompt\":\"x\"}").status());
   }
 
   @Test @Order(9) void cancelEndsTheJob() throws Exception {
     assertTrue(cluster.gateway.cancel(job).toCompletableFuture().get(30, TimeUnit.SECONDS));
-    await(() -> cluster.gateway.jobs().toCompletableFuture().join().stream()
-        .anyMatch(j -> j.jobId().equals(job) && j.state() == SlurmState.CANCELLED), "cancelled");
+    await("the job cancelled", () -> cluster.gateway.jobs().toCompletableFuture().join().stream()
+        .anyMatch(j -> j.jobId().equals(job) && j.state() == SlurmState.CANCELLED));
   }
 }

@@ -16,6 +16,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import sluice.agent.wire.Banner;
@@ -33,6 +34,8 @@ import sluice.core.tunnel.TunnelObserver;
  */
 class SharedPollingTest {
   private final AtomicInteger listings = new AtomicInteger();
+  /** The gateway's time: it moves only when a test says so. */
+  private final AtomicLong nanos = new AtomicLong();
   private final ExecutorService blocking = Executors.newCachedThreadPool();
   private final List<AutoCloseable> open = new ArrayList<>();
 
@@ -74,7 +77,8 @@ class SharedPollingTest {
     AgentConnection conn = countingAgent();
     AgentLink link = new AgentLink("c", observer -> conn, blocking, Duration.ofMillis(100), Duration.ofSeconds(1),
         Duration.ofSeconds(5), TunnelObserver.NONE);
-    BridgeClusterGateway g = new BridgeClusterGateway("c", "dep", link, ForkJoinPool.commonPool(), Duration.ofSeconds(10), reuse);
+    BridgeClusterGateway g = new BridgeClusterGateway("c", "dep", link, ForkJoinPool.commonPool(), Duration.ofSeconds(10), reuse,
+        nanos::get);
     open.add(g);
     return g;
   }
@@ -96,15 +100,31 @@ class SharedPollingTest {
     assertEquals(2, listings.get(), "after a submit the next poll sees Slurm's answer, not the listing from before");
   }
 
+  private void timePasses(Duration d) {
+    nanos.addAndGet(d.toNanos());
+  }
+
   @Test void aListingOlderThanTheIntervalIsNotReused() throws Exception {
     BridgeClusterGateway g = gateway(Duration.ofMillis(500));
-    poll(g);                          // warm-up: a cold JVM's first call alone can outlast the interval
-    Thread.sleep(600);
+    poll(g);
+    assertEquals(1, listings.get());
+    timePasses(Duration.ofMillis(600));
     poll(g);
     poll(g);
     assertEquals(2, listings.get());
-    Thread.sleep(600);
+    timePasses(Duration.ofMillis(600));
     poll(g);
     assertEquals(3, listings.get());
+  }
+
+  @Test void aListingIsReusedUntilItIsExactlyAsOldAsTheInterval() throws Exception {
+    BridgeClusterGateway g = gateway(Duration.ofMillis(500));
+    poll(g);
+    timePasses(Duration.ofMillis(499));
+    poll(g);
+    assertEquals(1, listings.get(), "499 ms old: reused");
+    timePasses(Duration.ofMillis(1));
+    poll(g);
+    assertEquals(2, listings.get(), "500 ms old: listed again");
   }
 }

@@ -1,5 +1,14 @@
 package sluice.agent;
 
+import static sluice.agent.wire.ProblemCode.BAD_REQUEST;
+import static sluice.agent.wire.ProblemCode.INTERNAL;
+import static sluice.agent.wire.ProblemCode.JOB_NOT_RUNNING;
+import static sluice.agent.wire.ProblemCode.PATH_NOT_ALLOWED;
+import static sluice.agent.wire.ProblemCode.SCHEDULER_ERROR;
+import static sluice.agent.wire.ProblemCode.UNKNOWN_JOB;
+import static sluice.agent.wire.ProblemCode.UNKNOWN_SERVICE;
+import static sluice.agent.wire.ProblemCode.UPSTREAM_ERROR;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -18,7 +27,7 @@ import java.util.logging.Logger;
 import sluice.agent.config.AgentConfig;
 import sluice.agent.config.ServiceSpec;
 import sluice.agent.sched.Scheduler;
-import sluice.agent.wire.Codes;
+import sluice.agent.wire.ProblemCode;
 import sluice.agent.wire.Limits;
 import sluice.agent.wire.Messages;
 import sluice.agent.wire.Messages.Call;
@@ -81,12 +90,12 @@ public final class Agent {
       else reply(stream, Reply.ok(WireJson.tree(new Messages.JobList(scheduler.jobs()))));
     } catch (Scheduler.SchedulerException e) {
       LOG.warning(() -> "scheduler failed on " + describe(call) + ": " + e.getMessage());
-      replyQuietly(stream, Reply.error(503, "scheduler_error", e.getMessage()));
+      replyQuietly(stream, Reply.error(503, SCHEDULER_ERROR, e.getMessage()));
     } catch (StreamResetException e) {
       LOG.fine(() -> "stream " + stream.id() + " reset during " + describe(call) + ": " + e.code());
     } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "call " + describe(call) + " failed", e);
-      stream.reset(Codes.INTERNAL, "agent error");
+      stream.reset(INTERNAL, "agent error");
     }
   }
 
@@ -126,21 +135,21 @@ public final class Agent {
 
   private Reply submit(Messages.Submit s) throws Scheduler.SchedulerException {
     ServiceSpec service = config.service(s.service());
-    if (service == null) return refuse(404, "unknown_service", "service " + s.service() + " is not configured on this agent");
+    if (service == null) return refuse(404, UNKNOWN_SERVICE, "service " + s.service() + " is not configured on this agent");
     return Reply.ok(WireJson.tree(scheduler.submit(service, s.tag())));
   }
 
   private Reply cancel(Messages.Cancel c) throws Scheduler.SchedulerException {
     return scheduler.cancel(c.job())
         .map(r -> Reply.ok(WireJson.tree(r)))
-        .orElseGet(() -> refuse(404, "unknown_job", "job " + c.job() + " was not submitted by this agent"));
+        .orElseGet(() -> refuse(404, UNKNOWN_JOB, "job " + c.job() + " was not submitted by this agent"));
   }
 
   private Reply probe(Messages.Probe p) throws Scheduler.SchedulerException {
     ServiceSpec service = config.service(p.service());
-    if (service == null) return refuse(404, "unknown_service", "service " + p.service() + " is not configured on this agent");
+    if (service == null) return refuse(404, UNKNOWN_SERVICE, "service " + p.service() + " is not configured on this agent");
     Optional<JobInfo> job = ownJob(p.service(), p.job());
-    if (job.isEmpty()) return refuse(404, "unknown_job", "job " + p.job() + " of " + p.service() + " is unknown to this agent");
+    if (job.isEmpty()) return refuse(404, UNKNOWN_JOB, "job " + p.job() + " of " + p.service() + " is unknown to this agent");
     Optional<URI> endpoint = scheduler.endpoint(job.get());
     if (endpoint.isEmpty()) {
       return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "job is " + job.get().state())));
@@ -167,10 +176,10 @@ public final class Agent {
    */
   private Reply logs(Messages.Logs l) throws Scheduler.SchedulerException {
     if (config.service(l.service()) == null) {
-      return refuse(404, "unknown_service", "service " + l.service() + " is not configured on this agent");
+      return refuse(404, UNKNOWN_SERVICE, "service " + l.service() + " is not configured on this agent");
     }
     Optional<JobInfo> job = ownJob(l.service(), l.job());
-    if (job.isEmpty()) return refuse(404, "unknown_job", "job " + l.job() + " of " + l.service() + " is unknown to this agent");
+    if (job.isEmpty()) return refuse(404, UNKNOWN_JOB, "job " + l.job() + " of " + l.service() + " is unknown to this agent");
     Optional<java.nio.file.Path> file = scheduler.outputFile(job.get());
     LogTail.Tail tail;
     try {
@@ -178,7 +187,7 @@ public final class Agent {
           : LogTail.read(file.get(), l.lines(), scheduler.token(job.get()), LOGS_JSON_BYTES);
     } catch (IOException e) {
       LOG.warning(() -> "cannot read the output of job " + l.job() + " (" + file.get() + "): " + e);
-      return Reply.error(503, "scheduler_error", "cannot read the output of job " + l.job() + ": " + e.getClass().getSimpleName());
+      return Reply.error(503, SCHEDULER_ERROR, "cannot read the output of job " + l.job() + ": " + e.getClass().getSimpleName());
     }
     return Reply.ok(WireJson.tree(new Messages.LogsResult(l.job(), tail.lines(), tail.truncated())));
   }
@@ -191,17 +200,17 @@ public final class Agent {
   private void forward(MuxStream stream, Messages.Forward f) throws Scheduler.SchedulerException, StreamResetException {
     ServiceSpec service = config.service(f.service());
     if (service == null) {
-      reply(stream, refuse(404, "unknown_service", "service " + f.service() + " is not configured on this agent"));
+      reply(stream, refuse(404, UNKNOWN_SERVICE, "service " + f.service() + " is not configured on this agent"));
       return;
     }
     if (!service.allows(f.method(), f.path())) {
-      reply(stream, refuse(403, "path_not_allowed", f.method() + " " + pathOnly(f.path()) + " is not allowed for " + f.service()));
+      reply(stream, refuse(403, PATH_NOT_ALLOWED, f.method() + " " + pathOnly(f.path()) + " is not allowed for " + f.service()));
       return;
     }
     Optional<JobInfo> job = ownJob(f.service(), f.job());
     Optional<URI> endpoint = job.flatMap(scheduler::endpoint);
     if (endpoint.isEmpty()) {
-      reply(stream, refuse(job.isEmpty() ? 404 : 409, job.isEmpty() ? "unknown_job" : "job_not_running",
+      reply(stream, refuse(job.isEmpty() ? 404 : 409, job.isEmpty() ? UNKNOWN_JOB : JOB_NOT_RUNNING,
           job.map(j -> "job " + j.id() + " is " + j.state()).orElse("job " + f.job() + " is unknown to this agent")));
       return;
     }
@@ -209,26 +218,26 @@ public final class Agent {
     try {
       request = upstreamRequest(stream, f, endpoint.get(), scheduler.token(job.get()));
     } catch (IllegalArgumentException e) {
-      reply(stream, Reply.error(400, Codes.BAD_REQUEST, e.getMessage()));
+      reply(stream, Reply.error(400, BAD_REQUEST, e.getMessage()));
       return;
     } catch (IOException e) {
       if (stream.resetReason() != null) throw new StreamResetException(stream.resetReason());
-      reply(stream, Reply.error(400, Codes.BAD_REQUEST, "request body could not be read: " + e.getMessage()));
+      reply(stream, Reply.error(400, BAD_REQUEST, "request body could not be read: " + e.getMessage()));
       return;
     }
     HttpResponse<InputStream> response;
     try {
       response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
     } catch (HttpTimeoutException e) {
-      replyQuietly(stream, Reply.error(504, Codes.UPSTREAM, "model server sent no response head in time"));
+      replyQuietly(stream, Reply.error(504, UPSTREAM_ERROR, "model server sent no response head in time"));
       return;
     } catch (IOException e) {
       if (stream.resetReason() != null) throw new StreamResetException(stream.resetReason());
-      replyQuietly(stream, Reply.error(502, Codes.UPSTREAM, "model server unreachable: " + e.getClass().getSimpleName()));
+      replyQuietly(stream, Reply.error(502, UPSTREAM_ERROR, "model server unreachable: " + e.getClass().getSimpleName()));
       return;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      stream.reset(Codes.INTERNAL, "interrupted");
+      stream.reset(INTERNAL, "interrupted");
       return;
     }
     try (InputStream body = response.body()) {        // closing it early aborts the upstream request
@@ -240,7 +249,7 @@ public final class Agent {
       LOG.fine(() -> "request " + f.requestId() + " cancelled by the gateway (" + e.code() + ")");
     } catch (IOException e) {
       LOG.info(() -> "model server broke off request " + f.requestId() + ": " + e.getMessage());
-      stream.reset(Codes.UPSTREAM, "model server broke off the response");
+      stream.reset(UPSTREAM_ERROR, "model server broke off the response");
     }
   }
 
@@ -296,7 +305,7 @@ public final class Agent {
     return scheduler.job(jobId).filter(j -> j.service().equals(service));
   }
 
-  private static Reply refuse(int status, String code, String message) {
+  private static Reply refuse(int status, ProblemCode code, String message) {
     LOG.warning(() -> "refused: " + code + ": " + message);
     return Reply.error(status, code, message);
   }
@@ -309,7 +318,7 @@ public final class Agent {
     try {
       stream.sendReply(reply, true);
     } catch (StreamResetException | IllegalStateException e) {
-      stream.reset(Codes.UPSTREAM, reply.error() == null ? "failed" : reply.error().message());
+      stream.reset(UPSTREAM_ERROR, reply.error() == null ? "failed" : reply.error().message());
     }
   }
 

@@ -31,7 +31,7 @@ import sluice.agent.sched.LocalScheduler;
 import sluice.agent.sched.Scheduler;
 import sluice.agent.sched.SlurmScheduler;
 import sluice.agent.wire.Banner;
-import sluice.agent.wire.Codes;
+import sluice.agent.wire.ProblemCode;
 import sluice.agent.wire.Limits;
 import sluice.agent.wire.Messages;
 import sluice.agent.wire.MuxSession;
@@ -144,7 +144,7 @@ public final class AgentMain {
       Thread.currentThread().interrupt();
     }
     workers.shutdownNow();                          // aborts upstream requests still running
-    return end.code().equals(Codes.PROTOCOL_ERROR) ? 1 : 0;
+    return end.code() == ProblemCode.PROTOCOL_ERROR ? 1 : 0;
   }
 
   /**

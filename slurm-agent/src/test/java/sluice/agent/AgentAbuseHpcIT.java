@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import sluice.agent.testing.Await;
 import sluice.agent.testing.HpcSandbox;
 import sluice.agent.wire.Banner;
 import sluice.agent.wire.Limits;
@@ -38,6 +40,7 @@ import sluice.agent.wire.Messages;
 import sluice.agent.wire.Messages.JobInfo;
 import sluice.agent.wire.Messages.JobState;
 import sluice.agent.wire.MuxSession;
+import sluice.agent.wire.ProblemCode;
 import sluice.agent.wire.WireJson;
 
 /**
@@ -70,16 +73,15 @@ class AgentAbuseHpcIT {
 
   /** Waits for a line in what a log gained since {@code from}; the agent may finish after the ssh client gave up. */
   private static String awaitLog(Path log, long from, String needle) throws Exception {
-    String tail = "";
-    for (int i = 0; i < 100; i++) {
-      if (Files.exists(log)) {
-        byte[] all = Files.readAllBytes(log);
-        tail = new String(all, (int) Math.min(from, all.length), (int) Math.max(0, all.length - from), StandardCharsets.UTF_8);
-        if (tail.contains(needle)) return tail;
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError(log + " never said \"" + needle + "\"; it gained:\n" + tail);
+    return Await.until(Duration.ofSeconds(10), log + " to say \"" + needle + "\"", () -> gained(log, from),
+        tail -> tail.contains(needle));
+  }
+
+  /** What a log gained since {@code from}: empty while it does not exist. */
+  private static String gained(Path log, long from) throws IOException {
+    if (!Files.exists(log)) return "";
+    byte[] all = Files.readAllBytes(log);
+    return new String(all, (int) Math.min(from, all.length), (int) Math.max(0, all.length - from), StandardCharsets.UTF_8);
   }
 
   private static String marker() {
@@ -166,17 +168,12 @@ class AgentAbuseHpcIT {
     }
   }
 
+  /** Connects to the forwarded port once ssh listens on it; refused until then. */
   private static Socket connectWithin(int port, Duration limit, Process ssh) throws Exception {
-    long until = System.nanoTime() + limit.toNanos();
-    while (true) {
-      try {
-        return new Socket(InetAddress.getLoopbackAddress(), port);
-      } catch (ConnectException e) {
-        if (!ssh.isAlive()) throw new AssertionError("ssh -L exited with " + ssh.exitValue());
-        if (System.nanoTime() > until) throw e;
-        Thread.sleep(100);
-      }
-    }
+    return Await.ignoring(ConnectException.class).until(limit, "ssh -L to listen on port " + port, () -> {
+      if (!ssh.isAlive()) throw new AssertionError("ssh -L exited with " + ssh.exitValue());
+      return new Socket(InetAddress.getLoopbackAddress(), port);
+    }, Objects::nonNull);
   }
 
   private static int freePort() throws IOException {
@@ -194,7 +191,7 @@ class AgentAbuseHpcIT {
     return client.open(call, true).reply().get(30, TimeUnit.SECONDS);
   }
 
-  private static void assertRefused(int status, String code, Messages.Reply r) {
+  private static void assertRefused(int status, ProblemCode code, Messages.Reply r) {
     assertEquals(status, r.status(), () -> String.valueOf(r.error()));
     assertEquals(code, r.error().code());
   }
@@ -204,12 +201,8 @@ class AgentAbuseHpcIT {
   }
 
   private JobInfo awaitJob(String id, Predicate<JobInfo> condition) throws Exception {
-    JobInfo last = null;
-    for (long until = System.nanoTime() + Duration.ofSeconds(30).toNanos(); System.nanoTime() < until; Thread.sleep(250)) {
-      last = jobs().stream().filter(j -> j.id().equals(id)).findFirst().orElse(null);
-      if (last != null && condition.test(last)) return last;
-    }
-    throw new AssertionError("job " + id + ": condition not reached, last " + last);
+    return Await.until(Duration.ofSeconds(30), "job " + id + " to get there",
+        () -> jobs().stream().filter(j -> j.id().equals(id)).findFirst().orElse(null), j -> j != null && condition.test(j));
   }
 
   private String foreignJob(String... asUser) throws Exception {
@@ -233,16 +226,16 @@ class AgentAbuseHpcIT {
       client = MuxSession.client(in, ssh.getOutputStream(), Limits.DEFAULT, "abuse-it").start("abuse-it");
       client.peerHello().get(30, TimeUnit.SECONDS);
 
-      assertRefused(404, "unknown_service", call(new Messages.Submit("bash", "it.0000000000000001")));
+      assertRefused(404, ProblemCode.UNKNOWN_SERVICE, call(new Messages.Submit("bash", "it.0000000000000001")));
       for (String id : List.of(sameAccount, otherAccount)) {
-        assertRefused(404, "unknown_job", call(new Messages.Cancel(id)));
-        assertRefused(404, "unknown_job", call(new Messages.Probe("mock-llm", id)));
-        assertRefused(404, "unknown_job",
+        assertRefused(404, ProblemCode.UNKNOWN_JOB, call(new Messages.Cancel(id)));
+        assertRefused(404, ProblemCode.UNKNOWN_JOB, call(new Messages.Probe("mock-llm", id)));
+        assertRefused(404, ProblemCode.UNKNOWN_JOB,
             call(new Messages.Forward("mock-llm", id, "GET", "/v1/models", Map.of(), "abuse-1")));
       }
-      assertRefused(403, "path_not_allowed",
+      assertRefused(403, ProblemCode.PATH_NOT_ALLOWED,
           call(new Messages.Forward("mock-llm", sameAccount, "GET", "/admin/shutdown", Map.of(), "abuse-2")));
-      assertRefused(403, "path_not_allowed",
+      assertRefused(403, ProblemCode.PATH_NOT_ALLOWED,
           call(new Messages.Forward("mock-llm", sameAccount, "DELETE", "/v1/models", Map.of(), "abuse-3")));
       assertTrue(jobs().stream().noneMatch(j -> j.id().equals(sameAccount) || j.id().equals(otherAccount)),
           "foreign jobs are not listed");
@@ -257,10 +250,9 @@ class AgentAbuseHpcIT {
       toCancel.add(own.id());
       assertEquals(own.id(), WireJson.convert(call(new Messages.Submit("mock-llm", tag)).result(), JobInfo.class).id());
       awaitJob(own.id(), j -> j.state() == JobState.RUNNING);
-      Messages.ProbeResult probe = null;
-      for (int i = 0; i < 60 && (probe == null || !probe.ready()); i++, Thread.sleep(250)) {
-        probe = WireJson.convert(call(new Messages.Probe("mock-llm", own.id())).result(), Messages.ProbeResult.class);
-      }
+      Messages.ProbeResult probe = Await.until(Duration.ofSeconds(15), "mock-llm to answer its health path",
+          () -> WireJson.convert(call(new Messages.Probe("mock-llm", own.id())).result(), Messages.ProbeResult.class),
+          Messages.ProbeResult::ready);
       assertTrue(probe.ready(), "mock-llm came up: " + probe);
       var models = client.open(new Messages.Forward("mock-llm", own.id(), "GET", "/v1/models", Map.of(), "abuse-4"), true);
       assertEquals(200, models.reply().get(30, TimeUnit.SECONDS).status());

@@ -25,12 +25,14 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import sluice.agent.config.AgentConfig;
 import sluice.agent.sched.LocalScheduler;
+import sluice.agent.testing.Await;
 import sluice.agent.wire.Limits;
 import sluice.agent.wire.Messages;
 import sluice.agent.wire.Messages.JobInfo;
 import sluice.agent.wire.Messages.JobState;
 import sluice.agent.wire.Messages.LogsResult;
 import sluice.agent.wire.MuxSession;
+import sluice.agent.wire.ProblemCode;
 import sluice.agent.wire.WireJson;
 
 /** The logs call end to end in the agent: a mux session, the real local scheduler and real job scripts. */
@@ -84,8 +86,7 @@ class AgentLogsTest {
     if (scheduler != null) {
       for (JobInfo j : scheduler.jobs()) if (!j.state().isFinal()) scheduler.cancel(j.id());
       // Wait for the runners to see the cancel file: once @TempDir deletes the folder they never would.
-      long until = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-      while (System.nanoTime() < until && scheduler.jobs().stream().anyMatch(j -> !j.state().isFinal())) Thread.sleep(100);
+      Await.until(Duration.ofSeconds(15), "every job to end", () -> scheduler.jobs().stream().allMatch(j -> j.state().isFinal()));
     }
     if (client != null) client.close();
     if (server != null) server.close();
@@ -107,14 +108,7 @@ class AgentLogsTest {
   }
 
   private LogsResult awaitLogs(String service, String job, int lines, Predicate<LogsResult> done) throws Exception {
-    long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    LogsResult last = null;
-    while (System.nanoTime() < until) {
-      last = logs(service, job, lines);
-      if (done.test(last)) return last;
-      Thread.sleep(50);
-    }
-    throw new AssertionError("logs of job " + job + " never got there; last: " + last);
+    return Await.until(Duration.ofSeconds(30), "the logs of job " + job + " to get there", () -> logs(service, job, lines), done);
   }
 
   private Path jobDir(String id) {
@@ -165,9 +159,9 @@ class AgentLogsTest {
     awaitLogs("talk", talk, 1, l -> l.lines().contains("done"));
     Messages.Reply wrongService = call(new Messages.Logs("huge", talk, 10));
     assertEquals(404, wrongService.status());
-    assertEquals("unknown_job", wrongService.error().code(), "a job of another service");
-    assertEquals("unknown_job", call(new Messages.Logs("talk", "999", 10)).error().code(), "a job it never submitted");
-    assertEquals("unknown_service", call(new Messages.Logs("nope", talk, 10)).error().code());
+    assertEquals(ProblemCode.UNKNOWN_JOB, wrongService.error().code(), "a job of another service");
+    assertEquals(ProblemCode.UNKNOWN_JOB, call(new Messages.Logs("talk", "999", 10)).error().code(), "a job it never submitted");
+    assertEquals(ProblemCode.UNKNOWN_SERVICE, call(new Messages.Logs("nope", talk, 10)).error().code());
   }
 
   @Test void aPendingJobHasNoOutputYet() throws Exception {

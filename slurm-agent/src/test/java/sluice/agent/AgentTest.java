@@ -41,6 +41,7 @@ import sluice.agent.wire.Messages.JobInfo;
 import sluice.agent.wire.Messages.JobState;
 import sluice.agent.wire.MuxSession;
 import sluice.agent.wire.MuxStream;
+import sluice.agent.wire.ProblemCode;
 import sluice.agent.wire.WireJson;
 
 /** The agent's decisions and streaming, with a scheduler stand-in below it and a real HTTP server as the model. */
@@ -109,7 +110,7 @@ class AgentTest {
         for (int i = 0; i < 10_000; i++) {          // endless for the client that will leave
           out.write(("data: " + i + "\n\n").getBytes(StandardCharsets.UTF_8));
           out.flush();
-          Thread.sleep(i < 3 ? 0 : 20);
+          Thread.sleep(i < 3 ? 0 : 20);             // paces the tokens like a model generating them; waits for nothing
         }
       } catch (IOException e) {
         streamWriteFailure.complete(e);
@@ -175,18 +176,18 @@ class AgentTest {
   }
 
   @Test void refusesWhatItsConfigDoesNotAllow() throws Exception {
-    assertEquals("path_not_allowed", call(fwd("other", "8", "/v1/stream", Map.of())).error().code());
-    assertEquals("unknown_service", call(fwd("nope", "7", "/v1/echo", Map.of())).error().code());
-    assertEquals("unknown_job", call(fwd("m", "8", "/v1/echo", Map.of())).error().code(), "job of another service");
-    assertEquals("unknown_job", call(fwd("m", "12345", "/v1/echo", Map.of())).error().code(), "job it never submitted");
+    assertEquals(ProblemCode.PATH_NOT_ALLOWED, call(fwd("other", "8", "/v1/stream", Map.of())).error().code());
+    assertEquals(ProblemCode.UNKNOWN_SERVICE, call(fwd("nope", "7", "/v1/echo", Map.of())).error().code());
+    assertEquals(ProblemCode.UNKNOWN_JOB, call(fwd("m", "8", "/v1/echo", Map.of())).error().code(), "job of another service");
+    assertEquals(ProblemCode.UNKNOWN_JOB, call(fwd("m", "12345", "/v1/echo", Map.of())).error().code(), "job it never submitted");
     Messages.Reply pending = call(fwd("m", "9", "/v1/echo", Map.of()));
     assertEquals(409, pending.status());
-    assertEquals("job_not_running", pending.error().code());
-    assertEquals("unknown_service", call(new Messages.Submit("nope", "t")).error().code());
-    assertEquals("unknown_job", call(new Messages.Cancel("12345")).error().code());
-    assertEquals("unknown_job", call(new Messages.Logs("m", "8", 10)).error().code(), "logs of another service's job");
-    assertEquals("unknown_job", call(new Messages.Logs("m", "12345", 10)).error().code());
-    assertEquals("unknown_service", call(new Messages.Logs("nope", "7", 10)).error().code());
+    assertEquals(ProblemCode.JOB_NOT_RUNNING, pending.error().code());
+    assertEquals(ProblemCode.UNKNOWN_SERVICE, call(new Messages.Submit("nope", "t")).error().code());
+    assertEquals(ProblemCode.UNKNOWN_JOB, call(new Messages.Cancel("12345")).error().code());
+    assertEquals(ProblemCode.UNKNOWN_JOB, call(new Messages.Logs("m", "8", 10)).error().code(), "logs of another service's job");
+    assertEquals(ProblemCode.UNKNOWN_JOB, call(new Messages.Logs("m", "12345", 10)).error().code());
+    assertEquals(ProblemCode.UNKNOWN_SERVICE, call(new Messages.Logs("nope", "7", 10)).error().code());
     assertEquals(0, upstreamCalls.get(), "nothing refused reached the model server");
   }
 
@@ -194,7 +195,7 @@ class AgentTest {
     upstream.stop(0);
     Messages.Reply r = call(fwd("m", "7", "/v1/echo", Map.of("content-length", "0")));
     assertEquals(502, r.status());
-    assertEquals("upstream_error", r.error().code());
+    assertEquals(ProblemCode.UPSTREAM_ERROR, r.error().code());
   }
 
   @Test void gatewayResetAbortsTheUpstreamRequest() throws Exception {

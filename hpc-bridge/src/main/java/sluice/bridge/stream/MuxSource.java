@@ -10,7 +10,7 @@ import org.apache.pekko.stream.stage.AsyncCallback;
 import org.apache.pekko.stream.stage.GraphStage;
 import org.apache.pekko.stream.stage.GraphStageLogic;
 import org.apache.pekko.util.ByteString;
-import sluice.agent.wire.Codes;
+import sluice.agent.wire.ProblemCode;
 import sluice.agent.wire.MuxStream;
 import sluice.agent.wire.StreamResetException;
 import sluice.bridge.AgentFailures;
@@ -44,7 +44,7 @@ public final class MuxSource extends GraphStage<SourceShape<ByteString>> {
           @Override public void onPull() { deliver(); }
 
           @Override public void onDownstreamFinish(Throwable cause) {
-            stream.reset(Codes.CANCELLED, "the client went away");
+            stream.reset(ProblemCode.CANCELLED, "the client went away");
             finished = true;
             completeStage();
           }
@@ -73,13 +73,13 @@ public final class MuxSource extends GraphStage<SourceShape<ByteString>> {
       }
 
       @Override public void postStop() {
-        if (!finished) stream.reset(Codes.CANCELLED, "stream stopped");
+        if (!finished) stream.reset(ProblemCode.CANCELLED, "stream stopped");
       }
     };
   }
 
   static ClusterException broken(StreamResetException e) {
-    String message = Codes.SESSION_CLOSED.equals(e.code())
+    String message = e.code() == ProblemCode.SESSION_CLOSED
         ? "the connection to the cluster was lost mid-response"
         : "the response was broken off: " + e.getMessage();
     return AgentFailures.reset(e, message);

@@ -41,12 +41,29 @@ public final class Messages {
   /** First frame of each side after the banner. */
   public record Hello(int protocol, String software, int maxStreams, int initialWindow, int maxDataFrame) {}
 
-  /** Why a stream was reset or the session is going away: a stable machine-readable code and a human message. */
-  public record Problem(String code, String message) {
+  /**
+   * Why a stream was reset or the session is going away: a stable machine-readable code and a human message. On the
+   * wire {@code {"code":"job_not_running","message":"..."}}, the code as its {@link ProblemCode#wire() wire string}.
+   */
+  public record Problem(ProblemCode code, String message) {
+    static final int MAX_MESSAGE = 1000;
+
     public Problem {
-      if (code == null || code.isBlank()) code = "internal";
+      if (code == null) code = ProblemCode.INTERNAL;
       if (message == null) message = "";
-      if (message.length() > 1000) message = message.substring(0, 1000);
+      if (message.length() > MAX_MESSAGE) message = message.substring(0, MAX_MESSAGE);
+    }
+
+    /**
+     * Decoding. A missing or blank code is {@code internal}, as it always was. A code this version does not know
+     * becomes {@link ProblemCode#UNRECOGNIZED}, and the message keeps the raw code in front, so whoever reads the log
+     * still sees what the peer meant.
+     */
+    @JsonCreator static Problem decode(@JsonProperty("code") String code, @JsonProperty("message") String message) {
+      if (code == null || code.isBlank()) return new Problem(ProblemCode.INTERNAL, message);
+      ProblemCode known = ProblemCode.fromWire(code);
+      if (known != ProblemCode.UNRECOGNIZED || code.equals(known.wire())) return new Problem(known, message);
+      return new Problem(known, message == null || message.isEmpty() ? code : code + ": " + message);
     }
   }
 
@@ -138,7 +155,7 @@ public final class Messages {
 
     public static Reply ok(JsonNode result) { return new Reply(200, Map.of(), result, null); }
 
-    public static Reply error(int status, String code, String message) {
+    public static Reply error(int status, ProblemCode code, String message) {
       return new Reply(status, Map.of(), null, new Problem(code, message));
     }
 

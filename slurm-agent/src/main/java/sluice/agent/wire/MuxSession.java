@@ -68,7 +68,7 @@ public final class MuxSession implements AutoCloseable {
 
   /** The gateway's end. Call {@link #start()}, then await {@link #peerHello()} before opening streams. */
   public static MuxSession client(InputStream in, OutputStream out, Limits limits, String software) {
-    return new MuxSession(Role.CLIENT, in, out, limits, software, s -> s.reset(Codes.REFUSED, "clients accept no streams"));
+    return new MuxSession(Role.CLIENT, in, out, limits, software, s -> s.reset(ProblemCode.REFUSED, "clients accept no streams"));
   }
 
   /** The agent's end: every call the gateway opens goes to {@code acceptor}. */
@@ -113,13 +113,14 @@ public final class MuxSession implements AutoCloseable {
     byte[] head = WireJson.bytes(call);
     if (head.length > limits.maxHeadBytes()) throw new IllegalArgumentException("call head exceeds " + limits.maxHeadBytes() + " bytes");
     synchronized (openLock) {
-      if (isGoingAway()) throw new StreamResetException(new Messages.Problem(Codes.REFUSED, "session is closing"));
+      if (isGoingAway()) throw new StreamResetException(new Messages.Problem(ProblemCode.REFUSED, "session is closing"));
       if (streams.size() >= hello.maxStreams()) {
-        throw new StreamResetException(new Messages.Problem(Codes.REFUSED, "peer allows " + hello.maxStreams() + " open streams"));
+        throw new StreamResetException(
+            new Messages.Problem(ProblemCode.REFUSED, "peer allows " + hello.maxStreams() + " open streams"));
       }
       if (nextStreamId > Integer.MAX_VALUE - 2) {
         goingAway = true;                              // ids exhausted: the owner must open a new session
-        throw new StreamResetException(new Messages.Problem(Codes.REFUSED, "stream ids exhausted"));
+        throw new StreamResetException(new Messages.Problem(ProblemCode.REFUSED, "stream ids exhausted"));
       }
       int id = nextStreamId;
       nextStreamId += 2;
@@ -147,15 +148,15 @@ public final class MuxSession implements AutoCloseable {
   }
 
   /** Announces an orderly shutdown: no new streams; open ones may finish. */
-  public void goAway(String code, String message) {
+  public void goAway(ProblemCode code, String message) {
     goingAway = true;
     enqueue(Frame.json(FrameType.GO_AWAY, 0, 0, WireJson.write(new Messages.Problem(code, message))));
   }
 
   /** Ends the session now: open streams fail with {@code session_closed}; queued frames are still flushed. */
   @Override public void close() {
-    if (!closed.isDone()) goAway(Codes.NORMAL, "closing");
-    terminate(new Messages.Problem(Codes.NORMAL, "closed locally"));
+    if (!closed.isDone()) goAway(ProblemCode.NORMAL, "closing");
+    terminate(new Messages.Problem(ProblemCode.NORMAL, "closed locally"));
   }
 
   // ---------------------------------------------------------------- writer
@@ -174,7 +175,7 @@ public final class MuxSession implements AutoCloseable {
       }
       buffered.flush();
     } catch (IOException e) {
-      terminate(new Messages.Problem("io_error", "write failed: " + e.getMessage()));
+      terminate(new Messages.Problem(ProblemCode.IO_ERROR, "write failed: " + e.getMessage()));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
@@ -188,21 +189,21 @@ public final class MuxSession implements AutoCloseable {
       while (true) {
         Frame f = FrameCodec.read(in, limits);
         if (f == null) {
-          reason = new Messages.Problem("eof", "peer closed the pipe");
+          reason = new Messages.Problem(ProblemCode.EOF, "peer closed the pipe");
           break;
         }
         dispatch(f);
       }
     } catch (ProtocolException e) {
-      reason = new Messages.Problem(Codes.PROTOCOL_ERROR, e.getMessage());
-      goAway(Codes.PROTOCOL_ERROR, e.getMessage());
+      reason = new Messages.Problem(ProblemCode.PROTOCOL_ERROR, e.getMessage());
+      goAway(ProblemCode.PROTOCOL_ERROR, e.getMessage());
     } catch (EOFException e) {
-      reason = new Messages.Problem("eof", "pipe ended inside a frame");
+      reason = new Messages.Problem(ProblemCode.EOF, "pipe ended inside a frame");
     } catch (IOException e) {
-      reason = new Messages.Problem("io_error", "read failed: " + e.getMessage());
+      reason = new Messages.Problem(ProblemCode.IO_ERROR, "read failed: " + e.getMessage());
     } catch (RuntimeException e) {
-      reason = new Messages.Problem(Codes.INTERNAL, String.valueOf(e));
-      goAway(Codes.INTERNAL, "internal error");
+      reason = new Messages.Problem(ProblemCode.INTERNAL, String.valueOf(e));
+      goAway(ProblemCode.INTERNAL, "internal error");
     }
     terminate(reason);
   }
@@ -252,14 +253,14 @@ public final class MuxSession implements AutoCloseable {
       if ((id & 1) == 0 || id <= lastPeerStreamId) throw new ProtocolException("stream id " + id + " is not a new odd id");
       lastPeerStreamId = id;
       if (goingAway || streams.size() >= limits.maxStreams()) {
-        sendReset(id, Codes.REFUSED, goingAway ? "session is closing" : "too many open streams");
+        sendReset(id, ProblemCode.REFUSED, goingAway ? "session is closing" : "too many open streams");
         return;
       }
       Messages.Call call;
       try {
         call = WireJson.read(f.payload(), Messages.Call.class);
       } catch (IllegalArgumentException e) {
-        sendReset(id, Codes.BAD_REQUEST, e.getMessage());
+        sendReset(id, ProblemCode.BAD_REQUEST, e.getMessage());
         return;
       }
       Messages.Hello hello = peerHello.join();
@@ -269,21 +270,21 @@ public final class MuxSession implements AutoCloseable {
       try {
         acceptor.accept(stream);
       } catch (RuntimeException e) {
-        stream.reset(Codes.INTERNAL, "could not start the call");
+        stream.reset(ProblemCode.INTERNAL, "could not start the call");
       }
     } else if (f.has(Frame.ACK)) {
       if (role != Role.CLIENT) throw new ProtocolException("the gateway sent a reply on stream " + id);
       MuxStream stream = known(id);
       if (stream == null) return;
       if (stream.reply().isDone()) {
-        stream.reset(Codes.STREAM_CLOSED, "second reply head");
+        stream.reset(ProblemCode.STREAM_CLOSED, "second reply head");
         return;
       }
       Messages.Reply reply;
       try {
         reply = WireJson.read(f.payload(), Messages.Reply.class);
       } catch (IllegalArgumentException e) {
-        stream.reset(Codes.BAD_REQUEST, "malformed reply: " + e.getMessage());
+        stream.reset(ProblemCode.BAD_REQUEST, "malformed reply: " + e.getMessage());
         return;
       }
       stream.onReply(reply, f.has(Frame.FIN));
@@ -296,11 +297,13 @@ public final class MuxSession implements AutoCloseable {
     MuxStream stream = known(f.streamId());
     if (stream == null) return;
     if (role == Role.CLIENT && !stream.reply().isDone()) {
-      stream.reset(Codes.STREAM_CLOSED, "DATA before the reply head");
+      stream.reset(ProblemCode.STREAM_CLOSED, "DATA before the reply head");
       return;
     }
-    String violation = stream.onData(f.payload(), f.has(Frame.FIN));
-    if (violation != null) stream.reset(violation, violation.equals(Codes.FLOW_CONTROL) ? "sent beyond credit" : "DATA after FIN");
+    ProblemCode violation = stream.onData(f.payload(), f.has(Frame.FIN));
+    if (violation != null) {
+      stream.reset(violation, violation == ProblemCode.FLOW_CONTROL ? "sent beyond credit" : "DATA after FIN");
+    }
   }
 
   private void onWindowUpdate(Frame f) throws ProtocolException {
@@ -317,7 +320,7 @@ public final class MuxSession implements AutoCloseable {
     try {
       problem = WireJson.read(f.payload(), Messages.Problem.class);
     } catch (IllegalArgumentException e) {
-      problem = new Messages.Problem(Codes.INTERNAL, "peer reset the stream");
+      problem = new Messages.Problem(ProblemCode.INTERNAL, "peer reset the stream");
     }
     stream.abort(problem);
   }
@@ -338,7 +341,7 @@ public final class MuxSession implements AutoCloseable {
     synchronized (openLock) { return nextStreamId; }
   }
 
-  private void sendReset(int id, String code, String message) {
+  private void sendReset(int id, ProblemCode code, String message) {
     enqueue(Frame.json(FrameType.RESET, 0, id, WireJson.write(new Messages.Problem(code, message))));
   }
 
@@ -349,7 +352,8 @@ public final class MuxSession implements AutoCloseable {
   private void terminate(Messages.Problem reason) {
     if (!closed.complete(reason)) return;
     goingAway = true;
-    Messages.Problem streamProblem = new Messages.Problem(Codes.SESSION_CLOSED, reason.code() + ": " + reason.message());
+    Messages.Problem streamProblem =
+        new Messages.Problem(ProblemCode.SESSION_CLOSED, reason.code().wire() + ": " + reason.message());
     for (MuxStream s : List.copyOf(streams.values())) s.abort(streamProblem);
     for (PendingPing p : List.copyOf(pings.values())) p.result().completeExceptionally(new IOException("session closed"));
     pings.clear();

@@ -123,7 +123,7 @@ public final class MuxStream {
       @Override public void close() {
         boolean finished;
         synchronized (MuxStream.this) { finished = remoteFin && inbound.isEmpty(); }
-        if (!finished) MuxStream.this.reset(Codes.CANCELLED, "reader closed the stream");
+        if (!finished) MuxStream.this.reset(ProblemCode.CANCELLED, "reader closed the stream");
       }
     };
   }
@@ -215,7 +215,7 @@ public final class MuxStream {
   }
 
   /** Aborts the stream in both directions and tells the peer. Idempotent; a no-op once the stream has closed. */
-  public void reset(String code, String message) {
+  public void reset(ProblemCode code, String message) {
     Messages.Problem problem = new Messages.Problem(code, message);
     synchronized (this) {
       if (reset != null || removed) return;
@@ -227,12 +227,12 @@ public final class MuxStream {
   // ---------------------------------------------------------------- called by the session's reader
 
   /** Returns a problem code when the frame violates the stream's state, else null. */
-  String onData(byte[] payload, boolean fin) {
+  ProblemCode onData(byte[] payload, boolean fin) {
     Runnable l;
     synchronized (this) {
       if (reset != null) return null;                              // late frame after a reset: drop it
-      if (remoteFin) return Codes.STREAM_CLOSED;
-      if (payload.length > recvCredit) return Codes.FLOW_CONTROL;
+      if (remoteFin) return ProblemCode.STREAM_CLOSED;
+      if (payload.length > recvCredit) return ProblemCode.FLOW_CONTROL;
       recvCredit -= payload.length;
       if (payload.length > 0) inbound.add(payload);
       if (fin) remoteFin = true;

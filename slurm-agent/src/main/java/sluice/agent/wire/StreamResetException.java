@@ -8,11 +8,11 @@ public final class StreamResetException extends IOException {
   private final transient Messages.Problem problem;
 
   public StreamResetException(Messages.Problem problem) {
-    super(problem.code() + (problem.message().isEmpty() ? "" : ": " + problem.message()));
+    super(problem.code().wire() + (problem.message().isEmpty() ? "" : ": " + problem.message()));
     this.problem = problem;
   }
 
   public Messages.Problem problem() { return problem; }
 
-  public String code() { return problem.code(); }
+  public ProblemCode code() { return problem.code(); }
 }

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import sluice.agent.config.AgentConfig;
 import sluice.agent.config.ServiceSpec;
+import sluice.agent.testing.Await;
 import sluice.agent.wire.Messages.JobInfo;
 import sluice.agent.wire.Messages.JobState;
 
@@ -46,14 +47,8 @@ class LocalSchedulerTest {
   }
 
   private JobInfo await(String id, Predicate<JobInfo> condition) throws Exception {
-    long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    JobInfo last = null;
-    while (System.nanoTime() < until) {
-      last = scheduler.job(id).orElse(null);
-      if (last != null && condition.test(last)) return last;
-      Thread.sleep(50);
-    }
-    throw new AssertionError("condition not reached for job " + id + ", last: " + last);
+    return Await.until(Duration.ofSeconds(30), "job " + id + " to get there", () -> scheduler.job(id).orElse(null),
+        j -> j != null && condition.test(j));
   }
 
   @Test void jobRunsWithSlurmEnvironmentAndCompletes() throws Exception {

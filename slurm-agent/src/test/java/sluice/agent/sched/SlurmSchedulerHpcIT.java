@@ -30,6 +30,7 @@ import sluice.agent.config.AgentConfig;
 import sluice.agent.config.ServiceSpec;
 import sluice.agent.config.SlurmTime;
 import sluice.agent.sched.Scheduler.SchedulerException;
+import sluice.agent.testing.Await;
 import sluice.agent.testing.HpcSandbox;
 import sluice.agent.wire.Messages.JobInfo;
 import sluice.agent.wire.Messages.JobState;
@@ -84,14 +85,8 @@ class SlurmSchedulerHpcIT {
   }
 
   private JobInfo await(String id, Predicate<JobInfo> condition) throws Exception {
-    long until = System.nanoTime() + Duration.ofSeconds(40).toNanos();
-    JobInfo last = null;
-    while (System.nanoTime() < until) {
-      last = scheduler.job(id).orElse(null);
-      if (last != null && condition.test(last)) return last;
-      Thread.sleep(200);
-    }
-    throw new AssertionError("job " + id + " did not get there; last seen: " + last);
+    return Await.until(Duration.ofSeconds(40), "job " + id + " to get there", () -> scheduler.job(id).orElse(null),
+        j -> j != null && condition.test(j));
   }
 
   /** Submits a job with plain sbatch, as the same account but not through the agent. */
@@ -133,16 +128,10 @@ class SlurmSchedulerHpcIT {
     URI endpoint = scheduler.endpoint(running).orElseThrow();
     assertEquals("127.0.0.1", endpoint.getHost(), "the node-address template");
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    String body = null;
-    for (int i = 0; i < 100 && body == null; i++) {                 // python needs a moment to bind
-      try {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(endpoint.resolve("/ok.txt")).build(),
-            HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() == 200) body = r.body();
-      } catch (IOException e) {
-        Thread.sleep(100);
-      }
-    }
+    // python needs a moment to bind: until then the connection is refused.
+    String body = Await.ignoring(IOException.class).until(Duration.ofSeconds(20), "the job's web server on " + endpoint,
+        () -> http.send(HttpRequest.newBuilder(endpoint.resolve("/ok.txt")).build(), HttpResponse.BodyHandlers.ofString()),
+        r -> r.statusCode() == 200).body();
     assertEquals("served by a Slurm job\n", body);
     String out = Files.readString(dir.resolve("state/jobs/slurm-" + submitted.id() + ".out"));
     assertTrue(out.contains("port " + endpoint.getPort() + " service web tag " + tag), out);

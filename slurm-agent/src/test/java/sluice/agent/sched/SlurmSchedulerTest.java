@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 import sluice.agent.config.AgentConfig;
 import sluice.agent.config.ServiceSpec;
 import sluice.agent.config.SlurmTime;
+import sluice.agent.testing.Await;
 import sluice.agent.wire.Messages.JobInfo;
 import sluice.agent.wire.Messages.JobState;
 
@@ -215,8 +216,7 @@ class SlurmSchedulerTest {
     assertEquals(2, squeueCalls(), "a miss looks again once the listing is a little older");
     clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);
     assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state(), "an old listing still answers at once");
-    long until = System.nanoTime() + 5_000_000_000L;
-    while (squeueCalls() < 3 && System.nanoTime() < until) Thread.sleep(20);
+    Await.until(Duration.ofSeconds(5), "the background squeue", () -> squeueCalls() >= 3);
     assertEquals(3, squeueCalls(), "... and is refreshed in the background");
     s.jobs();
     assertEquals(4, squeueCalls(), "the gateway's poll always asks Slurm");
@@ -246,14 +246,16 @@ class SlurmSchedulerTest {
     assertThrows(Scheduler.SchedulerException.class, () -> fresh.job("6"));
   }
 
-  /** Looks a running job up in an old listing (answered at once), waits for the background squeue, looks again. */
+  /**
+   * Looks a running job up in an old listing (answered at once), waits for the background squeue, looks again. The
+   * listing is stored after squeue returns, so the second look waits until the job reads differently from the old
+   * listing: every caller changed the job in squeue's output.
+   */
   private Optional<JobInfo> afterRefresh(SlurmScheduler s, String id) throws Exception {
     int before = squeueCalls();
-    s.job(id);
-    long until = System.nanoTime() + 5_000_000_000L;
-    while (squeueCalls() == before && System.nanoTime() < until) Thread.sleep(20);
-    Thread.sleep(100);                                           // the listing is stored after squeue returns
-    return s.job(id);
+    Optional<JobInfo> old = s.job(id);
+    Await.until(Duration.ofSeconds(5), "the background squeue", () -> squeueCalls() > before);
+    return Await.until(Duration.ofSeconds(5), "job " + id + " from the new listing", () -> s.job(id), j -> !j.equals(old));
   }
 
   @Test void endpointUsesTheNodeTemplateAndThePortFromTheComment() throws Exception {

@@ -28,6 +28,7 @@ import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.Await;
 
 /** Client and server sessions over a real loopback socket; the server behaviours are small test acceptors. */
 @Timeout(30)
@@ -68,7 +69,7 @@ class MuxSessionTest {
         out.write(body);
       }
     } catch (IOException e) {
-      stream.reset(Codes.INTERNAL, e.getMessage());
+      stream.reset(ProblemCode.INTERNAL, e.getMessage());
     }
   }
 
@@ -113,7 +114,7 @@ class MuxSessionTest {
     CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(20, TimeUnit.SECONDS);
     // The last stream is dropped from the table when its closing frames have been exchanged, just after its reader
     // saw the end: give that a moment rather than race it.
-    for (int i = 0; i < 100 && client.openStreams() > 0; i++) Thread.sleep(20);
+    Await.until(Duration.ofSeconds(2), "finished streams to be forgotten", () -> client.openStreams() == 0);
     assertEquals(0, client.openStreams(), "finished streams are forgotten");
   }
 
@@ -136,7 +137,7 @@ class MuxSessionTest {
           stream.finish();
         }
       } catch (IOException e) {
-        stream.reset(Codes.INTERNAL, e.getMessage());
+        stream.reset(ProblemCode.INTERNAL, e.getMessage());
       }
     });
     MuxStream slow = client.open(forward("/slow"), true);
@@ -165,15 +166,15 @@ class MuxSessionTest {
     in.close();                                           // the HTTP client went away
     Throwable t = serverSaw.get(5, TimeUnit.SECONDS);
     assertInstanceOf(StreamResetException.class, t);
-    assertEquals(Codes.CANCELLED, ((StreamResetException) t).code());
+    assertEquals(ProblemCode.CANCELLED, ((StreamResetException) t).code());
     assertEquals(0, client.openStreams());
   }
 
   @Test void resetByTheServerFailsTheClientsReply() throws Exception {
-    MuxSession client = client(SMALL, stream -> stream.reset(Codes.UPSTREAM, "model server refused"));
+    MuxSession client = client(SMALL, stream -> stream.reset(ProblemCode.UPSTREAM_ERROR, "model server refused"));
     MuxStream s = client.open(forward("/x"), true);
     ExecutionException e = assertThrows(ExecutionException.class, () -> s.reply().get(5, TimeUnit.SECONDS));
-    assertEquals(Codes.UPSTREAM, ((StreamResetException) e.getCause()).code());
+    assertEquals(ProblemCode.UPSTREAM_ERROR, ((StreamResetException) e.getCause()).code());
     assertThrows(StreamResetException.class, () -> s.inputStream().read());
   }
 
@@ -190,7 +191,7 @@ class MuxSessionTest {
     List<MuxStream> open = new ArrayList<>();
     for (int i = 0; i < SMALL.maxStreams(); i++) open.add(client.open(forward("/" + i), true));
     StreamResetException e = assertThrows(StreamResetException.class, () -> client.open(forward("/one-too-many"), true));
-    assertEquals(Codes.REFUSED, e.code());
+    assertEquals(ProblemCode.REFUSED, e.code());
     release.countDown();
     for (MuxStream s : open) assertEquals(200, s.reply().get(5, TimeUnit.SECONDS).status());
   }
@@ -209,7 +210,7 @@ class MuxSessionTest {
     server.close();
     pair.b().close();
     ExecutionException e = assertThrows(ExecutionException.class, () -> s.reply().get(5, TimeUnit.SECONDS));
-    assertEquals(Codes.SESSION_CLOSED, ((StreamResetException) e.getCause()).code());
+    assertEquals(ProblemCode.SESSION_CLOSED, ((StreamResetException) e.getCause()).code());
     client.closed().get(5, TimeUnit.SECONDS);
     assertFalse(client.isOpen());
     assertThrows(StreamResetException.class, () -> client.open(forward("/after"), true));
@@ -267,8 +268,8 @@ class MuxSessionTest {
     RawPeer peer = new RawPeer(MuxSessionTest::echo);
     peer.out.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
     peer.out.flush();
-    assertEquals(Codes.PROTOCOL_ERROR, peer.nextProblem(FrameType.GO_AWAY).code());
-    assertEquals(Codes.PROTOCOL_ERROR, peer.server.closed().get(5, TimeUnit.SECONDS).code());
+    assertEquals(ProblemCode.PROTOCOL_ERROR, peer.nextProblem(FrameType.GO_AWAY).code());
+    assertEquals(ProblemCode.PROTOCOL_ERROR, peer.server.closed().get(5, TimeUnit.SECONDS).code());
     assertEquals(-1, peer.in.read(), "the server closes its output after GO_AWAY");
   }
 
@@ -277,7 +278,7 @@ class MuxSessionTest {
     peer.hello();
     peer.out.write(new byte[] {1, 4, 0, 1, 0, 0, 0, 1, 0, 0, 0, 50, '{'});
     peer.pair.a().shutdownOutput();
-    assertEquals("eof", peer.server.closed().get(5, TimeUnit.SECONDS).code());
+    assertEquals(ProblemCode.EOF, peer.server.closed().get(5, TimeUnit.SECONDS).code());
   }
 
   @Test void malformedCallHeadResetsOnlyThatStream() throws Exception {
@@ -288,9 +289,9 @@ class MuxSessionTest {
     Frame reset = peer.next();
     assertEquals(FrameType.RESET, reset.type());
     assertEquals(1, reset.streamId());
-    assertEquals(Codes.BAD_REQUEST, WireJson.read(reset.payload(), Messages.Problem.class).code());
+    assertEquals(ProblemCode.BAD_REQUEST, WireJson.read(reset.payload(), Messages.Problem.class).code());
     peer.send(Frame.json(FrameType.HEADERS, Frame.SYN | Frame.FIN, 3, "{\"op\":\"rm -rf\"}"));
-    assertEquals(Codes.BAD_REQUEST, peer.nextProblem(FrameType.RESET).code());
+    assertEquals(ProblemCode.BAD_REQUEST, peer.nextProblem(FrameType.RESET).code());
     // The session is still healthy: a valid call on the next id is answered.
     peer.send(Frame.json(FrameType.HEADERS, Frame.SYN | Frame.FIN, 5, WireJson.write(forward("/ok"))));
     Frame reply = peer.next();
@@ -314,7 +315,7 @@ class MuxSessionTest {
     peer.hello();
     peer.send(Frame.json(FrameType.HEADERS, Frame.SYN, 1, WireJson.write(forward("/flood"))));
     for (int i = 0; i < 5; i++) peer.send(Frame.data(1, new byte[4096], false));    // 20 KiB > 16 KiB window
-    assertEquals(Codes.FLOW_CONTROL, peer.nextProblem(FrameType.RESET).code());
+    assertEquals(ProblemCode.FLOW_CONTROL, peer.nextProblem(FrameType.RESET).code());
     resetSeen.countDown();
     assertInstanceOf(StreamResetException.class, handlerSaw.get(5, TimeUnit.SECONDS));
     peer.send(Frame.ping(false, 99));
@@ -323,24 +324,47 @@ class MuxSessionTest {
     assertEquals(99, pong.number());
   }
 
+  @Test void aResetWithACodeOfANewerPeerFailsOnlyThatStream() throws Exception {
+    CompletableFuture<Throwable> handlerSaw = new CompletableFuture<>();
+    RawPeer peer = new RawPeer(stream -> {
+      try {
+        stream.inputStream().readAllBytes();
+        handlerSaw.complete(null);
+      } catch (Exception e) {
+        handlerSaw.complete(e);
+      }
+    });
+    peer.hello();
+    peer.send(Frame.json(FrameType.HEADERS, Frame.SYN, 1, WireJson.write(forward("/upload"))));
+    peer.send(Frame.json(FrameType.RESET, 0, 1, "{\"code\":\"quota_exceeded\",\"message\":\"over budget\"}"));
+    StreamResetException e = assertInstanceOf(StreamResetException.class, handlerSaw.get(5, TimeUnit.SECONDS));
+    assertEquals(ProblemCode.UNRECOGNIZED, e.code());
+    assertEquals("quota_exceeded: over budget", e.problem().message(), "the raw code stays readable");
+    peer.send(Frame.ping(false, 7));
+    Frame pong = peer.next();
+    assertEquals(FrameType.PING, pong.type(), "the session goes on");
+    assertEquals(7, pong.number());
+    assertTrue(peer.server.isOpen());
+  }
+
   @Test void framesForStreamsNeverOpenedAreProtocolErrors() throws Exception {
     RawPeer peer = new RawPeer(MuxSessionTest::echo);
     peer.hello();
     peer.send(Frame.data(41, new byte[] {1}, false));
-    assertEquals(Codes.PROTOCOL_ERROR, peer.nextProblem(FrameType.GO_AWAY).code());
+    assertEquals(ProblemCode.PROTOCOL_ERROR, peer.nextProblem(FrameType.GO_AWAY).code());
   }
 
   @Test void reusedOrEvenStreamIdsAreProtocolErrors() throws Exception {
     RawPeer peer = new RawPeer(MuxSessionTest::echo);
     peer.hello();
     peer.send(Frame.json(FrameType.HEADERS, Frame.SYN | Frame.FIN, 2, WireJson.write(new Messages.ListJobs())));
-    assertEquals(Codes.PROTOCOL_ERROR, peer.nextProblem(FrameType.GO_AWAY).code());
+    assertEquals(ProblemCode.PROTOCOL_ERROR, peer.nextProblem(FrameType.GO_AWAY).code());
   }
 
   @Test void aSecondHelloIsAProtocolError() throws Exception {
     RawPeer peer = new RawPeer(MuxSessionTest::echo);
     peer.hello();
     peer.hello();
-    assertEquals(Codes.PROTOCOL_ERROR, peer.nextProblem(FrameType.GO_AWAY).code());
+    assertEquals(ProblemCode.PROTOCOL_ERROR, peer.nextProblem(FrameType.GO_AWAY).code());
   }
 }
