@@ -4,10 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
-import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.util.ByteString;
 import sluice.core.AdminRefusal;
 import sluice.core.cluster.ClusterException;
 import sluice.core.cluster.ClusterFailure;
@@ -17,10 +15,10 @@ import sluice.core.user.AdmissionRefusal;
 import sluice.edge.auth.JwtVerifier;
 
 /**
- * The edge's only error type: every refusal a client or an operator gets, renderable as an HTTP response (before the
- * head is sent) or as an in-band SSE event (after a streaming response has started). {@link Kind} is the one table
- * from a reason to HTTP status, OpenAI {@code type} and {@code code}; the {@code of} methods below are the one mapping
- * from core's typed reasons onto it. {@link OpenAiErrors} only renders.
+ * The edge's only error type: every refusal a client or an operator gets. {@link Kind} is the one table from a reason
+ * to HTTP status, OpenAI {@code type} and {@code code}; the {@code of} methods below are the one mapping from core's
+ * typed reasons onto it. {@link OpenAiErrors} renders it, as a response before the head is sent or as an in-band SSE
+ * event after a stream has started.
  *
  * @param param             the request field at fault, or null
  * @param retryAfterSeconds the Retry-After hint, or -1 for none
@@ -110,10 +108,6 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
   }
 
   public StatusCode status() { return kind.status(); }
-
-  public HttpResponse toResponse() { return OpenAiErrors.response(this); }
-
-  public ByteString toSseEvent() { return OpenAiErrors.sseEvent(this); }
 
   // ---------------------------------------------------------------- core's reasons
 

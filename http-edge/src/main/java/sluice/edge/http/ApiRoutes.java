@@ -65,7 +65,8 @@ final class ApiRoutes {
     RequestContext request = RequestContext.start(requestId, caller, path, clock().instant());
     if (!API_PATH.matcher(path).matches() || path.contains("..")) return refuse(ApiError.of(ApiError.Kind.UNKNOWN_URL, "Unknown request URL"));
     return withRequestTimeout(settings.completionTimeout(), () -> withRequestTimeoutResponse(req ->
-        ApiError.of(ApiError.Kind.TIMEOUT, "The request took longer than " + settings.completionTimeout().toSeconds() + " s").toResponse(),
+        OpenAiErrors.response(ApiError.of(ApiError.Kind.TIMEOUT, "The request took longer than "
+            + settings.completionTimeout().toSeconds() + " s")),
         () -> extractRequestEntity(entity -> {
           if (entity.getContentLengthOption().orElse(0L) > settings.maxBodyBytes()) {   // declared too large: refuse unread
             return refused(request, tooLarge());

@@ -111,7 +111,7 @@ final class EdgeDirectives {
   }
 
   /** Answers with the error. */
-  static Route refuse(ApiError error) { return complete(error.toResponse()); }
+  static Route refuse(ApiError error) { return complete(OpenAiErrors.response(error)); }
 
   static Route json(JsonNode node) { return json(StatusCodes.OK, node); }
 

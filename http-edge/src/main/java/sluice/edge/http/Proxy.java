@@ -176,7 +176,7 @@ public final class Proxy {
               .matchAny(e -> {
                 LOG.info("stream {} broken off after its head: {}", call.requestId(), e.getMessage());
                 ledger.upstreamFailed();
-                return ApiError.fromFailure(e).toSseEvent();
+                return OpenAiErrors.sseEvent(ApiError.fromFailure(e));
               })
               .build());
     }
@@ -208,7 +208,7 @@ public final class Proxy {
   // ---------------------------------------------------------------- responses
 
   private HttpResponse respond(Call call, Outcome o) {
-    if (o instanceof Refused r) return r.error().toResponse().addHeaders(call.headers());
+    if (o instanceof Refused r) return OpenAiErrors.response(r.error()).addHeaders(call.headers());
     UpstreamResponse up = ((Upstream) o).response();
     String ct = up.headers().getOrDefault("content-type", "application/json");
     ResponseEntity entity;
@@ -229,7 +229,7 @@ public final class Proxy {
   private HttpResponse committedStream(Call call, CompletableFuture<Outcome> outcome) {
     Source<ByteString, NotUsed> body = Source.completionStage(outcome)
         .flatMapConcat(o -> {
-          if (o instanceof Refused r) return Source.single(r.error().toSseEvent());
+          if (o instanceof Refused r) return Source.single(OpenAiErrors.sseEvent(r.error()));
           UpstreamResponse up = ((Upstream) o).response();
           return up.status() == 200 ? up.body() : errorEvent(up);
         })
@@ -248,10 +248,10 @@ public final class Proxy {
           } catch (Exception ignored) {
             // not JSON: fall through to a generic event
           }
-          return ApiError.of(ApiError.Kind.UPSTREAM_ERROR, "The model server answered " + up.status()).toSseEvent();
+          return OpenAiErrors.sseEvent(ApiError.of(ApiError.Kind.UPSTREAM_ERROR, "The model server answered " + up.status()));
         })
         .recover(new PFBuilder<Throwable, ByteString>()
-            .matchAny(e -> ApiError.of(ApiError.Kind.UPSTREAM_ERROR, "The model server failed").toSseEvent())
+            .matchAny(e -> OpenAiErrors.sseEvent(ApiError.of(ApiError.Kind.UPSTREAM_ERROR, "The model server failed")))
             .build());
   }
 

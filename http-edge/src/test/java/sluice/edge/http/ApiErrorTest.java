@@ -54,7 +54,7 @@ class ApiErrorTest {
   void everyAdmissionRefusalHasItsStatusTypeAndCode(AdmissionRefusal reason, int status, String type, String code) throws Exception {
     long retry = reason.isLimit() ? 30 : -1;
     ApiError e = ApiError.of(new Admission.Refused(reason, "why", retry, "key_1", RateInfo.NONE));
-    HttpResponse r = e.toResponse();
+    HttpResponse r = OpenAiErrors.response(e);
     assertEquals(status, r.status().intValue());
     JsonNode error = json(r).get("error");
     assertEquals(type, error.get("type").asText());
@@ -80,7 +80,7 @@ class ApiErrorTest {
       "INVALID_SCALE,     400, invalid_scale",
       "REPLICA_NOT_FOUND, 404, replica_not_found"})
   void everyAdminRefusalHasItsStatusAndTheSameCodeAsItsLabel(AdminRefusal reason, int status, String code) throws Exception {
-    HttpResponse r = ApiError.of(reason, "no").toResponse();
+    HttpResponse r = OpenAiErrors.response(ApiError.of(reason, "no"));
     assertEquals(status, r.status().intValue());
     assertEquals(code, json(r).at("/error/code").asText());
     assertEquals(reason.label(), code);
@@ -124,7 +124,7 @@ class ApiErrorTest {
 
   @Test void everyLeaseRefusalIsAServiceUnavailableWithItsRetryHint() throws Exception {
     for (LeaseRefusal reason : LeaseRefusal.values()) {
-      HttpResponse r = ApiError.of(new LeaseReply.Unavailable(reason, "the queue is full", 7)).toResponse();
+      HttpResponse r = OpenAiErrors.response(ApiError.of(new LeaseReply.Unavailable(reason, "the queue is full", 7)));
       assertEquals(503, r.status().intValue());
       assertEquals("7", header(r, "Retry-After"));
       assertEquals("model_not_ready", json(r).at("/error/code").asText());
@@ -143,11 +143,11 @@ class ApiErrorTest {
   }
 
   @Test void aRefusedTokenIs401UnlessTheIssuersKeysCannotBeFetched() throws Exception {
-    HttpResponse refused = ApiError.of(JwtVerifier.Rejection.EXPIRED, "the token has expired").toResponse();
+    HttpResponse refused = OpenAiErrors.response(ApiError.of(JwtVerifier.Rejection.EXPIRED, "the token has expired"));
     assertEquals(401, refused.status().intValue());
     assertEquals("invalid_token", json(refused).at("/error/code").asText());
     assertEquals("Bearer error=\"invalid_token\"", header(refused, "WWW-Authenticate"));
-    HttpResponse jwks = ApiError.of(JwtVerifier.Rejection.JWKS_UNAVAILABLE, "later").toResponse();
+    HttpResponse jwks = OpenAiErrors.response(ApiError.of(JwtVerifier.Rejection.JWKS_UNAVAILABLE, "later"));
     assertEquals(503, jwks.status().intValue());
     assertEquals("jwks_unavailable", json(jwks).at("/error/code").asText());
     assertEquals("5", header(jwks, "Retry-After"));
@@ -155,7 +155,8 @@ class ApiErrorTest {
   }
 
   @Test void anErrorInsideAStreamIsOneSseEventWithTheSameJson() throws Exception {
-    String event = ApiError.of(ApiError.Kind.UPSTREAM_ERROR, "The model server failed").withParam("x").toSseEvent().utf8String();
+    String event = OpenAiErrors.sseEvent(ApiError.of(ApiError.Kind.UPSTREAM_ERROR, "The model server failed").withParam("x"))
+        .utf8String();
     assertTrue(event.startsWith("data: ") && event.endsWith("\n\n"), event);
     JsonNode error = OpenAiJson.MAPPER.readTree(event.substring(6)).get("error");
     assertEquals("upstream_error", error.get("code").asText());
@@ -164,8 +165,8 @@ class ApiErrorTest {
   }
 
   @Test void extraHeadersGoOnTheResponse() {
-    HttpResponse r = ApiError.of(ApiError.Kind.REQUEST_RATE_LIMIT, "slow down").withRetryAfter(3)
-        .withHeaders(List.of(RawHeader.create("x-ratelimit-limit-requests", "1"))).toResponse();
+    HttpResponse r = OpenAiErrors.response(ApiError.of(ApiError.Kind.REQUEST_RATE_LIMIT, "slow down").withRetryAfter(3)
+        .withHeaders(List.of(RawHeader.create("x-ratelimit-limit-requests", "1"))));
     assertEquals("1", header(r, "x-ratelimit-limit-requests"));
     assertEquals("3", header(r, "Retry-After"));
   }
