@@ -1,7 +1,9 @@
 package sluice.bridge;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -82,14 +84,14 @@ public final class AgentLink implements AutoCloseable {
       try {
         return transport.connect(observer);
       } catch (Exception e) {
-        throw new java.util.concurrent.CompletionException(e);
+        throw new CompletionException(e);
       }
     }, delayed);
     f.whenComplete((conn, err) -> {
       synchronized (this) {
         if (err != null) {
           failures++;
-          Throwable cause = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
+          Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
           lastFatal = cause instanceof AgentTransport.ConnectFailure cf && cf.fatal();
           lastFailure = cause.getMessage() == null ? rootMessage(err) : cause.getMessage();
           if (lastFatal) {
@@ -121,14 +123,14 @@ public final class AgentLink implements AutoCloseable {
   }
 
   /** The live connection, if there is one now; never starts a connection. */
-  public java.util.Optional<AgentConnection> liveConnection() {
+  public Optional<AgentConnection> liveConnection() {
     CompletableFuture<AgentConnection> c;
     synchronized (this) {
       c = current;
     }
-    if (c == null || !c.isDone() || c.isCompletedExceptionally()) return java.util.Optional.empty();
+    if (c == null || !c.isDone() || c.isCompletedExceptionally()) return Optional.empty();
     AgentConnection conn = c.join();
-    return conn.isUsable() ? java.util.Optional.of(conn) : java.util.Optional.empty();
+    return conn.isUsable() ? Optional.of(conn) : Optional.empty();
   }
 
   private ClusterException unavailable(String message) {

@@ -1,6 +1,7 @@
 package sluice.bridge;
 
 import java.io.IOException;
+import java.util.List;
 import sluice.core.tunnel.TunnelObserver;
 
 /**
@@ -12,7 +13,7 @@ public interface AgentTransport {
   AgentConnection connect(TunnelObserver observer) throws IOException;
 
   /** Names the nodes this transport may connect to, in the order it tries them; used to set up tunnel status. */
-  default java.util.List<String> nodes() { return java.util.List.of("local"); }
+  default List<String> nodes() { return List.of("local"); }
 
   /**
    * No node could be reached. {@code fatal} when every node refused for a reason retrying will not fix (the key was

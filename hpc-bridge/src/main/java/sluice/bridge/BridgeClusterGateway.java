@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -113,7 +114,7 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
 
   @Override public CompletionStage<UpstreamResponse> forward(UpstreamRequest req) {
     Map<String, String> headers = new LinkedHashMap<>();
-    req.headers().forEach((k, v) -> headers.put(k.toLowerCase(java.util.Locale.ROOT), v));
+    req.headers().forEach((k, v) -> headers.put(k.toLowerCase(Locale.ROOT), v));
     headers.put("content-length", Integer.toString(req.body().size()));
     Messages.Forward call = new Messages.Forward(req.service(), req.jobId(), req.method(), req.path(), headers, req.requestId());
     return link.connection().thenComposeAsync(conn -> {
@@ -173,7 +174,7 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
   }
 
   private static String describe(Messages.Call call) {
-    return call.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
+    return call.getClass().getSimpleName().toLowerCase(Locale.ROOT);
   }
 
   static JobSnapshot snapshot(Messages.JobInfo j) {

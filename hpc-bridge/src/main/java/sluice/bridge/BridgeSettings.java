@@ -2,10 +2,13 @@ package sluice.bridge;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
+import sluice.bridge.local.LocalAgentTransport;
 import sluice.bridge.ssh.SshSettings;
 
 /** How the gateway reaches one cluster: {@code sluice.clusters.<name>} over {@code sluice.cluster-defaults}. */
@@ -19,7 +22,7 @@ public record BridgeSettings(String cluster, Transport transport, Duration conne
     Config c = root.getConfig("sluice.clusters").getConfig("\"" + cluster + "\"").withFallback(root.getConfig("sluice.cluster-defaults"));
     Transport transport;
     try {
-      transport = Transport.valueOf(c.getString("transport").toUpperCase(java.util.Locale.ROOT));
+      transport = Transport.valueOf(c.getString("transport").toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new ConfigException.BadValue(path + ".transport", "must be local or ssh");
     }
@@ -39,7 +42,7 @@ public record BridgeSettings(String cluster, Transport transport, Duration conne
     }
     Path file = Path.of(agentConfig).toAbsolutePath().normalize();
     if (!file.toFile().isFile()) throw new ConfigException.BadValue(path + ".local.agent-config", "no such file: " + file);
-    return sluice.bridge.local.LocalAgentTransport.defaultCommand(file);
+    return LocalAgentTransport.defaultCommand(file);
   }
 
   private static SshSettings ssh(Config c, String path) {
@@ -62,7 +65,7 @@ public record BridgeSettings(String cluster, Transport transport, Duration conne
     String value = c.getString(key);
     if (value.isBlank()) return Optional.empty();
     Path file = Path.of(value).toAbsolutePath().normalize();
-    if (!java.nio.file.Files.isReadable(file)) throw new ConfigException.BadValue(path + "." + key, "cannot read " + file);
+    if (!Files.isReadable(file)) throw new ConfigException.BadValue(path + "." + key, "cannot read " + file);
     return Optional.of(file);
   }
 }

@@ -16,12 +16,16 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import sluice.agent.config.AgentConfig;
@@ -122,13 +126,13 @@ public final class Agent {
    * Waits up to {@code timeout} for submissions and cancellations still running when the session ended: a gateway
    * that went away mid-submit must find either a whole job or none, never a half-made one, when it comes back.
    */
-  public void awaitChanges(java.time.Duration timeout) throws InterruptedException {
+  public void awaitChanges(Duration timeout) throws InterruptedException {
     long until = System.nanoTime() + timeout.toNanos();
     synchronized (changesLock) {
       while (changesInFlight > 0) {
         long left = until - System.nanoTime();
         if (left <= 0) return;
-        java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(changesLock, left);
+        TimeUnit.NANOSECONDS.timedWait(changesLock, left);
       }
     }
   }
@@ -180,7 +184,7 @@ public final class Agent {
     }
     Optional<JobInfo> job = ownJob(l.service(), l.job());
     if (job.isEmpty()) return refuse(404, UNKNOWN_JOB, "job " + l.job() + " of " + l.service() + " is unknown to this agent");
-    Optional<java.nio.file.Path> file = scheduler.outputFile(job.get());
+    Optional<Path> file = scheduler.outputFile(job.get());
     LogTail.Tail tail;
     try {
       tail = file.isEmpty() ? new LogTail.Tail(List.of(), false)
@@ -294,7 +298,7 @@ public final class Agent {
   private static Map<String, String> responseHeaders(HttpResponse<?> response) {
     Map<String, String> out = new LinkedHashMap<>();
     response.headers().map().forEach((k, v) -> {
-      String name = k.toLowerCase(java.util.Locale.ROOT);
+      String name = k.toLowerCase(Locale.ROOT);
       if (RESPONSE_HEADERS.contains(name) && !v.isEmpty()) out.put(name, v.get(0));
     });
     return out;

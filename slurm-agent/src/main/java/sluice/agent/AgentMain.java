@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.text.MessageFormat;
 import java.time.Clock;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
@@ -19,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.ErrorManager;
 import java.util.logging.Handler;
@@ -246,7 +248,7 @@ public final class AgentMain {
       if (!isLoggable(r)) return;
       StringBuilder b = new StringBuilder(TIME.format(r.getInstant())).append(' ').append(r.getLevel().getName())
           .append(" [").append(pid).append("] ").append(r.getLoggerName()).append(": ");
-      b.append(r.getParameters() == null ? r.getMessage() : java.text.MessageFormat.format(r.getMessage(), r.getParameters()));
+      b.append(r.getParameters() == null ? r.getMessage() : MessageFormat.format(r.getMessage(), r.getParameters()));
       if (r.getThrown() != null) {
         StringWriter trace = new StringWriter();
         r.getThrown().printStackTrace(new PrintWriter(trace));
@@ -271,7 +273,7 @@ public final class AgentMain {
     }
   }
 
-  private static java.util.concurrent.ThreadFactory daemonThreads() {
+  private static ThreadFactory daemonThreads() {
     AtomicInteger n = new AtomicInteger();
     return r -> {
       Thread t = new Thread(r, "agent-worker-" + n.incrementAndGet());

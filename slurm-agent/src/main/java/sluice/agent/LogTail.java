@@ -10,6 +10,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import sluice.agent.wire.WireJson;
@@ -61,7 +62,7 @@ public final class LogTail {
       while (buf.hasRemaining()) {
         if (ch.read(buf, from + buf.position()) < 0) break;      // the file shrank under us: take what is there
       }
-      window = java.util.Arrays.copyOf(buf.array(), buf.position());
+      window = Arrays.copyOf(buf.array(), buf.position());
     } catch (NoSuchFileException e) {
       return new Tail(List.of(), false);
     }

@@ -1,5 +1,6 @@
 package sluice.bridge.local;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,7 +42,7 @@ public final class LocalAgentTransport implements AgentTransport {
    */
   public static List<String> defaultCommand(Path agentConfig) {
     List<String> cmd = new ArrayList<>();
-    if (new java.io.File("/usr/bin/setsid").canExecute()) cmd.add("/usr/bin/setsid");
+    if (new File("/usr/bin/setsid").canExecute()) cmd.add("/usr/bin/setsid");
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
         "sluice.agent.AgentMain", "--config", agentConfig.toString()));

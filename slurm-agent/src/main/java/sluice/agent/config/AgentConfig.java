@@ -15,6 +15,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -254,7 +255,7 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
   private static SchedulerKind enumValue(JsonNode n, String key) {
     String v = text(n, key);
     try {
-      return SchedulerKind.valueOf(v.toUpperCase(java.util.Locale.ROOT));
+      return SchedulerKind.valueOf(v.toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new ConfigError(key + " must be local or slurm, was " + v);
     }

@@ -6,6 +6,7 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.Map;
 import sluice.agent.wire.Messages.JobState;
@@ -49,8 +50,8 @@ final class LocalJob {
     Path tmp = dir.resolve(name + ".tmp");
     Files.deleteIfExists(tmp);
     // Owner only: the spec holds the job's token.
-    Files.createFile(tmp, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+    Files.createFile(tmp, PosixFilePermissions.asFileAttribute(
+        PosixFilePermissions.fromString("rw-------")));
     Files.write(tmp, WireJson.bytes(value));
     try {
       Files.move(tmp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

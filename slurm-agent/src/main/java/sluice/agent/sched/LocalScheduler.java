@@ -15,7 +15,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 import sluice.agent.config.AgentConfig;
@@ -40,7 +42,7 @@ public final class LocalScheduler implements Scheduler {
   private final List<String> runnerCommand;
   private final Clock clock;
   /** Specs never change once written: read each from disk once, not on every forward. */
-  private final java.util.Map<Path, LocalJob.Spec> specs = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<Path, LocalJob.Spec> specs = new ConcurrentHashMap<>();
 
   public LocalScheduler(Path stateDir, AgentConfig.Local settings, List<String> runnerCommand, Clock clock) {
     this.jobsDir = stateDir.resolve("jobs");

@@ -3,6 +3,7 @@ package sluice.agent.sched;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -29,6 +30,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -78,7 +80,7 @@ public final class SlurmScheduler implements Scheduler {
   private volatile Listing recent;
   static final Duration REUSE_LISTING = Duration.ofSeconds(2);
   static final Duration MISS_REFRESH = Duration.ofMillis(250);
-  private final java.util.concurrent.atomic.AtomicBoolean refreshing = new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean refreshing = new AtomicBoolean();
 
   private record Listing(List<JobInfo> jobs, Instant at) {}
 
@@ -143,7 +145,7 @@ public final class SlurmScheduler implements Scheduler {
       Output out = run(sbatchCommand(service, comment), env, Set.of(), "sbatch");
       String id = SlurmJobLine.parseSubmitted(out.stdout())
           .orElseThrow(() -> new SchedulerException("sbatch printed no job id: " + clip(out.stdout())));
-      Long limit = service.timeLimit().map(java.time.Duration::getSeconds).orElse(null);
+      Long limit = service.timeLimit().map(Duration::getSeconds).orElse(null);
       JobInfo job = new JobInfo(id, service.id(), tag, JobState.PENDING, null, clock.instant(), null, null, limit,
           "None", null);
       ports.put(id, port);
@@ -466,7 +468,7 @@ public final class SlurmScheduler implements Scheduler {
     Thread t = new Thread(() -> {
       try (in) {
         byte[] bytes = in.readNBytes(MAX_OUTPUT);
-        in.transferTo(java.io.OutputStream.nullOutputStream());      // never block the command on a full pipe
+        in.transferTo(OutputStream.nullOutputStream());      // never block the command on a full pipe
         f.complete(new String(bytes, StandardCharsets.UTF_8));
       } catch (IOException e) {
         f.completeExceptionally(e);

@@ -21,7 +21,4 @@ public record Limits(int maxDataFrame, int maxHeadBytes, int maxStreams, int ini
     }
     if (maxNoiseBytes < 0) throw new IllegalArgumentException("maxNoiseBytes must be >= 0");
   }
-
-  /** The largest payload any frame may carry under these limits: anything longer is a protocol error. */
-  int maxPayload() { return Math.max(maxDataFrame, maxHeadBytes); }
 }

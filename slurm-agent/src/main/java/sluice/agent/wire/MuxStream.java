@@ -2,6 +2,7 @@ package sluice.agent.wire;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.util.ArrayDeque;
 import java.util.Arrays;
@@ -138,7 +139,7 @@ public final class MuxStream {
           wait();
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
-          throw new java.io.InterruptedIOException("interrupted while reading stream " + id);
+          throw new InterruptedIOException("interrupted while reading stream " + id);
         }
       }
     }
@@ -168,7 +169,7 @@ public final class MuxStream {
           wait();
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
-          throw new java.io.InterruptedIOException("interrupted while writing stream " + id);
+          throw new InterruptedIOException("interrupted while writing stream " + id);
         }
       }
       if (reset != null) throw new StreamResetException(reset);
