@@ -3,6 +3,7 @@ package sluice.core.job;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Objects;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
@@ -39,8 +40,6 @@ public final class SlurmJobActor
 
   /** The scheduler's latest view of this job; a null snapshot means the scheduler no longer lists it. */
   public record Observe(JobSnapshot snapshot) implements Command {}
-
-  public record GetView(ActorRef<ReplicaView> replyTo) implements Command {}
 
   /** Take no new requests from now on (renewal, scale-down, an operator); the parent cancels the job later. */
   public record Drain(String reason) implements Command {}
@@ -132,7 +131,6 @@ public final class SlurmJobActor
   @Override public CommandHandlerWithReply<Command, Event, State> commandHandler() {
     return newCommandHandlerWithReplyBuilder().forAnyState()
         .onCommand(Observe.class, this::onObserve)
-        .onCommand(GetView.class, (s, c) -> Effect().reply(c.replyTo(), view(s)))
         .onCommand(Drain.class, this::onDrain)
         .onCommand(CheckNow.class, (s, c) -> {
           checkAsked = true;                       // the parent waits for the answer, whatever it is
@@ -170,7 +168,7 @@ public final class SlurmJobActor
     if (snap.state() != SlurmState.RUNNING) {
       changed |= confirmed;
       confirmed = false;                         // COMPLETING or SUSPENDED: keep it, but send it nothing
-      changed |= s.phase() == ReplicaPhase.PENDING && !java.util.Objects.equals(lastDetail, snap.reason());
+      changed |= s.phase() == ReplicaPhase.PENDING && !Objects.equals(lastDetail, snap.reason());
       lastDetail = snap.reason();
     }
     if (changed || !reported) report(s);

@@ -8,6 +8,7 @@ import sluice.core.CborSerializable;
 import sluice.core.cluster.SlurmState;
 import sluice.core.job.ReplicaEnd;
 import sluice.core.job.ReplicaPhase;
+import sluice.core.job.ReplicaView;
 
 /**
  * A service's live state, for the admin API and /v1/models.
@@ -35,7 +36,39 @@ public record ServiceStatus(String service, String cluster, Instant createdAt, i
   public record Replica(String jobId, ReplicaPhase phase, boolean routable, SlurmState slurmState, String node,
                         Instant submittedAt, Instant startedAt, Instant endsAt, Instant readyAt, Instant drainingAt,
                         ReplicaEnd end, int inFlight, int failedChecks, String health, Long timeLeftSeconds,
-                        String reason) implements CborSerializable {}
+                        String reason) implements CborSerializable {
+    /** A persisted intent: no job id yet, so {@code tag} stands in for it. */
+    public static Replica submitting(String tag, Instant at) {
+      return new Replica(tag, ReplicaPhase.SUBMITTING, false, null, null, at, null, null, null, null, null, 0, 0, "starting",
+          null, "submitting");
+    }
+
+    /** A tracked job whose actor has not reported since a restart: shown as pending until it does. */
+    public static Replica recovering(String jobId, Instant submittedAt, int inFlight) {
+      return new Replica(jobId, ReplicaPhase.PENDING, false, null, null, submittedAt, null, null, null, null, null, inFlight,
+          0, "starting", null, "recovering");
+    }
+
+    /**
+     * A job as its actor reported it.
+     *
+     * @param routable whether the service sends it requests now (its report says routable and it is not leaving)
+     * @param reason   the report's reason, unless the service is cancelling the job
+     */
+    public static Replica of(ReplicaView v, boolean routable, int inFlight, Long timeLeftSeconds, String reason) {
+      return new Replica(v.jobId(), v.phase(), routable, v.slurmState(), v.node(), v.submittedAt(), v.startedAt(),
+          v.endsAt(), v.readyAt(), v.drainingAt(), v.end(), inFlight, v.failedChecks(), health(v), timeLeftSeconds, reason);
+    }
+
+    private static String health(ReplicaView v) {
+      return switch (v.phase()) {
+        case READY -> v.failedChecks() > 0 || !v.routable() ? "failing" : "ok";
+        case DRAINING -> "draining";
+        case ENDED -> "ended";
+        default -> "starting";
+      };
+    }
+  }
 
   /** The admission queue: requests waiting for a replica, per user (by API key name). */
   public record Queue(int length, int max, Duration maxWait, Map<String, Integer> perUser) implements CborSerializable {

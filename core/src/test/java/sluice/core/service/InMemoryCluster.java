@@ -1,5 +1,6 @@
 package sluice.core.service;
 
+import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,9 +21,11 @@ import sluice.core.cluster.UpstreamResponse;
 
 /**
  * The ClusterGateway port played by a scriptable scheduler in memory, for actor unit tests. The real path (agent,
- * local scheduler, model server) is covered by hpc-bridge's and http-edge's tests.
+ * local scheduler, model server) is covered by hpc-bridge's and http-edge's tests. Its times come from the test's clock,
+ * the one the actors use.
  */
 final class InMemoryCluster implements ClusterGateway {
+  private final Clock clock;
   final Map<String, JobSnapshot> jobs = new ConcurrentHashMap<>();
   final Set<String> ready = ConcurrentHashMap.newKeySet();
   final AtomicInteger submits = new AtomicInteger();
@@ -31,6 +34,8 @@ final class InMemoryCluster implements ClusterGateway {
   volatile int failNextSubmits;
   /** When set, submissions reach the "cluster" but the answer never comes back (a crash mid-submit). */
   volatile boolean loseSubmitReplies;
+
+  InMemoryCluster(Clock clock) { this.clock = clock; }
 
   @Override public CompletionStage<JobSnapshot> submit(String service, String tag) {
     submits.incrementAndGet();
@@ -74,7 +79,8 @@ final class InMemoryCluster implements ClusterGateway {
 
   /** Starts the job now with an hour of time limit. */
   void run(String jobId) {
-    run(jobId, Instant.now(), Instant.now().plusSeconds(3600));
+    Instant now = clock.instant();
+    run(jobId, now, now.plusSeconds(3600));
   }
 
   void run(String jobId, Instant start, Instant end) {
@@ -85,16 +91,17 @@ final class InMemoryCluster implements ClusterGateway {
   /** A job this deployment submitted that no actor knows (e.g. the journal was lost). */
   String orphan(String service, String tag) {
     String id = Integer.toString(ids.incrementAndGet());
-    jobs.put(id, new JobSnapshot(id, service, tag, SlurmState.RUNNING, "node-1", Instant.now(), Instant.now().plusSeconds(3600),
-        "None", null));
+    Instant now = clock.instant();
+    jobs.put(id, new JobSnapshot(id, service, tag, SlurmState.RUNNING, "node-1", now, now.plusSeconds(3600), "None", null));
     return id;
   }
 
   synchronized List<String> cancelledJobs() { return List.copyOf(cancelled); }
 
+  /** Ends the job now in {@code state}. */
   void end(String jobId, SlurmState state) {
     jobs.computeIfPresent(jobId, (k, j) -> new JobSnapshot(k, j.service(), j.tag(), state, j.node(), j.startTime(),
-        Instant.parse("2026-01-01T00:30:00Z"), state == SlurmState.FAILED ? "NonZeroExitCode" : "None", state == SlurmState.FAILED ? 1 : 0));
+        clock.instant(), state == SlurmState.FAILED ? "NonZeroExitCode" : "None", state == SlurmState.FAILED ? 1 : 0));
     ready.remove(jobId);
   }
 }

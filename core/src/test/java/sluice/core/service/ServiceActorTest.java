@@ -7,90 +7,32 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
-import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.LogCapturingExtension;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import sluice.core.cluster.SlurmState;
-import sluice.core.config.ClusterSettings;
 import sluice.core.config.CoreSettings;
 import sluice.core.config.ServiceSettings;
 import sluice.core.job.ReplicaPhase;
 
 @ExtendWith(LogCapturingExtension.class)
-class ServiceActorTest {
+class ServiceActorTest extends ServiceActorFixture {
   static final ActorTestKit testKit = ActorTestKit.create(
       PersistenceTestKitPlugin.getInstance().config().withFallback(ConfigFactory.load()));
-  private static final AtomicInteger names = new AtomicInteger();
 
   @AfterAll static void shutdown() { testKit.shutdownTestKit(); }
 
-  private final InMemoryCluster cluster = new InMemoryCluster();
-  private final String id = "model-" + names.incrementAndGet();
-
-  private CoreSettings.Orphans orphans = CoreSettings.Orphans.ADOPT;
-
-  private CoreSettings core() {
-    return new CoreSettings("test", Map.of(), Map.of("c", new ClusterSettings("c", Duration.ofMillis(50))),
-        Duration.ofMillis(50), Duration.ofSeconds(3), Duration.ofMillis(100), Duration.ofMillis(400),
-        new CoreSettings.Recovery(orphans, 3, Duration.ofSeconds(5)));
-  }
-
-  /** Lifecycle timings for tests: nothing renews, scales down or times out unless a test says so. */
-  private static ServiceSettings.Lifecycle life() {
-    return new ServiceSettings.Lifecycle(Duration.ofMinutes(1), Duration.ofMinutes(1), Duration.ofMinutes(10),
-        Duration.ofMinutes(10), Duration.ofMinutes(10), Duration.ofMillis(100), 2);
-  }
-
-  private ServiceSettings settings(int min, int max, int perReplica, int maxQueue, Duration wait) {
-    return settings(min, max, perReplica, maxQueue, wait, life());
-  }
-
-  private ServiceSettings settings(int min, int max, int perReplica, int maxQueue, Duration wait, ServiceSettings.Lifecycle l) {
-    return new ServiceSettings(id, "c", "sluice", List.of("text"), List.of("text"), min, max, perReplica, maxQueue, wait, l);
-  }
-
-  private ActorRef<ServiceActor.Command> start(ServiceSettings s) {
-    var ref = testKit.spawn(ServiceActor.create(s, core(), cluster, Clock.systemUTC()));
-    ref.tell(ServiceActor.Wake.INSTANCE);
-    return ref;
-  }
-
-  private ServiceStatus status(ActorRef<ServiceActor.Command> service) {
-    TestProbe<ServiceStatus> probe = testKit.createTestProbe();
-    service.tell(new ServiceActor.GetStatus(probe.getRef()));
-    return probe.receiveMessage();
-  }
-
-  private void awaitStatus(ActorRef<ServiceActor.Command> service, java.util.function.Predicate<ServiceStatus> p, String what) {
-    TestProbe<Object> probe = testKit.createTestProbe();
-    probe.awaitAssert(Duration.ofSeconds(10), () -> {
-      ServiceStatus s = status(service);
-      if (!p.test(s)) throw new AssertionError(what + ", status: " + s);
-      return null;
-    });
-  }
-
-  private void awaitSubmits(int n) {
-    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(n, cluster.submits.get());
-      return null;
-    });
-  }
-
-  private LeaseReply acquire(ActorRef<ServiceActor.Command> service, TestProbe<LeaseReply> probe, String lease) {
-    service.tell(new ServiceActor.Acquire(lease, "u", null, probe.getRef()));
-    return probe.receiveMessage(Duration.ofSeconds(10));
-  }
+  ServiceActorTest() { super(testKit); }
 
   @Test void keepsMinReplicasAndRoutesOnlyToAReadyReplica() {
     var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
@@ -210,28 +152,22 @@ class ServiceActorTest {
   }
 
   @Test void aFailedSubmissionIsReportedAndRetriedWithBackoff() {
-    cluster.failNextSubmits = 3;                               // retried after 100, 200 and 400 ms
+    submitRetryMin = Duration.ofMinutes(1);
+    submitRetryMax = Duration.ofMinutes(10);
+    cluster.failNextSubmits = 3;                               // retried after 1, 2 and 4 minutes
     var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
     awaitStatus(service, st -> st.lastError() != null && st.lastError().contains("QOSMaxSubmitJobPerUserLimit"), "error shown");
+    for (int failed = 1; failed <= 3; failed++) {
+      awaitSubmits(failed);
+      awaitStatus(service, st -> st.replicas().isEmpty(), "the failed submission's intent is dropped");
+      assertEquals(failed, cluster.submits.get(), "no retry before the back-off has passed");
+      clock.advance(Duration.ofMinutes(1L << (failed - 1)));
+    }
     awaitSubmits(4);
     awaitStatus(service, st -> st.replicas().size() == 1 && st.lastError() == null, "fourth attempt succeeded");
   }
 
   // ---------------------------------------------------------------- lifecycle: scaling, renewal, health, orphans, admin
-
-  private String readyJob(ActorRef<ServiceActor.Command> service, int submits) {
-    awaitSubmits(submits);
-    String job = cluster.jobs.keySet().stream().max(java.util.Comparator.comparingInt(Integer::parseInt)).orElseThrow();
-    cluster.run(job);
-    cluster.ready.add(job);
-    awaitStatus(service, s -> s.replicas().stream().anyMatch(r -> r.jobId().equals(job) && r.routable()), job + " ready");
-    return job;
-  }
-
-  private static ServiceSettings.Lifecycle life(Duration renewBefore, Duration readyTimeout, Duration scaleDownDelay, Duration idleToZero) {
-    return new ServiceSettings.Lifecycle(renewBefore, Duration.ofMinutes(1), readyTimeout, scaleDownDelay, idleToZero,
-        Duration.ofMillis(100), 2);
-  }
 
   @Test void queuedDemandScalesUpAtOnceAndIdleReplicasAreDrainedAfterTheDelay() {
     var service = start(settings(1, 3, 1, 10, Duration.ofSeconds(10),
@@ -280,11 +216,11 @@ class ServiceActorTest {
         life(Duration.ofSeconds(30), Duration.ofMinutes(10), Duration.ofMinutes(10), Duration.ofMinutes(10))));
     awaitSubmits(1);
     String old = cluster.onlyJob();
-    java.time.Instant started = java.time.Instant.now().minusSeconds(300);  // running for 5 minutes: renewal is not
+    Instant started = clock.instant().minusSeconds(300);                    // running for 5 minutes: renewal is not
     cluster.run(old, started, started.plusSeconds(3600));                  // capped by half of a short run
     cluster.ready.add(old);
     awaitStatus(service, s -> s.replicas().stream().anyMatch(r -> r.jobId().equals(old) && r.routable()), "old ready");
-    cluster.run(old, started, java.time.Instant.now().plusSeconds(20));   // Slurm moves its end: 20 s left
+    cluster.run(old, started, clock.instant().plusSeconds(20));            // Slurm moves its end: 20 s left
     awaitSubmits(2);                                                          // the replacement, ahead of the limit
     TestProbe<LeaseReply> p = testKit.createTestProbe();
     assertEquals(old, ((LeaseReply.Granted) acquire(service, p, "long")).jobId(), "the old replica serves meanwhile");
@@ -304,11 +240,15 @@ class ServiceActorTest {
 
   @Test void aJobThatNeverBecomesReadyIsCancelledRetriedAndTheServiceShowsDegradedWithTheLog() {
     var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10),
-        life(Duration.ofMinutes(1), Duration.ofMillis(300), Duration.ofMinutes(10), Duration.ofMinutes(10))));
+        life(Duration.ofMinutes(1), Duration.ofMinutes(10), Duration.ofMinutes(10), Duration.ofMinutes(10))));
     for (int i = 1; i <= 3; i++) {
       awaitSubmits(i);
-      String job = cluster.jobs.keySet().stream().max(java.util.Comparator.comparingInt(Integer::parseInt)).orElseThrow();
+      String job = cluster.jobs.keySet().stream().max(Comparator.comparingInt(Integer::parseInt)).orElseThrow();
       cluster.run(job);                                                      // runs, but its health never answers 200
+      awaitStatus(service, s -> s.replicas().stream().anyMatch(r -> r.jobId().equals(job) && r.phase() == ReplicaPhase.RUNNING),
+          job + " running");
+      assertFalse(cluster.cancelledJobs().contains(job), "not cancelled before ready-timeout");
+      clock.advance(Duration.ofMinutes(10));                                 // ready-timeout passes
       testKit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
         assertTrue(cluster.cancelledJobs().contains(job), "job " + job + " cancelled after ready-timeout");
         return null;
@@ -319,7 +259,7 @@ class ServiceActorTest {
     assertTrue(st.lastError().contains("ready-timeout"), st.lastError());
     awaitStatus(service, s -> s.logTail().stream().anyMatch(l -> l.contains("CUDA error")), "the failed job's log is shown");
     awaitSubmits(4);                                                         // still retrying, with backoff
-    String good = cluster.jobs.keySet().stream().max(java.util.Comparator.comparingInt(Integer::parseInt)).orElseThrow();
+    String good = cluster.jobs.keySet().stream().max(Comparator.comparingInt(Integer::parseInt)).orElseThrow();
     cluster.run(good);
     cluster.ready.add(good);
     awaitStatus(service, s -> !s.degraded() && "ready".equals(s.availability()) && s.lastError() == null, "recovered");
@@ -358,7 +298,7 @@ class ServiceActorTest {
     readyJob(service, 1);
     TestProbe<LeaseReply> busy = testKit.createTestProbe();
     acquire(service, busy, "running");
-    List<TestProbe<LeaseReply>> waiting = new java.util.ArrayList<>();
+    List<TestProbe<LeaseReply>> waiting = new ArrayList<>();
     for (String lease : List.of("alice-1", "alice-2", "alice-3", "bob-1")) {
       TestProbe<LeaseReply> p = testKit.createTestProbe();
       service.tell(new ServiceActor.Acquire(lease, lease.substring(0, lease.indexOf('-')), null, p.getRef()));

@@ -1,0 +1,123 @@
+package sluice.core.service;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BiConsumer;
+import java.util.function.LongSupplier;
+import sluice.core.config.ServiceSettings;
+import sluice.core.policy.FairQueue;
+import sluice.core.policy.ReplicaChooser;
+import sluice.core.policy.ReplicaLoad;
+
+/**
+ * Who holds a replica and who waits for one: the leases and requests in flight per replica, the admission queue (fair
+ * between users, bounded by max-queue) and the measured time a request holds a replica. Plain Java, owned by one
+ * service actor, which says which replicas may take traffic and keeps the queue-wait timers.
+ *
+ * @param <W> where a request's answer goes (the actor's reply address)
+ */
+final class LeaseBroker<W> {
+  /** A lease ended: its replica and whether that replica now has nothing in flight. */
+  record Released(String jobId, boolean replicaIdle) {}
+
+  private record Lease(String jobId, Instant grantedAt) {}
+
+  private final ServiceSettings settings;
+  private final BiConsumer<W, LeaseReply> send;
+  private final Map<String, Integer> inFlight = new HashMap<>();
+  private final Map<String, Lease> leases = new HashMap<>();
+  private final FairQueue<W> queue = new FairQueue<>();
+  private Duration requestTime = Duration.ofSeconds(1);
+
+  LeaseBroker(ServiceSettings settings, BiConsumer<W, LeaseReply> send) {
+    this.settings = settings;
+    this.send = send;
+  }
+
+  /**
+   * Grants a replica of {@code routable} (oldest first) that has room, else refuses (a full queue, or
+   * {@code refusedBecause} when waiting is pointless), else queues the request. Returns true when it waits: the caller
+   * starts its queue-wait timer and re-evaluates, since the request is a demand step.
+   *
+   * @param avoid a replica that just failed this request (nullable): its one retry goes elsewhere
+   */
+  boolean acquire(String leaseId, String user, String avoid, W waiter, List<String> routable, String refusedBecause,
+                  LongSupplier retryAfterSeconds, Instant now) {
+    Optional<String> job = choose(routable, avoid);
+    if (job.isPresent()) {
+      grant(leaseId, waiter, job.get(), now);
+    } else if (refusedBecause != null) {
+      send.accept(waiter, new LeaseReply.Unavailable(LeaseRefusal.DEGRADED, "model " + settings.id() + " is unavailable: "
+          + refusedBecause, retryAfterSeconds.getAsLong()));
+    } else if (queue.size() >= settings.maxQueue()) {
+      send.accept(waiter, new LeaseReply.Unavailable(LeaseRefusal.QUEUE_FULL, "the queue of " + settings.id() + " is full ("
+          + settings.maxQueue() + " requests waiting)", retryAfterSeconds.getAsLong()));
+    } else {
+      // Once waiting, a retry may take any routable replica: the one that failed it was health-checked at once and is
+      // routable only if it passed (else a lone replica that recovered would never get the request).
+      queue.add(leaseId, user, waiter);
+      return true;
+    }
+    return false;
+  }
+
+  /** Grants waiting requests, fairly between users, while one of {@code routable} has room; returns their lease ids. */
+  List<String> serveWaiters(List<String> routable, Instant now) {
+    List<String> served = new ArrayList<>();
+    while (!queue.isEmpty()) {
+      Optional<String> job = choose(routable, null);
+      if (job.isEmpty()) break;
+      Map.Entry<String, W> next = queue.poll().orElseThrow();
+      served.add(next.getKey());
+      grant(next.getKey(), next.getValue(), job.get(), now);
+    }
+    return served;
+  }
+
+  /** The request waited max-queue-wait without a replica (unless it was served meanwhile): refuses it. */
+  void expire(String leaseId, LongSupplier retryAfterSeconds) {
+    queue.remove(leaseId).ifPresent(w -> send.accept(w, new LeaseReply.Unavailable(LeaseRefusal.QUEUE_TIMEOUT,
+        "no replica of " + settings.id() + " could take the request within " + settings.maxQueueWait().toSeconds() + " s",
+        retryAfterSeconds.getAsLong())));
+  }
+
+  Optional<Released> release(String leaseId, Instant now) {
+    Lease lease = leases.remove(leaseId);
+    if (lease == null) return Optional.empty();
+    inFlight.computeIfPresent(lease.jobId(), (k, n) -> n > 1 ? n - 1 : null);
+    Duration held = Duration.between(lease.grantedAt(), now);
+    requestTime = requestTime.multipliedBy(7).plus(held.multipliedBy(3)).dividedBy(10);
+    return Optional.of(new Released(lease.jobId(), !inFlight.containsKey(lease.jobId())));
+  }
+
+  /** The replica's job ended; leases still held on it count as demand until their requests release them. */
+  void forget(String jobId) { inFlight.remove(jobId); }
+
+  int inFlight(String jobId) { return inFlight.getOrDefault(jobId, 0); }
+
+  /** What the autoscaler sees: requests holding a replica plus requests waiting for one. */
+  int demand() { return leases.size() + queue.size(); }
+
+  int queued() { return queue.size(); }
+
+  Map<String, Integer> queuedPerUser() { return queue.perUser(); }
+
+  /** Moving average of the time a request holds a replica (1 s until measured). */
+  Duration requestTime() { return requestTime; }
+
+  private Optional<String> choose(List<String> routable, String avoid) {
+    List<ReplicaLoad> loads = routable.stream().map(j -> new ReplicaLoad(j, true, inFlight(j))).toList();
+    return ReplicaChooser.pick(loads, settings.maxInflightPerReplica(), avoid);
+  }
+
+  private void grant(String leaseId, W waiter, String jobId, Instant now) {
+    inFlight.merge(jobId, 1, Integer::sum);
+    leases.put(leaseId, new Lease(jobId, now));
+    send.accept(waiter, new LeaseReply.Granted(settings.id(), settings.cluster(), jobId, leaseId));
+  }
+}
