@@ -26,7 +26,7 @@ abstract class ServiceActorFixture {
 
   private final ActorTestKit testKit;
   /** The time of the actors and of the cluster; a test about a deadline moves it instead of waiting. */
-  final TestClock clock = new TestClock();
+  final TestClock clock = TestClock.running();
   final InMemoryCluster cluster = new InMemoryCluster(clock);
   final String id = "model-" + names.incrementAndGet();
 

@@ -21,6 +21,7 @@ import sluice.core.ids.KeyId;
 import sluice.core.ids.KeyName;
 import sluice.core.ids.ServiceId;
 import sluice.core.ids.UserId;
+import sluice.core.testing.TestClock;
 import sluice.core.user.UserActor.Command;
 import sluice.core.user.UserActor.Event;
 import sluice.core.user.UserActor.State;
@@ -33,7 +34,7 @@ class UserActorSerializationTest {
 
   @AfterAll static void shutdown() { testKit.shutdownTestKit(); }
 
-  private final TestClock clock = new TestClock(START);
+  private final TestClock clock = TestClock.frozen(START);
   private final UserSettings settings = new UserSettings(UserLimits.NONE,
       List.of(new UserSettings.Group(GroupName.of("staff"), new UserLimits(UserActorTest.requests(Window.MINUTE, 100),
           Map.of("big", UserActorTest.concurrent(1))))),

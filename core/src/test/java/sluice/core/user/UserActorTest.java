@@ -32,6 +32,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import sluice.core.testing.TestClock;
 import sluice.core.user.Admission.Admitted;
 import sluice.core.user.Admission.Refused;
 import sluice.core.ids.GroupName;
@@ -51,7 +52,7 @@ class UserActorTest {
 
   @AfterAll static void shutdown() { testKit.shutdownTestKit(); }
 
-  private final TestClock clock = new TestClock(START);
+  private final TestClock clock = TestClock.frozen(START);
   private final KeyIndex index = KeyIndex.empty();
   private final String user = "user-" + names.incrementAndGet();
   private final AtomicInteger requestIds = new AtomicInteger();

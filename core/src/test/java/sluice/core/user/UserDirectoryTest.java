@@ -30,6 +30,7 @@ import sluice.core.ids.KeyId;
 import sluice.core.ids.KeyName;
 import sluice.core.ids.ServiceId;
 import sluice.core.ids.UserId;
+import sluice.core.testing.TestClock;
 
 /** The edge's facade on a one-node cluster: sharding, validation before any ask, revocation through the index. */
 @ExtendWith(LogCapturingExtension.class)
@@ -42,7 +43,7 @@ class UserDirectoryTest {
           """)
       .withFallback(PersistenceTestKitPlugin.getInstance().config())
       .withFallback(PersistenceTestKitSnapshotPlugin.config()).withFallback(ConfigFactory.load()));
-  private static final TestClock clock = new TestClock(Instant.parse("2024-05-14T10:20:30Z"));
+  private static final TestClock clock = TestClock.frozen(Instant.parse("2024-05-14T10:20:30Z"));
   private static final KeyIndex index = KeyIndex.empty();
   private static UserDirectory users;
 
