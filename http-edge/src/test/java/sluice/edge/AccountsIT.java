@@ -34,6 +34,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,6 +48,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.Await;
 import sluice.edge.auth.Jwts;
 
 /**
@@ -141,6 +143,7 @@ class AccountsIT {
   /** Waits until the current minute has at least {@code seconds} left, so a per-minute window does not roll over mid-test. */
   static void awayFromMinuteEdge(int seconds) throws InterruptedException {
     long intoMinute = Instant.now().getEpochSecond() % 60;
+    // A fixed wait for wall-clock time, not for a state: the limits' minute windows follow the gateway's real clock.
     if (60 - intoMinute < seconds) Thread.sleep((60 - intoMinute + 1) * 1000);
   }
 
@@ -185,7 +188,7 @@ class AccountsIT {
     JsonNode key = newKey(user, ",\"expires_at\":\"" + Instant.now().plusSeconds(2) + "\"");
     OpenAIClient openai = client(key.get("key").asText());
     openai.chat().completions().create(chat("mock-llm", "still valid", 1));
-    Thread.sleep(2500);
+    Thread.sleep(2500);                                    // a fixed wait: the key expires by the gateway's real clock
     UnauthorizedException e = assertThrows(UnauthorizedException.class,
         () -> openai.chat().completions().create(chat("mock-llm", "too late", 1)));
     assertEquals("key_expired", e.code().orElseThrow());
@@ -362,17 +365,15 @@ class AccountsIT {
         if (line.startsWith("data: {") && line.contains("\"content\":\"") && !line.contains("\"content\":\"\"")) received++;
       }
     }
-    JsonNode rec = null;
-    for (int i = 0; i < 50 && rec == null; i++) {
-      JsonNode data = usage(user).get("data");
-      if (data.size() > 0) rec = data.get(0);
-      else Thread.sleep(200);
-    }
+    JsonNode rec = Await.until(Duration.ofSeconds(15), "a usage record for the abandoned stream", () -> usage(user).get("data"),
+        data -> data.size() > 0).get(0);
     assertTrue(rec != null, "a record for the abandoned stream");
     assertTrue(rec.get("client_disconnected").asBoolean(), rec.toString());
     assertEquals(3, rec.get("prompt_tokens").asLong());
-    Thread.sleep(1500);   // mock-llm notices the cut at its next token
-    JsonNode after = EmbeddedStack.stats(gateway, "local", "slow", job);
+    // mock-llm notices the cut at its next token; from then on it generates nothing more.
+    JsonNode after = Await.until(Duration.ofSeconds(20), "mock-llm to count the stream as aborted",
+        () -> EmbeddedStack.stats(gateway, "local", "slow", job),
+        st -> st.get("streams_aborted").asLong() > before.get("streams_aborted").asLong());
     long generated = after.get("completion_tokens").asLong() - before.get("completion_tokens").asLong();
     long billed = rec.get("completion_tokens").asLong();
     assertTrue(billed >= received && billed <= generated,

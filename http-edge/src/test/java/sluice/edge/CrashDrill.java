@@ -29,7 +29,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
+import sluice.agent.testing.Await;
 
 /**
  * What the crash tests share: the gateway config file both incarnations read, clients, the admin view of a
@@ -138,37 +138,46 @@ final class CrashDrill {
    */
   record FirstSuccess(long atNanos, int refused, List<String> failed) {}
 
-  /** Sends one small chat completion after another until one succeeds; a refused connection is retried at once. */
+  /**
+   * Sends one small chat completion after another, at {@link Await}'s pace, until one succeeds; the success is timed
+   * when its answer arrives. A connection refused (nothing listens yet) and an answer other than 200 are counted.
+   */
   static FirstSuccess firstSuccess(String baseUrl, String model, Duration timeout) throws Exception {
-    long until = System.nanoTime() + timeout.toNanos();
-    int refused = 0;
-    List<String> failed = new ArrayList<>();
     String body = "{\"model\":\"" + model + "\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"are you back?\"}]}";
-    while (System.nanoTime() < until) {
+    Attempts seen = new Attempts();
+    Await.until(timeout, "a chat completion to succeed", () -> {
       try {
         HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/v1/chat/completions"))
             .timeout(Duration.ofSeconds(90)).header("Authorization", "Bearer " + EmbeddedStack.API_KEY)
             .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
             HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() == 200) return new FirstSuccess(System.nanoTime(), refused, List.copyOf(failed));
-        failed.add(r.statusCode() + " " + r.body());
-        Thread.sleep(200);
+        if (r.statusCode() == 200) seen.succeededAt(System.nanoTime());
+        else seen.failed.add(r.statusCode() + " " + r.body());
       } catch (ConnectException e) {
-        refused++;
-        Thread.sleep(50);
+        seen.refused++;
       }
-    }
-    throw new AssertionError("no chat completion succeeded within " + timeout.toSeconds() + " s; " + refused
-        + " connections refused, failed answers: " + failed);
+      return seen;
+    }, Attempts::succeeded);
+    return new FirstSuccess(seen.succeededAtNanos, seen.refused, List.copyOf(seen.failed));
   }
 
-  static void await(Duration timeout, String what, BooleanSupplier condition) throws InterruptedException {
-    long until = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < until) {
-      if (condition.getAsBoolean()) return;
-      Thread.sleep(20);
+  /** What {@link #firstSuccess} has seen so far; its text ends the failure message when no request succeeds. */
+  private static final class Attempts {
+    int refused;
+    final List<String> failed = new ArrayList<>();
+    private boolean succeeded;
+    private long succeededAtNanos;
+
+    void succeededAt(long atNanos) {
+      succeeded = true;
+      succeededAtNanos = atNanos;
     }
-    throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what);
+
+    boolean succeeded() { return succeeded; }
+
+    @Override public String toString() {
+      return refused + " connections refused, failed answers: " + failed;
+    }
   }
 
   static String seconds(long nanos) {

@@ -18,6 +18,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.Await;
 
 /**
  * The gateway killed with SIGKILL ({@code kill -9}: no shutdown hook, nothing flushed) and started again on the same
@@ -57,7 +58,7 @@ class CrashRestartIT {
 
       long killedAt;
       try (CrashDrill.Traffic traffic = new CrashDrill.Traffic(client, "mock-llm", 4)) {
-        CrashDrill.await(Duration.ofSeconds(60), "20 requests of traffic", () -> traffic.ok() >= 20);
+        Await.until(Duration.ofSeconds(60), "20 requests of traffic to succeed", traffic::ok, ok -> ok >= 20);
         traffic.stopSending();                             // the requests in flight now are the ones the kill breaks
         killedAt = System.nanoTime();
         first.kill9();
@@ -93,7 +94,7 @@ class CrashRestartIT {
       assertEquals(jobs, CrashDrill.routableJobs(second.baseUrl(), "mock-llm"), "the same job serves after the restart");
       assertEquals(List.of(), CrashDrill.burst(CrashDrill.openai(second.baseUrl()), "mock-llm", 20),
           "requests after the restart succeed");
-      Thread.sleep(2000);                                  // several polls: a late resubmission would show by now
+      Thread.sleep(2000);                                  // a fixed wait: a late resubmission would show within several polls
       assertEquals(jobs, CrashDrill.trackedJobs(second.baseUrl(), "mock-llm"), "the gateway tracks no other job");
       assertEquals(jobs, LocalJobs.ids(jobsDir), "zero new submissions");
       assertEquals(nextIdBefore, LocalJobs.nextId(jobsDir), "the agent's job counter did not move");
@@ -127,11 +128,10 @@ class CrashRestartIT {
     List<ProcessHandle> spawned = new ArrayList<>();
     try {
       first.launch();
-      List<ProcessHandle> agents = new ArrayList<>();
-      CrashDrill.await(READY_WAIT, "the gateway's local agent", () -> {
-        agents.addAll(first.descendants(AGENT));
-        return !agents.isEmpty();
-      });
+      List<ProcessHandle> agents = Await.until(READY_WAIT, "the gateway's local agent", () -> first.descendants(AGENT),
+          found -> !found.isEmpty());
+      // Not Await: the kill must land between two submissions a few milliseconds apart, so this polls without a pause
+      // (Await pauses up to 200 ms between polls, long enough for the second submission to slip through).
       long until = System.nanoTime() + READY_WAIT.toNanos();
       while (LocalJobs.folders(jobsDir).isEmpty()) {
         if (System.nanoTime() > until || !first.isAlive()) throw new AssertionError("no job was submitted\n" + first.logTail(60));
@@ -144,13 +144,9 @@ class CrashRestartIT {
       Set<String> afterAgent = LocalJobs.folders(jobsDir);
 
       second.launch();
-      CrashDrill.await(READY_WAIT, "two ready replicas after the restart", () -> {
-        try {
-          return CrashDrill.routableJobs(second.baseUrl(), "mock-llm").size() == 2;
-        } catch (Exception e) {
-          return false;
-        }
-      });
+      // Until the restarted gateway answers, asking it fails: that means "not yet".
+      Await.ignoring(Exception.class).until(READY_WAIT, "two ready replicas after the restart",
+          () -> CrashDrill.routableJobs(second.baseUrl(), "mock-llm"), ready -> ready.size() == 2);
       spawned.addAll(second.handle().descendants().toList());
       Set<String> serving = CrashDrill.routableJobs(second.baseUrl(), "mock-llm");
       String log = new String(Files.readAllBytes(second.log()), java.nio.charset.StandardCharsets.UTF_8);
@@ -160,7 +156,7 @@ class CrashRestartIT {
 
       assertTrue(serving.containsAll(atKill), "the jobs that existed at the kill serve, none replaced: " + atKill + " vs " + serving);
       assertEquals(List.of(), CrashDrill.burst(CrashDrill.openai(second.baseUrl()), "mock-llm", 10));
-      Thread.sleep(2000);                                  // several polls: a late resubmission would show by now
+      Thread.sleep(2000);                                  // a fixed wait: a late resubmission would show within several polls
       assertEquals(serving, LocalJobs.ids(jobsDir), "exactly two jobs were ever submitted, and both serve");
       assertEquals(serving, LocalJobs.folders(jobsDir), "no submission was left half done");
       assertEquals(3, LocalJobs.nextId(jobsDir), "the agent's job counter: two submissions");
@@ -196,14 +192,21 @@ class CrashRestartIT {
         dir.resolve("agent.json"), services.indent(4));
   }
 
-  /** Waits until every process has exited; returns when the last did ({@link System#nanoTime}), or -1 on timeout. */
-  private static long awaitGone(List<ProcessHandle> processes, Duration timeout) throws InterruptedException {
-    long until = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < until) {
-      if (processes.stream().noneMatch(ProcessHandle::isAlive)) return System.nanoTime();
-      Thread.sleep(20);
+  /**
+   * Waits until every process has exited; returns when it saw that ({@link System#nanoTime}), or -1 if one still ran
+   * after {@code timeout}, which the callers report rather than fail on.
+   */
+  private static long awaitGone(List<ProcessHandle> processes, Duration timeout) throws Exception {
+    try {
+      Await.until(timeout, "processes " + pids(processes) + " to exit", () -> processes.stream().noneMatch(ProcessHandle::isAlive));
+      return System.nanoTime();
+    } catch (AssertionError stillRunning) {
+      return -1;
     }
-    return -1;
+  }
+
+  private static List<Long> pids(List<ProcessHandle> processes) {
+    return processes.stream().map(ProcessHandle::pid).toList();
   }
 
   private static int count(String text, String needle) {
@@ -220,8 +223,11 @@ class CrashRestartIT {
       if (Files.isDirectory(jobsDir.resolve(id))) Files.writeString(jobsDir.resolve(id).resolve("cancel"), "cancel\n");
     }
     spawned.addAll(LocalJobs.runners(jobsDir));
-    long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-    while (System.nanoTime() < until && spawned.stream().anyMatch(ProcessHandle::isAlive)) Thread.sleep(100);
+    try {
+      Await.until(Duration.ofSeconds(20), "the cancelled jobs' processes to exit", () -> spawned.stream().noneMatch(ProcessHandle::isAlive));
+    } catch (AssertionError stillRunning) {
+      // killed below
+    }
     for (ProcessHandle p : spawned) {
       if (p.isAlive()) {
         System.err.println("killing leftover process " + p.pid() + " " + p.info().commandLine().orElse(""));

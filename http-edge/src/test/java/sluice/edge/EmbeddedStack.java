@@ -11,10 +11,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.util.ByteString;
+import sluice.agent.testing.Await;
 import sluice.agent.testing.HpcSandbox;
 import sluice.core.cluster.UpstreamRequest;
 import sluice.core.service.ServiceStatus;
@@ -124,19 +126,10 @@ final class EmbeddedStack {
     }
   }
 
-  static ServiceStatus awaitStatus(Gateway gateway, String service, Predicate<ServiceStatus> condition) throws InterruptedException {
-    long until = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-    ServiceStatus last = null;
-    while (System.nanoTime() < until) {
-      try {
-        last = gateway.services().status(service).toCompletableFuture().get();
-        if (condition.test(last)) return last;
-      } catch (Exception e) {
-        // the service is still starting
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError("service " + service + " did not reach the expected state; last status: " + last);
+  /** Waits up to 90 s for {@code service}'s status to satisfy {@code condition}; a failed status ask means "still starting". */
+  static ServiceStatus awaitStatus(Gateway gateway, String service, Predicate<ServiceStatus> condition) throws Exception {
+    return Await.ignoring(ExecutionException.class).until(Duration.ofSeconds(90), "service " + service + " to reach the expected state",
+        () -> gateway.services().status(service).toCompletableFuture().get(), condition);
   }
 
   /** mock-llm's counters of one job, read through the cluster's agent like any request. */
@@ -148,7 +141,7 @@ final class EmbeddedStack {
     return new ObjectMapper().readTree(body.utf8String());
   }
 
-  static ServiceStatus awaitReady(Gateway gateway, String service) throws InterruptedException {
+  static ServiceStatus awaitReady(Gateway gateway, String service) throws Exception {
     return awaitStatus(gateway, service, s -> "ready".equals(s.availability()));
   }
 }

@@ -37,6 +37,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.Await;
 import sluice.core.job.ReplicaPhase;
 import sluice.core.service.ServiceStatus;
 
@@ -243,12 +244,8 @@ class EmbeddedStackIT {
       while (line != null && !line.startsWith("data: ")) line = reader.readLine();   // keep-alives come first
       assertTrue(line != null, "the stream has started");
     }                                                       // closing mid-stream drops the connection
-    long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-    JsonNode s = stats(job);
-    while (System.nanoTime() < until && !(s.get("streams_aborted").asInt() > abortedBefore && s.get("active_streams").asInt() == 0)) {
-      Thread.sleep(200);
-      s = stats(job);
-    }
+    JsonNode s = Await.until(Duration.ofSeconds(20), "mock-llm to count the stream as aborted, with none active", () -> stats(job),
+        st -> st.get("streams_aborted").asInt() > abortedBefore && st.get("active_streams").asInt() == 0);
     assertEquals(abortedBefore + 1, s.get("streams_aborted").asInt(), "mock-llm stopped generating: " + s);
     ServiceStatus after = EmbeddedStack.awaitStatus(gateway, "slow", st -> st.inFlight() == 0);
     assertEquals(0, after.inFlight(), "the lease was released");

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.File;
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -18,6 +17,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import sluice.agent.testing.Await;
 
 /**
  * A real gateway in a child JVM, {@code java -jar http-edge/target/sluice.jar serve --config FILE}, as an operator
@@ -80,31 +80,30 @@ final class GatewayProcess implements AutoCloseable {
 
   /** Waits until {@code GET /v1/models} lists {@code service} with {@code status: "ready"}; time since launch. */
   Duration awaitReady(String service, Duration timeout) throws Exception {
-    long until = System.nanoTime() + timeout.toNanos();
-    String last = "no answer";
-    while (System.nanoTime() < until) {
-      if (!process.isAlive()) {
-        throw new AssertionError("gateway exited with " + process.exitValue() + " before " + service + " was ready\n" + logTail(60));
-      }
-      try {
+    try {
+      // An IOException means "not yet": nothing listens yet, or the starting gateway cut an answer short.
+      Await.ignoring(IOException.class).until(timeout, "GET /v1/models to list " + service + " as ready", () -> {
+        if (!process.isAlive()) throw new AssertionError("gateway exited with " + process.exitValue() + " before " + service + " was ready");
         HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl() + "/v1/models"))
             .header("Authorization", "Bearer " + EmbeddedStack.API_KEY).timeout(Duration.ofSeconds(5)).build(),
             HttpResponse.BodyHandlers.ofString());
-        last = r.statusCode() + " " + r.body();
+        boolean ready = false;
         if (r.statusCode() == 200) {
           for (JsonNode m : JSON.readTree(r.body()).path("data")) {
-            if (m.path("id").asText().equals(service) && m.path("status").asText().equals("ready")) return sinceLaunch();
+            ready |= m.path("id").asText().equals(service) && m.path("status").asText().equals("ready");
           }
         }
-      } catch (ConnectException e) {
-        last = "not listening yet";
-      } catch (IOException e) {
-        last = e.toString();
-      }
-      Thread.sleep(100);
+        return new ModelsAnswer(ready, r.statusCode() + " " + r.body());
+      }, ModelsAnswer::ready);
+      return sinceLaunch();
+    } catch (AssertionError e) {                           // timed out, or the gateway exited: its log says why
+      throw new AssertionError(e.getMessage() + "\n" + logTail(60), e);
     }
-    throw new AssertionError("service " + service + " not ready within " + timeout.toSeconds() + " s; last /v1/models: "
-        + last + "\n" + logTail(60));
+  }
+
+  /** One answer of {@code GET /v1/models}: whether it listed the service as ready, and what it was. */
+  private record ModelsAnswer(boolean ready, String answer) {
+    @Override public String toString() { return answer; }
   }
 
   Duration sinceLaunch() { return Duration.ofNanos(System.nanoTime() - startedNanos); }

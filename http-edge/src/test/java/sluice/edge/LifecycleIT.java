@@ -34,6 +34,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.Await;
 import sluice.core.cluster.JobSnapshot;
 import sluice.core.cluster.SlurmState;
 import sluice.core.job.ReplicaPhase;
@@ -115,28 +116,26 @@ class LifecycleIT {
           if (r.readyAt() != null) readyAt.putIfAbsent(r.jobId(), r.readyAt());
           if (r.drainingAt() != null) drainingAt.putIfAbsent(r.jobId(), r.drainingAt());
         }
-        Thread.sleep(100);
+        Thread.sleep(100);                             // a sampling period, not a wait for a state
       }
       return null;
     }));
-    // 24-second jobs renewed 12 s ahead: two renewals within 36 s.
-    long until = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-    while (System.nanoTime() < until && drainingAt.size() < 2) Thread.sleep(200);
-    Thread.sleep(2000);
-    running.set(false);
+    try {
+      // 24-second jobs renewed 12 s ahead: two renewals within 36 s.
+      Await.until(Duration.ofSeconds(90), "two renewals (replicas draining)", () -> Map.copyOf(drainingAt), d -> d.size() >= 2);
+      // A fixed wait, not for a state: the load runs on through the second drain, whose requests must not fail either.
+      Thread.sleep(2000);
+    } finally {
+      running.set(false);                              // also when the wait fails: the clients must not outlive the test
+    }
     for (Future<?> f : clients) f.get(60, TimeUnit.SECONDS);
     pool.shutdown();
 
     assertEquals(List.of(), failures, "no request failed during renewals (" + ok.get() + " succeeded)");
     assertTrue(drainingAt.size() >= 2, "two renewals happened: " + drainingAt + " ready " + readyAt);
-    List<JobSnapshot> jobs = jobs("renew");
     for (String old : drainingAt.keySet()) {
-      JobSnapshot j = jobs.stream().filter(x -> x.jobId().equals(old)).findFirst().orElseThrow();
-      long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-      while (!j.state().isFinal() && System.nanoTime() < deadline) {
-        Thread.sleep(200);
-        j = jobs("renew").stream().filter(x -> x.jobId().equals(old)).findFirst().orElseThrow();
-      }
+      JobSnapshot j = Await.until(Duration.ofSeconds(20), "renewed job " + old + " to end",
+          () -> jobs("renew").stream().filter(x -> x.jobId().equals(old)).findFirst().orElseThrow(), x -> x.state().isFinal());
       assertEquals(SlurmState.CANCELLED, j.state(), "a renewed job is cancelled after its drain, not killed by its time limit");
     }
     // The renewal gap: how long no replica was ready. A replacement is ready before the old one drains, so the
@@ -304,13 +303,7 @@ class LifecycleIT {
   private static long live(List<JobSnapshot> jobs) { return jobs.stream().filter(j -> !j.state().isFinal()).count(); }
 
   private static void awaitJobs(String service, java.util.function.Predicate<List<JobSnapshot>> condition) throws Exception {
-    long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    List<JobSnapshot> last = jobs(service);
-    while (!condition.test(last)) {
-      if (System.nanoTime() > until) throw new AssertionError("jobs of " + service + " never matched: " + last);
-      Thread.sleep(200);
-      last = jobs(service);
-    }
+    Await.until(Duration.ofSeconds(60), "the jobs of " + service + " to match", () -> jobs(service), condition);
   }
 
   /** SIGKILLs the model server of a local job (the job runner's children), leaving the runner to record the failure. */

@@ -28,6 +28,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.Await;
 import sluice.agent.testing.HpcSandbox;
 import sluice.core.service.ServiceStatus;
 
@@ -83,6 +84,13 @@ class RenewalHpcIT {
     return jobs;
   }
 
+  /** This deployment's jobs, final ones included: id -> state. */
+  static Map<String, String> states() throws Exception {
+    Map<String, String> out = new LinkedHashMap<>();
+    squeue().forEach((id, job) -> out.put(id, job[1]));
+    return out;
+  }
+
   static boolean isFinal(String state) {
     return !List.of("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED").contains(state);
   }
@@ -116,14 +124,17 @@ class RenewalHpcIT {
           if (r.readyAt() != null) readyAt.putIfAbsent(r.jobId(), r.readyAt());
           if (r.drainingAt() != null) drainingAt.putIfAbsent(r.jobId(), r.drainingAt());
         }
-        Thread.sleep(200);
+        Thread.sleep(200);                             // the sampling period, not a wait for a state
       }
       return null;
     }));
-    // Renewals are counted in squeue: the gateway's view of a drained job lasts only until its cancel lands.
-    long until = System.nanoTime() + Duration.ofSeconds(200).toNanos();
-    while (System.nanoTime() < until && squeue().values().stream().filter(j -> isFinal(j[1])).count() < 2) Thread.sleep(500);
-    running.set(false);
+    try {
+      // Renewals are counted in squeue: the gateway's view of a drained job lasts only until its cancel lands.
+      Await.until(Duration.ofSeconds(200), "two renewed jobs to end in squeue", RenewalHpcIT::states,
+          jobs -> jobs.values().stream().filter(RenewalHpcIT::isFinal).count() >= 2);
+    } finally {
+      running.set(false);                              // also when the wait fails: the clients must not outlive the test
+    }
     for (Future<?> f : tasks) f.get(90, TimeUnit.SECONDS);
     pool.shutdown();
 

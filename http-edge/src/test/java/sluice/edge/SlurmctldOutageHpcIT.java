@@ -79,6 +79,8 @@ class SlurmctldOutageHpcIT {
     sandbox.stopSlurmctld();
     int answered = 0;
     List<String> failures = new ArrayList<>();
+    // Not a wait for a state but the outage itself: slurmctld stays down for a fixed 25 s (many failed job listings),
+    // while a request goes out every 250 ms and each must succeed.
     long until = System.nanoTime() + Duration.ofSeconds(25).toNanos();
     while (System.nanoTime() < until) {
       String problem = complete();

@@ -35,6 +35,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.Await;
 import sluice.agent.testing.HpcSandbox;
 import sluice.core.service.ServiceStatus;
 
@@ -149,13 +150,8 @@ class SshSlurmHpcIT {
   }
 
   @Test @Order(3) void adminTunnelsShowsTheLiveConnection() throws Exception {
-    JsonNode tunnel = null;
-    long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (System.nanoTime() < until) {
-      tunnel = admin("/admin/tunnels").get("tunnels").get(0);
-      if (tunnel.has("round_trip_millis")) break;
-      Thread.sleep(200);
-    }
+    JsonNode tunnel = Await.until(Duration.ofSeconds(10), "a round-trip time in /admin/tunnels",
+        () -> admin("/admin/tunnels").get("tunnels").get(0), t -> t.has("round_trip_millis"));
     assertEquals("hpc", tunnel.get("cluster").asText());
     assertEquals(sandbox.sshHost() + ":" + sandbox.sshPort(), tunnel.get("node").asText());
     assertEquals("up", tunnel.get("state").asText(), tunnel.toString());
@@ -171,12 +167,8 @@ class SshSlurmHpcIT {
       while (line != null && !line.startsWith("data: ")) line = reader.readLine();
       assertTrue(line != null, "the stream has started");
     }
-    long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-    JsonNode s = stats(job);
-    while (System.nanoTime() < until && s.get("streams_aborted").asInt() == abortedBefore) {
-      Thread.sleep(200);
-      s = stats(job);
-    }
+    JsonNode s = Await.until(Duration.ofSeconds(20), "mock-llm on the compute node to count an aborted stream", () -> stats(job),
+        st -> st.get("streams_aborted").asInt() != abortedBefore);
     assertEquals(abortedBefore + 1, s.get("streams_aborted").asInt(), "mock-llm on the compute node stopped generating: " + s);
   }
 
@@ -198,10 +190,14 @@ class SshSlurmHpcIT {
   }
 
   @Test @Order(6) void aTunnelDropBeforeTheResponseHeadIsRetriedOnce() throws Exception {
+    String job = gateway.services().status("slow").toCompletableFuture().get().replicas().get(0).jobId();
+    long acceptedBefore = stats(job).get("completions").asLong();
     CompletableFuture<HttpResponse<String>> pending = http.sendAsync(post("/v1/chat/completions",
         "{\"model\":\"slow\",\"max_tokens\":60,\"messages\":[{\"role\":\"user\",\"content\":\"long answer\"}]}"),
         HttpResponse.BodyHandlers.ofString());
-    Thread.sleep(1500);                                       // generation (12 s) under way on the job
+    // The generation (12 s) is under way on the job once mock-llm has accepted the request.
+    Await.until(Duration.ofSeconds(20), "mock-llm on the compute node to accept the request", () -> stats(job),
+        st -> st.get("completions").asLong() > acceptedBefore);
     killTunnel();
     // Nothing of the answer had been sent, so the gateway sends the request again once the tunnel is back.
     HttpResponse<String> r = pending.get(60, TimeUnit.SECONDS);

@@ -11,9 +11,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import sluice.agent.testing.Await;
 import sluice.core.tunnel.TunnelStatus.TunnelState;
 
 /** What an operator reads at /admin/tunnels follows what the transport reports, and the live figures come from pings. */
@@ -29,13 +31,9 @@ class TunnelsTest {
         .filter(t -> t.node().equals(node)).findFirst().orElseThrow();
   }
 
-  static TunnelStatus await(Tunnels tunnels, String node, java.util.function.Predicate<TunnelStatus> ok) throws Exception {
-    TunnelStatus s = status(tunnels, node);
-    for (int i = 0; i < 100 && !ok.test(s); i++) {
-      Thread.sleep(50);
-      s = status(tunnels, node);
-    }
-    return s;
+  /** Waits until the status of {@code node} satisfies {@code ok} (the actor applies reports asynchronously); returns it. */
+  static TunnelStatus await(Tunnels tunnels, String node, String what, Predicate<TunnelStatus> ok) throws Exception {
+    return Await.until(Duration.ofSeconds(10), "tunnel " + node + " " + what, () -> status(tunnels, node), ok);
   }
 
   @Test void followsTheTransportThroughFailureBackoffAndRecovery() throws Exception {
@@ -47,7 +45,7 @@ class TunnelsTest {
     observer.connecting("login1");
     observer.failed("login1", "connection refused", false);
     observer.backingOff(Duration.ofSeconds(4));
-    TunnelStatus failed = await(tunnels, "login1", s -> s.retryAt() != null);
+    TunnelStatus failed = await(tunnels, "login1", "to have a retry time", s -> s.retryAt() != null);
     assertEquals(TunnelState.BACKING_OFF, failed.state());
     assertEquals("connection refused", failed.reason());
     assertEquals(1, failed.failures());
@@ -58,7 +56,7 @@ class TunnelsTest {
         node.equals("login2") ? Optional.of(new TunnelSample(2, 5, Duration.ofMillis(3))) : Optional.empty()));
     observer.connecting("login2");
     observer.up("login2", 2);
-    TunnelStatus up = await(tunnels, "login2", s -> s.roundTripMillis() != null);
+    TunnelStatus up = await(tunnels, "login2", "to have a round-trip time", s -> s.roundTripMillis() != null);
     assertEquals(TunnelState.UP, up.state());
     assertEquals(2, up.channels());
     assertEquals(5, up.streams());
@@ -68,7 +66,7 @@ class TunnelsTest {
     assertEquals(TunnelState.BACKING_OFF, status(tunnels, "login1").state());
 
     observer.down("login2", "session_closed: EOF");
-    TunnelStatus down = await(tunnels, "login2", s -> s.state() != TunnelState.UP);
+    TunnelStatus down = await(tunnels, "login2", "to leave UP", s -> s.state() != TunnelState.UP);
     assertEquals(TunnelState.BACKING_OFF, down.state());
     assertEquals("connection lost: session_closed: EOF", down.reason());
     assertEquals(0, down.channels());
@@ -79,7 +77,7 @@ class TunnelsTest {
         Clock.systemUTC());
     tunnels.observer("other").failed("login9:2222", "host key not verified", true);
     tunnels.observer("other").failed("nobody", "ignored: not a configured node", true);
-    TunnelStatus s = await(tunnels, "login9:2222", t -> t.state() != TunnelState.IDLE);
+    TunnelStatus s = await(tunnels, "login9:2222", "to leave IDLE", t -> t.state() != TunnelState.IDLE);
     assertEquals(TunnelState.FAILED, s.state());
     assertEquals("host key not verified", s.reason());
     assertEquals("other", s.cluster());

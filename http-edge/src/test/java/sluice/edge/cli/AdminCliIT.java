@@ -25,6 +25,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.Await;
 import sluice.edge.Gateway;
 
 /**
@@ -94,7 +95,7 @@ class AdminCliIT {
     return r;
   }
 
-  /** A chat completion with {@code key}, retried while the model's first replica starts; the final status. */
+  /** A chat completion with {@code key}, retried while the model's first replica starts (503); the first other status. */
   static int chat(String key) throws Exception {
     HttpRequest req = HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/chat/completions"))
         .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
@@ -102,14 +103,8 @@ class AdminCliIT {
         .POST(HttpRequest.BodyPublishers.ofString(
             "{\"model\":\"mock-llm\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"max_tokens\":5}"))
         .build();
-    long until = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-    int status;
-    do {
-      status = HTTP.send(req, HttpResponse.BodyHandlers.discarding()).statusCode();
-      if (status != 503) return status;
-      Thread.sleep(250);
-    } while (System.nanoTime() < until);
-    return status;
+    return Await.until(Duration.ofSeconds(90), "an answer other than 503 (model not ready)",
+        () -> HTTP.send(req, HttpResponse.BodyHandlers.discarding()).statusCode(), status -> status != 503);
   }
 
   @Test void anAdminCreatesAUserAndAKeyThatIsUsedCountedAndRevoked() throws Exception {
@@ -127,13 +122,9 @@ class AdminCliIT {
 
     assertEquals(200, chat(secret));
 
-    // usage is recorded once the request settles: poll until it shows
-    long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    JsonNode usage = ok("usage", "--user", "alice", "--model", "mock-llm").json();
-    while (usage.path("data").isEmpty() && System.nanoTime() < until) {
-      Thread.sleep(250);
-      usage = ok("usage", "--user", "alice", "--model", "mock-llm").json();
-    }
+    // usage is recorded once the request settles
+    JsonNode usage = Await.until(Duration.ofSeconds(30), "alice's usage record",
+        () -> ok("usage", "--user", "alice", "--model", "mock-llm").json(), u -> !u.path("data").isEmpty());
     assertEquals(1, usage.path("data").size(), usage.toPrettyString());
     String csv = ok("usage", "--user", "alice", "--csv").out();
     assertEquals(2, csv.lines().count(), csv);
