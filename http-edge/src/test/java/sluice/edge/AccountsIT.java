@@ -138,6 +138,15 @@ class AccountsIT {
     return adminOk("GET", "/admin/usage?user=" + URLEncoder.encode(user, StandardCharsets.UTF_8), null, 200);
   }
 
+  /**
+   * The user's usage once it holds at least {@code requests} records. A record is made when the response body has
+   * ended on the gateway's side, which may be just after the client has read all of it: wait for it, not read once.
+   */
+  static JsonNode usage(String user, int requests) throws Exception {
+    return Await.until(Duration.ofSeconds(15), requests + " usage records of " + user, () -> usage(user),
+        u -> u.at("/totals/requests").asInt() >= requests);
+  }
+
   static int words(String text) { return text.trim().split("\\s+").length; }
 
   /** Waits until the current minute has at least {@code seconds} left, so a per-minute window does not roll over mid-test. */
@@ -304,7 +313,7 @@ class AccountsIT {
     String user = newUser("{}");
     String key = newKey(user, "").get("key").asText();
     ChatCompletion c = client(key).chat().completions().create(chat("mock-llm", "six words in this prompt here", 9));
-    JsonNode records = usage(user);
+    JsonNode records = usage(user, 1);
     assertEquals(1, records.at("/totals/requests").asInt(), records.toString());
     JsonNode rec = records.at("/data/0");
     assertEquals(c.usage().orElseThrow().promptTokens(), rec.get("prompt_tokens").asLong());
@@ -322,7 +331,7 @@ class AccountsIT {
     assertEquals(200, r.statusCode());
     assertFalse(r.body().contains("usage"), "the client did not ask for usage: " + r.body());
     assertTrue(r.body().trim().endsWith("data: [DONE]"));
-    JsonNode rec = usage(user).at("/data/0");
+    JsonNode rec = usage(user, 1).at("/data/0");
     assertEquals(3, rec.get("prompt_tokens").asLong());
     assertEquals(6, rec.get("completion_tokens").asLong());
     assertTrue(rec.get("stream").asBoolean());
@@ -344,7 +353,7 @@ class AccountsIT {
     var raw = post(key, "/v1/chat/completions", chatBody("mock-llm", "two words", 4, true, "{\"include_usage\":true}"));
     long nullUsages = raw.body().lines().filter(l -> l.contains("\"usage\":null")).count();
     assertEquals(raw.body().lines().filter(l -> l.startsWith("data: {")).count() - 1, nullUsages, raw.body());
-    JsonNode rec = usage(user).at("/data/0");
+    JsonNode rec = usage(user, 2).at("/data/0");
     assertEquals(2, rec.get("prompt_tokens").asLong());
     assertEquals(4, rec.get("completion_tokens").asLong());
   }
@@ -387,7 +396,7 @@ class AccountsIT {
     OpenAIClient openai = client(key);
     CreateEmbeddingResponse emb = openai.embeddings().create(EmbeddingCreateParams.builder().model("mock-llm").input("a b c").build());
     openai.chat().completions().create(chat("mock-llm", "x y", 3));
-    JsonNode u = usage(user);
+    JsonNode u = usage(user, 2);
     assertEquals(2, u.at("/totals/requests").asInt(), u.toString());
     assertEquals(emb.usage().promptTokens() + 2, u.at("/totals/prompt_tokens").asLong());
     assertEquals(3, u.at("/totals/completion_tokens").asLong());
@@ -407,7 +416,7 @@ class AccountsIT {
     String key = newKey(user, "").get("key").asText();
     assertEquals(429, post(key, "/v1/chat/completions", chatBody("mock-llm", "no", 1, false, null)).statusCode());
     assertEquals(404, post(key, "/v1/chat/completions", chatBody("gpt-9", "no", 1, false, null)).statusCode());
-    JsonNode u = usage(user);
+    JsonNode u = usage(user, 2);
     assertEquals(2, u.at("/totals/requests").asInt(), u.toString());
     assertEquals(0, u.at("/totals/prompt_tokens").asInt());
   }
@@ -425,7 +434,7 @@ class AccountsIT {
     assertEquals(3, view.at("/effective_limits/concurrent").asInt(), "created on first sight with its group's limits: " + view);
     var r = post(token, "/v1/chat/completions", chatBody("mock-llm", "again", 1, false, null));
     assertEquals("3", r.headers().firstValue("x-ratelimit-limit-concurrent").orElseThrow());
-    assertEquals("oidc:" + idp.issuer(), usage(sub).at("/data/0/key_id").asText());
+    assertEquals("oidc:" + idp.issuer(), usage(sub, 2).at("/data/0/key_id").asText());
   }
 
   @Test void aJwtWithTheWrongIssuerAudienceSignatureOrExpiryIs401() throws Exception {
@@ -473,10 +482,14 @@ class AccountsIT {
         .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"mock-llm\",\"input\":\"hi\"}")).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, id.statusCode(), id.body());
     assertEquals("trace-42", id.headers().firstValue("x-request-id").orElseThrow());
-    JsonNode rec = adminOk("GET", "/admin/usage?user=test&limit=1000", null, 200);
-    boolean found = false;
-    for (JsonNode r : rec.get("data")) found |= r.get("request_id").asText().equals("trace-42");
-    assertTrue(found, "the client's request id is in the usage record");
+    // The record is made when the response body has ended on the gateway's side, which may be just after the client
+    // has read all of it: wait for it rather than read once.
+    Await.until(Duration.ofSeconds(15), "the usage record of request trace-42", () -> {
+      for (JsonNode r : adminOk("GET", "/admin/usage?user=test&limit=1000", null, 200).get("data")) {
+        if (r.get("request_id").asText().equals("trace-42")) return true;
+      }
+      return false;
+    });
   }
 
   @Test void aCompletionLongerThanTheTimeoutIs504() throws Exception {
