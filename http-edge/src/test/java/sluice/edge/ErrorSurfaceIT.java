@@ -127,14 +127,15 @@ class ErrorSurfaceIT {
 
   @Test void theOpenAiApiRefusesWithTheSameStatusTypeCodeAndParamAsBefore() throws Exception {
     String limited = "errors-limited";
-    adminOk("POST", "/admin/users", "{\"id\":\"" + limited + "\",\"limits\":{\"requests\":{\"minute\":1}}}");
+    // A day's window, not a minute's: the two requests below must fall into one window (UTC calendar windows).
+    adminOk("POST", "/admin/users", "{\"id\":\"" + limited + "\",\"limits\":{\"requests\":{\"day\":1}}}");
     String limitedKey = adminOk("POST", "/admin/users/" + limited + "/keys", "{\"name\":\"k\"}").get("key").asText();
     String onlySlow = adminOk("POST", "/admin/users/" + limited + "/keys", "{\"models\":[\"slow\"]}").get("key").asText();
     JsonNode revoked = adminOk("POST", "/admin/users/" + limited + "/keys", "{}");
     adminOk("DELETE", "/admin/keys/" + revoked.get("id").asText(), null);
     String big = "{\"model\":\"mock-llm\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(70_000) + "\"}]}";
 
-    List<Case> cases = new ArrayList<>(List.of(
+    List<Case> cases = List.of(
         new Case("no key", "POST", CHAT, null, chat("mock-llm"), 401, INVALID, "invalid_api_key", null, List.of("www-authenticate=Bearer")),
         new Case("not bearer", "POST", CHAT, "Basic dXNlcjpwYXNz", chat("mock-llm"), 401, INVALID, "invalid_api_key", null),
         new Case("wrong key", "POST", CHAT, bearer("sk-wrong-0000000000000000"), chat("mock-llm"), 401, INVALID, "invalid_api_key", null,
@@ -165,12 +166,13 @@ class ErrorSurfaceIT {
             List.of("allow=GET, POST")),
         new Case("unknown top-level path", "GET", "/nowhere", null, null, 404, INVALID, "unknown_url", null),
         new Case("a model that never becomes ready", "POST", CHAT, bearer(KEY), chat("cold"), 503, SERVER, "model_not_ready", null,
-            List.of("retry-after=*"))));
-    // The first request of the limited key passes; the second is over its one request per minute.
+            List.of("retry-after=*")));
+    // The first request of the limited key passes; the one right after it is over its one request per day.
     assertEquals(200, send(new Case("", "POST", CHAT, bearer(limitedKey), chat("mock-llm"), 200, "", "", null)).statusCode());
-    cases.add(new Case("over the request rate", "POST", CHAT, bearer(limitedKey), chat("mock-llm"), 429, "requests",
-        "rate_limit_exceeded", null, List.of("retry-after=*", "x-ratelimit-limit-requests=1", "x-ratelimit-remaining-requests=0")));
-    List<String> mismatches = check(cases);
+    List<String> mismatches = new ArrayList<>(check(List.of(new Case("over the request rate", "POST", CHAT, bearer(limitedKey),
+        chat("mock-llm"), 429, "requests", "rate_limit_exceeded", null,
+        List.of("retry-after=*", "x-ratelimit-limit-requests=1", "x-ratelimit-remaining-requests=0")))));
+    mismatches.addAll(check(cases));
     assertTrue(mismatches.isEmpty(), String.join("\n", mismatches));
   }
 
