@@ -223,7 +223,8 @@ public final class ServiceActor
 
   private ReplyEffect<Event, State> onAcquire(State s, Acquire a) {
     Instant now = clock.instant();
-    String refused = health.refusesRequests(replicas.starting(), settings.maxQueueWait(), now) ? health.unavailableBecause() : null;
+    boolean refuse = health.degraded() && health.refusesRequests(replicas.starting(), settings.maxQueueWait(), now);
+    String refused = refuse ? health.unavailableBecause() : null;
     if (!broker.acquire(a.leaseId(), a.user(), a.avoid(), a.replyTo(), replicas.routable(), refused, () -> retryAfter.seconds(s), now)) {
       return Effect().noReply();
     }
