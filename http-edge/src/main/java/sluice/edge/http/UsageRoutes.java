@@ -6,7 +6,6 @@ import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
 import static org.apache.pekko.http.javadsl.server.Directives.optionalHeaderValueByName;
 import static org.apache.pekko.http.javadsl.server.Directives.parameterMap;
 import static org.apache.pekko.http.javadsl.server.Directives.path;
-import static sluice.edge.http.EdgeDirectives.json;
 import static sluice.edge.http.EdgeDirectives.refuse;
 
 import java.io.OutputStream;
@@ -25,7 +24,6 @@ import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.stream.javadsl.StreamConverters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import sluice.edge.TimeBound;
 import sluice.persistence.usage.UsageFilter;
 import sluice.persistence.usage.UsageStore;
 import sluice.persistence.usage.UsageWriter;
