@@ -223,8 +223,7 @@ public final class ServiceActor
 
   private ReplyEffect<Event, State> onAcquire(State s, Acquire a) {
     Instant now = clock.instant();
-    boolean refuse = health.degraded() && health.refusesRequests(replicas.starting(), settings.maxQueueWait(), now);
-    String refused = refuse ? health.unavailableBecause() : null;
+    String refused = health.refusesRequests(replicas.starting(), settings.maxQueueWait(), now) ? health.unavailableBecause() : null;
     if (!broker.acquire(a.leaseId(), a.user(), a.avoid(), a.replyTo(), replicas.routable(), refused, () -> retryAfter.seconds(s), now)) {
       return Effect().noReply();
     }
