@@ -42,7 +42,9 @@ public record BridgeSettings(String cluster, Transport transport, Duration conne
     }
     Path file = Path.of(agentConfig).toAbsolutePath().normalize();
     if (!file.toFile().isFile()) throw new ConfigException.BadValue(path + ".local.agent-config", "no such file: " + file);
-    return LocalAgentTransport.defaultCommand(file);
+    String stateDir = c.getString("local.state-dir");
+    return LocalAgentTransport.defaultCommand(file,
+        stateDir.isBlank() ? Optional.empty() : Optional.of(Path.of(stateDir).toAbsolutePath().normalize()));
   }
 
   private static SshSettings ssh(Config c, String path) {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
@@ -33,7 +34,7 @@ final class LocalClusterFixture implements AutoCloseable {
           "mock-llm": {"sbatch": "mock-llm.sbatch", "time-limit": "%s",
                        "allowed-paths": ["/v1/chat/completions", "/v1/completions", "/stats"]}}}}
         """.formatted(timeLimit));
-    var transport = new LocalAgentTransport("local", LocalAgentTransport.defaultCommand(dir.resolve("agent.json")),
+    var transport = new LocalAgentTransport("local", LocalAgentTransport.defaultCommand(dir.resolve("agent.json"), Optional.empty()),
         Limits.DEFAULT, Duration.ofSeconds(30));
     var link = new AgentLink("local", transport, blocking, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofSeconds(20),
         sluice.core.tunnel.TunnelObserver.NONE);

@@ -2,6 +2,7 @@ package sluice.edge;
 
 import com.typesafe.config.Config;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,8 +39,11 @@ import sluice.edge.auth.JwtVerifier;
 import sluice.edge.auth.OidcSettings;
 import sluice.edge.http.ApiKeys;
 import sluice.edge.http.Authenticator;
+import sluice.edge.http.Drain;
 import sluice.edge.http.Routes;
+import sluice.persistence.DataFolder;
 import sluice.persistence.JournalSchema;
+import sluice.persistence.StorageHealth;
 import sluice.persistence.usage.UsageStore;
 import sluice.persistence.usage.UsageWriter;
 import sluice.persistence.usage.UsageWriterSettings;
@@ -75,6 +79,8 @@ public final class Gateway implements AutoCloseable {
     JwtVerifier jwt = JwtVerifier.create(OidcSettings.from(config));
     UsageWriterSettings usageSettings = UsageWriterSettings.from(config);
     Map<String, BridgeSettings> clusterSettings = Bridges.settings(config, core);      // fail before starting anything
+    StorageHealth.Settings storageSettings = StorageHealth.Settings.from(config);
+    DataFolder.prepare(config);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "sluice", config);
     try {
       if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
@@ -103,14 +109,23 @@ public final class Gateway implements AutoCloseable {
       UsageStore usageStore = UsageStore.open(config);
       // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
       UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings, blocking);
+      StorageHealth storage = StorageHealth.start(system, usageStore::probe, storageSettings, blocking);
+      usage.reportFailuresTo(e -> storage.failed("a usage insert", e));
+      DataFolder.prepare(config);                                     // the database files H2 has just made: owner-only
       Authenticator auth = new Authenticator(keys, users, jwt, blocking);
-      Routes routes = new Routes(new Routes.Parts(edge, auth, users, services, gateways, tunnels, usageStore, usage, blocking,
-          Clock.systemUTC(), system));
+      Drain drain = new Drain();
+      Routes routes = new Routes(new Routes.Parts(edge, auth, users, services, gateways, tunnels, usageStore, usage,
+          storage, drain, blocking, Clock.systemUTC(), system));
       ServerBinding binding = Http.get(system).newServerAt(edge.interfaceName(), edge.port()).bind(routes.all())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
-      binding.addToCoordinatedShutdown(edge.shutdownDeadline(), system);
+      drainOnShutdown(system, binding, drain, edge.shutdownDeadline());
       PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
-      EdgeReadiness.markReady(system.classicSystem());
+      EdgeReadiness.markReady(system.classicSystem(), storage::writable);
+      // Load balancers stop sending new requests as soon as a shutdown begins, before the port is unbound.
+      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "not-ready", () -> {
+        EdgeReadiness.markNotReady(system.classicSystem());
+        return CompletableFuture.completedFuture(Done.getInstance());
+      });
       LOG.info("Sluice listening on http://{}:{} with {} services, {} API keys; management on port {}",
           edge.interfaceName(), binding.localAddress().getPort(), core.services().size(), keys.size(), edge.managementPort());
       return new Gateway(system, binding, services, bridges, edge);
@@ -119,6 +134,22 @@ public final class Gateway implements AutoCloseable {
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
       throw e;
     }
+  }
+
+  /**
+   * A graceful stop of the API port: new requests are refused at once, the port stops accepting, the requests in
+   * flight run until the deadline (streams then end with an in-band error), and only then are connections closed.
+   * The usage writer flushes after this (service-stop), the database closes last.
+   */
+  private static void drainOnShutdown(ActorSystem<Void> system, ServerBinding binding, Drain drain, Duration deadline) {
+    CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+    shutdown.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-unbind", () -> {
+      drain.stopTaking();
+      return binding.unbind().thenApply(u -> Done.getInstance());
+    });
+    shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () -> drain.drain(deadline)
+        .thenCompose(d -> binding.terminate(Duration.ofMillis(500)))
+        .thenApply(t -> Done.getInstance()));
   }
 
   /**

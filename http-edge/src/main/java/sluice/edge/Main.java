@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import sluice.core.service.ServiceStatus;
 import sluice.edge.cli.AdminCli;
+import sluice.persistence.DataFolder;
 
 /**
  * {@code sluice serve --config FILE} runs a gateway from a deployment config; {@code sluice demo [--port N]} runs the
@@ -52,6 +53,9 @@ public final class Main {
     } catch (ConfigException e) {
       err.println("sluice: configuration error: " + e.getMessage());
       System.exit(EXIT_USAGE);
+    } catch (DataFolder.Unusable e) {
+      err.println("sluice: cannot start: " + e.getMessage());
+      System.exit(1);
     } catch (Exception e) {
       Throwable root = e;
       while (root.getCause() != null) root = root.getCause();

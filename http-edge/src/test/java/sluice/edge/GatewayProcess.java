@@ -120,6 +120,9 @@ final class GatewayProcess implements AutoCloseable {
 
   boolean isAlive() { return process != null && process.isAlive(); }
 
+  /** The exit code of a gateway that has exited. */
+  int exitCode() { return process.exitValue(); }
+
   /** Its descendants whose command line contains {@code marker} (e.g. the local agent), to watch them outlive it. */
   List<ProcessHandle> descendants(String marker) {
     List<ProcessHandle> out = new ArrayList<>();

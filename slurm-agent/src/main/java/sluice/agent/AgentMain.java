@@ -18,6 +18,7 @@ import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
@@ -39,7 +40,7 @@ import sluice.agent.wire.Messages;
 import sluice.agent.wire.MuxSession;
 
 /**
- * {@code sluice agent [--ssh] [--config FILE]}: serves the mux protocol on stdin/stdout until stdin ends.
+ * {@code sluice agent [--ssh] [--config FILE] [--state-dir DIR]}: serves the mux protocol on stdin/stdout until stdin ends.
  *
  * <p>Under SSH this is the key's forced command, started with {@code --ssh}, so {@code SSH_ORIGINAL_COMMAND} (what the
  * client asked to run) is untrusted input: it must be exactly one of the agent's verbs, and it is never passed to a
@@ -65,6 +66,7 @@ public final class AgentMain {
 
   static int run(String[] args, Map<String, String> env, OutputStream protocolOut, PrintStream err) {
     Path configFile = null;
+    Path stateDir = null;
     boolean ssh = false;
     boolean versionFlag = false;
     for (int i = 0; i < args.length; i++) {
@@ -72,6 +74,10 @@ public final class AgentMain {
         case "--config" -> {
           if (i + 1 >= args.length) return usage(err, "--config needs a file");
           configFile = Path.of(args[++i]);
+        }
+        case "--state-dir" -> {
+          if (i + 1 >= args.length) return usage(err, "--state-dir needs a folder");
+          stateDir = Path.of(args[++i]);
         }
         case "--ssh" -> ssh = true;
         case "--version" -> versionFlag = true;
@@ -106,7 +112,7 @@ public final class AgentMain {
 
     AgentConfig config;
     try {
-      config = AgentConfig.load(configFile);
+      config = AgentConfig.load(configFile, Optional.ofNullable(stateDir));
       configureLogging(config);
     } catch (AgentConfig.ConfigError | IOException e) {
       err.println("sluice-agent: " + e.getMessage());
@@ -199,12 +205,13 @@ public final class AgentMain {
 
   private static int usage(PrintStream err, String problem) {
     if (problem != null) err.println("sluice-agent: " + problem);
-    err.println("usage: sluice agent [--ssh] [--config FILE] [--version]");
+    err.println("usage: sluice agent [--ssh] [--config FILE] [--state-dir DIR] [--version]");
     err.println("  Serves the Sluice mux protocol on stdin/stdout until stdin ends.");
     err.println("  --ssh     run as an authorized_keys forced command: SSH_ORIGINAL_COMMAND must be exactly 'mux v1'");
     err.println("            (serve the protocol) or 'version'; anything else, or none, is refused and logged.");
     err.println("            Without --ssh an unset SSH_ORIGINAL_COMMAND means 'mux v1' (the gateway's child process).");
     err.println("  --config  the agent's JSON config (default: $SLUICE_AGENT_CONFIG)");
+    err.println("  --state-dir  instead of the config's state-dir (jobs, locks, the default log file)");
     return problem == null ? 0 : EXIT_USAGE;
   }
 

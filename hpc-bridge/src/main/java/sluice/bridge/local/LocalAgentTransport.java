@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,14 +39,15 @@ public final class LocalAgentTransport implements AgentTransport {
   /**
    * The agent from the gateway's own class path, run by the gateway's own java, in a session of its own: a Ctrl-C in
    * the gateway's terminal must not kill the agent before the gateway has used it to shut down cleanly. The agent's
-   * life is bound to its stdin instead.
+   * life is bound to its stdin instead. {@code stateDir}, when given, replaces the agent config's state-dir.
    */
-  public static List<String> defaultCommand(Path agentConfig) {
+  public static List<String> defaultCommand(Path agentConfig, Optional<Path> stateDir) {
     List<String> cmd = new ArrayList<>();
     if (new File("/usr/bin/setsid").canExecute()) cmd.add("/usr/bin/setsid");
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
         "sluice.agent.AgentMain", "--config", agentConfig.toString()));
+    stateDir.ifPresent(dir -> cmd.addAll(List.of("--state-dir", dir.toString())));
     return cmd;
   }
 

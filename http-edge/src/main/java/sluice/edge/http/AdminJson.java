@@ -108,6 +108,7 @@ final class AdminJson {
     if (r.timeToFirstToken() != null) n.put("ttft_ms", r.timeToFirstToken().toMillis());
     n.put("duration_ms", r.duration().toMillis());
     n.put("client_disconnected", r.clientDisconnected());
+    n.put("server_shutdown", r.serverShutdown());
     n.put("started_at", r.startedAt().toString());
     return n;
   }

@@ -8,6 +8,7 @@ import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import sluice.core.AdminRefusal;
 import sluice.core.cluster.ClusterException;
+import sluice.persistence.StorageHealth;
 import sluice.core.cluster.ClusterFailure;
 import sluice.core.service.LeaseReply;
 import sluice.core.user.Admission;
@@ -69,6 +70,10 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
     UPSTREAM_ERROR(502, SERVER, "upstream_error"),
     MODEL_NOT_READY(503, SERVER, "model_not_ready"),
     JWKS_UNAVAILABLE(503, SERVER, "jwks_unavailable"),
+    /** The database does not accept writes (full or read-only disk, database down). */
+    STORAGE_UNAVAILABLE(503, SERVER, "storage_unavailable"),
+    /** A shutdown has begun: new requests are refused, and streams still open at its deadline end with this. */
+    SHUTTING_DOWN(503, SERVER, "server_shutdown"),
     TIMEOUT(504, SERVER, "timeout");
 
     private final int status;
@@ -95,6 +100,12 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
   /** A model that is not configured: 404 only for that, never for a known model without a replica (503). */
   static ApiError modelNotFound(String model) {
     return of(Kind.MODEL_NOT_FOUND, "The model '" + model + "' does not exist").withParam("model");
+  }
+
+  /** While the database refuses writes: nothing that would write is done. */
+  static ApiError storageUnavailable(StorageHealth storage) {
+    return of(Kind.STORAGE_UNAVAILABLE, "The gateway cannot store data at the moment; please retry")
+        .withRetryAfter(storage.retryAfter().toSeconds());
   }
 
   public ApiError withParam(String p) { return new ApiError(kind, message, p, retryAfterSeconds, headers); }

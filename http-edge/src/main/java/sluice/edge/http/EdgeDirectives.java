@@ -2,6 +2,7 @@ package sluice.edge.http;
 
 import static org.apache.pekko.http.javadsl.server.Directives.complete;
 import static org.apache.pekko.http.javadsl.server.Directives.entity;
+import static org.apache.pekko.http.javadsl.server.Directives.extractMethod;
 import static org.apache.pekko.http.javadsl.server.Directives.handleExceptions;
 import static org.apache.pekko.http.javadsl.server.Directives.handleRejections;
 import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
@@ -20,10 +21,12 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpMethod;
+import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.Allow;
+import org.apache.pekko.http.javadsl.model.headers.Connection;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.MethodRejection;
@@ -34,6 +37,7 @@ import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.persistence.StorageHealth;
 
 /**
  * The directives every route class shares: the request id, error handling, who the caller is (an API key, a JWT or the
@@ -66,10 +70,14 @@ final class EdgeDirectives {
 
   private final Authenticator auth;
   private final Optional<String> adminKey;
+  private final StorageHealth storage;
+  private final Drain drain;
 
-  EdgeDirectives(Authenticator auth, Optional<String> adminKey) {
+  EdgeDirectives(Authenticator auth, Optional<String> adminKey, StorageHealth storage, Drain drain) {
     this.auth = auth;
     this.adminKey = adminKey;
+    this.storage = storage;
+    this.drain = drain;
   }
 
   /** Keeps a well-formed client {@code x-request-id} or makes one; every response carries it. */
@@ -103,6 +111,31 @@ final class EdgeDirectives {
       }
       return inner.get();
     });
+  }
+
+  /**
+   * Only while the database accepts writes: else 503 {@code storage_unavailable} at once. An admitted API request
+   * writes its user's counters and a usage record, and waiting on a user actor whose journal fails would only end in
+   * a timeout. Decided per request (inside an extraction), not when the route tree is built.
+   */
+  Route whenWritable(Supplier<Route> inner) {
+    return extractMethod(m -> storage.writable() ? inner.get() : refuse(ApiError.storageUnavailable(storage)));
+  }
+
+  /**
+   * A new API request, taken unless a shutdown has begun (503 and {@code Connection: close}, so a client on a kept-alive
+   * connection goes to another node) or the database refuses writes (see {@link #whenWritable}).
+   */
+  Route whenTaking(Supplier<Route> inner) {
+    return extractMethod(m -> drain.draining()
+        ? refuse(ApiError.of(ApiError.Kind.SHUTTING_DOWN, "The gateway is shutting down; please retry").withRetryAfter(1)
+            .withHeaders(List.of(Connection.create("close"))))
+        : whenWritable(inner));
+  }
+
+  /** Reads always; changes only while the database accepts writes (see {@link #whenWritable}). */
+  Route whenWritableOrReading(Supplier<Route> inner) {
+    return extractMethod(m -> m.equals(HttpMethods.GET) || m.equals(HttpMethods.HEAD) ? inner.get() : whenWritable(inner));
   }
 
   /** An admin body bound to {@code type} (see {@link AdminBodies#bind}); a wrong body is answered with its error. */

@@ -57,12 +57,14 @@ public final class Proxy {
   private final ServiceDirectory services;
   private final ClusterGateways gateways;
   private final EdgeSettings settings;
+  private final Drain drain;
   private final ActorSystem<?> system;
 
-  public Proxy(ServiceDirectory services, ClusterGateways gateways, EdgeSettings settings, ActorSystem<?> system) {
+  public Proxy(ServiceDirectory services, ClusterGateways gateways, EdgeSettings settings, Drain drain, ActorSystem<?> system) {
     this.services = services;
     this.gateways = gateways;
     this.settings = settings;
+    this.drain = drain;
     this.system = system;
   }
 
@@ -213,7 +215,7 @@ public final class Proxy {
     String ct = up.headers().getOrDefault("content-type", "application/json");
     ResponseEntity entity;
     if (isEventStream(ct)) {
-      entity = HttpEntities.createChunked(SSE, up.body().via(SseEvents.keepAlive(settings.sseKeepAlive())));
+      entity = HttpEntities.createChunked(SSE, drain.endingAtDeadline(up.body()).via(SseEvents.keepAlive(settings.sseKeepAlive())));
     } else {
       ContentType type = contentType(ct);
       Optional<Long> length = Optional.ofNullable(up.headers().get("content-length")).flatMap(Proxy::parseLength);
@@ -227,12 +229,12 @@ public final class Proxy {
 
   /** The 200 head goes out now; the stream carries keep-alives until the outcome, then its events or an error event. */
   private HttpResponse committedStream(Call call, CompletableFuture<Outcome> outcome) {
-    Source<ByteString, NotUsed> body = Source.completionStage(outcome)
+    Source<ByteString, NotUsed> body = drain.endingAtDeadline(Source.completionStage(outcome)
         .flatMapConcat(o -> {
           if (o instanceof Refused r) return Source.single(OpenAiErrors.sseEvent(r.error()));
           UpstreamResponse up = ((Upstream) o).response();
           return up.status() == 200 ? up.body() : errorEvent(up);
-        })
+        }).mapMaterializedValue(m -> NotUsed.getInstance()))
         .via(SseEvents.keepAlive(settings.sseKeepAlive()));
     return HttpResponse.create().withStatus(StatusCodes.OK).withHeaders(call.headers())
         .withEntity(HttpEntities.createChunked(SSE, body));

@@ -17,7 +17,7 @@ import sluice.persistence.usage.UsageWriter;
  */
 public final class RequestLedger {
   /** Where every request's accounts go: the user actors that settle reservations, the usage writer, the clock. */
-  public record Accounts(UserDirectory users, UsageWriter writer, Clock clock) {}
+  public record Accounts(UserDirectory users, UsageWriter writer, Clock clock, Drain drain) {}
 
   private final Accounts accounts;
   private final RequestContext request;
@@ -27,6 +27,7 @@ public final class RequestLedger {
   private volatile String jobId;
   private volatile int upstreamStatus;
   private volatile boolean upstreamFailed;
+  private volatile boolean endedByServer;
 
   private RequestLedger(Accounts accounts, RequestContext request, String admissionId) {
     this.accounts = accounts;
@@ -37,7 +38,9 @@ public final class RequestLedger {
 
   /** A request the user actor admitted under {@code admissionId}: it must be settled, which {@link #finish} does. */
   public static RequestLedger admitted(Accounts accounts, RequestContext request, String admissionId) {
-    return new RequestLedger(accounts, request, admissionId);
+    RequestLedger ledger = new RequestLedger(accounts, request, admissionId);
+    accounts.drain().opened(ledger);
+    return ledger;
   }
 
   /** A request refused before admission or by it, with the status the client got: recorded, nothing to settle. */
@@ -53,12 +56,15 @@ public final class RequestLedger {
     this.upstreamStatus = status;
   }
 
+  /** The shutdown deadline came before the response ended: the gateway, not the client, ended it. */
+  void endedByServer() { endedByServer = true; }
+
   /** The model server's body broke off (the client got an error event or a cut connection). */
   void upstreamFailed() { upstreamFailed = true; }
 
   /** No model server answered (queue full, no replica, cluster unreachable): {@code status} is what the client got. */
   void refused(int status) {
-    finish(status, new TokenUsage(0, 0), false);
+    finish(status, new TokenUsage(0, 0), false, false);
   }
 
   /**
@@ -66,12 +72,14 @@ public final class RequestLedger {
    * model server's side, or neither: then the client went away, and the request is billed for what it was sent.
    */
   void bodyEnded() {
-    boolean disconnected = !meter.reachedEnd() && !upstreamFailed;
-    finish(upstreamFailed && upstreamStatus < 400 ? 502 : upstreamStatus, meter.usage().orElse(new TokenUsage(0, 0)), disconnected);
+    boolean cut = !meter.reachedEnd() && !upstreamFailed;
+    int status = upstreamStatus >= 400 ? upstreamStatus : upstreamFailed ? 502 : cut && endedByServer ? 503 : upstreamStatus;
+    finish(status, meter.usage().orElse(new TokenUsage(0, 0)), cut && !endedByServer, cut && endedByServer);
   }
 
-  private void finish(int status, TokenUsage usage, boolean clientDisconnected) {
+  private void finish(int status, TokenUsage usage, boolean clientDisconnected, boolean serverShutdown) {
     if (!finished.compareAndSet(false, true)) return;
+    accounts.drain().closed(this);
     var user = request.caller().userId();
     if (admissionId != null) accounts.users().settle(user, admissionId, usage.promptTokens(), usage.completionTokens());
     Instant now = accounts.clock().instant();
@@ -79,7 +87,7 @@ public final class RequestLedger {
     Duration ttft = meter.firstTokenAt().map(t -> Duration.between(startedAt, t)).orElse(null);
     accounts.writer().record(new UsageRecord(request.requestId(), user.value(), text(request.caller().credentialLabel()),
         text(request.model()), text(request.endpoint()), jobId, request.stream(), status, usage.promptTokens(),
-        usage.completionTokens(), ttft, Duration.between(startedAt, now), clientDisconnected, startedAt));
+        usage.completionTokens(), ttft, Duration.between(startedAt, now), clientDisconnected, serverShutdown, startedAt));
   }
 
   /** What the client sent may be missing or long (a model name is anything until checked): keep the record valid. */

@@ -14,6 +14,7 @@ import sluice.core.service.ServiceDirectory;
 import sluice.core.tunnel.Tunnels;
 import sluice.core.user.UserDirectory;
 import sluice.edge.EdgeSettings;
+import sluice.persistence.StorageHealth;
 import sluice.persistence.usage.UsageStore;
 import sluice.persistence.usage.UsageWriter;
 
@@ -25,8 +26,8 @@ import sluice.persistence.usage.UsageWriter;
 public final class Routes {
   /** What the routes need from the rest of the gateway. */
   public record Parts(EdgeSettings settings, Authenticator auth, UserDirectory users, ServiceDirectory services,
-                      ClusterGateways clusters, Tunnels tunnels, UsageStore usageStore, UsageWriter usage, Executor blocking,
-                      Clock clock, ActorSystem<?> system) {}
+                      ClusterGateways clusters, Tunnels tunnels, UsageStore usageStore, UsageWriter usage,
+                      StorageHealth storage, Drain drain, Executor blocking, Clock clock, ActorSystem<?> system) {}
 
   private final EdgeDirectives directives;
   private final ApiRoutes api;
@@ -36,10 +37,10 @@ public final class Routes {
   private final UsageRoutes usage;
 
   public Routes(Parts p) {
-    this.directives = new EdgeDirectives(p.auth(), p.settings().adminKey());
-    var accounts = new RequestLedger.Accounts(p.users(), p.usage(), p.clock());
-    this.api = new ApiRoutes(p.settings(), p.services(), new Proxy(p.services(), p.clusters(), p.settings(), p.system()), accounts,
-        p.system());
+    this.directives = new EdgeDirectives(p.auth(), p.settings().adminKey(), p.storage(), p.drain());
+    var accounts = new RequestLedger.Accounts(p.users(), p.usage(), p.clock(), p.drain());
+    this.api = new ApiRoutes(p.settings(), p.services(), new Proxy(p.services(), p.clusters(), p.settings(), p.drain(), p.system()),
+        accounts, p.system());
     this.models = new ModelRoutes(p.services(), p.users());
     this.serviceAdmin = new ServiceAdminRoutes(p.services(), p.tunnels());
     this.userAdmin = new UserAdminRoutes(p.users(), p.clock());
@@ -50,7 +51,8 @@ public final class Routes {
     return directives.withRequestId(requestId -> directives.handleErrors(() -> concat(
         pathPrefix("v1", () -> directives.authenticated(caller -> concat(
             models.routes(caller),
-            post(() -> extractUnmatchedPath(rest -> api.call("/v1" + rest, caller, requestId)))))),
-        pathPrefix("admin", () -> directives.admin(() -> concat(serviceAdmin.routes(), userAdmin.routes(), usage.routes()))))));
+            post(() -> directives.whenTaking(() -> extractUnmatchedPath(rest -> api.call("/v1" + rest, caller, requestId))))))),
+        pathPrefix("admin", () -> directives.admin(() -> directives.whenWritableOrReading(() ->
+            concat(serviceAdmin.routes(), userAdmin.routes(), usage.routes())))))));
   }
 }

@@ -12,10 +12,12 @@ import java.time.Instant;
  * @param status             the HTTP status the client received
  * @param timeToFirstToken   until the first content byte; null when none came
  * @param clientDisconnected the client went away before the response ended
+ * @param serverShutdown     the gateway ended the response at its shutdown deadline (a stream got an error event)
  */
 public record UsageRecord(String requestId, String userId, String keyId, String model, String endpoint, String jobId,
                           boolean stream, int status, long promptTokens, long completionTokens,
-                          Duration timeToFirstToken, Duration duration, boolean clientDisconnected, Instant startedAt) {
+                          Duration timeToFirstToken, Duration duration, boolean clientDisconnected, boolean serverShutdown,
+                          Instant startedAt) {
   /** Longest text a column holds (VARCHAR(256)). */
   public static final int MAX_TEXT = 256;
 

@@ -56,20 +56,27 @@ public final class UsageStore implements UsageSink {
         duration_ms BIGINT NOT NULL,
         client_disconnected BOOLEAN NOT NULL,
         started_at TIMESTAMP WITH TIME ZONE NOT NULL)""",
+      // Added after the first release: tables made before get it here.
+      "ALTER TABLE sluice_usage ADD COLUMN IF NOT EXISTS server_shutdown BOOLEAN DEFAULT FALSE NOT NULL",
       "CREATE INDEX IF NOT EXISTS sluice_usage_started_at ON sluice_usage (started_at)",
       "CREATE INDEX IF NOT EXISTS sluice_usage_user_started_at ON sluice_usage (user_id, started_at)",
-      "CREATE INDEX IF NOT EXISTS sluice_usage_model_started_at ON sluice_usage (model, started_at)");
+      "CREATE INDEX IF NOT EXISTS sluice_usage_model_started_at ON sluice_usage (model, started_at)",
+      // One row that StorageHealth's probe updates: a write as small as a write gets.
+      "CREATE TABLE IF NOT EXISTS sluice_health (id INTEGER PRIMARY KEY, checked_at TIMESTAMP WITH TIME ZONE NOT NULL)",
+      "INSERT INTO sluice_health (id, checked_at) SELECT 1, CURRENT_TIMESTAMP WHERE NOT EXISTS (SELECT 1 FROM sluice_health WHERE id = 1)");
+  private static final String PROBE = "UPDATE sluice_health SET checked_at = ? WHERE id = 1";
+  private static final int PROBE_TIMEOUT_SECONDS = 5;
 
   private static final String COLUMNS = "request_id, user_id, key_id, model, endpoint, job_id, stream, status, "
-      + "prompt_tokens, completion_tokens, ttft_ms, duration_ms, client_disconnected, started_at";
-  private static final String INSERT = "INSERT INTO sluice_usage (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+      + "prompt_tokens, completion_tokens, ttft_ms, duration_ms, client_disconnected, server_shutdown, started_at";
+  private static final String INSERT = "INSERT INTO sluice_usage (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
   private static final CsvMapper CSV = CsvMapper.builder().disable(StreamWriteFeature.AUTO_CLOSE_TARGET).build();
   private static final CsvSchema CSV_SCHEMA = CsvSchema.builder()
       .addColumn("request_id").addColumn("user").addColumn("key_id").addColumn("model").addColumn("endpoint")
       .addColumn("job_id").addColumn("stream").addColumn("status").addColumn("prompt_tokens")
       .addColumn("completion_tokens").addColumn("total_tokens").addColumn("ttft_ms").addColumn("duration_ms")
-      .addColumn("client_disconnected").addColumn("started_at")
+      .addColumn("client_disconnected").addColumn("server_shutdown").addColumn("started_at")
       .setUseHeader(true).build();
 
   private final String url;
@@ -77,6 +84,8 @@ public final class UsageStore implements UsageSink {
   private final Object writeLock = new Object();
   private Connection writer;                                            // guarded by writeLock; null until needed
   private boolean closed;                                               // guarded by writeLock
+  private final Object probeLock = new Object();
+  private Connection prober;                                            // guarded by probeLock; null until needed
 
   private UsageStore(String url, Properties credentials) {
     this.url = url;
@@ -140,6 +149,43 @@ public final class UsageStore implements UsageSink {
     }
   }
 
+  /**
+   * One small committed write, on a connection of its own (reopened after a failure, which is what brings an H2 file
+   * back after it closed itself on a write error): {@link sluice.persistence.StorageHealth}'s probe.
+   */
+  public void probe() throws SQLException {
+    synchronized (probeLock) {
+      if (closed()) throw new IllegalStateException("usage store is closed");
+      try {
+        if (prober == null) prober = connect();
+        try (PreparedStatement ps = prober.prepareStatement(PROBE)) {
+          ps.setQueryTimeout(PROBE_TIMEOUT_SECONDS);
+          ps.setObject(1, timestamp(Instant.now()));
+          if (ps.executeUpdate() != 1) throw new SQLException("the row of sluice_health is missing");
+        }
+      } catch (SQLException | RuntimeException e) {
+        closeQuietly(prober);
+        prober = null;
+        throw e;
+      }
+    }
+  }
+
+  private boolean closed() {
+    synchronized (writeLock) {
+      return closed;
+    }
+  }
+
+  private static void closeQuietly(Connection c) {
+    if (c == null) return;
+    try {
+      c.close();
+    } catch (SQLException ignored) {
+      // broken anyway
+    }
+  }
+
   private void dropWriter() {
     if (writer == null) return;
     try {
@@ -169,7 +215,8 @@ public final class UsageStore implements UsageSink {
     if (r.timeToFirstToken() == null) ps.setNull(11, Types.BIGINT); else ps.setLong(11, r.timeToFirstToken().toMillis());
     ps.setLong(12, r.duration().toMillis());
     ps.setBoolean(13, r.clientDisconnected());
-    ps.setObject(14, timestamp(r.startedAt()));
+    ps.setBoolean(14, r.serverShutdown());
+    ps.setObject(15, timestamp(r.startedAt()));
   }
 
   // Both databases keep microseconds.
@@ -241,7 +288,7 @@ public final class UsageStore implements UsageSink {
             csv.write(new Object[] {r.requestId(), r.userId(), r.keyId(), r.model(), r.endpoint(),
                 r.jobId() == null ? "" : r.jobId(), r.stream(), r.status(), r.promptTokens(), r.completionTokens(),
                 r.totalTokens(), r.timeToFirstToken() == null ? "" : r.timeToFirstToken().toMillis(),
-                r.duration().toMillis(), r.clientDisconnected(), r.startedAt().toString()});
+                r.duration().toMillis(), r.clientDisconnected(), r.serverShutdown(), r.startedAt().toString()});
           }
         }
       } finally {
@@ -256,11 +303,16 @@ public final class UsageStore implements UsageSink {
         rs.getString("model"), rs.getString("endpoint"), rs.getString("job_id"), rs.getBoolean("stream"),
         rs.getInt("status"), rs.getLong("prompt_tokens"), rs.getLong("completion_tokens"),
         ttft == null ? null : Duration.ofMillis(ttft), Duration.ofMillis(rs.getLong("duration_ms")),
-        rs.getBoolean("client_disconnected"), rs.getObject("started_at", OffsetDateTime.class).toInstant());
+        rs.getBoolean("client_disconnected"), rs.getBoolean("server_shutdown"),
+        rs.getObject("started_at", OffsetDateTime.class).toInstant());
   }
 
   /** Closes the writer's connection; queries still work (each opens its own), inserts fail. */
   @Override public void close() {
+    synchronized (probeLock) {
+      closeQuietly(prober);
+      prober = null;
+    }
     synchronized (writeLock) {
       closed = true;
       if (writer != null) {

@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -58,6 +59,7 @@ public final class UsageWriter {
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final Set<CompletableFuture<Done>> flushes = ConcurrentHashMap.newKeySet();
   private volatile boolean abandoned;                                   // the actor system is gone: stop retrying
+  private volatile Consumer<Exception> onFailure = e -> {};
 
   private UsageWriter(ActorSystem<?> system, UsageSink sink, UsageWriterSettings settings, Executor blocking,
                       ExecutorService ownExecutor) {
@@ -172,6 +174,9 @@ public final class UsageWriter {
     return terminated;
   }
 
+  /** Tells {@code listener} of every failed insert (e.g. {@link sluice.persistence.StorageHealth#failed}). */
+  public void reportFailuresTo(Consumer<Exception> listener) { this.onFailure = listener; }
+
   /** Records written since start. */
   public long written() { return written.get(); }
 
@@ -214,6 +219,7 @@ public final class UsageWriter {
             result.completeExceptionally(e);
             return;
           }
+          onFailure.accept(e);
           LOG.warn("could not write {} usage records (attempt {}), retrying in {} ms: {}",
               batch.size(), failures + 1, backoff.after(failures + 1).toMillis(), e.toString());
           attempt(batch, failures + 1, result);

@@ -20,7 +20,7 @@ final class Records {
 
   static UsageRecord rec(String id, String user, String model, int status, long prompt, long completion, Instant at) {
     return new UsageRecord(id, user, "key-" + user, model, "/v1/chat/completions", "job-7", true, status, prompt,
-        completion, Duration.ofMillis(120), Duration.ofMillis(900), false, at);
+        completion, Duration.ofMillis(120), Duration.ofMillis(900), false, false, at);
   }
 
   static UsageRecord rec(String id, Instant at) { return rec(id, "alice", "llama", 200, 10, 5, at); }

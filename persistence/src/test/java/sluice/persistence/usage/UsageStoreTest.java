@@ -46,7 +46,7 @@ class UsageStoreTest {
         rec("r2", "alice", "llama", 200, 10, 20, at(1)),
         rec("r3", "alice", "llama", 503, 0, 0, at(2)),
         new UsageRecord("r4", "alice", "key-a", "mistral", "/v1/completions", null, false, 200, 7, 3, null,
-            Duration.ofSeconds(2), true, at(3)),
+            Duration.ofSeconds(2), true, false, at(3)),
         rec("r5", "bob", "llama", 429, 0, 0, at(4))));
 
     UsageSummary s = store.summary(UsageFilter.all());
@@ -79,7 +79,7 @@ class UsageStoreTest {
 
   @Test void recordsComeBackNewestFirstUpToTheLimitWithEveryField() throws SQLException {
     var noJob = new UsageRecord("same-id", "alice", "key-a", "llama", "/v1/completions", null, false, 400, 3, 0, null,
-        Duration.ofMillis(15), true, at(5).plusNanos(123_000));
+        Duration.ofMillis(15), false, true, at(5).plusNanos(123_000));   // ended at a shutdown
     store.insert(List.of(rec("r0", at(0)), rec("r1", at(1)), rec("r2", at(2)), rec("same-id", at(3)), noJob));
 
     List<UsageRecord> newest = store.records(UsageFilter.all(), 3);
@@ -93,7 +93,7 @@ class UsageStoreTest {
     store.insert(List.of(
         rec("r1", "alice", "llama", 200, 10, 5, at(0)),
         new UsageRecord("r2, \"quoted\"", "alice", "key-a", "llama", "/v1/completions", null, false, 502, 4, 0, null,
-            Duration.ofMillis(1500), true, at(1)),
+            Duration.ofMillis(1500), true, false, at(1)),
         rec("r3", "bob", "llama", 200, 1, 1, at(2))));
     var out = new ByteArrayOutputStream();
 
@@ -101,7 +101,7 @@ class UsageStoreTest {
 
     String csv = out.toString(StandardCharsets.UTF_8);
     assertEquals("request_id,user,key_id,model,endpoint,job_id,stream,status,prompt_tokens,completion_tokens,"
-        + "total_tokens,ttft_ms,duration_ms,client_disconnected,started_at", csv.lines().findFirst().orElseThrow());
+        + "total_tokens,ttft_ms,duration_ms,client_disconnected,server_shutdown,started_at", csv.lines().findFirst().orElseThrow());
     List<Map<String, String>> rows = new ArrayList<>();
     try (MappingIterator<Map<String, String>> it = new CsvMapper().readerForMapOf(String.class)
         .with(CsvSchema.emptySchema().withHeader()).readValues(csv)) {
@@ -112,7 +112,7 @@ class UsageStoreTest {
         Map.entry("model", "llama"), Map.entry("endpoint", "/v1/chat/completions"), Map.entry("job_id", "job-7"),
         Map.entry("stream", "true"), Map.entry("status", "200"), Map.entry("prompt_tokens", "10"),
         Map.entry("completion_tokens", "5"), Map.entry("total_tokens", "15"), Map.entry("ttft_ms", "120"),
-        Map.entry("duration_ms", "900"), Map.entry("client_disconnected", "false"),
+        Map.entry("duration_ms", "900"), Map.entry("client_disconnected", "false"), Map.entry("server_shutdown", "false"),
         Map.entry("started_at", "2026-03-01T10:00:00Z")), rows.get(0));
     Map<String, String> second = rows.get(1);
     assertEquals("r2, \"quoted\"", second.get("request_id"));

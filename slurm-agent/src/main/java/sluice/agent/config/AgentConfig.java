@@ -82,7 +82,13 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
     public ConfigError(String message) { super(message); }
   }
 
-  public static AgentConfig load(Path file) {
+  public static AgentConfig load(Path file) { return load(file, Optional.empty()); }
+
+  /**
+   * The config in {@code file}, its {@code state-dir} replaced by {@code stateDir} when given (the embedded gateway
+   * keeps the agent's jobs under its own data folder; a login node's forced command never passes one).
+   */
+  public static AgentConfig load(Path file, Optional<Path> stateDir) {
     JsonNode user;
     try {
       user = LENIENT_JSON.readTree(file.toFile());
@@ -90,6 +96,10 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
       throw new ConfigError("cannot read agent config " + file + ": " + e.getMessage());
     }
     if (user == null || !user.isObject()) throw new ConfigError(file + ": the config must be a JSON object");
+    if (stateDir.isPresent()) {
+      ObjectNode agent = user.path(ROOT).isObject() ? (ObjectNode) user.get(ROOT) : ((ObjectNode) user).putObject(ROOT);
+      agent.put("state-dir", stateDir.get().toAbsolutePath().toString());
+    }
     Path base = file.toAbsolutePath().getParent();
     return fromTree(merge(reference(), user, ""), base, file.toString());
   }

@@ -47,6 +47,16 @@ class AgentConfigTest {
     assertEquals("/health", m.healthPath());
   }
 
+  @Test void aStateDirGivenOnTheCommandLineReplacesTheConfigsAndCarriesTheDefaultLog() throws IOException {
+    Path f = dir.resolve("agent.json");
+    Files.writeString(f, "{ \"sluice-agent\": { \"state-dir\": \"../data/agent\" } }");
+    Path own = dir.resolve("elsewhere/agent");
+    AgentConfig c = AgentConfig.load(f, java.util.Optional.of(own));
+    assertEquals(own, c.stateDir(), "two gateways with their own data folders never share job folders");
+    assertEquals(own.resolve("agent.log"), c.logFile());
+    assertEquals(dir.getParent().resolve("data/agent"), AgentConfig.load(f).stateDir(), "without it, the config's");
+  }
+
   @Test void slurmSectionHasSafeDefaults() throws IOException {
     AgentConfig.Slurm s = load("{\"sluice-agent\":{}}").slurm();
     assertEquals(AgentConfig.Slurm.defaults(), s);

@@ -1,0 +1,207 @@
+package sluice.edge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.Await;
+
+/**
+ * The data folder on a small tmpfs (mounting one needs root, hence the name: {@code bin/sluice test --no-hpc} leaves
+ * these tests out), filled up under a running gateway and freed again: while it is full, requests get a bounded 503
+ * {@code storage_unavailable} and {@code /ready} is false; once space is back the same process serves and records
+ * again, with no restart, and no served request lost its usage record.
+ */
+@Timeout(300)
+class DiskFullRootIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  /** The longest any request may take while the disk is full: a bounded answer, not a hang. */
+  private static final Duration BOUND = Duration.ofSeconds(8);
+
+  private Path mount;
+
+  @AfterEach void unmount() throws Exception {
+    if (mount != null) run("umount", "-l", mount.toString());
+  }
+
+  @Test void aFullDiskGives503AndNotReadyThenRecoversWithoutARestart() throws Exception {
+    Path dir = Files.createTempDirectory("sluice-disk-full");
+    mount = dir.resolve("data");
+    Files.createDirectories(mount);
+    run("mount", "-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", mount.toString());
+    EmbeddedStack.writeAgentConfig(dir);
+    var config = EmbeddedStack.config(dir, """
+        sluice.services.slow.min-replicas = 0
+        sluice.clusters.local.cancel-jobs-on-shutdown = on
+        sluice.storage.probe-interval = 500ms
+        """);
+    int management = config.getInt("sluice.management.port");
+    try (Gateway gateway = Gateway.start(config)) {
+      EmbeddedStack.awaitReady(gateway, "mock-llm");
+      int served = 0;
+      assertEquals(200, chat(gateway).statusCode());
+      served++;
+      assertEquals(200, ready(management));
+
+      Path filler = mount.resolve("filler");
+      fill(filler);
+      List<String> answers = new ArrayList<>();
+      long faultStart = System.nanoTime();
+      Answer refused = Await.until(Duration.ofSeconds(60), "a 503 storage_unavailable while the disk is full", () -> {
+        Answer a = chat(gateway);
+        answers.add(a.toString());
+        return a;
+      }, a -> a.statusCode() == 503);
+      Duration toRefusal = Duration.ofNanos(System.nanoTime() - faultStart);
+      for (String a : answers) if (a.startsWith("200")) served++;
+      assertEquals("storage_unavailable", refused.body().at("/error/code").asText(), refused.toString());
+      assertTrue(refused.retryAfter() > 0, "Retry-After: " + refused);
+      Await.until(Duration.ofSeconds(10), "/ready to turn false", () -> ready(management), s -> s != 200);
+      for (int i = 0; i < 5; i++) {                       // every answer meanwhile is a prompt 503, none hangs
+        Answer a = chat(gateway);
+        assertEquals(503, a.statusCode(), a.toString());
+        assertTrue(a.took().compareTo(BOUND) < 0, "answered in " + a.took());
+      }
+
+      Files.delete(filler);
+      long freed = System.nanoTime();
+      Await.until(Duration.ofSeconds(90), "requests to be served again once space is back", () -> {
+        Answer a = chat(gateway);
+        return a;
+      }, a -> a.statusCode() == 200);
+      served++;
+      Duration toRecovery = Duration.ofNanos(System.nanoTime() - freed);
+      Await.until(Duration.ofSeconds(30), "/ready to turn true again", () -> ready(management), s -> s == 200);
+      assertEquals(200, chat(gateway).statusCode());
+      served++;
+
+      int expected = served;
+      JsonNode usage = Await.until(Duration.ofSeconds(30), "a usage record for every served request",
+          () -> JSON.readTree(admin(gateway, "/admin/usage?user=test").body()),
+          u -> u.at("/totals/requests").asInt() - u.at("/totals/failed_requests").asInt() == expected);
+      System.out.printf("disk full: first 503 after %d ms (%d answers before it), recovered %d ms after space was freed;"
+          + " %d served requests, usage %s%n", toRefusal.toMillis(), answers.size() - 1, toRecovery.toMillis(), served,
+          usage.get("totals"));
+    }
+  }
+
+  /**
+   * A data folder the gateway cannot write (a read-only mount, which even root cannot write) is refused at start with
+   * a message that names it, and a non-zero exit, instead of a gateway that says it is ready and never serves.
+   */
+  @Test void aReadOnlyDataFolderIsRefusedAtStart() throws Exception {
+    Path dir = Files.createTempDirectory("sluice-read-only");
+    mount = dir.resolve("data");
+    Files.createDirectories(mount);
+    run("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", mount.toString());
+    EmbeddedStack.writeAgentConfig(dir);
+    int port = EmbeddedStack.freePort();
+    Path config = dir.resolve("gateway.conf");
+    Files.writeString(config, """
+        sluice {
+          data-dir = "%s"
+          http.port = %d
+          management.port = %d
+          auth.api-keys = [{ name = "test", key = "%s" }]
+          clusters.local { transport = local, local.agent-config = "%s" }
+          services.mock-llm.cluster = local
+        }
+        """.formatted(mount, port, EmbeddedStack.freePort(), EmbeddedStack.API_KEY, dir.resolve("agent.json")));
+    GatewayProcess gateway = new GatewayProcess(config, dir.resolve("gateway.log"), port).launch();
+    try {
+      assertTrue(gateway.handle().onExit().get(60, java.util.concurrent.TimeUnit.SECONDS) != null);
+      String log = Files.readString(gateway.log());
+      assertTrue(log.contains("the data folder " + mount + " (sluice.data-dir, SLUICE_DATA_DIR) is not writable"), log);
+      assertTrue(log.contains("Read-only file system"), log);
+      assertEquals(1, gateway.exitCode(), log);
+    } finally {
+      gateway.close();
+    }
+  }
+
+  /** The journal's files are the owner's only: usage records and key digests are nobody else's business. */
+  @Test void theDatabaseFilesAreOwnerOnly() throws Exception {
+    Path dir = Files.createTempDirectory("sluice-owner-only");
+    EmbeddedStack.writeAgentConfig(dir);
+    var config = EmbeddedStack.config(dir, "sluice.services.slow.min-replicas = 0\nsluice.services.mock-llm.min-replicas = 0");
+    try (Gateway gateway = Gateway.start(config)) {
+      Path db = dir.resolve("data/sluice.mv.db");
+      assertTrue(Files.isRegularFile(db), "the H2 file is at " + db);
+      assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(db)));
+      assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(
+          Files.getPosixFilePermissions(dir.resolve("data"))));
+    }
+  }
+
+  /** Writes until the file system refuses: H2's next write fails with "No space left on device". */
+  private static void fill(Path filler) throws IOException {
+    try (OutputStream out = Files.newOutputStream(filler)) {
+      byte[] block = new byte[64 * 1024];
+      while (true) out.write(block);
+    } catch (IOException full) {
+      // expected: the file system is full
+    }
+    try (OutputStream out = Files.newOutputStream(filler, java.nio.file.StandardOpenOption.APPEND)) {
+      byte[] block = new byte[512];
+      while (true) out.write(block);
+    } catch (IOException full) {
+      // the last blocks too
+    }
+  }
+
+  record Answer(int statusCode, JsonNode body, long retryAfter, Duration took) {
+    @Override public String toString() { return statusCode + " " + body + " in " + took.toMillis() + " ms"; }
+  }
+
+  private static Answer chat(Gateway g) throws Exception {
+    long t0 = System.nanoTime();
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(g.baseUrl() + "/v1/chat/completions"))
+        .header("Authorization", "Bearer " + EmbeddedStack.API_KEY).timeout(Duration.ofSeconds(20))
+        .POST(HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"mock-llm\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    JsonNode body;
+    try {
+      body = JSON.readTree(r.body());
+    } catch (IOException e) {
+      body = JSON.getNodeFactory().textNode(r.body());
+    }
+    return new Answer(r.statusCode(), body, r.headers().firstValueAsLong("retry-after").orElse(-1),
+        Duration.ofNanos(System.nanoTime() - t0));
+  }
+
+  private static HttpResponse<String> admin(Gateway g, String path) throws Exception {
+    return HTTP.send(HttpRequest.newBuilder(URI.create(g.baseUrl() + path))
+        .header("Authorization", "Bearer " + EmbeddedStack.ADMIN_KEY).timeout(Duration.ofSeconds(20)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static int ready(int port) throws Exception {
+    return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/ready"))
+        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+  }
+
+  static void run(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (p.waitFor() != 0) {
+      throw new AssertionError(String.join(" ", cmd) + " failed (this test needs root to mount a tmpfs): " + out);
+    }
+  }
+}
