@@ -46,14 +46,6 @@ import sluice.persistence.StorageHealth;
 final class EdgeDirectives {
   private static final Logger LOG = LoggerFactory.getLogger(EdgeDirectives.class);
   private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
-  // Built once: route trees are evaluated per request.
-  private static final ExceptionHandler EXCEPTIONS = ExceptionHandler.newBuilder()
-      .match(ApiException.class, e -> refuse(e.error()))
-      .matchAny(e -> {
-        LOG.error("unhandled error in a route", e);
-        return refuse(ApiError.of(ApiError.Kind.INTERNAL, "The gateway failed to handle the request"));
-      })
-      .build();
   private static final RejectionHandler REJECTIONS = RejectionHandler.newBuilder()
       .handleAll(MethodRejection.class, rejections -> {
         HttpMethod[] allowed = rejections.stream().map(MethodRejection::supported).toArray(HttpMethod[]::new);
@@ -72,12 +64,23 @@ final class EdgeDirectives {
   private final Optional<String> adminKey;
   private final StorageHealth storage;
   private final Drain drain;
+  // Built once: route trees are evaluated per request.
+  private final ExceptionHandler exceptions;
 
   EdgeDirectives(Authenticator auth, Optional<String> adminKey, StorageHealth storage, Drain drain) {
     this.auth = auth;
     this.adminKey = adminKey;
     this.storage = storage;
     this.drain = drain;
+    this.exceptions = ExceptionHandler.newBuilder()
+        .match(ApiException.class, e -> refuse(e.error()))
+        .matchAny(e -> {
+          // An actor whose journal write failed does not answer: while the probe says so, that is the reason to give.
+          if (!storage.writable()) return refuse(ApiError.storageUnavailable(storage));
+          LOG.error("unhandled error in a route", e);
+          return refuse(ApiError.of(ApiError.Kind.INTERNAL, "The gateway failed to handle the request"));
+        })
+        .build();
   }
 
   /** Keeps a well-formed client {@code x-request-id} or makes one; every response carries it. */
@@ -90,7 +93,7 @@ final class EdgeDirectives {
 
   /** Every rejection and exception below becomes an OpenAI error. */
   Route handleErrors(Supplier<Route> inner) {
-    return handleExceptions(EXCEPTIONS, () -> handleRejections(REJECTIONS, inner));
+    return handleExceptions(exceptions, () -> handleRejections(REJECTIONS, inner));
   }
 
   /** The caller of the OpenAI API, or 401 (503 when a JWT issuer's keys cannot be fetched). */
