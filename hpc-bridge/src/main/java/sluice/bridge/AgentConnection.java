@@ -7,10 +7,16 @@ import java.io.OutputStream;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import sluice.agent.wire.Banner;
 import sluice.agent.wire.ProblemCode;
 import sluice.agent.wire.Limits;
@@ -18,18 +24,27 @@ import sluice.agent.wire.Messages;
 import sluice.agent.wire.MuxSession;
 import sluice.agent.wire.MuxStream;
 import sluice.agent.wire.StreamResetException;
+import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterFailure;
 
 /**
  * One live connection to an agent host: one or more mux channels (each an agent process serving the protocol) over
  * one transport (a child process's pipes, or one SSH connection). New streams go to the channel with the fewest open
  * streams. The connection is all or nothing: when any channel ends, the others and the transport are closed too, and
  * the link builds a fresh connection, so a half-broken SSH connection is never kept around.
+ *
+ * <p>It also keeps the agent's {@link Liveness}: a ping unanswered for the ping timeout marks the connection
+ * unresponsive, which fails what {@link #watch watches} it and makes callers refuse new calls, until an answer comes.
+ * An unresponsive connection is not closed: the transport is alive (the pipe is open, sshd answers its keep-alives),
+ * so the agent may resume with its work intact, and a new agent would most likely meet what stalled this one.
  */
 public final class AgentConnection implements AutoCloseable {
   private final String node;
   private final List<MuxSession> channels;
   private final Runnable closeTransport;
   private final CompletableFuture<Messages.Problem> closed = new CompletableFuture<>();
+  private final Liveness liveness = new Liveness(Ticker.SYSTEM);
+  private final Set<Consumer<ClusterException>> watchers = ConcurrentHashMap.newKeySet();
 
   private AgentConnection(String node, List<MuxSession> channels, Runnable closeTransport) {
     if (channels.isEmpty()) throw new IllegalArgumentException("a connection needs at least one channel");
@@ -117,6 +132,51 @@ public final class AgentConnection implements AutoCloseable {
     List<CompletableFuture<Duration>> pings = channels.stream().map(MuxSession::ping).toList();
     return CompletableFuture.allOf(pings.toArray(CompletableFuture[]::new)).thenApply(v ->
         pings.stream().map(CompletableFuture::join).max(Comparator.naturalOrder()).orElse(Duration.ZERO));
+  }
+
+  /**
+   * Pings every channel as {@link #ping()} does, and keeps the connection's liveness: if no answer came within
+   * {@code timeout}, the connection is marked unresponsive (its watchers are told) and the stage fails with
+   * {@link ClusterFailure#TUNNEL_UNRESPONSIVE}; the next answer marks it responsive again.
+   */
+  public CompletableFuture<Duration> ping(Duration timeout) {
+    long sent = liveness.pingSent();
+    CompletableFuture<Duration> roundTrip = ping();
+    roundTrip.thenRun(() -> liveness.answered(sent));
+    return roundTrip.copy().orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).exceptionallyCompose(err -> {
+      Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+      if (!(cause instanceof TimeoutException)) return CompletableFuture.failedFuture(err);
+      if (liveness.overdue(timeout)) {
+        ClusterException e = unresponsiveFailure();
+        for (Consumer<ClusterException> w : List.copyOf(watchers)) w.accept(e);
+      }
+      if (liveness.unresponsive()) return CompletableFuture.failedFuture(unresponsiveFailure());
+      return roundTrip.isDone() ? roundTrip : CompletableFuture.failedFuture(err);    // answered just now, or dropped
+    });
+  }
+
+  /** Why calls are refused now, while the agent does not answer; empty while it does. */
+  public Optional<ClusterException> unresponsive() {
+    return liveness.unresponsive() ? Optional.of(unresponsiveFailure()) : Optional.empty();
+  }
+
+  /**
+   * Tells {@code onUnresponsive} (once, on a timer thread: it must not block) when the connection is marked
+   * unresponsive, at once if it is already. Run the returned action to stop watching.
+   */
+  public Runnable watch(Consumer<ClusterException> onUnresponsive) {
+    AtomicBoolean told = new AtomicBoolean();
+    Consumer<ClusterException> once = e -> {
+      if (told.compareAndSet(false, true)) onUnresponsive.accept(e);
+    };
+    watchers.add(once);
+    unresponsive().ifPresent(once);                 // marked before we were added
+    return () -> watchers.remove(once);
+  }
+
+  private ClusterException unresponsiveFailure() {
+    return new ClusterException(ClusterFailure.TUNNEL_UNRESPONSIVE,
+        "the agent on " + node + " has not answered a ping for " + liveness.silence().toSeconds() + " s");
   }
 
   public MuxStream open(Messages.Call call, boolean endOfRequest) throws IOException {

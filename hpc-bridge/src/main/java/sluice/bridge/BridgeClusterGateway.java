@@ -34,22 +34,33 @@ import sluice.core.tunnel.TunnelSample;
  * Core's {@link ClusterGateway} over the agent protocol. Control calls are one stream each, answered in the reply
  * head; requests stream both ways. Only jobs tagged by this deployment are reported. Callbacks run on
  * {@code callbacks}, never on the session's reader thread, which must stay free for every other stream.
+ *
+ * <p>Nothing waits on an agent that stopped answering: while its connection is unresponsive (a ping unanswered for
+ * the ping timeout, see {@link AgentConnection#ping(Duration)}) calls are refused at once with
+ * {@link ClusterFailure#TUNNEL_UNRESPONSIVE}, and calls waiting for their answer or body fail with it when it is marked.
  */
 public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable {
+  /**
+   * @param control a control call (submit, list, cancel, probe, logs) the agent does not answer in time fails
+   * @param ping    a ping unanswered this long marks the connection unresponsive
+   * @param silence an open response body that got no byte for this long while the client waited fails; zero: never
+   */
+  public record Timeouts(Duration control, Duration ping, Duration silence) {}
+
   private final String cluster;
   private final String tagPrefix;
   private final AgentLink link;
   private final Executor callbacks;
-  private final Duration controlTimeout;
+  private final Timeouts timeouts;
   private final Duration reuseListingFor;
   private final Ticker ticker;
   private CompletableFuture<List<JobSnapshot>> jobsInFlight;   // guarded by this: concurrent polls share one call
   private long listedAtNanos;                                  // guarded by this
 
   /** Production wiring: the age of a listing is measured with {@link Ticker#SYSTEM}. */
-  public BridgeClusterGateway(String cluster, String deployment, AgentLink link, Executor callbacks, Duration controlTimeout,
+  public BridgeClusterGateway(String cluster, String deployment, AgentLink link, Executor callbacks, Timeouts timeouts,
                               Duration reuseListingFor) {
-    this(cluster, deployment, link, callbacks, controlTimeout, reuseListingFor, Ticker.SYSTEM);
+    this(cluster, deployment, link, callbacks, timeouts, reuseListingFor, Ticker.SYSTEM);
   }
 
   /**
@@ -57,7 +68,7 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
    *                        {@code squeue} per poll interval per cluster, however many services poll it
    * @param ticker          tells the age of a listing
    */
-  public BridgeClusterGateway(String cluster, String deployment, AgentLink link, Executor callbacks, Duration controlTimeout,
+  public BridgeClusterGateway(String cluster, String deployment, AgentLink link, Executor callbacks, Timeouts timeouts,
                               Duration reuseListingFor, Ticker ticker) {
     this.cluster = cluster;
     this.reuseListingFor = reuseListingFor;
@@ -65,7 +76,7 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
     this.tagPrefix = deployment + ".";
     this.link = link;
     this.callbacks = callbacks;
-    this.controlTimeout = controlTimeout;
+    this.timeouts = timeouts;
   }
 
   @Override public CompletionStage<JobSnapshot> submit(String service, String tag) {
@@ -120,19 +131,20 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
     return link.connection().thenComposeAsync(conn -> {
       MuxStream stream;
       try {
-        stream = conn.open(call, req.body().isEmpty());
+        stream = open(conn, call, req.body().isEmpty());
         if (!req.body().isEmpty()) {
           byte[] body = req.body().toArrayUnsafe();
           stream.offer(body, 0, body.length);               // sent as the agent's credit allows
           stream.finish();
         }
-      } catch (IOException e) {
+      } catch (IOException | ClusterException e) {
         return CompletableFuture.failedFuture(failure(e));
       }
-      return stream.reply().handleAsync((reply, err) -> {
+      // No time limit on the head: a whole completion may come before it. The agent's liveness bounds the wait.
+      return answer(conn, stream).handleAsync((reply, err) -> {
         if (err != null) throw new CompletionException(failure(err));
         if (reply.hasError()) throw new CompletionException(AgentFailures.refusal(reply));
-        return new UpstreamResponse(reply.status(), reply.headers(), MuxSource.of(stream));
+        return new UpstreamResponse(reply.status(), reply.headers(), MuxSource.of(stream, timeouts.silence(), conn::watch));
       }, callbacks);
     }, callbacks);
   }
@@ -142,11 +154,12 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
     return link.connection().thenComposeAsync(conn -> {
       MuxStream stream;
       try {
-        stream = conn.open(call, true);
-      } catch (IOException e) {
+        stream = open(conn, call, true);
+      } catch (IOException | ClusterException e) {
         return CompletableFuture.failedFuture(failure(e));
       }
-      return stream.reply().orTimeout(controlTimeout.toMillis(), TimeUnit.MILLISECONDS).handleAsync((reply, err) -> {
+      Duration controlTimeout = timeouts.control();
+      return answer(conn, stream).orTimeout(controlTimeout.toMillis(), TimeUnit.MILLISECONDS).handleAsync((reply, err) -> {
         if (err != null) {
           Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
           if (cause instanceof TimeoutException) {
@@ -160,6 +173,27 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
         return reply;
       }, callbacks);
     }, callbacks);
+  }
+
+  /** Opens a stream, unless the agent is not answering: then nothing is sent and the call fails at once. */
+  private static MuxStream open(AgentConnection conn, Messages.Call call, boolean endOfRequest) throws IOException {
+    Optional<ClusterException> unresponsive = conn.unresponsive();
+    if (unresponsive.isPresent()) throw unresponsive.get();
+    return conn.open(call, endOfRequest);
+  }
+
+  /** The stream's reply head, or the connection's failure if it is marked unresponsive first (the stream is reset). */
+  private static CompletableFuture<Messages.Reply> answer(AgentConnection conn, MuxStream stream) {
+    CompletableFuture<Messages.Reply> head = new CompletableFuture<>();
+    Runnable unwatch = conn.watch(e -> {
+      if (head.completeExceptionally(e)) stream.reset(ProblemCode.CANCELLED, "the agent did not answer in time");
+    });
+    stream.reply().whenComplete((reply, err) -> {
+      unwatch.run();
+      if (err != null) head.completeExceptionally(err);
+      else head.complete(reply);
+    });
+    return head;
   }
 
   private ClusterException failure(Throwable err) {
@@ -182,10 +216,13 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
         j.node(), j.startTime(), j.endTime(), j.reason(), j.exitCode());
   }
 
-  /** Live figures of the connection when it reaches {@code node}: the tunnel actor's periodic ping. */
+  /**
+   * Live figures of the connection when it reaches {@code node}: the tunnel actor's periodic ping, which is also what
+   * keeps the connection's liveness (an unanswered one fails the sample with {@link ClusterFailure#TUNNEL_UNRESPONSIVE}).
+   */
   public TunnelObserver.Sampler sampler() {
     return node -> link.liveConnection().filter(c -> c.node().equals(node))
-        .map(c -> c.ping().orTimeout(controlTimeout.toMillis(), TimeUnit.MILLISECONDS)
+        .map(c -> c.ping(timeouts.ping())
             .thenApply(rtt -> Optional.of(new TunnelSample(c.channelCount(), c.openStreams(), rtt))))
         .orElseGet(() -> CompletableFuture.completedFuture(Optional.empty()));
   }

@@ -13,7 +13,8 @@ import sluice.bridge.ssh.SshSettings;
 
 /** How the gateway reaches one cluster: {@code sluice.clusters.<name>} over {@code sluice.cluster-defaults}. */
 public record BridgeSettings(String cluster, Transport transport, Duration connectWait, Duration handshakeTimeout,
-                             Duration controlTimeout, Duration minBackoff, Duration maxBackoff,
+                             Duration controlTimeout, Duration pingTimeout, Duration responseSilenceTimeout,
+                             Duration minBackoff, Duration maxBackoff,
                              boolean cancelJobsOnShutdown, List<String> agentCommand, Optional<SshSettings> ssh) {
   public enum Transport { LOCAL, SSH }
 
@@ -28,9 +29,18 @@ public record BridgeSettings(String cluster, Transport transport, Duration conne
     }
     Optional<SshSettings> ssh = transport == Transport.SSH ? Optional.of(ssh(c.getConfig("ssh"), path + ".ssh")) : Optional.empty();
     List<String> command = transport == Transport.LOCAL ? localCommand(c, path) : List.of();
+    Duration ping = c.getDuration("ping-timeout");
+    if (ping.isZero() || ping.isNegative()) throw new ConfigException.BadValue(path + ".ping-timeout", "must be positive");
+    Duration silence = c.getDuration("response-silence-timeout");
+    if (silence.isNegative()) throw new ConfigException.BadValue(path + ".response-silence-timeout", "must be 0 (off) or positive");
     return new BridgeSettings(cluster, transport, c.getDuration("connect-wait"), c.getDuration("handshake-timeout"),
-        c.getDuration("control-timeout"), c.getDuration("reconnect.min-backoff"), c.getDuration("reconnect.max-backoff"),
-        c.getBoolean("cancel-jobs-on-shutdown"), command, ssh);
+        c.getDuration("control-timeout"), ping, silence, c.getDuration("reconnect.min-backoff"),
+        c.getDuration("reconnect.max-backoff"), c.getBoolean("cancel-jobs-on-shutdown"), command, ssh);
+  }
+
+  /** The bounds of calls through the bridge. */
+  public BridgeClusterGateway.Timeouts timeouts() {
+    return new BridgeClusterGateway.Timeouts(controlTimeout, pingTimeout, responseSilenceTimeout);
   }
 
   private static List<String> localCommand(Config c, String path) {

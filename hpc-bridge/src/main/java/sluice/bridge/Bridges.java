@@ -42,7 +42,7 @@ public final class Bridges {
           observers.apply(name));
       // Slightly under the poll interval, so each round of polls shares one listing and the next round gets a new one.
       Duration reuse = core.clusters().get(name).pollInterval().multipliedBy(9).dividedBy(10);
-      out.put(name, new BridgeClusterGateway(name, core.deployment(), link, callbacks, s.controlTimeout(), reuse));
+      out.put(name, new BridgeClusterGateway(name, core.deployment(), link, callbacks, s.timeouts(), reuse));
     });
     return out;
   }

@@ -38,7 +38,8 @@ final class LocalClusterFixture implements AutoCloseable {
         Limits.DEFAULT, Duration.ofSeconds(30));
     var link = new AgentLink("local", transport, blocking, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofSeconds(20),
         sluice.core.tunnel.TunnelObserver.NONE);
-    gateway = new BridgeClusterGateway("local", "test", link, ForkJoinPool.commonPool(), Duration.ofSeconds(30), Duration.ZERO);
+    gateway = new BridgeClusterGateway("local", "test", link, ForkJoinPool.commonPool(),
+        new BridgeClusterGateway.Timeouts(Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofMinutes(5)), Duration.ZERO);
   }
 
   /** The agent processes this JVM started. */

@@ -77,7 +77,8 @@ class SharedPollingTest {
     AgentConnection conn = countingAgent();
     AgentLink link = new AgentLink("c", observer -> conn, blocking, Duration.ofMillis(100), Duration.ofSeconds(1),
         Duration.ofSeconds(5), TunnelObserver.NONE);
-    BridgeClusterGateway g = new BridgeClusterGateway("c", "dep", link, ForkJoinPool.commonPool(), Duration.ofSeconds(10), reuse,
+    BridgeClusterGateway g = new BridgeClusterGateway("c", "dep", link, ForkJoinPool.commonPool(),
+        new BridgeClusterGateway.Timeouts(Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ZERO), reuse,
         nanos::get);
     open.add(g);
     return g;

@@ -11,12 +11,14 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import sluice.agent.testing.Await;
 
 /**
  * Every refusal a client or an operator can meet, as the client sees it: HTTP status, OpenAI error {@code type},
@@ -40,6 +42,8 @@ class ErrorSurfaceIT {
         sluice.clusters.local.cancel-jobs-on-shutdown = on
         sluice.services.slow.min-replicas = 0
         sluice.usage.flush-interval = 200ms
+        sluice.tunnel-sample-interval = 500ms
+        sluice.clusters.local.ping-timeout = 2s
         """));
     EmbeddedStack.awaitReady(gateway, "mock-llm");
   }
@@ -174,6 +178,22 @@ class ErrorSurfaceIT {
         List.of("retry-after=*", "x-ratelimit-limit-requests=1", "x-ratelimit-remaining-requests=0")))));
     mismatches.addAll(check(cases));
     assertTrue(mismatches.isEmpty(), String.join("\n", mismatches));
+  }
+
+  /** The refusal of a frozen agent (FrozenAgentIT covers the whole story); the agent is running again afterwards. */
+  @Test void aFrozenAgentsRequestsAreRefusedAsTunnelUnresponsive() throws Exception {
+    Case frozen = new Case("the cluster's agent is frozen", "POST", CHAT, bearer(KEY), chat("mock-llm"), 503, SERVER,
+        "tunnel_unresponsive", null, List.of("retry-after=5"));
+    FrozenAgent agent = FrozenAgent.find();
+    agent.stop();
+    try {
+      Await.until(Duration.ofSeconds(15), "the gateway to notice the frozen agent", () -> send(frozen).statusCode() == 503);
+      List<String> mismatches = check(List.of(frozen));
+      assertTrue(mismatches.isEmpty(), String.join("\n", mismatches));
+    } finally {
+      agent.resume();
+    }
+    EmbeddedStack.awaitReady(gateway, "mock-llm");
   }
 
   @Test void theAdminApiRefusesWithTheSameStatusTypeCodeAndParamAsBefore() throws Exception {

@@ -11,6 +11,11 @@ public enum ClusterFailure {
   UNAVAILABLE,
   /** The connection to the agent ended while the call was open. */
   CONNECTION_LOST,
+  /**
+   * The connection is up, but the agent has not answered a ping within the ping timeout (stopped, wedged or starved):
+   * new calls are refused at once and calls waiting for an answer are cut short, until it answers again.
+   */
+  TUNNEL_UNRESPONSIVE,
   /** The agent would not open another stream (its stream limit, or its session is closing); nothing was sent. */
   AGENT_BUSY,
   /** The agent did not answer a control call (submit, list, cancel, probe, logs) in time. */
@@ -29,7 +34,7 @@ public enum ClusterFailure {
   PATH_NOT_ALLOWED,
   /** sbatch, squeue or scancel (or the local scheduler) failed. */
   SCHEDULER_ERROR,
-  /** The model server sent no response head in time. */
+  /** The model server sent no response head in time, or nothing more of an open response for the silence timeout. */
   UPSTREAM_TIMEOUT,
   /** The model server could not be reached, failed, or broke off its response. */
   UPSTREAM_ERROR;
@@ -46,7 +51,21 @@ public enum ClusterFailure {
     return switch (this) {
       case UNAVAILABLE, CONNECTION_LOST, AGENT_BUSY, AGENT_ERROR, UNKNOWN_JOB, JOB_NOT_RUNNING, SCHEDULER_ERROR,
            UPSTREAM_ERROR -> true;
-      case AGENT_TIMEOUT, BAD_CALL, UNKNOWN_SERVICE, PATH_NOT_ALLOWED, UPSTREAM_TIMEOUT -> false;
+      // Every replica of the cluster is behind the same unresponsive agent: another one would fail the same way.
+      case TUNNEL_UNRESPONSIVE, AGENT_TIMEOUT, BAD_CALL, UNKNOWN_SERVICE, PATH_NOT_ALLOWED, UPSTREAM_TIMEOUT -> false;
+    };
+  }
+
+  /**
+   * Whether the call failed on the way to the cluster's agent, so it says nothing about a replica: a health check that
+   * fails so stops the replica's traffic but does not count towards replacing it (a cancel could not get through
+   * either, and the job is most likely fine).
+   */
+  public boolean cutOffFromCluster() {
+    return switch (this) {
+      case UNAVAILABLE, CONNECTION_LOST, TUNNEL_UNRESPONSIVE -> true;
+      case AGENT_BUSY, AGENT_TIMEOUT, AGENT_ERROR, BAD_CALL, UNKNOWN_SERVICE, UNKNOWN_JOB, JOB_NOT_RUNNING, PATH_NOT_ALLOWED,
+           SCHEDULER_ERROR, UPSTREAM_TIMEOUT, UPSTREAM_ERROR -> false;
     };
   }
 }

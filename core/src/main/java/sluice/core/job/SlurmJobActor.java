@@ -18,6 +18,8 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforc
 import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import sluice.core.CborSerializable;
+import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterFailure;
 import sluice.core.cluster.ClusterGateway;
 import sluice.core.cluster.JobSnapshot;
 import sluice.core.cluster.ProbeOutcome;
@@ -49,7 +51,8 @@ public final class SlurmJobActor
 
   private enum ProbeTick implements Command { INSTANCE }
 
-  private record Probed(ProbeOutcome outcome) implements Command {}
+  /** A probe's answer; {@code unreachable} when it could not reach the replica at all (see {@link ReplicaView}). */
+  private record Probed(ProbeOutcome outcome, ClusterFailure unreachable) implements Command {}
 
   /** Recovered in ENDED: stop once the parent has been told. */
   private enum StopRecoveredEnded implements Command { INSTANCE }
@@ -102,6 +105,7 @@ public final class SlurmJobActor
   private boolean probing;
   private Duration probeEvery;
   private int failedChecks;
+  private ClusterFailure unreachable;        // the last check could not reach the replica, or null
   private SlurmState lastSlurmState = SlurmState.PENDING;
   private Instant observedEnd;               // Slurm may move the end time (scontrol update TimeLimit=...)
   private String lastDetail;
@@ -193,8 +197,12 @@ public final class SlurmJobActor
       return Effect().noReply();
     }
     probing = true;
-    ctx.pipeToSelf(gateway.probe(spec.service(), spec.jobId()),
-        (outcome, err) -> new Probed(err == null ? outcome : new ProbeOutcome(false, "probe failed: " + err.getMessage())));
+    ctx.pipeToSelf(gateway.probe(spec.service(), spec.jobId()), (outcome, err) -> {
+      if (err == null) return new Probed(outcome, null);
+      var cluster = ClusterException.in(err);
+      return new Probed(new ProbeOutcome(false, "probe failed: " + cluster.map(Throwable::getMessage).orElse(err.getMessage())),
+          cluster.map(ClusterException::reason).filter(ClusterFailure::cutOffFromCluster).orElse(null));
+    });
     return Effect().noReply();
   }
 
@@ -205,7 +213,16 @@ public final class SlurmJobActor
     if (s.phase() != ReplicaPhase.RUNNING && s.phase() != ReplicaPhase.READY) return Effect().noReply();
     lastDetail = p.outcome().detail();
     if (!p.outcome().ready()) {
-      if (s.phase() == ReplicaPhase.READY) {       // a health check failed: no traffic until one passes
+      if (s.phase() == ReplicaPhase.READY && p.unreachable() != null) {
+        // The check never reached the job: send it nothing meanwhile, but do not count this towards replacing it.
+        boolean changed = confirmed || unreachable != p.unreachable();
+        confirmed = false;
+        unreachable = p.unreachable();
+        if (changed) ctx.getLog().warn("job {} of {} cannot be checked: {}", spec.jobId(), spec.service(), lastDetail);
+        scheduleProbes(spec.probeInterval());
+        if (changed || asked) report(s);
+      } else if (s.phase() == ReplicaPhase.READY) {       // a health check failed: no traffic until one passes
+        unreachable = null;
         failedChecks++;
         confirmed = false;
         ctx.getLog().warn("job {} of {} failed health check {}: {}", spec.jobId(), spec.service(), failedChecks, lastDetail);
@@ -218,6 +235,7 @@ public final class SlurmJobActor
     boolean changed = !confirmed || failedChecks > 0;
     confirmed = true;
     failedChecks = 0;
+    unreachable = null;
     scheduleProbes(spec.healthInterval());
     if (s.phase() == ReplicaPhase.RUNNING) {
       return Effect().persist(new BecameReady(clock.instant())).thenRun(this::afterChange).thenNoReply();
@@ -271,7 +289,8 @@ public final class SlurmJobActor
     boolean routable = confirmed && s.phase() == ReplicaPhase.READY && lastSlurmState == SlurmState.RUNNING;
     return new ReplicaView(spec.jobId(), spec.tag(), s.phase(), routable, ended ? s.finalState() : lastSlurmState,
         s.node(), spec.submittedAt(), s.startedAt(), observedEnd != null ? observedEnd : s.endsAt(), s.readyAt(),
-        s.drainingAt(), s.endedAt(), ended ? ReplicaEnd.of(s.finalState()) : null, failedChecks, reason);
+        s.drainingAt(), s.endedAt(), ended ? ReplicaEnd.of(s.finalState()) : null, failedChecks, reason,
+        routable || s.phase() != ReplicaPhase.READY ? null : unreachable);
   }
 
   @Override public EventHandler<State, Event> eventHandler() {

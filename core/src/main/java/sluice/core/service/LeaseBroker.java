@@ -27,6 +27,9 @@ final class LeaseBroker<W> {
 
   private record Lease(String jobId, Instant grantedAt) {}
 
+  /** Why a request is refused at once rather than queued (waiting could not help); a negative hint: the estimate. */
+  record Refusal(LeaseRefusal reason, String why, long retryAfterSeconds) {}
+
   private final ServiceSettings settings;
   private final BiConsumer<W, LeaseReply> send;
   private final Map<String, Integer> inFlight = new HashMap<>();
@@ -41,19 +44,19 @@ final class LeaseBroker<W> {
 
   /**
    * Grants a replica of {@code routable} (oldest first) that has room, else refuses (a full queue, or
-   * {@code refusedBecause} when waiting is pointless), else queues the request. Returns true when it waits: the caller
+   * {@code refused} (nullable) when waiting is pointless), else queues the request. Returns true when it waits: the caller
    * starts its queue-wait timer and re-evaluates, since the request is a demand step.
    *
    * @param avoid a replica that just failed this request (nullable): its one retry goes elsewhere
    */
-  boolean acquire(String leaseId, String user, String avoid, W waiter, List<String> routable, String refusedBecause,
+  boolean acquire(String leaseId, String user, String avoid, W waiter, List<String> routable, Refusal refused,
                   LongSupplier retryAfterSeconds, Instant now) {
     Optional<String> job = choose(routable, avoid);
     if (job.isPresent()) {
       grant(leaseId, waiter, job.get(), now);
-    } else if (refusedBecause != null) {
-      send.accept(waiter, new LeaseReply.Unavailable(LeaseRefusal.DEGRADED, "model " + settings.id() + " is unavailable: "
-          + refusedBecause, retryAfterSeconds.getAsLong()));
+    } else if (refused != null) {
+      send.accept(waiter, new LeaseReply.Unavailable(refused.reason(), "model " + settings.id() + " is unavailable: "
+          + refused.why(), refused.retryAfterSeconds() >= 0 ? refused.retryAfterSeconds() : retryAfterSeconds.getAsLong()));
     } else if (queue.size() >= settings.maxQueue()) {
       send.accept(waiter, new LeaseReply.Unavailable(LeaseRefusal.QUEUE_FULL, "the queue of " + settings.id() + " is full ("
           + settings.maxQueue() + " requests waiting)", retryAfterSeconds.getAsLong()));

@@ -9,7 +9,9 @@ public enum LeaseRefusal {
   /** The admission queue holds {@code max-queue} requests already. */
   QUEUE_FULL,
   /** The request waited {@code max-queue-wait} without a replica taking it. */
-  QUEUE_TIMEOUT;
+  QUEUE_TIMEOUT,
+  /** The ready replicas cannot be reached: the cluster's agent stopped answering its pings (it may resume). */
+  TUNNEL_UNRESPONSIVE;
 
   /** The stable name for logs and metrics. */
   public String label() { return name().toLowerCase(Locale.ROOT); }

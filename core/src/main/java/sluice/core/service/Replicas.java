@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.ToIntFunction;
+import sluice.core.cluster.ClusterFailure;
 import sluice.core.config.ServiceSettings;
 import sluice.core.job.ReplicaPhase;
 import sluice.core.job.ReplicaView;
@@ -84,6 +85,15 @@ final class Replicas {
         .filter(v -> v.routable() && !cancelling.containsKey(v.jobId()) && !drainAsked.contains(v.jobId()))
         .map(ReplicaView::jobId)
         .toList();
+  }
+
+  /**
+   * No replica is routable, and a ready one is out of reach because the cluster's agent stopped answering: a request
+   * would wait in vain until the agent answers again, so it is refused at once.
+   */
+  boolean cutOffByUnresponsiveAgent() {
+    return routable().isEmpty() && views.values().stream().anyMatch(v ->
+        v.phase() == ReplicaPhase.READY && v.unreachable() == ClusterFailure.TUNNEL_UNRESPONSIVE && !cancelling.containsKey(v.jobId()));
   }
 
   /** Reported routable (whatever this actor decided since): the capacity behind a Retry-After estimate. */

@@ -31,7 +31,8 @@ public record ServiceStatus(String service, String cluster, Instant createdAt, i
   /**
    * One replica. Phase SUBMITTING is a persisted intent whose job id is not known yet ({@code jobId} is its tag).
    *
-   * @param health "ok", "failing" (a check failed, no traffic until one passes), "starting", "draining" or "ended"
+   * @param health "ok", "failing" (a check failed, no traffic until one passes), "unreachable" (checks cannot reach it
+   *               through the cluster's agent: no traffic, but not replaced for it), "starting", "draining" or "ended"
    */
   public record Replica(String jobId, ReplicaPhase phase, boolean routable, SlurmState slurmState, String node,
                         Instant submittedAt, Instant startedAt, Instant endsAt, Instant readyAt, Instant drainingAt,
@@ -62,7 +63,7 @@ public record ServiceStatus(String service, String cluster, Instant createdAt, i
 
     private static String health(ReplicaView v) {
       return switch (v.phase()) {
-        case READY -> v.failedChecks() > 0 || !v.routable() ? "failing" : "ok";
+        case READY -> v.unreachable() != null ? "unreachable" : v.failedChecks() > 0 || !v.routable() ? "failing" : "ok";
         case DRAINING -> "draining";
         case ENDED -> "ended";
         default -> "starting";

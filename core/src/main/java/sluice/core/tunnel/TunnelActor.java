@@ -11,14 +11,17 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterFailure;
 import sluice.core.tunnel.TunnelStatus.TunnelState;
 
 /**
  * The connection from this gateway node to one login node, as operators see it: connecting, up (with channels,
- * streams in flight and ping round trip), backing off or failed with the reason. The transport reports what happens
- * ({@link TunnelObserver}); while up, the actor pings through the connection on a timer, which also keeps idle
- * connections busy so servers that close idle channels do not. Tunnels are local to a gateway node: not sharded,
- * not persisted.
+ * streams in flight and ping round trip), unresponsive (up, but the agent answers no ping), backing off or failed
+ * with the reason. The transport reports what happens ({@link TunnelObserver}); while up, the actor pings through the
+ * connection on a timer, which also keeps idle connections busy so servers that close idle channels do not. A ping
+ * the transport reports unanswered ({@link ClusterFailure#TUNNEL_UNRESPONSIVE}) marks the tunnel unresponsive; the
+ * next answered one marks it up again. Tunnels are local to a gateway node: not sharded, not persisted.
  */
 public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
   public sealed interface Command {}
@@ -40,7 +43,8 @@ public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
 
   private enum Tick implements Command { INSTANCE }
 
-  private record Sampled(Optional<TunnelSample> sample, String error) implements Command {}
+  /** {@code unanswered}: the agent did not answer the ping within the transport's ping timeout. */
+  private record Sampled(Optional<TunnelSample> sample, String error, boolean unanswered) implements Command {}
 
   private final String cluster;
   private final String node;
@@ -55,6 +59,7 @@ public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
   private long connects;
   private long failures;
   private Instant retryAt;
+  private Instant lastAnswerAt;
   private boolean sampling;
 
   public static Behavior<Command> create(String cluster, String node, Duration sampleInterval, Clock clock) {
@@ -98,6 +103,7 @@ public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
     channels = m.channels();
     streams = 0;
     roundTripMillis = null;
+    lastAnswerAt = clock.instant();                  // the handshake was an answer
     return enter(TunnelState.UP, null);
   }
 
@@ -115,28 +121,44 @@ public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
   }
 
   private Behavior<Command> onTick() {
-    if (state != TunnelState.UP || sampler == null || sampling) return this;
+    if (!isConnected() || sampler == null || sampling) return this;
     sampling = true;
-    getContext().pipeToSelf(sampler.sample(node), (sample, err) ->
-        new Sampled(sample == null ? Optional.empty() : sample, err == null ? null : String.valueOf(err.getMessage())));
+    getContext().pipeToSelf(sampler.sample(node), (sample, err) -> new Sampled(sample == null ? Optional.empty() : sample,
+        err == null ? null : ClusterException.in(err).map(Throwable::getMessage).orElse(String.valueOf(err.getMessage())),
+        ClusterException.in(err).filter(e -> e.reason() == ClusterFailure.TUNNEL_UNRESPONSIVE).isPresent()));
     return this;
   }
 
+  private boolean isConnected() { return state == TunnelState.UP || state == TunnelState.UNRESPONSIVE; }
+
   private Behavior<Command> onSampled(Sampled m) {
     sampling = false;
-    if (state != TunnelState.UP) return this;
+    if (!isConnected()) return this;
+    if (m.unanswered()) {
+      roundTripMillis = null;                       // never a stale round trip of an agent that does not answer
+      if (state == TunnelState.UP) getContext().getLog().warn("tunnel {} of cluster {} is unresponsive: {}", node, cluster, m.error());
+      return enter(TunnelState.UNRESPONSIVE, m.error());
+    }
     m.sample().ifPresent(s -> {
       channels = s.channels();
       streams = s.streams();
       roundTripMillis = s.roundTrip().toNanos() / 1e6;
+      lastAnswerAt = clock.instant();
     });
     if (m.error() != null) getContext().getLog().debug("ping through tunnel {} failed: {}", node, m.error());
+    if (state == TunnelState.UNRESPONSIVE && m.sample().isPresent()) {
+      getContext().getLog().info("tunnel {} of cluster {} answers again after {} s", node, cluster,
+          Duration.between(since, clock.instant()).toSeconds());
+      return enter(TunnelState.UP, null);
+    }
     return this;
   }
 
   private Behavior<Command> onGetStatus(GetStatus m) {
+    Long silent = state == TunnelState.UNRESPONSIVE && lastAnswerAt != null
+        ? Duration.between(lastAnswerAt, clock.instant()).toMillis() : null;
     m.replyTo().tell(new TunnelStatus(cluster, node, state, since, reason, channels, streams, roundTripMillis, connects,
-        failures, retryAt));
+        failures, retryAt, lastAnswerAt, silent));
     return this;
   }
 }

@@ -24,7 +24,11 @@ public interface TunnelObserver {
   /** No node could be reached; the next attempt starts after {@code delay}. */
   void backingOff(Duration delay);
 
-  /** The live connection's figures when it reaches {@code node}, measured now (a ping round trip included). */
+  /**
+   * The live connection's figures when it reaches {@code node}, measured now (a ping round trip included). Fails with a
+   * {@link sluice.core.cluster.ClusterException} of {@link sluice.core.cluster.ClusterFailure#TUNNEL_UNRESPONSIVE} when
+   * the agent did not answer the ping in time.
+   */
   interface Sampler {
     CompletionStage<Optional<TunnelSample>> sample(String node);
   }

@@ -29,11 +29,14 @@ final class InMemoryCluster implements ClusterGateway {
   final Map<String, JobSnapshot> jobs = new ConcurrentHashMap<>();
   final Set<String> ready = ConcurrentHashMap.newKeySet();
   final AtomicInteger submits = new AtomicInteger();
+  final AtomicInteger probes = new AtomicInteger();
   final List<String> cancelled = new ArrayList<>();
   private final AtomicInteger ids = new AtomicInteger(100);
   volatile int failNextSubmits;
   /** When set, submissions reach the "cluster" but the answer never comes back (a crash mid-submit). */
   volatile boolean loseSubmitReplies;
+  /** When set, every probe fails with this before reaching a job (the way to the cluster is broken). */
+  volatile ClusterFailure probesFailWith;
 
   InMemoryCluster(Clock clock) { this.clock = clock; }
 
@@ -60,6 +63,9 @@ final class InMemoryCluster implements ClusterGateway {
   }
 
   @Override public CompletionStage<ProbeOutcome> probe(String service, String jobId) {
+    probes.incrementAndGet();
+    ClusterFailure broken = probesFailWith;
+    if (broken != null) return CompletableFuture.failedFuture(new ClusterException(broken, "the agent on login1 has not answered"));
     boolean ok = ready.contains(jobId);
     return CompletableFuture.completedFuture(new ProbeOutcome(ok, ok ? "health answered 200" : "health answered 503"));
   }

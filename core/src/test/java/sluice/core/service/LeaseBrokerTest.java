@@ -76,9 +76,10 @@ class LeaseBrokerTest {
 
   @Test void aDegradedServiceRefusesWhenNoReplicaHasRoomButStillServesOneThatHas() {
     var b = broker(1, 10);
-    assertFalse(b.acquire("a", "u", null, "a", List.of(), "3 failed starts", () -> 240, T0));
+    var degraded = new LeaseBroker.Refusal(LeaseRefusal.DEGRADED, "3 failed starts", -1);
+    assertFalse(b.acquire("a", "u", null, "a", List.of(), degraded, () -> 240, T0));
     assertEquals(new LeaseReply.Unavailable(LeaseRefusal.DEGRADED, "model llm is unavailable: 3 failed starts", 240), sent.get(0).reply());
-    assertFalse(b.acquire("b", "u", null, "b", List.of("1"), "3 failed starts", () -> 240, T0));
+    assertFalse(b.acquire("b", "u", null, "b", List.of("1"), degraded, () -> 240, T0));
     assertEquals("1", grantedJob("b"));
     assertEquals(0, b.queued());
   }

@@ -21,7 +21,7 @@ class ReplicaDeadlinesTest {
   private static ReplicaView view(ReplicaPhase phase, int failedChecks, String reason) {
     return new ReplicaView("41", "prod.1", phase, phase == ReplicaPhase.READY && failedChecks == 0, SlurmState.RUNNING, "gpu-07",
         T0, T0, T0.plusSeconds(3600), phase == ReplicaPhase.READY ? T0 : null, phase == ReplicaPhase.DRAINING ? T0 : null, null,
-        null, failedChecks, reason);
+        null, failedChecks, reason, null);
   }
 
   @Test void aLoadingJobIsAFailedStartOnceReadyTimeoutHasPassed() {

@@ -20,6 +20,7 @@ import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import sluice.core.cluster.ClusterFailure;
 import sluice.core.cluster.SlurmState;
 import sluice.core.config.CoreSettings;
 import sluice.core.config.ServiceSettings;
@@ -276,6 +277,32 @@ class ServiceActorTest extends ServiceActorFixture {
     });
     String replacement = readyJob(service, 2);
     assertNotEquals(job, replacement);
+  }
+
+  @Test void aReplicaBehindAnUnresponsiveAgentTakesNoTrafficIsNotReplacedAndServesWhenTheAgentAnswers() {
+    var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
+    String job = readyJob(service, 1);
+    cluster.probesFailWith = ClusterFailure.TUNNEL_UNRESPONSIVE;             // the agent stops answering its pings
+    TestProbe<LeaseReply> p = testKit.createTestProbe();
+    service.tell(new ServiceActor.Release(((LeaseReply.Granted) acquire(service, p, "cut-short")).leaseId(), true));
+    awaitStatus(service, s -> s.replicas().stream().anyMatch(r -> !r.routable() && "unreachable".equals(r.health())),
+        "no traffic to the replica it cannot reach");
+    var refused = (LeaseReply.Unavailable) acquire(service, p, "during");
+    assertEquals(LeaseRefusal.TUNNEL_UNRESPONSIVE, refused.reason(), "refused at once, not after the 10 s queue wait");
+    assertEquals(5, refused.retryAfterSeconds());
+    // Many more checks than health-failures (2) fail to reach it, also for a lost connection: none counts.
+    cluster.probesFailWith = ClusterFailure.UNAVAILABLE;
+    int probed = cluster.probes.get();
+    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+      assertTrue(cluster.probes.get() >= probed + 10, "ten more checks");
+      return null;
+    });
+    assertEquals(List.of(), cluster.cancelledJobs());
+    assertEquals(0, replica(service, job).failedChecks());
+    assertEquals(1, cluster.submits.get());
+    cluster.probesFailWith = null;                                           // it answers again
+    awaitStatus(service, s -> replica(service, job).routable() && "ok".equals(replica(service, job).health()), "serving again");
+    assertEquals(job, ((LeaseReply.Granted) acquire(service, p, "after")).jobId());
   }
 
   @Test void aFailedRequestIsRetriedOnAnotherReplica() {

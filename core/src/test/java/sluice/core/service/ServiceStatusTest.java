@@ -40,7 +40,7 @@ class ServiceStatusTest {
 
   private static ReplicaView view(ReplicaPhase phase, boolean routable, int failedChecks) {
     return new ReplicaView("41", "prod.0123456789abcdef", phase, routable, SlurmState.RUNNING, "gpu-07", T, T.plusSeconds(60),
-        T.plusSeconds(3660), T.plusSeconds(120), null, null, null, failedChecks, "health answered 200");
+        T.plusSeconds(3660), T.plusSeconds(120), null, null, null, failedChecks, "health answered 200", null);
   }
 
   @Test void anIntentIsShownAsSubmittingUnderItsTag() {
@@ -78,7 +78,7 @@ class ServiceStatusTest {
     replicas.add(ServiceStatus.Replica.recovering("40", T, 0));
     replicas.add(ServiceStatus.Replica.of(view(ReplicaPhase.READY, true, 0), true, 3, 3000L, "health answered 200"));
     var ended = new ReplicaView("39", "prod.1", ReplicaPhase.ENDED, false, SlurmState.CANCELLED, "gpu-01", T, T, T, null, null,
-        T.plusSeconds(5), ReplicaEnd.CANCELLED, 0, "CANCELLED");
+        T.plusSeconds(5), ReplicaEnd.CANCELLED, 0, "CANCELLED", null);
     replicas.add(ServiceStatus.Replica.of(ended, false, 0, 0L, "cancelling: drained"));
     return new ServiceStatus("llm", "c", T, 1, 2, 4, 2, replicas,
         new ServiceStatus.Queue(1, 10, Duration.ofSeconds(30), Map.of("alice", 1)),

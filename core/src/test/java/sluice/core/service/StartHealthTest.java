@@ -22,7 +22,7 @@ class StartHealthTest {
 
   private static ReplicaView ready(Instant submitted, Instant readyAt) {
     return new ReplicaView("41", "prod.1", ReplicaPhase.READY, true, SlurmState.RUNNING, "gpu-07", submitted, submitted,
-        null, readyAt, null, null, null, 0, null);
+        null, readyAt, null, null, null, 0, null, null);
   }
 
   @Test void failedStartsBackOffDoublingAndDegradeTheService() {

@@ -11,11 +11,15 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Predicate;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import sluice.agent.testing.Await;
+import sluice.core.cluster.ClusterException;
+import sluice.core.cluster.ClusterFailure;
+import sluice.core.testing.TestClock;
 import sluice.core.tunnel.TunnelStatus.TunnelState;
 
 /** What an operator reads at /admin/tunnels follows what the transport reports, and the live figures come from pings. */
@@ -70,6 +74,36 @@ class TunnelsTest {
     assertEquals(TunnelState.BACKING_OFF, down.state());
     assertEquals("connection lost: session_closed: EOF", down.reason());
     assertEquals(0, down.channels());
+  }
+
+  @Test void anAgentThatAnswersNoPingIsShownUnresponsiveWithTheTimeSinceItsLastAnswerAndUpWhenItAnswers() throws Exception {
+    TestClock clock = TestClock.frozen(TestClock.START);
+    Tunnels tunnels = Tunnels.start(testKit.system(), Map.of("frozen", List.of("login3")), Duration.ofMillis(50), clock);
+    AtomicBoolean answering = new AtomicBoolean(true);
+    tunnels.attach("frozen", node -> answering.get()
+        ? CompletableFuture.completedFuture(Optional.of(new TunnelSample(1, 2, Duration.ofMillis(4))))
+        : CompletableFuture.failedFuture(new ClusterException(ClusterFailure.TUNNEL_UNRESPONSIVE,
+            "the agent on login3 has not answered a ping for 10 s")));
+    tunnels.observer("frozen").up("login3", 1);
+    await(tunnels, "login3", "to have a round-trip time", s -> s.roundTripMillis() != null);
+
+    answering.set(false);
+    TunnelStatus stuck = await(tunnels, "login3", "to be unresponsive", s -> s.state() == TunnelState.UNRESPONSIVE);
+    assertNull(stuck.roundTripMillis(), "no stale round trip");
+    assertEquals("the agent on login3 has not answered a ping for 10 s", stuck.reason());
+    clock.advance(Duration.ofSeconds(12));
+    TunnelStatus later = status(tunnels, "login3");
+    assertEquals(TestClock.START, later.lastAnswerAt());
+    assertEquals(12_000L, later.silentMillis());
+    assertEquals(TunnelState.UNRESPONSIVE, later.state());
+
+    answering.set(true);
+    TunnelStatus back = await(tunnels, "login3", "to be up again", s -> s.state() == TunnelState.UP);
+    assertEquals(4.0, back.roundTripMillis());
+    assertNull(back.silentMillis());
+    assertNull(back.reason());
+    assertEquals(clock.instant(), back.lastAnswerAt());
+    assertEquals(1, back.connects(), "the same connection: it was never closed");
   }
 
   @Test void authenticationAndHostKeyFailuresAreMarkedFailedForAnOperator() throws Exception {

@@ -69,6 +69,8 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
     INTERNAL(500, SERVER, "internal_error"),
     UPSTREAM_ERROR(502, SERVER, "upstream_error"),
     MODEL_NOT_READY(503, SERVER, "model_not_ready"),
+    /** The cluster's agent stopped answering (frozen, wedged): refused at once rather than left hanging. */
+    TUNNEL_UNRESPONSIVE(503, SERVER, "tunnel_unresponsive"),
     JWKS_UNAVAILABLE(503, SERVER, "jwks_unavailable"),
     /** The database does not accept writes (full or read-only disk, database down). */
     STORAGE_UNAVAILABLE(503, SERVER, "storage_unavailable"),
@@ -141,7 +143,11 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
 
   /** No replica could take the request: whatever the reason, the client may retry later. */
   public static ApiError of(LeaseReply.Unavailable u) {
-    return of(Kind.MODEL_NOT_READY, u.message()).withRetryAfter(u.retryAfterSeconds());
+    Kind kind = switch (u.reason()) {
+      case DEGRADED, QUEUE_FULL, QUEUE_TIMEOUT -> Kind.MODEL_NOT_READY;
+      case TUNNEL_UNRESPONSIVE -> Kind.TUNNEL_UNRESPONSIVE;
+    };
+    return of(kind, u.message()).withRetryAfter(u.retryAfterSeconds());
   }
 
   /** An operator's command was refused. */
@@ -184,6 +190,8 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
           of(Kind.MODEL_NOT_READY, "The replica chosen for this request has just gone away; please retry").withRetryAfter(1);
       case UNAVAILABLE, AGENT_BUSY, SCHEDULER_ERROR ->
           of(Kind.MODEL_NOT_READY, "The cluster serving this model is unreachable: " + detail).withRetryAfter(5);
+      case TUNNEL_UNRESPONSIVE ->
+          of(Kind.TUNNEL_UNRESPONSIVE, "The cluster serving this model stopped answering; please retry later").withRetryAfter(5);
       case PATH_NOT_ALLOWED -> of(Kind.ENDPOINT_NOT_ALLOWED, "This endpoint is not enabled for this model");
       case AGENT_TIMEOUT, UPSTREAM_TIMEOUT -> of(Kind.TIMEOUT, "The model server did not answer in time");
       case CONNECTION_LOST, AGENT_ERROR, BAD_CALL, UNKNOWN_SERVICE, UPSTREAM_ERROR ->

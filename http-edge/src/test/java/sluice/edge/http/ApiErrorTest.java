@@ -90,6 +90,7 @@ class ApiErrorTest {
   @ParameterizedTest(name = "{0}")
   @CsvSource({
       "UNAVAILABLE,      503, model_not_ready,      5",
+      "TUNNEL_UNRESPONSIVE, 503, tunnel_unresponsive, 5",
       "AGENT_BUSY,       503, model_not_ready,      5",
       "SCHEDULER_ERROR,  503, model_not_ready,      5",
       "UNKNOWN_JOB,      503, model_not_ready,      1",
@@ -111,7 +112,7 @@ class ApiErrorTest {
   }
 
   @Test void theClusterTableCoversEveryFailure() {
-    assertEquals(13, ClusterFailure.values().length, "a new failure needs a row above");
+    assertEquals(14, ClusterFailure.values().length, "a new failure needs a row above");
   }
 
   @Test void retryingOnAnotherReplicaIsForFailuresOfTheReplicaOnly() {
@@ -127,7 +128,8 @@ class ApiErrorTest {
       HttpResponse r = OpenAiErrors.response(ApiError.of(new LeaseReply.Unavailable(reason, "the queue is full", 7)));
       assertEquals(503, r.status().intValue());
       assertEquals("7", header(r, "Retry-After"));
-      assertEquals("model_not_ready", json(r).at("/error/code").asText());
+      assertEquals(reason == LeaseRefusal.TUNNEL_UNRESPONSIVE ? "tunnel_unresponsive" : "model_not_ready",
+          json(r).at("/error/code").asText(), reason.name());
       assertEquals("server_error", json(r).at("/error/type").asText());
     }
   }
