@@ -17,7 +17,6 @@ import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
-import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.slf4j.Logger;
@@ -37,6 +36,7 @@ import sluice.core.user.UserSettings;
 import sluice.edge.auth.JwtVerifier;
 import sluice.edge.auth.OidcSettings;
 import sluice.edge.http.ApiKeys;
+import sluice.edge.http.ApiServer;
 import sluice.edge.http.Authenticator;
 import sluice.edge.http.Routes;
 import sluice.persistence.JournalSchema;
@@ -106,8 +106,7 @@ public final class Gateway implements AutoCloseable {
       Authenticator auth = new Authenticator(keys, users, jwt, blocking);
       Routes routes = new Routes(new Routes.Parts(edge, auth, users, services, gateways, tunnels, usageStore, usage, blocking,
           Clock.systemUTC(), system));
-      ServerBinding binding = Http.get(system).newServerAt(edge.interfaceName(), edge.port()).bind(routes.all())
-          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      ServerBinding binding = ApiServer.bind(system, edge, config, routes.all()).toCompletableFuture().get(30, TimeUnit.SECONDS);
       binding.addToCoordinatedShutdown(edge.shutdownDeadline(), system);
       PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
       EdgeReadiness.markReady(system.classicSystem());
