@@ -28,7 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Stream;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,10 +41,13 @@ import sluice.agent.testing.Await;
  * {@code sluice.http.connections.*}, and never cuts a request in flight (SSE streams, silent generations).
  * Clients bind their sockets to other loopback addresses (127.0.0.0/8 all reaches this host) to come from several
  * addresses. Figures are printed as "measured: ...".
+ *
+ * <p>The head timeout is long (15 s) because all 2,000 idle connections must be open at once, and Pekko accepts one
+ * connection per round trip through its TCP listener: on a loaded 2-core machine, 2,000 took 3.6 s to be accepted.
  */
 @Timeout(300)
 class ConnectionLimitsIT {
-  static final Duration HEAD = Duration.ofSeconds(4);
+  static final Duration HEAD = Duration.ofSeconds(15);
   static final Duration IDLE = Duration.ofSeconds(2);
   static final Duration BODY = Duration.ofSeconds(2);
   static final int PER_ADDRESS = 50;
@@ -93,8 +96,11 @@ class ConnectionLimitsIT {
       Duration answered = Duration.ofNanos(System.nanoTime() - asked);
       long answeredAt = System.nanoTime();
       assertEquals(200, models.status(), models.body());
-      assertTrue(answered.compareTo(Duration.ofSeconds(3)) < 0, "GET /v1/models took " + answered.toMillis() + " ms");
+      // Its connection may wait in the kernel's accept queue behind idle ones the server has not accepted yet.
+      assertTrue(answered.compareTo(Duration.ofSeconds(5)) < 0, "GET /v1/models took " + answered.toMillis() + " ms");
 
+      assertEquals(0, idle.closedAfter().size(), "idle connections were closed before all " + count + " were open, "
+          + "after " + idle.closedAfter() + "; opening took " + opened.toMillis() + " ms");
       idle.awaitAllClosed(HEAD.plusSeconds(30));
       Duration first = idle.closedAfter().stream().min(Duration::compareTo).orElseThrow();
       Duration last = idle.closedAfter().stream().max(Duration::compareTo).orElseThrow();
@@ -143,15 +149,13 @@ class ConnectionLimitsIT {
       assertTrue(refusedIn.compareTo(Duration.ofSeconds(1)) < 0, "refused after " + refusedIn.toMillis() + " ms");
       assertEquals(200, Raw.exchange("127.0.0.2", get("/v1/models")).status());
 
-      // The ones within the cap were held like any idle connection, until the head timeout.
-      idle.awaitAllClosed(HEAD.plusSeconds(15));
-      Duration firstHeld = idle.closedAfter().stream().skip(1).min(Duration::compareTo).orElseThrow();
-      System.out.printf(Locale.ROOT, "measured: connection %d from one address closed after %d ms, a request over the cap "
-              + "refused in %d ms; the %d within the cap closed after >= %d ms%n",
-          PER_ADDRESS + 1, refusedAfter.toMillis(), refusedIn.toMillis(), PER_ADDRESS, firstHeld.toMillis());
-      assertTrue(firstHeld.compareTo(HEAD.minus(EARLY)) >= 0, "a connection within the cap closed after " + firstHeld.toMillis() + " ms");
+      // The ones within the cap are held like any idle connection (until the head timeout).
+      idle.poll();
+      assertEquals(1, idle.closedAfter().size(), "connections within the cap were closed: " + idle.closedAfter());
+      System.out.printf(Locale.ROOT, "measured: connection %d from one address closed %d ms after it was opened; a request "
+          + "from that address refused in %d ms%n", PER_ADDRESS + 1, refusedAfter.toMillis(), refusedIn.toMillis());
     }
-    // Once they are gone, the address is served again.
+    // Once the client has closed them, the address is served again.
     Await.until(Duration.ofSeconds(10), busy + " to be served again", () -> Raw.exchange(busy, get("/v1/models")).status() == 200);
   }
 
@@ -189,34 +193,39 @@ class ConnectionLimitsIT {
 
   // ---------------------------------------------------------------- requests in flight
 
-  @Test void anSseStreamLongerThanTheIdleAndHeadTimeoutsCompletes() throws Exception {
+  /** Both at once, as each must outlast the head timeout. */
+  @Test void anSseStreamAndASilentGenerationLongerThanTheIdleAndHeadTimeoutsComplete() throws Exception {
+    int tokens = (int) (HEAD.toMillis() / 700) + 3;                  // the slow service: 700 ms per token
     long start = System.nanoTime();
-    HttpResponse<Stream<String>> r = newClient().send(post("""
-        {"model":"slow","stream":true,"max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"""),
-        HttpResponse.BodyHandlers.ofLines());
-    assertEquals(200, r.statusCode());
-    List<String> lines = r.body().toList();
-    Duration took = Duration.ofNanos(System.nanoTime() - start);
-    long keepAlives = lines.stream().filter(l -> l.startsWith(": keep-alive")).count();
-    long chunks = lines.stream().filter(l -> l.startsWith("data: {")).count();
-    System.out.printf(Locale.ROOT, "measured: an SSE stream of %d chunks and %d keep-alives lasted %d ms (head-timeout %d ms, "
-        + "idle-timeout %d ms)%n", chunks, keepAlives, took.toMillis(), HEAD.toMillis(), IDLE.toMillis());
-    assertEquals("data: [DONE]", lines.stream().filter(l -> l.startsWith("data:")).reduce((a, b) -> b).orElse(""));
-    assertTrue(chunks >= 8, "chunks: " + chunks);
-    assertTrue(took.compareTo(HEAD.plus(IDLE)) > 0, "the stream was too short to prove anything: " + took.toMillis() + " ms");
+    var sse = newClient().sendAsync(post("""
+        {"model":"slow","stream":true,"max_tokens":%d,"messages":[{"role":"user","content":"hi"}]}""".formatted(tokens)),
+        HttpResponse.BodyHandlers.ofLines()).thenApply(r -> {
+          List<String> lines = r.body().toList();
+          return new Finished<>(r.statusCode(), lines, Duration.ofNanos(System.nanoTime() - start));
+        });
+    var silent = newClient().sendAsync(post("""
+        {"model":"slow","max_tokens":%d,"messages":[{"role":"user","content":"hi"}]}""".formatted(tokens)),
+        HttpResponse.BodyHandlers.ofString())
+        .thenApply(r -> new Finished<>(r.statusCode(), r.body(), Duration.ofNanos(System.nanoTime() - start)));
+
+    Finished<List<String>> stream = sse.get(120, TimeUnit.SECONDS);
+    long keepAlives = stream.body().stream().filter(l -> l.startsWith(": keep-alive")).count();
+    long chunks = stream.body().stream().filter(l -> l.startsWith("data: {")).count();
+    Finished<String> generation = silent.get(120, TimeUnit.SECONDS);
+    System.out.printf(Locale.ROOT, "measured: an SSE stream of %d chunks and %d keep-alives lasted %d ms; a non-streaming "
+            + "generation answered %d after %d ms of silence (head-timeout %d ms, idle-timeout %d ms)%n", chunks, keepAlives,
+        stream.took().toMillis(), generation.status(), generation.took().toMillis(), HEAD.toMillis(), IDLE.toMillis());
+
+    assertEquals(200, stream.status());
+    assertEquals("data: [DONE]", stream.body().stream().filter(l -> l.startsWith("data:")).reduce((a, b) -> b).orElse(""));
+    assertTrue(chunks >= tokens, "chunks: " + chunks);
+    assertTrue(stream.took().compareTo(HEAD) > 0, "the stream was too short to prove anything: " + stream.took().toMillis() + " ms");
+    assertEquals(200, generation.status(), generation.body());
+    assertEquals(tokens, JSON.readTree(generation.body()).path("usage").path("completion_tokens").asInt());
+    assertTrue(generation.took().compareTo(HEAD) > 0, "the generation was too short to prove anything: " + generation.took().toMillis() + " ms");
   }
 
-  @Test void aSilentNonStreamingGenerationLongerThanTheIdleAndHeadTimeoutsCompletes() throws Exception {
-    long start = System.nanoTime();
-    HttpResponse<String> r = newClient().send(post("""
-        {"model":"slow","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}"""), HttpResponse.BodyHandlers.ofString());
-    Duration took = Duration.ofNanos(System.nanoTime() - start);
-    System.out.printf(Locale.ROOT, "measured: a non-streaming generation answered %d after %d ms of silence (head-timeout %d ms, "
-        + "idle-timeout %d ms)%n", r.statusCode(), took.toMillis(), HEAD.toMillis(), IDLE.toMillis());
-    assertEquals(200, r.statusCode(), r.body());
-    assertEquals(9, JSON.readTree(r.body()).path("usage").path("completion_tokens").asInt());
-    assertTrue(took.compareTo(HEAD.plus(IDLE)) > 0, "the generation was too short to prove anything: " + took.toMillis() + " ms");
-  }
+  record Finished<T>(int status, T body, Duration took) {}
 
   // ---------------------------------------------------------------- helpers
 
@@ -338,6 +347,31 @@ class ConnectionLimitsIT {
       ch.configureBlocking(false);
       ch.register(selector, SelectionKey.OP_READ, channels.size());
       channels.add(ch);
+      poll();                                         // so that a close is timed when it happens, not when looked for
+    }
+
+    /** Records the connections the server has closed (EOF or reset) by now. */
+    void poll() throws IOException {
+      selector.selectNow();
+      record();
+    }
+
+    private void record() {
+      for (SelectionKey key : selector.selectedKeys()) {
+        SocketChannel ch = (SocketChannel) key.channel();
+        int read;
+        try {
+          scratch.clear();
+          read = ch.read(scratch);
+        } catch (IOException e) {
+          read = -1;
+        }
+        if (read == -1) {
+          closedAt.put((Integer) key.attachment(), System.nanoTime());
+          key.cancel();
+        }
+      }
+      selector.selectedKeys().clear();
     }
 
     void awaitAllClosed(Duration timeout) throws Exception { awaitClosed(channels.size(), timeout); }
@@ -346,21 +380,7 @@ class ConnectionLimitsIT {
     void awaitClosed(int n, Duration timeout) throws Exception {
       Await.until(timeout, n + " connections closed by the server", () -> {
         selector.select(50);
-        for (SelectionKey key : selector.selectedKeys()) {
-          SocketChannel ch = (SocketChannel) key.channel();
-          int read;
-          try {
-            scratch.clear();
-            read = ch.read(scratch);
-          } catch (IOException e) {
-            read = -1;
-          }
-          if (read == -1) {
-            closedAt.put((Integer) key.attachment(), System.nanoTime());
-            key.cancel();
-          }
-        }
-        selector.selectedKeys().clear();
+        record();
         return closedAt.size();
       }, closed -> closed >= n);
     }
