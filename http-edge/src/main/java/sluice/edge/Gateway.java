@@ -18,7 +18,6 @@ import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
-import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.slf4j.Logger;
@@ -38,6 +37,7 @@ import sluice.core.user.UserSettings;
 import sluice.edge.auth.JwtVerifier;
 import sluice.edge.auth.OidcSettings;
 import sluice.edge.http.ApiKeys;
+import sluice.edge.http.ApiServer;
 import sluice.edge.http.Authenticator;
 import sluice.edge.http.Drain;
 import sluice.edge.http.Routes;
@@ -116,8 +116,7 @@ public final class Gateway implements AutoCloseable {
       Drain drain = new Drain();
       Routes routes = new Routes(new Routes.Parts(edge, auth, users, services, gateways, tunnels, usageStore, usage,
           storage, drain, blocking, Clock.systemUTC(), system));
-      ServerBinding binding = Http.get(system).newServerAt(edge.interfaceName(), edge.port()).bind(routes.all())
-          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      ServerBinding binding = ApiServer.bind(system, edge, config, routes.all()).toCompletableFuture().get(30, TimeUnit.SECONDS);
       drainOnShutdown(system, binding, drain, edge.shutdownDeadline());
       PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
       EdgeReadiness.markReady(system.classicSystem(), storage::writable);

@@ -5,15 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.InetAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -44,6 +48,7 @@ class ErrorSurfaceIT {
         sluice.usage.flush-interval = 200ms
         sluice.tunnel-sample-interval = 500ms
         sluice.clusters.local.ping-timeout = 2s
+        sluice.http.connections.body-timeout = 2s
         """));
     EmbeddedStack.awaitReady(gateway, "mock-llm");
   }
@@ -259,5 +264,24 @@ class ErrorSurfaceIT {
     assertEquals(1, mock.get("max_replicas").asInt(), mock.toString());
     assertEquals(404, admin("GET", "/admin/users/x2", null).statusCode());
     assertEquals(0, adminOk("GET", "/admin/users/" + user, null).get("keys").size());
+  }
+
+  /** The one refusal no HttpClient can provoke: a chunked body that never ends (ConnectionLimitsIT has the details). */
+  @Test void aBodyThatNeverEndsIsRefusedWith408AndTheConnectionClosed() throws Exception {
+    try (Socket s = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      s.setSoTimeout(30_000);
+      s.getOutputStream().write(("POST " + CHAT + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer(KEY)
+          + "\r\nx-request-id: body-1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"mod\r\n").getBytes(StandardCharsets.UTF_8));
+      String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);       // until the server closes
+      String head = reply.substring(0, reply.indexOf("\r\n\r\n")).toLowerCase(Locale.ROOT);
+      JsonNode error = JSON.readTree(reply.substring(reply.indexOf("\r\n\r\n") + 4)).path("error");
+      assertTrue(head.startsWith("http/1.1 408"), head);
+      assertTrue(head.contains("content-type: application/json"), head);
+      assertTrue(head.contains("x-request-id: body-1"), head);
+      assertEquals(INVALID, error.path("type").asText());
+      assertEquals("body_timeout", error.path("code").asText());
+      assertTrue(error.path("param").isNull(), error.toString());
+      assertTrue(!error.path("message").asText().isBlank(), error.toString());
+    }
   }
 }

@@ -8,6 +8,7 @@ import java.io.File;
 import org.junit.jupiter.api.Test;
 import sluice.edge.auth.OidcSettings;
 import sluice.edge.http.ApiKeys;
+import sluice.edge.http.ConnectionSettings;
 
 /**
  * Every {@code sluice} key the edge reads is documented, with its default, in the edge's own reference.conf: the
@@ -21,6 +22,7 @@ class ReferenceConfTest {
     EdgeSettings.from(own);
     ApiKeys.from(own);
     OidcSettings.from(own);
+    ConnectionSettings.from(own);
     assertEquals("Dispatcher", own.getString(EdgeSettings.BLOCKING_DISPATCHER + ".type"),
         "the dispatcher the gateway hands to persistence and the bridge");
   }

@@ -59,6 +59,8 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
     KEY_NOT_FOUND(404, INVALID, "key_not_found"),
     REPLICA_NOT_FOUND(404, INVALID, "replica_not_found"),
     METHOD_NOT_ALLOWED(405, INVALID, "method_not_allowed"),
+    /** The request body did not arrive in full within sluice.http.connections.body-timeout (ConnectionGuard). */
+    BODY_TIMEOUT(408, INVALID, "body_timeout"),
     USER_EXISTS(409, INVALID, "user_exists"),
     KEY_EXISTS(409, INVALID, "key_exists"),
     REQUEST_TOO_LARGE(413, INVALID, "request_too_large"),

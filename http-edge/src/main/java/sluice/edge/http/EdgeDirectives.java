@@ -86,9 +86,14 @@ final class EdgeDirectives {
   /** Keeps a well-formed client {@code x-request-id} or makes one; every response carries it. */
   Route withRequestId(Function<String, Route> inner) {
     return optionalHeaderValueByName("x-request-id", given -> {
-      String id = given.filter(v -> REQUEST_ID.matcher(v).matches()).orElseGet(() -> UUID.randomUUID().toString());
+      String id = requestId(given);
       return respondWithHeader(RawHeader.create("x-request-id", id), () -> inner.apply(id));
     });
+  }
+
+  /** The client's x-request-id when well-formed, else a new one. */
+  static String requestId(Optional<String> given) {
+    return given.filter(v -> REQUEST_ID.matcher(v).matches()).orElseGet(() -> UUID.randomUUID().toString());
   }
 
   /** Every rejection and exception below becomes an OpenAI error. */
