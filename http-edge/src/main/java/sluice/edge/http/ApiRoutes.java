@@ -76,7 +76,7 @@ final class ApiRoutes {
                 if (body.isFailure()) {
                   LOG.debug("request body unreadable: {}", body.failed().get().toString());
                   return refused(request, isTooLarge(body.failed().get()) ? tooLarge()
-                      : ApiError.of(ApiError.Kind.UNREADABLE_BODY, "The request body could not be read"));
+                      : given(body.failed().get()).orElse(ApiError.of(ApiError.Kind.UNREADABLE_BODY, "The request body could not be read")));
                 }
                 return forward(request, body.get().getData());
               });
@@ -187,6 +187,12 @@ final class ApiRoutes {
 
   private ApiError tooLarge() {
     return ApiError.of(ApiError.Kind.REQUEST_TOO_LARGE, "The request body exceeds the limit of " + settings.maxBodyBytes() + " bytes");
+  }
+
+  /** The error a body stream was failed with on purpose (the connection guard's 408), so the record says it too. */
+  private static Optional<ApiError> given(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) if (c instanceof ApiException e) return Optional.of(e.error());
+    return Optional.empty();
   }
 
   private static boolean isTooLarge(Throwable t) {
