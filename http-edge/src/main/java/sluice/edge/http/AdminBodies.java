@@ -61,6 +61,9 @@ final class AdminBodies {
       super(message);
       this.field = field;
     }
+
+    /** The field at fault, or null. */
+    String field() { return field; }
   }
 
   /** {@code POST /admin/users}: a new user with its groups and limit overrides. */
