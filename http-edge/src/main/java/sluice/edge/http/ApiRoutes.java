@@ -88,7 +88,7 @@ final class ApiRoutes {
     try {
       parsed = StreamOptions.read(body);      // numbers kept exactly, since stream options may be added
     } catch (Exception e) {
-      return refused(request, ApiError.of(ApiError.Kind.INVALID_JSON, "We could not parse the JSON body of your request"));
+      return refused(request, BadJson.of(e));
     }
     if (parsed == null || !parsed.isObject()) {
       return refused(request, ApiError.of(ApiError.Kind.INVALID_JSON, "The request body must be a JSON object"));
