@@ -47,10 +47,10 @@ public final class Routes {
   }
 
   public Route all() {
-    return directives.withRequestId(requestId -> directives.handleErrors(() -> concat(
+    return directives.withRequestId(requestId -> EdgeDirectives.jsonTimeouts(() -> directives.handleErrors(() -> concat(
         pathPrefix("v1", () -> directives.authenticated(caller -> concat(
             models.routes(caller),
             post(() -> extractUnmatchedPath(rest -> api.call("/v1" + rest, caller, requestId)))))),
-        pathPrefix("admin", () -> directives.admin(() -> concat(serviceAdmin.routes(), userAdmin.routes(), usage.routes()))))));
+        pathPrefix("admin", () -> directives.admin(() -> concat(serviceAdmin.routes(), userAdmin.routes(), usage.routes())))))));
   }
 }
