@@ -68,6 +68,7 @@ class HostileClientIT {
         sluice.services.slow.min-replicas = 0
         sluice.usage.flush-interval = 200ms
         pekko.loglevel = DEBUG
+        pekko.http.server.parsing.max-content-length = 1m
         """));
     EmbeddedStack.awaitReady(gateway, "mock-llm");
   }
@@ -305,7 +306,13 @@ class HostileClientIT {
             400, "malformed_request"),
         new Raw("a chunk size that is no number", "POST " + CHAT + " HTTP/1.1", chunked, "zz\r\n{}\r\n0\r\n\r\n", 400,
             "unreadable_body"),
-        new Raw("a chunk without its CRLF", "POST " + CHAT + " HTTP/1.1", chunked, "2\r\n{}XX0\r\n\r\n", 400, "unreadable_body"));
+        new Raw("a chunk without its CRLF", "POST " + CHAT + " HTTP/1.1", chunked, "2\r\n{}XX0\r\n\r\n", 400, "unreadable_body"),
+        new Raw("an admin body with broken chunks", "POST /admin/users HTTP/1.1", chunked.replace(EmbeddedStack.API_KEY,
+            EmbeddedStack.ADMIN_KEY), "zz\r\n{}\r\n0\r\n\r\n", 400, "unreadable_body"),
+        new Raw("an admin body above max-content-length", "POST /admin/users HTTP/1.1", "Authorization: Bearer "
+            + EmbeddedStack.ADMIN_KEY + "\r\nContent-Type: application/json\r\nContent-Length: 1100000\r\n",
+            "{\"id\":\"" + "x".repeat(1_099_991) + "\"}", 413, "request_too_large"),
+        new Raw("65 headers", "GET /v1/models HTTP/1.1", auth + "X-Filler: 1\r\n".repeat(64), null, 400, "malformed_request"));
     List<String> mismatches = new ArrayList<>();
     for (Raw c : cases) {
       RawHttp.Response r = raw(c.requestLine(), c.headers(), c.body());
@@ -323,6 +330,17 @@ class HostileClientIT {
     assertTrue(mismatches.isEmpty(), String.join("\n", mismatches));
     // The gateway still answers after all of them.
     assertEquals(200, withKey(EmbeddedStack.API_KEY, "GET", "/v1/models", null).statusCode());
+  }
+
+  @Test void expectationsAreAnsweredWithoutWaitingForTheBody() throws Exception {
+    // Refused before the body is read: the answer comes although the 10 bytes announced are never sent.
+    RawHttp.Response r = raw("POST " + CHAT + " HTTP/1.1", "Content-Type: application/json\r\nContent-Length: 10\r\n"
+        + "Expect: 100-continue\r\n", null);
+    assertEquals(401, r.status(), r.body());
+    assertEquals("invalid_api_key", JSON.readTree(r.body()).at("/error/code").asText(), r.body());
+    // An expectation Pekko does not know is ignored.
+    r = raw("GET /v1/models HTTP/1.1", "Authorization: Bearer " + EmbeddedStack.API_KEY + "\r\nExpect: teapot\r\n", null);
+    assertEquals(200, r.status(), r.body());
   }
 
   @Test void aMissingOrBrokenHostHeaderIsRefusedAsOpenAiJson() throws Exception {

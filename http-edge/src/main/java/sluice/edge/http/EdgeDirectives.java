@@ -30,6 +30,8 @@ import org.apache.pekko.http.javadsl.model.headers.Allow;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.model.headers.TimeoutAccess;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
 import org.apache.pekko.http.javadsl.server.MethodRejection;
 import org.apache.pekko.http.javadsl.server.Rejection;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
@@ -59,6 +61,10 @@ final class EdgeDirectives {
         return refuse(methodNotAllowed(rejections.stream().map(MethodRejection::supported).toArray(HttpMethod[]::new)));
       })
       .handleNotFound(refuse(ApiError.of(ApiError.Kind.UNKNOWN_URL, "Unknown request URL")))
+      // An admin body its unmarshaller could not read: above pekko's max-content-length, or broken chunks.
+      .handle(MalformedRequestContentRejection.class, r -> refuse(r.getCause() instanceof EntityStreamSizeException
+          ? ApiError.of(ApiError.Kind.REQUEST_TOO_LARGE, "The request body exceeds the server's limit")
+          : ApiError.of(ApiError.Kind.UNREADABLE_BODY, "The request body could not be read")))
       .handle(Rejection.class, r -> {
         // The class name only: a rejection's text can quote a header's value. Nor is it the client's business.
         LOG.debug("request rejected: {}", r.getClass().getSimpleName());
