@@ -46,7 +46,7 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
     UNREADABLE_BODY(400, INVALID, "unreadable_body"),
     /** A request the routes refused for a reason the table has no better kind for. */
     BAD_REQUEST(400, INVALID, "bad_request"),
-    /** Not HTTP the server can parse: request line, header syntax, chunked framing ({@link ServerRefusals}). */
+    /** Not HTTP the server can parse: request line, URI, header syntax, framing headers ({@link ServerRefusals}). */
     MALFORMED_REQUEST(400, INVALID, "malformed_request"),
     INVALID_API_KEY(401, INVALID, "invalid_api_key"),
     KEY_REVOKED(401, INVALID, "key_revoked"),

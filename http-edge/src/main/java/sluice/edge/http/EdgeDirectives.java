@@ -30,13 +30,13 @@ import org.apache.pekko.http.javadsl.model.headers.Allow;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.model.headers.TimeoutAccess;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
-import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
 import org.apache.pekko.http.javadsl.server.MethodRejection;
 import org.apache.pekko.http.javadsl.server.Rejection;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,9 +57,8 @@ final class EdgeDirectives {
       })
       .build();
   private static final RejectionHandler REJECTIONS = RejectionHandler.newBuilder()
-      .handleAll(MethodRejection.class, rejections -> {
-        return refuse(methodNotAllowed(rejections.stream().map(MethodRejection::supported).toArray(HttpMethod[]::new)));
-      })
+      .handleAll(MethodRejection.class, rejections ->
+          refuse(methodNotAllowed(rejections.stream().map(MethodRejection::supported).toArray(HttpMethod[]::new))))
       .handleNotFound(refuse(ApiError.of(ApiError.Kind.UNKNOWN_URL, "Unknown request URL")))
       // An admin body its unmarshaller could not read: above pekko's max-content-length, or broken chunks.
       .handle(MalformedRequestContentRejection.class, r -> refuse(r.getCause() instanceof EntityStreamSizeException
