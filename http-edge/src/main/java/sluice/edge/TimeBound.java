@@ -7,22 +7,32 @@ import java.time.format.DateTimeParseException;
 
 /**
  * A time as the admin API and CLI accept it: an ISO-8601 instant ({@code 2026-11-01T09:30:00Z}) or a date in UTC
- * ({@code 2026-11-01}), which starts at its midnight and, as the end of a range, includes its whole day.
+ * ({@code 2026-11-01}), which starts at its midnight and, as the end of a range, includes its whole day. Only the
+ * years 1 to 9999 are times: Java parses years up to a billion, which no database column holds.
  *
  * @param text as written (the CLI passes it on unchanged)
  */
 public record TimeBound(String text, Instant instant, LocalDate date) {
+  private static final LocalDate FIRST = LocalDate.of(1, 1, 1);
+  private static final LocalDate LAST = LocalDate.of(9999, 12, 31);
+
   public static TimeBound parse(String text) {
+    TimeBound t;
     try {
-      return new TimeBound(text, null, LocalDate.parse(text));
+      t = new TimeBound(text, null, LocalDate.parse(text));
     } catch (DateTimeParseException notADate) {
       try {
-        return new TimeBound(text, Instant.parse(text), null);
+        t = new TimeBound(text, Instant.parse(text), null);
       } catch (DateTimeParseException e) {
         throw new IllegalArgumentException("invalid time '" + text + "': expected a date (2026-11-01) or an ISO-8601 instant"
             + " in UTC (2026-11-01T00:00:00Z)");
       }
     }
+    if (t.start().isBefore(FIRST.atStartOfDay(ZoneOffset.UTC).toInstant())
+        || !t.start().isBefore(LAST.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant())) {
+      throw new IllegalArgumentException("time '" + text + "' is out of range: from " + FIRST + " to " + LAST);
+    }
+    return t;
   }
 
   /** Where a range starting here starts: the instant, or the date's midnight. */

@@ -406,7 +406,7 @@ class AccountsIT {
     assertTrue(csv.headers().firstValue("content-type").orElseThrow().startsWith("text/csv"));
     List<String> rows = csv.body().lines().toList();
     assertEquals(3, rows.size(), csv.body());
-    assertTrue(rows.get(0).startsWith("request_id,"), rows.get(0));
+    assertTrue(rows.get(0).startsWith("\"request_id\","), rows.get(0));
     assertEquals(0, usage("nobody-at-all").at("/totals/requests").asInt());
     assertEquals(400, admin("GET", "/admin/usage?from=yesterday", null).statusCode());
   }

@@ -172,7 +172,23 @@ class ErrorSurfaceIT {
             "endpoint_not_allowed", null),
         new Case("path with a dot segment", "POST", "/v1/.hidden", bearer(KEY), chat("mock-llm"), 404, INVALID, "unknown_url", null),
         new Case("wrong method on models", "DELETE", "/v1/models", bearer(KEY), null, 405, INVALID, "method_not_allowed", null,
-            List.of("allow=GET, POST")),
+            List.of("allow=GET")),
+        new Case("POST on models", "POST", "/v1/models", bearer(KEY), chat("mock-llm"), 405, INVALID, "method_not_allowed", null,
+            List.of("allow=GET")),
+        new Case("PUT on a model", "PUT", "/v1/models/mock-llm", bearer(KEY), "{}", 405, INVALID, "method_not_allowed", null,
+            List.of("allow=GET")),
+        new Case("GET on chat", "GET", CHAT, bearer(KEY), null, 405, INVALID, "method_not_allowed", null, List.of("allow=POST")),
+        new Case("data after the JSON body", "POST", CHAT, bearer(KEY), chat("mock-llm") + " trailing", 400, INVALID, "invalid_json",
+            null),
+        new Case("a second JSON value", "POST", CHAT, bearer(KEY), chat("mock-llm") + "{}", 400, INVALID, "invalid_json", null),
+        new Case("the model given twice", "POST", CHAT, bearer(KEY), chat("mock-llm").replace("{", "{\"model\":\"slow\","), 400,
+            INVALID, "invalid_json", "model"),
+        new Case("max_tokens near 2^63", "POST", CHAT, bearer(KEY), chat("mock-llm").replace("\"max_tokens\":4",
+            "\"max_tokens\":9223372036854775807"), 400, INVALID, "integer_above_max_value", "max_tokens"),
+        new Case("max_completion_tokens beyond a long", "POST", CHAT, bearer(KEY), chat("mock-llm").replace("{",
+            "{\"max_completion_tokens\":99999999999999999999999,"), 400, INVALID, "integer_above_max_value", "max_completion_tokens"),
+        new Case("max_tokens above 2^31 - 1", "POST", CHAT, bearer(KEY), chat("mock-llm").replace("\"max_tokens\":4",
+            "\"max_tokens\":2147483648"), 400, INVALID, "integer_above_max_value", "max_tokens"),
         new Case("unknown top-level path", "GET", "/nowhere", null, null, 404, INVALID, "unknown_url", null),
         new Case("a model that never becomes ready", "POST", CHAT, bearer(KEY), chat("cold"), 503, SERVER, "model_not_ready", null,
             List.of("retry-after=*")));
@@ -252,7 +268,15 @@ class ErrorSurfaceIT {
         new Case("revoke an unknown key", "DELETE", "/admin/keys/key_0000", a, null, 404, INVALID, "key_not_found", null),
         new Case("unknown usage parameter", "GET", "/admin/usage?bogus=1", a, null, 400, INVALID, "invalid_request", "bogus"),
         new Case("usage limit out of range", "GET", "/admin/usage?limit=-1", a, null, 400, INVALID, "invalid_request", "limit"),
-        new Case("usage from not a time", "GET", "/admin/usage?from=yesterday", a, null, 400, INVALID, "invalid_request", null),
+        new Case("usage from not a time", "GET", "/admin/usage?from=yesterday", a, null, 400, INVALID, "invalid_request", "from"),
+        new Case("usage from in the year 10^9", "GET", "/admin/usage?from=%2B1000000000-01-01T00:00:00Z", a, null, 400, INVALID,
+            "invalid_request", "from"),
+        new Case("usage to in the year 10000", "GET", "/admin/usage?to=%2B10000-01-01", a, null, 400, INVALID, "invalid_request", "to"),
+        new Case("key expiry in the year 10^9", "POST", "/admin/users/" + user + "/keys", a,
+            "{\"expires_at\":\"+1000000000-01-01T00:00:00Z\"}", 400, INVALID, "invalid_request", null),
+        new Case("user body with a field twice", "POST", "/admin/users", a, "{\"id\":\"x5\",\"id\":\"x6\"}", 400, INVALID,
+            "invalid_json", "id"),
+        new Case("user body with data after it", "POST", "/admin/users", a, "{\"id\":\"x7\"} {}", 400, INVALID, "invalid_json", null),
         new Case("usage format unknown", "GET", "/admin/usage?format=xml", a, null, 400, INVALID, "invalid_request", "format"),
         new Case("wrong method on users", "PUT", "/admin/users", a, "{}", 405, INVALID, "method_not_allowed", null),
         new Case("unknown admin path", "GET", "/admin/nothing", a, null, 404, INVALID, "unknown_url", null));
@@ -263,6 +287,7 @@ class ErrorSurfaceIT {
     assertEquals(1, mock.get("min_replicas").asInt(), mock.toString());
     assertEquals(1, mock.get("max_replicas").asInt(), mock.toString());
     assertEquals(404, admin("GET", "/admin/users/x2", null).statusCode());
+    for (String refused : List.of("x5", "x6", "x7")) assertEquals(404, admin("GET", "/admin/users/" + refused, null).statusCode());
     assertEquals(0, adminOk("GET", "/admin/users/" + user, null).get("keys").size());
   }
 

@@ -141,8 +141,8 @@ final class Quotas {
       Scope sc = scopes.computeIfAbsent(ap.id(), id -> new Scope());
       for (Window w : Window.values()) {
         Counter c = sc.at(w, now);
-        c.requests++;
-        c.tokens += reserveTokens;
+        c.requests = plus(c.requests, 1);
+        c.tokens = plus(c.tokens, reserveTokens);
       }
       sc.inFlight++;
       ids.add(ap.id());
@@ -162,7 +162,7 @@ final class Quotas {
     }
     for (Map.Entry<Window, Long> e : l.requests().entrySet()) {
       Window w = e.getKey();
-      if (sc.requests(w, now) + 1 > e.getValue()) {
+      if (plus(sc.requests(w, now), 1) > e.getValue()) {
         long retry = secondsUntil(now, w.end(now));
         worst = Refusal.worse(worst, new Refusal(AdmissionRefusal.REQUEST_RATE_LIMIT, "Rate limit reached: " + e.getValue()
             + " requests per " + w.label() + " for " + ap.label() + "; retry in " + retry + " s", retry));
@@ -173,7 +173,7 @@ final class Quotas {
       long used = sc.tokens(w, now);
       long limit = e.getValue();
       // An empty window admits one request whatever its reservation: a max_tokens above the limit is not refused forever.
-      if (used >= limit || (used > 0 && used + reserveTokens > limit)) {
+      if (used >= limit || (used > 0 && plus(used, reserveTokens) > limit)) {
         long retry = secondsUntil(now, w.end(now));
         String amounts = " (" + used + " used, " + reserveTokens + " requested)";
         worst = Refusal.worse(worst, w == Window.DAY || w == Window.MONTH
@@ -184,6 +184,16 @@ final class Quotas {
       }
     }
     return worst;
+  }
+
+  /**
+   * {@code a + b}, stopping at the largest (or smallest) long instead of wrapping: a client's max_tokens or a model
+   * server's usage near 2^63 must neither turn a counter negative nor slip past a limit.
+   */
+  static long plus(long a, long b) {
+    long sum = a + b;
+    if (((a ^ sum) & (b ^ sum)) < 0) return a < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;   // both signs flipped: overflow
+    return sum;
   }
 
   /** Whole seconds, rounded up and at least 1, so a client that waits that long finds the window over. */
@@ -236,8 +246,8 @@ final class Quotas {
       for (Window w : Window.values()) {
         Counter counter = sc.at(w, now);
         // The reservation sits in the window it was made in; once that has rolled over only the real usage counts.
-        if (counter.start.equals(w.start(r.admittedAt()))) counter.tokens = Math.max(0, counter.tokens - r.reserved() + usedTokens);
-        else counter.tokens += usedTokens;
+        if (counter.start.equals(w.start(r.admittedAt()))) counter.tokens = Math.max(0, plus(counter.tokens - r.reserved(), usedTokens));
+        else counter.tokens = plus(counter.tokens, usedTokens);
       }
     }
     changed = true;

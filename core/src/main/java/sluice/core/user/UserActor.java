@@ -328,7 +328,7 @@ public final class UserActor
   private UserLimits effective(State s) { return settings.limitsFor(s.groups()).overriddenBy(s.limits()); }
 
   private ReplyEffect<Event, State> onSettle(Settle c) {
-    if (!quotas.settle(c.requestId(), c.promptTokens() + c.completionTokens(), clock.instant())) {
+    if (!quotas.settle(c.requestId(), Quotas.plus(c.promptTokens(), c.completionTokens()), clock.instant())) {
       ctx.getLog().debug("settle of unknown request {} for user {} ignored", c.requestId(), userId);
     }
     return Effect().noReply();

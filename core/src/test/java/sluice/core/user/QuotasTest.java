@@ -169,6 +169,23 @@ class QuotasTest {
     assertEquals(admitted, admit("second", scopes, reserve, START).admitted());
   }
 
+  @Test void aReservationNearTheLargestLongDoesNotWrapPastALimit() {
+    var scopes = user(tokens(Window.HOUR, 1000));
+    admitted(admit("first", scopes, 600, START));
+    Refusal r = refused(admit("huge", scopes, Long.MAX_VALUE - 100, START));
+    assertEquals(AdmissionRefusal.TOKEN_RATE_LIMIT, r.reason());
+  }
+
+  @Test void tokenCountersStopAtTheLargestLongInsteadOfTurningNegative() {
+    admitted(admit("a", user(Limits.NONE), Long.MAX_VALUE - 1, START));
+    admitted(admit("b", user(Limits.NONE), 10, START));
+    assertEquals(Long.MAX_VALUE, tokens(Window.MINUTE, START));
+    quotas.settle("b", Long.MAX_VALUE, START);
+    assertTrue(tokens(Window.MINUTE, START) >= 0, "never negative");
+    var limited = user(tokens(Window.MINUTE, 1000));
+    assertEquals(AdmissionRefusal.TOKEN_RATE_LIMIT, refused(admit("c", limited, 1, START)).reason());
+  }
+
   @Test void aTokenLimitOfZeroRefusesEvenAnEmptyWindow() {
     Refusal r = refused(admit("a", user(tokens(Window.DAY, 0)), 0, START));
     assertEquals(AdmissionRefusal.TOKEN_BUDGET, r.reason());

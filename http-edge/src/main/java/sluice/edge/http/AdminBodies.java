@@ -3,6 +3,7 @@ package sluice.edge.http;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -41,9 +42,14 @@ import sluice.edge.TimeBound;
 final class AdminBodies {
   private AdminBodies() {}
 
-  /** Strict where leniency would hide a mistake: unknown fields, numbers as strings and back, fractions as integers. */
+  /**
+   * Strict where leniency would hide a mistake: unknown fields, numbers as strings and back, fractions as integers, a
+   * field given twice (which one counts depends on the reader), data after the body.
+   */
   private static final ObjectMapper MAPPER = JsonMapper.builder()
       .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
       .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
       .withCoercionConfig(LogicalType.Integer, c -> c.setCoercion(CoercionInputShape.String, CoercionAction.Fail)
@@ -61,6 +67,9 @@ final class AdminBodies {
       super(message);
       this.field = field;
     }
+
+    /** The field at fault, or null. */
+    String field() { return field; }
   }
 
   /** {@code POST /admin/users}: a new user with its groups and limit overrides. */
@@ -112,7 +121,7 @@ final class AdminBodies {
     try {
       tree = MAPPER.readTree(text);
     } catch (JsonProcessingException e) {
-      throw new ApiException(ApiError.of(ApiError.Kind.INVALID_JSON, "We could not parse the JSON body of your request"));
+      throw new ApiException(BadJson.of(e));
     }
     if (tree == null || !tree.isObject()) {
       throw new ApiException(ApiError.of(ApiError.Kind.INVALID_JSON, "The request body must be a JSON object"));

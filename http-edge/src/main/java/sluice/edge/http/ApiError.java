@@ -41,10 +41,14 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
     INVALID_TYPE(400, INVALID, "invalid_type"),
     INVALID_REQUEST(400, INVALID, "invalid_request"),
     INVALID_SCALE(400, INVALID, "invalid_scale"),
+    /** A number above its documented bound (max_tokens); OpenAI's own code for it. */
+    INTEGER_ABOVE_MAX_VALUE(400, INVALID, "integer_above_max_value"),
     /** The body could not be read (the client broke off, or framing was wrong). */
-    UNREADABLE_BODY(400, INVALID, null),
-    /** A request the HTTP layer refused for a reason the table has no better kind for. */
-    BAD_REQUEST(400, INVALID, null),
+    UNREADABLE_BODY(400, INVALID, "unreadable_body"),
+    /** A request the routes refused for a reason the table has no better kind for. */
+    BAD_REQUEST(400, INVALID, "bad_request"),
+    /** Not HTTP the server can parse: request line, URI, header syntax, framing headers ({@link ServerRefusals}). */
+    MALFORMED_REQUEST(400, INVALID, "malformed_request"),
     INVALID_API_KEY(401, INVALID, "invalid_api_key"),
     KEY_REVOKED(401, INVALID, "key_revoked"),
     KEY_EXPIRED(401, INVALID, "key_expired"),
@@ -64,11 +68,17 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
     USER_EXISTS(409, INVALID, "user_exists"),
     KEY_EXISTS(409, INVALID, "key_exists"),
     REQUEST_TOO_LARGE(413, INVALID, "request_too_large"),
+    URI_TOO_LONG(414, INVALID, "uri_too_long"),
+    /** A body on a method that takes none (GET, DELETE, ...). */
+    BODY_NOT_ALLOWED(422, INVALID, "body_not_allowed"),
+    HEADERS_TOO_LARGE(431, INVALID, "headers_too_large"),
     CONCURRENCY_LIMIT(429, "requests", "concurrency_limit_exceeded"),
     REQUEST_RATE_LIMIT(429, "requests", "rate_limit_exceeded"),
     TOKEN_RATE_LIMIT(429, "tokens", "rate_limit_exceeded"),
     TOKEN_BUDGET(429, "insufficient_quota", "insufficient_quota"),
     INTERNAL(500, SERVER, "internal_error"),
+    /** An HTTP method the server does not know at all (a known one on the wrong path is 405). */
+    METHOD_NOT_IMPLEMENTED(501, INVALID, "method_not_implemented"),
     UPSTREAM_ERROR(502, SERVER, "upstream_error"),
     MODEL_NOT_READY(503, SERVER, "model_not_ready"),
     /** The cluster's agent stopped answering (frozen, wedged): refused at once rather than left hanging. */
@@ -78,7 +88,8 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
     STORAGE_UNAVAILABLE(503, SERVER, "storage_unavailable"),
     /** A shutdown has begun: new requests are refused, and streams still open at its deadline end with this. */
     SHUTTING_DOWN(503, SERVER, "server_shutdown"),
-    TIMEOUT(504, SERVER, "timeout");
+    TIMEOUT(504, SERVER, "timeout"),
+    HTTP_VERSION_NOT_SUPPORTED(505, INVALID, "http_version_not_supported");
 
     private final int status;
     private final String type;
@@ -95,7 +106,7 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
     /** The OpenAI error type. */
     public String type() { return type; }
 
-    /** The OpenAI error code, or null (rendered as JSON null). */
+    /** The OpenAI error code; never null. */
     public String code() { return code; }
   }
 

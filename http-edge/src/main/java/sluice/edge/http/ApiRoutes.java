@@ -10,6 +10,7 @@ import static sluice.edge.http.EdgeDirectives.refuse;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.math.BigInteger;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
@@ -41,6 +42,10 @@ final class ApiRoutes {
   /** The endpoints whose streams take stream_options, and whose answers are completions (reserved at max_tokens). */
   private static final Set<String> COMPLETIONS = Set.of("/v1/chat/completions", "/v1/completions");
   private static final Set<String> KNOWN = Set.of("/v1/chat/completions", "/v1/completions", "/v1/embeddings");
+  /** The completion caps a request may give, in the order the reservation reads them. */
+  private static final List<String> CAPS = List.of("max_completion_tokens", "max_tokens");
+  /** The largest completion cap (OpenAI's own bound, 2^31 - 1): keeps the reservation far from overflowing. */
+  static final long MAX_TOKENS = Integer.MAX_VALUE;
 
   private final EdgeSettings settings;
   private final ServiceDirectory services;
@@ -88,7 +93,7 @@ final class ApiRoutes {
     try {
       parsed = StreamOptions.read(body);      // numbers kept exactly, since stream options may be added
     } catch (Exception e) {
-      return refused(request, ApiError.of(ApiError.Kind.INVALID_JSON, "We could not parse the JSON body of your request"));
+      return refused(request, BadJson.of(e));
     }
     if (parsed == null || !parsed.isObject()) {
       return refused(request, ApiError.of(ApiError.Kind.INVALID_JSON, "The request body must be a JSON object"));
@@ -111,6 +116,8 @@ final class ApiRoutes {
     }
     Optional<ApiError> badOptions = streamOptionsError(json);
     if (badOptions.isPresent()) return refused(named, badOptions.get());
+    Optional<ApiError> badCap = capError(json);
+    if (badCap.isPresent()) return refused(named, badCap.get());
     RequestContext ctx = request.about(modelId, stream != null && stream.asBoolean());
     // Streams of the completion endpoints always ask the model server for usage; the meter removes what the client
     // did not ask for. Other streams pass as they are (the client's own options decide what comes back).
@@ -163,6 +170,18 @@ final class ApiRoutes {
     return Optional.empty();
   }
 
+  /** A completion cap above {@link #MAX_TOKENS}: refused, not reserved (the value is not echoed; it may be long). */
+  private static Optional<ApiError> capError(JsonNode json) {
+    for (String field : CAPS) {
+      JsonNode v = json.get(field);
+      if (v != null && v.isIntegralNumber() && v.bigIntegerValue().compareTo(BigInteger.valueOf(MAX_TOKENS)) > 0) {
+        return Optional.of(ApiError.of(ApiError.Kind.INTEGER_ABOVE_MAX_VALUE, "Invalid '" + field
+            + "': integer above maximum value. Expected a value <= " + MAX_TOKENS).withParam(field));
+      }
+    }
+    return Optional.empty();
+  }
+
   /**
    * Tokens reserved at admission, settled from the real usage afterwards: the completion cap (max_completion_tokens or
    * max_tokens, else the configured default, for the completion endpoints) plus a prompt estimate of a token per four
@@ -170,7 +189,7 @@ final class ApiRoutes {
    */
   private long reservation(String endpoint, JsonNode json, int bodyBytes) {
     long cap = 0;
-    for (String field : List.of("max_completion_tokens", "max_tokens")) {
+    for (String field : CAPS) {
       JsonNode v = json.get(field);
       if (v != null && v.canConvertToLong() && v.isIntegralNumber() && v.asLong() > 0) {
         cap = v.asLong();

@@ -3,11 +3,13 @@ package sluice.edge.http;
 import static org.apache.pekko.http.javadsl.server.Directives.complete;
 import static org.apache.pekko.http.javadsl.server.Directives.entity;
 import static org.apache.pekko.http.javadsl.server.Directives.extractMethod;
+import static org.apache.pekko.http.javadsl.server.Directives.extractRequest;
 import static org.apache.pekko.http.javadsl.server.Directives.handleExceptions;
 import static org.apache.pekko.http.javadsl.server.Directives.handleRejections;
 import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
 import static org.apache.pekko.http.javadsl.server.Directives.optionalHeaderValueByName;
 import static org.apache.pekko.http.javadsl.server.Directives.respondWithHeader;
+import static org.apache.pekko.http.javadsl.server.Directives.withRequestTimeoutResponse;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Arrays;
@@ -28,12 +30,15 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.Allow;
 import org.apache.pekko.http.javadsl.model.headers.Connection;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.model.headers.TimeoutAccess;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
 import org.apache.pekko.http.javadsl.server.MethodRejection;
 import org.apache.pekko.http.javadsl.server.Rejection;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,18 +52,21 @@ final class EdgeDirectives {
   private static final Logger LOG = LoggerFactory.getLogger(EdgeDirectives.class);
   private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
   private static final RejectionHandler REJECTIONS = RejectionHandler.newBuilder()
-      .handleAll(MethodRejection.class, rejections -> {
-        HttpMethod[] allowed = rejections.stream().map(MethodRejection::supported).toArray(HttpMethod[]::new);
-        String names = Arrays.stream(allowed).map(HttpMethod::name).collect(Collectors.joining(", "));
-        return refuse(ApiError.of(ApiError.Kind.METHOD_NOT_ALLOWED, "Method not allowed; this path accepts " + names)
-            .withHeaders(List.of(Allow.create(allowed))));
-      })
+      .handleAll(MethodRejection.class, rejections ->
+          refuse(methodNotAllowed(rejections.stream().map(MethodRejection::supported).toArray(HttpMethod[]::new))))
       .handleNotFound(refuse(ApiError.of(ApiError.Kind.UNKNOWN_URL, "Unknown request URL")))
+      // An admin body its unmarshaller could not read: above pekko's max-content-length, or broken chunks.
+      .handle(MalformedRequestContentRejection.class, r -> refuse(r.getCause() instanceof EntityStreamSizeException
+          ? ApiError.of(ApiError.Kind.REQUEST_TOO_LARGE, "The request body exceeds the server's limit")
+          : ApiError.of(ApiError.Kind.UNREADABLE_BODY, "The request body could not be read")))
       .handle(Rejection.class, r -> {
-        LOG.debug("request rejected: {}", r);
-        return refuse(ApiError.of(ApiError.Kind.BAD_REQUEST, "The request could not be processed: " + r.getClass().getSimpleName()));
+        // The class name only: a rejection's text can quote a header's value. Nor is it the client's business.
+        LOG.debug("request rejected: {}", r.getClass().getSimpleName());
+        return refuse(ApiError.of(ApiError.Kind.BAD_REQUEST, "The request could not be processed"));
       })
       .build();
+
+  private static final ApiError TIMED_OUT = ApiError.of(ApiError.Kind.TIMEOUT, "The gateway did not answer in time");
 
   private final Authenticator auth;
   private final Optional<String> adminKey;
@@ -94,6 +102,15 @@ final class EdgeDirectives {
   /** The client's x-request-id when well-formed, else a new one. */
   static String requestId(Optional<String> given) {
     return given.filter(v -> REQUEST_ID.matcher(v).matches()).orElseGet(() -> UUID.randomUUID().toString());
+  }
+
+  /**
+   * Pekko's answer when a request outlives pekko.http.server.request-timeout, as OpenAI JSON (a route may set its own).
+   * Only where the server set a timeout: otherwise the directive would warn on every request.
+   */
+  static Route jsonTimeouts(Supplier<Route> inner) {
+    return extractRequest(request -> request.getHeader(TimeoutAccess.class).isEmpty() ? inner.get()
+        : withRequestTimeoutResponse(r -> OpenAiErrors.response(TIMED_OUT), inner));
   }
 
   /** Every rejection and exception below becomes an OpenAI error. */
@@ -149,6 +166,20 @@ final class EdgeDirectives {
   /** An admin body bound to {@code type} (see {@link AdminBodies#bind}); a wrong body is answered with its error. */
   static <T> Route body(Class<T> type, ApiError.Kind kind, Set<String> named, Function<T, Route> inner) {
     return entity(Unmarshaller.entityToString(), text -> inner.apply(AdminBodies.bind(text, type, kind, named)));
+  }
+
+  /**
+   * A path that answers {@code allowed} alone: any other method gets 405 naming exactly it, even where a later route
+   * (the /v1 pass-through POST) would take the method on other paths.
+   */
+  static Route only(HttpMethod allowed, Supplier<Route> inner) {
+    return extractMethod(m -> m.equals(allowed) ? inner.get() : refuse(methodNotAllowed(allowed)));
+  }
+
+  private static ApiError methodNotAllowed(HttpMethod... allowed) {
+    String names = Arrays.stream(allowed).map(HttpMethod::name).collect(Collectors.joining(", "));
+    return ApiError.of(ApiError.Kind.METHOD_NOT_ALLOWED, "Method not allowed; this path accepts " + names)
+        .withHeaders(List.of(Allow.create(allowed)));
   }
 
   /** Answers with the error. */

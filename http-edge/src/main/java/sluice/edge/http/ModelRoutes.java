@@ -1,12 +1,12 @@
 package sluice.edge.http;
 
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
-import static org.apache.pekko.http.javadsl.server.Directives.get;
 import static org.apache.pekko.http.javadsl.server.Directives.onComplete;
 import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
 import static org.apache.pekko.http.javadsl.server.Directives.path;
 import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 import static sluice.edge.http.EdgeDirectives.json;
+import static sluice.edge.http.EdgeDirectives.only;
 import static sluice.edge.http.EdgeDirectives.refuse;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -18,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
+import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.server.Route;
 import sluice.core.config.ServiceSettings;
 import sluice.core.service.ServiceDirectory;
@@ -38,8 +39,8 @@ final class ModelRoutes {
 
   Route routes(Authenticator.Caller caller) {
     return concat(
-        path("models", () -> get(() -> list(caller))),
-        path(segment("models").slash(segment()), id -> get(() -> one(caller, id))));
+        path("models", () -> only(HttpMethods.GET, () -> list(caller))),
+        path(segment("models").slash(segment()), id -> only(HttpMethods.GET, () -> one(caller, id))));
   }
 
   private Route list(Authenticator.Caller caller) {

@@ -22,8 +22,7 @@ public final class OpenAiErrors {
     error.put("type", e.kind().type());
     if (e.param() == null) error.putNull("param");
     else error.put("param", e.param());
-    if (e.kind().code() == null) error.putNull("code");
-    else error.put("code", e.kind().code());
+    error.put("code", e.kind().code());
     ObjectNode root = OpenAiJson.MAPPER.createObjectNode();
     root.set("error", error);
     return root;

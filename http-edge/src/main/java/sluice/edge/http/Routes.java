@@ -48,11 +48,11 @@ public final class Routes {
   }
 
   public Route all() {
-    return directives.withRequestId(requestId -> directives.handleErrors(() -> concat(
+    return directives.withRequestId(requestId -> EdgeDirectives.jsonTimeouts(() -> directives.handleErrors(() -> concat(
         pathPrefix("v1", () -> directives.authenticated(caller -> concat(
             models.routes(caller),
             post(() -> directives.whenTaking(() -> extractUnmatchedPath(rest -> api.call("/v1" + rest, caller, requestId))))))),
         pathPrefix("admin", () -> directives.admin(() -> directives.whenWritableOrReading(() ->
-            concat(serviceAdmin.routes(), userAdmin.routes(), usage.routes())))))));
+            concat(serviceAdmin.routes(), userAdmin.routes(), usage.routes()))))))));
   }
 }

@@ -61,6 +61,8 @@ final class UsageRoutes {
       filter = new UsageFilter(Optional.ofNullable(params.get("user")), Optional.ofNullable(params.get("model")),
           Optional.ofNullable(params.get("from")).map(v -> AdminBodies.time("from", v).start()),
           Optional.ofNullable(params.get("to")).map(v -> AdminBodies.time("to", v).end()));
+    } catch (AdminBodies.Invalid e) {
+      return refuse(invalid(e.getMessage(), e.field()));
     } catch (IllegalArgumentException e) {
       return refuse(invalid(e.getMessage(), null));
     }

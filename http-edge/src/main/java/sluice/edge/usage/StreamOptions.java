@@ -1,5 +1,6 @@
 package sluice.edge.usage;
 
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -23,8 +24,14 @@ import org.apache.pekko.util.ByteString;
 public final class StreamOptions {
   private StreamOptions() {}
 
-  /** Reads and writes request bodies without rounding a number through {@code double}. */
+  /**
+   * Reads and writes request bodies without rounding a number through {@code double}. A body with data after its JSON
+   * value or a field given twice is refused: the model server could read it otherwise than the gateway did (another
+   * model, another max_tokens).
+   */
   private static final ObjectMapper EXACT = JsonMapper.builder()
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
       .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
       .configure(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false)
       .build();
@@ -55,7 +62,7 @@ public final class StreamOptions {
   /**
    * Reads a request body keeping every number exact; use it for bodies that {@link #prepare} will write back.
    *
-   * @throws IOException when the body is not JSON
+   * @throws IOException when the body is not one JSON value, or has a field twice
    */
   public static JsonNode read(ByteString body) throws IOException {
     return EXACT.readTree(body.toArrayUnsafe());

@@ -54,7 +54,11 @@ class AdminBodiesTest {
       "{\"id\":\"x\",\"groups\":[\"-x\"]}          | invalid_request |        | invalid group '-x'",
       "{\"id\":\"x\",\"groups\":[1]}               | invalid_request |        | 'groups' entries must be group names",
       "{\"id\":\"x\",\"limits\":{\"requests\":{\"minut\":1}}} | invalid_request | | limits.requests.minut: unknown window",
-      "{\"id\":\"x\",\"limits\":[]}                | invalid_request |        | limits: must be an object"})
+      "{\"id\":\"x\",\"limits\":[]}                | invalid_request |        | limits: must be an object",
+      "{\"id\":\"x\"} {\"id\":\"y\"}                | invalid_json    |        | could not parse",
+      "{\"id\":\"x\"} garbage                       | invalid_json    |        | could not parse",
+      "{\"id\":\"x\",\"id\":\"y\"}                 | invalid_json    | id     | the field 'id' more than once",
+      "{\"id\":\"x\",\"limits\":{\"requests\":{\"minute\":1,\"minute\":9}}} | invalid_json | limits.requests.minute | more than once"})
   void aWrongNewUserIsRefusedWithItsReason(String json, String code, String param, String message) {
     ApiError e = newUser(json);
     assertEquals(code, e.kind().code());

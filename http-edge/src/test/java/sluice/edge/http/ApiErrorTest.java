@@ -173,6 +173,13 @@ class ApiErrorTest {
     assertEquals("3", header(r, "Retry-After"));
   }
 
+  @Test void everyKindHasItsOwnNonNullCode() {
+    for (ApiError.Kind k : ApiError.Kind.values()) {
+      assertTrue(k.code() != null && k.code().matches("[a-z_]+"), k.name());
+      assertTrue(OpenAiErrors.body(ApiError.of(k, "m")).at("/error/code").isTextual(), k.name());
+    }
+  }
+
   @Test void everyKindHasAStatusAndAType() {
     for (ApiError.Kind k : ApiError.Kind.values()) {
       assertTrue(k.status().intValue() >= 400 && k.status().intValue() < 600, k.name());

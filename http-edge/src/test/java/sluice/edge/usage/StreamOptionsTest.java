@@ -29,6 +29,14 @@ class StreamOptionsTest {
     return PLAIN.readTree(body.toArrayUnsafe());
   }
 
+  /** The model server must read the body as the gateway did: one JSON value, each field once. */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"{\"model\":\"m\"} trailing", "{\"model\":\"m\"}{}",
+      "{\"model\":\"m\"} 1", "{\"model\":\"a\",\"model\":\"b\"}", "{\"model\":\"m\",\"stream_options\":{\"x\":1,\"x\":2}}"})
+  void aBodyWithTrailingDataOrADuplicateFieldIsNoRequest(String json) {
+    assertThrows(java.io.IOException.class, () -> StreamOptions.read(ByteString.fromString(json)));
+  }
+
   @Test
   void numbersReachTheModelServerWithTheirExactValue() throws Exception {
     var prepared = StreamOptions.prepare(request("{\"model\":\"m\",\"stream\":true,\"temperature\":0.7,\"top_p\":1e-5,"

@@ -2,6 +2,8 @@ package sluice.persistence.usage;
 
 import com.fasterxml.jackson.core.StreamWriteFeature;
 import com.fasterxml.jackson.databind.SequenceWriter;
+import com.fasterxml.jackson.databind.util.RawValue;
+import com.fasterxml.jackson.dataformat.csv.CsvGenerator;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import com.typesafe.config.Config;
@@ -71,7 +73,11 @@ public final class UsageStore implements UsageSink {
       + "prompt_tokens, completion_tokens, ttft_ms, duration_ms, client_disconnected, server_shutdown, started_at";
   private static final String INSERT = "INSERT INTO sluice_usage (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-  private static final CsvMapper CSV = CsvMapper.builder().disable(StreamWriteFeature.AUTO_CLOSE_TARGET).build();
+  // Every text cell quoted (quotes doubled), so a cell never runs into the next; numbers and booleans stay bare.
+  private static final CsvMapper CSV = CsvMapper.builder().disable(StreamWriteFeature.AUTO_CLOSE_TARGET)
+      .enable(CsvGenerator.Feature.ALWAYS_QUOTE_STRINGS).build();
+  /** An empty, unquoted cell: a number that is not there (a quoted "" would be text). */
+  private static final Object NO_NUMBER = new RawValue("");
   private static final CsvSchema CSV_SCHEMA = CsvSchema.builder()
       .addColumn("request_id").addColumn("user").addColumn("key_id").addColumn("model").addColumn("endpoint")
       .addColumn("job_id").addColumn("stream").addColumn("status").addColumn("prompt_tokens")
@@ -285,9 +291,9 @@ public final class UsageStore implements UsageSink {
           while (rs.next()) {
             UsageRecord r = read(rs);
             // Empty strings, not nulls: within an array row the CSV generator skips a null, shifting the columns.
-            csv.write(new Object[] {r.requestId(), r.userId(), r.keyId(), r.model(), r.endpoint(),
-                r.jobId() == null ? "" : r.jobId(), r.stream(), r.status(), r.promptTokens(), r.completionTokens(),
-                r.totalTokens(), r.timeToFirstToken() == null ? "" : r.timeToFirstToken().toMillis(),
+            csv.write(new Object[] {cell(r.requestId()), cell(r.userId()), cell(r.keyId()), cell(r.model()),
+                cell(r.endpoint()), r.jobId() == null ? "" : cell(r.jobId()), r.stream(), r.status(), r.promptTokens(),
+                r.completionTokens(), r.totalTokens(), r.timeToFirstToken() == null ? NO_NUMBER : r.timeToFirstToken().toMillis(),
                 r.duration().toMillis(), r.clientDisconnected(), r.serverShutdown(), r.startedAt().toString()});
           }
         }
@@ -295,6 +301,19 @@ public final class UsageStore implements UsageSink {
         c.rollback();
       }
     }
+  }
+
+  /**
+   * A text cell a spreadsheet shows as text: one that starts like a formula ({@code = + - @}, tab or CR) gets a leading
+   * single quote (OWASP's CSV injection rule). Model names and request ids are the client's own text. A lone "-" (the
+   * record's "no value") is left alone: it is no formula.
+   */
+  static String cell(String text) {
+    if (text.isEmpty() || text.equals("-")) return text;
+    return switch (text.charAt(0)) {
+      case '=', '+', '-', '@', '\t', '\r' -> "'" + text;
+      default -> text;
+    };
   }
 
   private static UsageRecord read(ResultSet rs) throws SQLException {

@@ -100,8 +100,9 @@ class UsageStoreTest {
     store.exportCsv(UsageFilter.of("alice", null, null, null), out);
 
     String csv = out.toString(StandardCharsets.UTF_8);
-    assertEquals("request_id,user,key_id,model,endpoint,job_id,stream,status,prompt_tokens,completion_tokens,"
-        + "total_tokens,ttft_ms,duration_ms,client_disconnected,server_shutdown,started_at", csv.lines().findFirst().orElseThrow());
+    assertEquals("\"request_id\",\"user\",\"key_id\",\"model\",\"endpoint\",\"job_id\",\"stream\",\"status\",\"prompt_tokens\","
+        + "\"completion_tokens\",\"total_tokens\",\"ttft_ms\",\"duration_ms\",\"client_disconnected\",\"server_shutdown\",\"started_at\"",
+        csv.lines().findFirst().orElseThrow());
     List<Map<String, String>> rows = new ArrayList<>();
     try (MappingIterator<Map<String, String>> it = new CsvMapper().readerForMapOf(String.class)
         .with(CsvSchema.emptySchema().withHeader()).readValues(csv)) {
@@ -121,6 +122,33 @@ class UsageStoreTest {
     assertEquals("502", second.get("status"));
     assertEquals("true", second.get("client_disconnected"));
     assertEquals("2026-03-01T10:01:00Z", second.get("started_at"));
+  }
+
+  /** OWASP's CSV injection rule: a text cell a spreadsheet would run as a formula starts with a quote; text is quoted. */
+  @Test void csvNeutralisesFormulasAndQuotesEveryTextCell() throws Exception {
+    store.insert(List.of(new UsageRecord("-1-1", "+1+1", "@SUM(A1:A9)", "=HYPERLINK(\"http://x.example\",\"y\")",
+        "\t/v1/x", "\rjob", false, 404, 3, 0, null, Duration.ofMillis(2), false, false, at(0)),
+        new UsageRecord("r2", "alice", "-", "llama", "/v1/completions", null, false, 200, 1, 2, null, Duration.ofMillis(5), false,
+            false, at(1))));
+    var out = new ByteArrayOutputStream();
+
+    store.exportCsv(UsageFilter.all(), out);
+
+    String csv = out.toString(StandardCharsets.UTF_8);
+    String[] lines = csv.split("\n");                                   // not lines(): a cell holds a CR
+    assertEquals("\"'-1-1\",\"'+1+1\",\"'@SUM(A1:A9)\",\"'=HYPERLINK(\"\"http://x.example\"\",\"\"y\"\")\",\"'\t/v1/x\","
+        + "\"'\rjob\",false,404,3,0,3,,2,false,false,\"2026-03-01T10:00:00Z\"", lines[1],
+        "text quoted, quotes doubled, formulas prefixed; numbers and booleans as they are");
+    assertEquals("\"r2\",\"alice\",\"-\",\"llama\",\"/v1/completions\",\"\",false,200,1,2,3,,5,false,false,\"2026-03-01T10:01:00Z\"",
+        lines[2], "a lone '-' (no value) is no formula");
+    List<Map<String, String>> rows = new ArrayList<>();
+    try (MappingIterator<Map<String, String>> it = new CsvMapper().readerForMapOf(String.class)
+        .with(CsvSchema.emptySchema().withHeader()).readValues(csv)) {
+      it.forEachRemaining(rows::add);
+    }
+    assertEquals("'=HYPERLINK(\"http://x.example\",\"y\")", rows.get(0).get("model"));
+    assertEquals("'-1-1", rows.get(0).get("request_id"));
+    assertEquals("'\rjob", rows.get(0).get("job_id"));
   }
 
   @Test void csvOfNoRecordsIsJustTheHeader() throws Exception {
