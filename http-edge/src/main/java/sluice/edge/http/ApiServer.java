@@ -29,7 +29,10 @@ public final class ApiServer {
     var counts = new ConnectionGuard.AddressCounts(settings.maxPerAddress());
     return Http.get(system).newServerAt(edge.interfaceName(), edge.port())
         // Set here so that the one documented key is the one in force; the guard reads the address attribute.
-        .adaptSettings(s -> s.withMaxConnections(settings.maxConnections()).withRemoteAddressAttribute(true))
+        .adaptSettings(s -> s.withMaxConnections(settings.maxConnections()).withRemoteAddressAttribute(true)
+            // A request arriving in the last moment of a shutdown, after Drain has ended the rest (docs/operations.md).
+            .withTerminationDeadlineExceededResponse(OpenAiErrors.response(
+                ApiError.of(ApiError.Kind.SHUTTING_DOWN, "The gateway is shutting down; please retry").withRetryAfter(1))))
         .bindFlow(ConnectionGuard.around(routes.flow(system), settings, counts));
   }
 
