@@ -28,7 +28,25 @@ final class LeaseBroker<W> {
   private record Lease(String jobId, Instant grantedAt) {}
 
   /** Why a request is refused at once rather than queued (waiting could not help); a negative hint: the estimate. */
-  record Refusal(LeaseRefusal reason, String why, long retryAfterSeconds) {}
+  record Refusal(LeaseRefusal reason, String why, long retryAfterSeconds) {
+    /** Retry-After while the cluster's agent does not answer: its replicas are checked again every probe interval. */
+    static final long UNRESPONSIVE_RETRY_AFTER_SECONDS = 5;
+
+    /**
+     * Whether to refuse every request now, or null: the service is degraded (nothing it starts becomes ready), or its
+     * ready replicas are cut off by an agent that does not answer.
+     */
+    static Refusal now(StartHealth health, Replicas replicas, ServiceSettings settings, Instant now) {
+      if (health.refusesRequests(replicas.starting(), settings.maxQueueWait(), now)) {
+        return new Refusal(LeaseRefusal.DEGRADED, health.unavailableBecause(), -1);
+      }
+      if (replicas.cutOffByUnresponsiveAgent()) {
+        return new Refusal(LeaseRefusal.TUNNEL_UNRESPONSIVE, "the agent of cluster " + settings.cluster() + " does not answer",
+            UNRESPONSIVE_RETRY_AFTER_SECONDS);
+      }
+      return null;
+    }
+  }
 
   private final ServiceSettings settings;
   private final BiConsumer<W, LeaseReply> send;

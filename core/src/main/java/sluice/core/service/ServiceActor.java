@@ -54,8 +54,6 @@ public final class ServiceActor
   public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "Service");
   private static final Duration EVALUATE_EVERY = Duration.ofSeconds(1);
   private static final int LOG_TAIL_LINES = 40;
-  /** Retry-After while the cluster's agent does not answer: its replicas are checked again every probe interval. */
-  private static final long UNRESPONSIVE_RETRY_AFTER_SECONDS = 5;
 
   // ---------------------------------------------------------------- protocol
 
@@ -225,10 +223,7 @@ public final class ServiceActor
 
   private ReplyEffect<Event, State> onAcquire(State s, Acquire a) {
     Instant now = clock.instant();
-    LeaseBroker.Refusal refused = health.refusesRequests(replicas.starting(), settings.maxQueueWait(), now)
-        ? new LeaseBroker.Refusal(LeaseRefusal.DEGRADED, health.unavailableBecause(), -1)
-        : replicas.cutOffByUnresponsiveAgent() ? new LeaseBroker.Refusal(LeaseRefusal.TUNNEL_UNRESPONSIVE,
-            "the agent of cluster " + settings.cluster() + " does not answer", UNRESPONSIVE_RETRY_AFTER_SECONDS) : null;
+    LeaseBroker.Refusal refused = LeaseBroker.Refusal.now(health, replicas, settings, now);
     if (!broker.acquire(a.leaseId(), a.user(), a.avoid(), a.replyTo(), replicas.routable(), refused, () -> retryAfter.seconds(s), now)) {
       return Effect().noReply();
     }
