@@ -125,7 +125,8 @@ class DiskFullRootIT {
         """.formatted(mount, port, EmbeddedStack.freePort(), EmbeddedStack.API_KEY, dir.resolve("agent.json")));
     GatewayProcess gateway = new GatewayProcess(config, dir.resolve("gateway.log"), port).launch();
     try {
-      assertTrue(gateway.handle().onExit().get(60, java.util.concurrent.TimeUnit.SECONDS) != null);
+      // Before: it logged "Sluice listening", answered /ready with 200 and failed every request, and never exited.
+      Await.until(Duration.ofSeconds(60), "the gateway to refuse the read-only data folder and exit", () -> !gateway.isAlive());
       String log = Files.readString(gateway.log());
       assertTrue(log.contains("the data folder " + mount + " (sluice.data-dir, SLUICE_DATA_DIR) is not writable"), log);
       assertTrue(log.contains("Read-only file system"), log);
