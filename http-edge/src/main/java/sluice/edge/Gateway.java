@@ -107,6 +107,7 @@ public final class Gateway implements AutoCloseable {
       KeyIndex index = KeyIndex.load(system, userSettings.readJournal()).toCompletableFuture().get(60, TimeUnit.SECONDS);
       UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout());
       UsageStore usageStore = UsageStore.open(config);
+      system.classicSystem().registerOnTermination(usageStore::closeEmbeddedDatabase);   // H2 closes last
       // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
       UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings, blocking);
       StorageHealth storage = StorageHealth.start(system, usageStore::probe, storageSettings, blocking);

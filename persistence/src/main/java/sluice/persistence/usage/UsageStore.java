@@ -66,8 +66,6 @@ public final class UsageStore implements UsageSink {
       // One row that StorageHealth's probe updates: a write as small as a write gets.
       "CREATE TABLE IF NOT EXISTS sluice_health (id INTEGER PRIMARY KEY, checked_at TIMESTAMP WITH TIME ZONE NOT NULL)",
       "INSERT INTO sluice_health (id, checked_at) SELECT 1, CURRENT_TIMESTAMP WHERE NOT EXISTS (SELECT 1 FROM sluice_health WHERE id = 1)");
-  private static final String PROBE = "UPDATE sluice_health SET checked_at = ? WHERE id = 1";
-  private static final int PROBE_TIMEOUT_SECONDS = 5;
 
   private static final String COLUMNS = "request_id, user_id, key_id, model, endpoint, job_id, stream, status, "
       + "prompt_tokens, completion_tokens, ttft_ms, duration_ms, client_disconnected, server_shutdown, started_at";
@@ -90,12 +88,12 @@ public final class UsageStore implements UsageSink {
   private final Object writeLock = new Object();
   private Connection writer;                                            // guarded by writeLock; null until needed
   private boolean closed;                                               // guarded by writeLock
-  private final Object probeLock = new Object();
-  private Connection prober;                                            // guarded by probeLock; null until needed
+  private final WriteProbe probe;
 
   private UsageStore(String url, Properties credentials) {
     this.url = url;
     this.credentials = credentials;
+    this.probe = new WriteProbe(url, this::connect);
   }
 
   /**
@@ -155,40 +153,18 @@ public final class UsageStore implements UsageSink {
     }
   }
 
-  /**
-   * One small committed write, on a connection of its own (reopened after a failure, which is what brings an H2 file
-   * back after it closed itself on a write error): {@link sluice.persistence.StorageHealth}'s probe.
-   */
+  /** One small committed write: {@link sluice.persistence.StorageHealth}'s probe (see {@link WriteProbe}). */
   public void probe() throws SQLException {
-    synchronized (probeLock) {
-      if (closed()) throw new IllegalStateException("usage store is closed");
-      try {
-        if (prober == null) prober = connect();
-        try (PreparedStatement ps = prober.prepareStatement(PROBE)) {
-          ps.setQueryTimeout(PROBE_TIMEOUT_SECONDS);
-          ps.setObject(1, timestamp(Instant.now()));
-          if (ps.executeUpdate() != 1) throw new SQLException("the row of sluice_health is missing");
-        }
-      } catch (SQLException | RuntimeException e) {
-        closeQuietly(prober);
-        prober = null;
-        throw e;
-      }
-    }
+    if (closed()) throw new IllegalStateException("usage store is closed");
+    probe.write();
   }
+
+  /** Closes an embedded H2 database cleanly, as the gateway's last step; does nothing for a database server. */
+  public void closeEmbeddedDatabase() { probe.closeEmbedded(); }
 
   private boolean closed() {
     synchronized (writeLock) {
       return closed;
-    }
-  }
-
-  private static void closeQuietly(Connection c) {
-    if (c == null) return;
-    try {
-      c.close();
-    } catch (SQLException ignored) {
-      // broken anyway
     }
   }
 
@@ -326,12 +302,11 @@ public final class UsageStore implements UsageSink {
         rs.getObject("started_at", OffsetDateTime.class).toInstant());
   }
 
-  /** Closes the writer's connection; queries still work (each opens its own), inserts fail. */
+  /**
+   * Closes the writer's connection; queries still work (each opens its own), inserts fail. The probe's connection
+   * stays until {@link #closeEmbeddedDatabase}, the gateway's last step.
+   */
   @Override public void close() {
-    synchronized (probeLock) {
-      closeQuietly(prober);
-      prober = null;
-    }
     synchronized (writeLock) {
       closed = true;
       if (writer != null) {
