@@ -2,11 +2,13 @@ package sluice.edge;
 
 import com.typesafe.config.Config;
 import java.time.Clock;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
@@ -20,6 +22,9 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.management.javadsl.PekkoManagement;
+import org.apache.pekko.persistence.jdbc.db.SlickDatabase;
+import org.apache.pekko.persistence.jdbc.db.SlickExtension;
+import org.apache.pekko.persistence.jdbc.db.SlickExtensionImpl;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.bridge.AgentTransport;
@@ -108,9 +113,16 @@ public final class Gateway implements AutoCloseable {
       UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout());
       UsageStore usageStore = UsageStore.open(config);
       system.classicSystem().registerOnTermination(usageStore::closeEmbeddedDatabase);   // H2 closes last
+      SlickDatabase journalDb = ((SlickExtensionImpl) SlickExtension.get(system.classicSystem()))
+          .database(config.getConfig("jdbc-journal"));
+      usageStore.journalPool(() -> journalDb.database().source().createConnection());
       // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
       UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings, blocking);
-      StorageHealth storage = StorageHealth.start(system, usageStore::probe, storageSettings, blocking);
+      Optional<Path> dataFolder = DataFolder.embedded(config);
+      StorageHealth storage = StorageHealth.start(system, () -> {
+        if (dataFolder.isPresent()) DataFolder.requireFreeSpace(dataFolder.get(), storageSettings.minFreeSpace());
+        usageStore.probe();
+      }, storageSettings, blocking);
       usage.reportFailuresTo(e -> storage.failed("a usage insert", e));
       DataFolder.prepare(config);                                     // the database files H2 has just made: owner-only
       Authenticator auth = new Authenticator(keys, users, jwt, blocking);

@@ -23,9 +23,10 @@ import sluice.agent.testing.Await;
 
 /**
  * The data folder on a small tmpfs (mounting one needs root, hence the name: {@code bin/sluice test --no-hpc} leaves
- * these tests out), filled up under a running gateway and freed again: while it is full, requests get a bounded 503
- * {@code storage_unavailable} and {@code /ready} is false; once space is back the same process serves and records
- * again, with no restart, and no served request lost its usage record.
+ * these tests out), filled up under a running gateway with requests coming, and freed again: once less than
+ * {@code sluice.storage.min-free-space} is left, requests get a bounded 503 {@code storage_unavailable} and
+ * {@code /ready} is false; once space is back the same process serves and records again, with no restart, and no
+ * served request lost its usage record.
  */
 @Timeout(300)
 class DiskFullRootIT {
@@ -49,7 +50,7 @@ class DiskFullRootIT {
     var config = EmbeddedStack.config(dir, """
         sluice.services.slow.min-replicas = 0
         sluice.clusters.local.cancel-jobs-on-shutdown = on
-        sluice.storage.probe-interval = 500ms
+        sluice.storage { probe-interval = 500ms, min-free-space = 8m }
         """);
     int management = config.getInt("sluice.management.port");
     try (Gateway gateway = Gateway.start(config)) {
@@ -73,7 +74,7 @@ class DiskFullRootIT {
       }, "load");
       load.start();
       Path filler = mount.resolve("filler");
-      fill(filler);
+      fill(filler, 4 * 1024 * 1024);                      // below the 8 MiB the gateway keeps free
       List<String> answers = new ArrayList<>();
       long faultStart = System.nanoTime();
       Answer refused = Await.until(Duration.ofSeconds(60), "a 503 storage_unavailable while the disk is full", () -> {
@@ -170,19 +171,12 @@ class DiskFullRootIT {
     }
   }
 
-  /** Writes until the file system refuses: H2's next write fails with "No space left on device". */
-  private static void fill(Path filler) throws IOException {
+  /** Writes until less than {@code leave} bytes are free: a disk that fills up while the gateway runs. */
+  private static void fill(Path filler, long leave) throws IOException {
+    var store = Files.getFileStore(filler.getParent());
+    byte[] block = new byte[64 * 1024];
     try (OutputStream out = Files.newOutputStream(filler)) {
-      byte[] block = new byte[64 * 1024];
-      while (true) out.write(block);
-    } catch (IOException full) {
-      // expected: the file system is full
-    }
-    try (OutputStream out = Files.newOutputStream(filler, java.nio.file.StandardOpenOption.APPEND)) {
-      byte[] block = new byte[512];
-      while (true) out.write(block);
-    } catch (IOException full) {
-      // the last blocks too
+      while (store.getUsableSpace() > leave + block.length) out.write(block);
     }
   }
 

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -28,10 +29,28 @@ public final class DataFolder {
 
   /** Checks and prepares the folder when the journal is an embedded H2 file; does nothing for a database server. */
   public static void prepare(Config root) throws Unusable {
-    String url = root.getString("pekko-persistence-jdbc.shared-databases.slick.db.url");
-    if (!url.startsWith("jdbc:h2:file:")) return;
-    prepare(Path.of(root.getString("sluice.data-dir")).toAbsolutePath().normalize());
+    if (embedded(root).isPresent()) prepare(embedded(root).get());
   }
+
+  /** The data folder when the journal is an embedded H2 file in it; empty for a database server. */
+  public static Optional<Path> embedded(Config root) {
+    String url = root.getString("pekko-persistence-jdbc.shared-databases.slick.db.url");
+    if (!url.startsWith("jdbc:h2:file:")) return Optional.empty();
+    return Optional.of(Path.of(root.getString("sluice.data-dir")).toAbsolutePath().normalize());
+  }
+
+  /**
+   * Fails when the file system of {@code dir} has less than {@code minFree} bytes left for the gateway's user: the
+   * gateway stops writing before the disk is full, because H2 closes itself on a failed write (docs/operations.md).
+   */
+  public static void requireFreeSpace(Path dir, long minFree) throws IOException {
+    long free = Files.getFileStore(dir).getUsableSpace();
+    if (free < minFree) {
+      throw new IOException("only " + mib(free) + " free in " + dir + " (sluice.storage.min-free-space = " + mib(minFree) + ")");
+    }
+  }
+
+  private static String mib(long bytes) { return String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / 1048576.0); }
 
   /** Makes {@code dir} (owner-only) if missing, proves it writable with a file, and takes group and other rights from its files. */
   public static void prepare(Path dir) throws Unusable {

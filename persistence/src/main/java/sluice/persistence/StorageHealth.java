@@ -31,15 +31,20 @@ public final class StorageHealth {
     void write() throws Exception;
   }
 
-  /** {@code sluice.storage}: how often to probe, and the Retry-After of the 503s while writes fail. */
-  public record Settings(Duration probeInterval, Duration retryAfter) {
+  /**
+   * {@code sluice.storage}: how often to probe, the Retry-After of the 503s while writes fail, and the free space below
+   * which the embedded database's folder counts as full.
+   */
+  public record Settings(Duration probeInterval, Duration retryAfter, long minFreeSpace) {
     public static Settings from(Config root) {
       Config c = root.getConfig("sluice.storage");
       Duration probe = c.getDuration("probe-interval");
       Duration retry = c.getDuration("retry-after");
+      long minFree = c.getBytes("min-free-space");
       if (probe.isNegative() || probe.isZero()) throw new ConfigException.BadValue("sluice.storage.probe-interval", "must be positive");
       if (retry.toSeconds() < 1) throw new ConfigException.BadValue("sluice.storage.retry-after", "must be at least 1s");
-      return new Settings(probe, retry);
+      if (minFree < 0) throw new ConfigException.BadValue("sluice.storage.min-free-space", "must not be negative");
+      return new Settings(probe, retry, minFree);
     }
   }
 

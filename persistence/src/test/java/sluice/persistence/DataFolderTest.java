@@ -39,4 +39,11 @@ class DataFolderTest {
     assertTrue(e.getMessage().startsWith("the data folder " + file.resolve("data") + " (sluice.data-dir, SLUICE_DATA_DIR) is not writable"),
         e.getMessage());
   }
+
+  @Test void lessFreeSpaceThanTheReserveFailsNamingTheFolderAndTheSetting() throws Exception {
+    DataFolder.requireFreeSpace(tmp, 0);
+    var e = assertThrows(java.io.IOException.class, () -> DataFolder.requireFreeSpace(tmp, Long.MAX_VALUE));
+    assertTrue(e.getMessage().startsWith("only ") && e.getMessage().contains(" free in " + tmp + " (sluice.storage.min-free-space = "),
+        e.getMessage());
+  }
 }

@@ -10,7 +10,7 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class StorageHealthTest {
-  private final StorageHealth health = new StorageHealth(new StorageHealth.Settings(Duration.ofSeconds(2), Duration.ofSeconds(5)));
+  private final StorageHealth health = new StorageHealth(new StorageHealth.Settings(Duration.ofSeconds(2), Duration.ofSeconds(5), 0));
 
   @Test void aFailedProbeRefusesWritesUntilAProbeWorksAgain() {
     health.probeWith(() -> {});
@@ -32,10 +32,13 @@ class StorageHealthTest {
   }
 
   @Test void settingsAreChecked() {
-    var config = com.typesafe.config.ConfigFactory.parseString("sluice.storage { probe-interval = 0s, retry-after = 5s }");
+    var config = com.typesafe.config.ConfigFactory.parseString("sluice.storage.probe-interval = 0s")
+        .withFallback(com.typesafe.config.ConfigFactory.load());
     var e = org.junit.jupiter.api.Assertions.assertThrows(com.typesafe.config.ConfigException.class,
         () -> StorageHealth.Settings.from(config));
     assertTrue(e.getMessage().contains("sluice.storage.probe-interval"), e.getMessage());
-    assertEquals(Duration.ofSeconds(5), StorageHealth.Settings.from(com.typesafe.config.ConfigFactory.load()).retryAfter());
+    var defaults = StorageHealth.Settings.from(com.typesafe.config.ConfigFactory.load());
+    assertEquals(Duration.ofSeconds(5), defaults.retryAfter());
+    assertEquals(64L * 1024 * 1024, defaults.minFreeSpace());
   }
 }

@@ -159,6 +159,19 @@ public final class UsageStore implements UsageSink {
     probe.write();
   }
 
+  /** Where the probe finds a connection of the journal's pool, to end an orphaned H2 instance (see {@link WriteProbe}). */
+  public void journalPool(java.util.concurrent.Callable<Connection> pool) {
+    probe.pool(() -> {
+      try {
+        return pool.call();
+      } catch (SQLException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new SQLException(e);
+      }
+    });
+  }
+
   /** Closes an embedded H2 database cleanly, as the gateway's last step; does nothing for a database server. */
   public void closeEmbeddedDatabase() { probe.closeEmbedded(); }
 

@@ -41,12 +41,19 @@ final class WriteProbe {
 
   private final boolean embedded;
   private final Connector connector;
+  private volatile Connector pool = () -> { throw new SQLException("no connection pool given"); };
   private Connection anchor;                    // guarded by this; embedded only: the connection of the last success
 
   WriteProbe(String url, Connector connector) {
     this.embedded = url.startsWith("jdbc:h2:file:");
     this.connector = connector;
   }
+
+  /**
+   * The journal's connection pool: when an orphan holds the file and the probe has no connection of its own on it,
+   * the pool's connections are on it.
+   */
+  void pool(Connector journalPool) { this.pool = journalPool; }
 
   synchronized void write() throws SQLException {
     Connection c = connector.connect();
@@ -70,8 +77,16 @@ final class WriteProbe {
   }
 
   private void heal(SQLException e) {
-    if (e.getErrorCode() == H2_IN_USE && anchor != null) {
-      shutdownImmediately(anchor, "an unregistered instance kept the file locked");
+    if (e.getErrorCode() == H2_IN_USE) {
+      if (anchor != null) {
+        shutdownImmediately(anchor, "an unregistered instance kept the file locked");
+      } else {
+        try (Connection c = pool.connect()) {
+          shutdownImmediately(c, "an unregistered instance the journal's pool was on kept the file locked");
+        } catch (SQLException noneThere) {
+          // the pool's connection was not on it after all: the next probe tries again
+        }
+      }
       anchor = null;
     } else if (H2_BROKEN.contains(e.getErrorCode())) {
       try (Connection c = connector.connect()) {
