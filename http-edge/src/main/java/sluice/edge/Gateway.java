@@ -22,9 +22,6 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.management.javadsl.PekkoManagement;
-import org.apache.pekko.persistence.jdbc.db.SlickDatabase;
-import org.apache.pekko.persistence.jdbc.db.SlickExtension;
-import org.apache.pekko.persistence.jdbc.db.SlickExtensionImpl;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.bridge.AgentTransport;
@@ -112,10 +109,6 @@ public final class Gateway implements AutoCloseable {
       KeyIndex index = KeyIndex.load(system, userSettings.readJournal()).toCompletableFuture().get(60, TimeUnit.SECONDS);
       UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout());
       UsageStore usageStore = UsageStore.open(config);
-      system.classicSystem().registerOnTermination(usageStore::closeEmbeddedDatabase);   // H2 closes last
-      SlickDatabase journalDb = ((SlickExtensionImpl) SlickExtension.get(system.classicSystem()))
-          .database(config.getConfig("jdbc-journal"));
-      usageStore.journalPool(() -> journalDb.database().source().createConnection());
       // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
       UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings, blocking);
       Optional<Path> dataFolder = DataFolder.embedded(config);

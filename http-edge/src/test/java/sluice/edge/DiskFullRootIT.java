@@ -41,7 +41,11 @@ class DiskFullRootIT {
     if (mount != null) run("umount", "-l", mount.toString());
   }
 
-  @Test void aFullDiskGives503AndNotReadyThenRecoversWithoutARestart() throws Exception {
+  @Test void aFillingDiskGives503AndNotReadyThenRecoversWithoutARestart() throws Exception {
+    serveThroughAFullDisk("8m", 4 * 1024 * 1024);               // below the 8 MiB the gateway keeps free
+  }
+
+  private void serveThroughAFullDisk(String minFreeSpace, long leave) throws Exception {
     Path dir = Files.createTempDirectory("sluice-disk-full");
     mount = dir.resolve("data");
     Files.createDirectories(mount);
@@ -50,8 +54,8 @@ class DiskFullRootIT {
     var config = EmbeddedStack.config(dir, """
         sluice.services.slow.min-replicas = 0
         sluice.clusters.local.cancel-jobs-on-shutdown = on
-        sluice.storage { probe-interval = 500ms, min-free-space = 8m }
-        """);
+        sluice.storage { probe-interval = 500ms, min-free-space = %s }
+        """.formatted(minFreeSpace));
     int management = config.getInt("sluice.management.port");
     try (Gateway gateway = Gateway.start(config)) {
       EmbeddedStack.awaitReady(gateway, "mock-llm");
@@ -74,7 +78,7 @@ class DiskFullRootIT {
       }, "load");
       load.start();
       Path filler = mount.resolve("filler");
-      fill(filler, 4 * 1024 * 1024);                      // below the 8 MiB the gateway keeps free
+      fill(filler, leave);
       List<String> answers = new ArrayList<>();
       long faultStart = System.nanoTime();
       Answer refused = Await.until(Duration.ofSeconds(60), "a 503 storage_unavailable while the disk is full", () -> {
@@ -116,7 +120,7 @@ class DiskFullRootIT {
       JsonNode usage = Await.until(Duration.ofSeconds(30), "a usage record for every served request",
           () -> JSON.readTree(admin(gateway, "/admin/usage?user=test").body()),
           u -> u.at("/totals/requests").asInt() - u.at("/totals/failed_requests").asInt() == expected);
-      System.out.printf("disk full: first 503 after %d ms (%d answers before it, %d from the background load), recovered %d"
+      System.out.printf("disk full (reserve " + minFreeSpace + "): first 503 after %d ms (%d answers before it, %d from the background load), recovered %d"
           + " ms after space was freed; %d served requests, usage %s%n", toRefusal.toMillis(), answers.size() - 1,
           background.size(), toRecovery.toMillis(), served, usage.get("totals"));
     }
@@ -171,12 +175,17 @@ class DiskFullRootIT {
     }
   }
 
-  /** Writes until less than {@code leave} bytes are free: a disk that fills up while the gateway runs. */
+  /** Writes until at most {@code leave} bytes are free (0: until the file system refuses). */
   private static void fill(Path filler, long leave) throws IOException {
     var store = Files.getFileStore(filler.getParent());
-    byte[] block = new byte[64 * 1024];
     try (OutputStream out = Files.newOutputStream(filler)) {
-      while (store.getUsableSpace() > leave + block.length) out.write(block);
+      for (int block : new int[] {64 * 1024, 512}) {
+        byte[] bytes = new byte[block];
+        while (store.getUsableSpace() >= leave + block) out.write(bytes);
+      }
+      if (leave == 0) out.write(new byte[512]);          // the last bytes: fails with "No space left on device"
+    } catch (IOException full) {
+      if (leave > 0) throw full;
     }
   }
 

@@ -88,7 +88,7 @@ public final class StorageHealth {
       probe.write();
       recovered();
     } catch (Exception e) {
-      failed("a probe write", e);
+      failed("the storage probe", e);
     }
   }
 

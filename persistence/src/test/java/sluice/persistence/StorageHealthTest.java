@@ -17,7 +17,7 @@ class StorageHealthTest {
     assertTrue(health.writable());
     health.probeWith(() -> { throw new SQLException("No space left on device\nat line 2"); });
     assertFalse(health.writable());
-    assertEquals(Optional.of("a probe write failed: No space left on device"), health.problem(), "first line only");
+    assertEquals(Optional.of("the storage probe failed: No space left on device"), health.problem(), "first line only");
     health.probeWith(() -> {});
     assertTrue(health.writable(), "the next probe that works ends it, with nothing reopened by hand");
     assertEquals(Optional.empty(), health.problem());

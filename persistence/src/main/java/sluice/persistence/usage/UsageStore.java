@@ -93,7 +93,7 @@ public final class UsageStore implements UsageSink {
   private UsageStore(String url, Properties credentials) {
     this.url = url;
     this.credentials = credentials;
-    this.probe = new WriteProbe(url, this::connect);
+    this.probe = new WriteProbe(this::connect);
   }
 
   /**
@@ -158,22 +158,6 @@ public final class UsageStore implements UsageSink {
     if (closed()) throw new IllegalStateException("usage store is closed");
     probe.write();
   }
-
-  /** Where the probe finds a connection of the journal's pool, to end an orphaned H2 instance (see {@link WriteProbe}). */
-  public void journalPool(java.util.concurrent.Callable<Connection> pool) {
-    probe.pool(() -> {
-      try {
-        return pool.call();
-      } catch (SQLException e) {
-        throw e;
-      } catch (Exception e) {
-        throw new SQLException(e);
-      }
-    });
-  }
-
-  /** Closes an embedded H2 database cleanly, as the gateway's last step; does nothing for a database server. */
-  public void closeEmbeddedDatabase() { probe.closeEmbedded(); }
 
   private boolean closed() {
     synchronized (writeLock) {
@@ -315,10 +299,7 @@ public final class UsageStore implements UsageSink {
         rs.getObject("started_at", OffsetDateTime.class).toInstant());
   }
 
-  /**
-   * Closes the writer's connection; queries still work (each opens its own), inserts fail. The probe's connection
-   * stays until {@link #closeEmbeddedDatabase}, the gateway's last step.
-   */
+  /** Closes the writer's connection; queries still work (each opens its own), inserts fail. */
   @Override public void close() {
     synchronized (writeLock) {
       closed = true;
