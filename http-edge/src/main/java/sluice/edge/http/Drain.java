@@ -40,11 +40,9 @@ public final class Drain {
 
   void closed(RequestLedger ledger) { open.remove(ledger); }
 
-  int inFlight() { return open.size(); }
-
   /**
-   * {@code body}, an SSE stream, ended at the shutdown deadline with the shutdown error event; {@code ledger} learns
-   * that the server ended it.
+   * {@code body}, an SSE stream, ended at the shutdown deadline with the shutdown error event (its ledger has been told
+   * by then, see {@link #drain}).
    */
   Source<ByteString, NotUsed> endingAtDeadline(Source<ByteString, NotUsed> body) {
     ByteString last = OpenAiErrors.sseEvent(SHUTDOWN);
