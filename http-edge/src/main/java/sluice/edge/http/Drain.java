@@ -1,6 +1,7 @@
 package sluice.edge.http;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -25,7 +26,11 @@ public final class Drain {
   static final ApiError SHUTDOWN = ApiError.of(ApiError.Kind.SHUTTING_DOWN,
       "The gateway is shutting down; this stream ended before the model finished. Please retry.");
 
+  /** The event a stream ends with at the deadline (one instance: the stream recognises it by identity). */
+  private static final ByteString LAST = OpenAiErrors.sseEvent(SHUTDOWN);
+
   private final Set<RequestLedger> open = ConcurrentHashMap.newKeySet();
+  private final Set<CompletableFuture<Optional<ByteString>>> endings = ConcurrentHashMap.newKeySet();
   private final CompletableFuture<Done> deadline = new CompletableFuture<>();
   private volatile boolean draining;
 
@@ -35,6 +40,9 @@ public final class Drain {
   /** A shutdown begins: from now on new requests are refused (those on open connections get 503 and a close). */
   public void stopTaking() { draining = true; }
 
+  /** SSE streams open now that would get the shutdown event: one per open stream, none left by ended ones. */
+  int openStreams() { return endings.size(); }
+
   /** A request is in flight until its ledger ends it (refused, answered, broken off). */
   void opened(RequestLedger ledger) { open.add(ledger); }
 
@@ -42,13 +50,21 @@ public final class Drain {
 
   /**
    * {@code body}, an SSE stream, ended at the shutdown deadline with the shutdown error event (its ledger has been told
-   * by then, see {@link #drain}).
+   * by then, see {@link #drain}). Each stream registers its own ending and removes it when it ends, so that finished
+   * streams leave nothing behind.
    */
   Source<ByteString, NotUsed> endingAtDeadline(Source<ByteString, NotUsed> body) {
-    ByteString last = OpenAiErrors.sseEvent(SHUTDOWN);
-    // The deadline's element is compared by identity: nothing else is this instance.
-    Source<ByteString, NotUsed> end = Source.completionStage(deadline).map(d -> last);
-    return body.merge(end, true).takeWhile(b -> b != last, true);
+    return body
+        .mergeMat(Source.<ByteString>maybe(), (m, ending) -> {
+          endings.add(ending);
+          if (deadline.isDone()) ending.complete(Optional.of(LAST));
+          return ending;
+        }, true)
+        .takeWhile(b -> b != LAST, true)                  // by identity: nothing else is this instance
+        .watchTermination((ending, done) -> {
+          done.whenComplete((d, e) -> endings.remove(ending));
+          return NotUsed.getInstance();
+        });
   }
 
   /**
@@ -60,13 +76,14 @@ public final class Drain {
     stopTaking();
     Duration margin = Duration.ofMillis(Math.min(2000, deadline.toMillis() / 4));
     long waitMillis = deadline.minus(margin).toMillis();
-    int atStart = open.size();
+    int atStart = Math.max(open.size(), endings.size());
     if (atStart > 0) LOG.info("shutdown: waiting up to {} ms for {} requests in flight", waitMillis, atStart);
     return whenIdle(waitMillis).thenCompose(idle -> {
       if (idle) return CompletableFuture.completedFuture(Done.getInstance());
-      LOG.warn("shutdown deadline: ending {} requests still in flight", open.size());
+      LOG.warn("shutdown deadline: ending {} requests still in flight", Math.max(open.size(), endings.size()));
       open.forEach(RequestLedger::endedByServer);
       this.deadline.complete(Done.getInstance());
+      endings.forEach(e -> e.complete(Optional.of(LAST)));
       return whenIdle(margin.toMillis() / 2).thenApply(i -> Done.getInstance());
     });
   }
@@ -81,7 +98,7 @@ public final class Drain {
 
   // Checked every 50 ms: a shutdown happens once, and a counter with waiters would add work to every request.
   private void poll(long until, CompletableFuture<Boolean> result) {
-    if (open.isEmpty()) {
+    if (open.isEmpty() && endings.isEmpty()) {
       result.complete(true);
     } else if (System.nanoTime() >= until) {
       result.complete(false);
