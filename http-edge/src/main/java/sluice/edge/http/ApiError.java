@@ -8,12 +8,12 @@ import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import sluice.core.AdminRefusal;
 import sluice.core.cluster.ClusterException;
-import sluice.persistence.StorageHealth;
 import sluice.core.cluster.ClusterFailure;
 import sluice.core.service.LeaseReply;
 import sluice.core.user.Admission;
 import sluice.core.user.AdmissionRefusal;
 import sluice.edge.auth.JwtVerifier;
+import sluice.persistence.StorageHealth;
 
 /**
  * The edge's only error type: every refusal a client or an operator gets. {@link Kind} is the one table from a reason

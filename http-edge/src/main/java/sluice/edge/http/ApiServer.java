@@ -31,8 +31,7 @@ public final class ApiServer {
         // Set here so that the one documented key is the one in force; the guard reads the address attribute.
         .adaptSettings(s -> s.withMaxConnections(settings.maxConnections()).withRemoteAddressAttribute(true)
             // A request arriving in the last moment of a shutdown, after Drain has ended the rest (docs/operations.md).
-            .withTerminationDeadlineExceededResponse(OpenAiErrors.response(
-                ApiError.of(ApiError.Kind.SHUTTING_DOWN, "The gateway is shutting down; please retry").withRetryAfter(1))))
+            .withTerminationDeadlineExceededResponse(OpenAiErrors.response(Drain.REFUSED)))
         .bindFlow(ConnectionGuard.around(routes.flow(system), settings, counts));
   }
 

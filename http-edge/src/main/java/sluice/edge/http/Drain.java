@@ -26,6 +26,9 @@ public final class Drain {
   static final ApiError SHUTDOWN = ApiError.of(ApiError.Kind.SHUTTING_DOWN,
       "The gateway is shutting down; this stream ended before the model finished. Please retry.");
 
+  /** The answer to a new request once a shutdown has begun (here and in Pekko's termination response). */
+  static final ApiError REFUSED = ApiError.of(ApiError.Kind.SHUTTING_DOWN, "The gateway is shutting down; please retry")
+      .withRetryAfter(1);
   /** The event a stream ends with at the deadline (one instance: the stream recognises it by identity). */
   private static final ByteString LAST = OpenAiErrors.sseEvent(SHUTDOWN);
 

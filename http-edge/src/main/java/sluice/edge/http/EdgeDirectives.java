@@ -139,28 +139,28 @@ final class EdgeDirectives {
   }
 
   /**
-   * Only while the database accepts writes: else 503 {@code storage_unavailable} at once. An admitted API request
-   * writes its user's counters and a usage record, and waiting on a user actor whose journal fails would only end in
-   * a timeout. Decided per request (inside an extraction), not when the route tree is built.
-   */
-  Route whenWritable(Supplier<Route> inner) {
-    return extractMethod(m -> storage.writable() ? inner.get() : refuse(ApiError.storageUnavailable(storage)));
-  }
-
-  /**
    * A new API request, taken unless a shutdown has begun (503 and {@code Connection: close}, so a client on a kept-alive
-   * connection goes to another node) or the database refuses writes (see {@link #whenWritable}).
+   * connection goes to another node) or the database refuses writes (see {@link #writable}). Decided per request
+   * (inside an extraction), not when the route tree is built.
    */
   Route whenTaking(Supplier<Route> inner) {
     return extractMethod(m -> drain.draining()
-        ? refuse(ApiError.of(ApiError.Kind.SHUTTING_DOWN, "The gateway is shutting down; please retry").withRetryAfter(1)
-            .withHeaders(List.of(Connection.create("close"))))
-        : whenWritable(inner));
+        ? refuse(Drain.REFUSED.withHeaders(List.of(Connection.create("close"))))
+        : writable(inner));
   }
 
-  /** Reads always; changes only while the database accepts writes (see {@link #whenWritable}). */
+  /** Reads always; changes only while the database accepts writes (see {@link #writable}). */
   Route whenWritableOrReading(Supplier<Route> inner) {
-    return extractMethod(m -> m.equals(HttpMethods.GET) || m.equals(HttpMethods.HEAD) ? inner.get() : whenWritable(inner));
+    return extractMethod(m -> m.equals(HttpMethods.GET) || m.equals(HttpMethods.HEAD) ? inner.get() : writable(inner));
+  }
+
+  /**
+   * Only while the database accepts writes: else 503 {@code storage_unavailable} at once. An admitted API request
+   * writes its user's counters and a usage record, and waiting on a user actor whose journal fails would only end in
+   * a timeout. Call it inside a per-request extraction.
+   */
+  private Route writable(Supplier<Route> inner) {
+    return storage.writable() ? inner.get() : refuse(ApiError.storageUnavailable(storage));
   }
 
   /** An admin body bound to {@code type} (see {@link AdminBodies#bind}); a wrong body is answered with its error. */
