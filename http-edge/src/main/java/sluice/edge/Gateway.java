@@ -44,7 +44,8 @@ import sluice.edge.http.Authenticator;
 import sluice.edge.http.Drain;
 import sluice.edge.http.Routes;
 import sluice.persistence.DataFolder;
-import sluice.persistence.JournalSchema;
+import sluice.persistence.DatabaseSettings;
+import sluice.persistence.Migrations;
 import sluice.persistence.StorageHealth;
 import sluice.persistence.usage.UsageStore;
 import sluice.persistence.usage.UsageWriter;
@@ -73,7 +74,9 @@ public final class Gateway implements AutoCloseable {
   }
 
   /** Starts everything; fails (and stops what it started) on any bad setting or unavailable port. */
-  public static Gateway start(Config config) throws Exception {
+  public static Gateway start(Config deployment) throws Exception {
+    Config config = DatabaseSettings.applyTo(deployment);             // sluice.persistence → the plugins' database
+    DatabaseSettings database = DatabaseSettings.from(config);
     CoreSettings core = CoreSettings.from(config);
     EdgeSettings edge = EdgeSettings.from(config);
     ApiKeys keys = ApiKeys.from(config);
@@ -83,13 +86,14 @@ public final class Gateway implements AutoCloseable {
     Map<String, BridgeSettings> clusterSettings = Bridges.settings(config, core);      // fail before starting anything
     StorageHealth.Settings storageSettings = StorageHealth.Settings.from(config);
     DataFolder.prepare(config);
+    // The schema before the actor system: no journal plugin may see a database without its tables.
+    if (database.migrate()) Migrations.migrate(database); else Migrations.check(database);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "sluice", config);
     try {
       if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
         Cluster cluster = Cluster.get(system);
         cluster.manager().tell(Join.create(cluster.selfMember().address()));   // a cluster of one
       }
-      JournalSchema.ensure(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(EdgeSettings.BLOCKING_DISPATCHER));
       Map<String, AgentTransport> transports = new LinkedHashMap<>();
       Map<String, List<String>> nodes = new LinkedHashMap<>();
@@ -108,7 +112,7 @@ public final class Gateway implements AutoCloseable {
       // Every key made through the admin API, replayed from the journal before the first request is accepted.
       KeyIndex index = KeyIndex.load(system, userSettings.readJournal()).toCompletableFuture().get(60, TimeUnit.SECONDS);
       UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout());
-      UsageStore usageStore = UsageStore.open(config);
+      UsageStore usageStore = UsageStore.open(database);
       // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
       UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings, blocking);
       Optional<Path> dataFolder = DataFolder.embedded(config);

@@ -9,6 +9,7 @@ import java.net.BindException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -17,6 +18,8 @@ import java.util.Map;
 import sluice.core.service.ServiceStatus;
 import sluice.edge.cli.AdminCli;
 import sluice.persistence.DataFolder;
+import sluice.persistence.DatabaseSettings;
+import sluice.persistence.Migrations;
 
 /**
  * {@code sluice serve --config FILE} runs a gateway from a deployment config; {@code sluice demo [--port N]} runs the
@@ -41,6 +44,7 @@ public final class Main {
         case "serve" -> serve(args, out, err);
         case "demo" -> demo(args, out, err);
         case "admin" -> System.exit(AdminCli.run(Arrays.copyOfRange(args, 1, args.length)));
+        case "db" -> database(args, out);
         default -> {
           err.println("sluice: unknown command '" + args[0] + "'");
           usage(err);
@@ -53,8 +57,12 @@ public final class Main {
     } catch (ConfigException e) {
       err.println("sluice: configuration error: " + e.getMessage());
       System.exit(EXIT_USAGE);
-    } catch (DataFolder.Unusable e) {
+    } catch (DataFolder.Unusable | Migrations.NewerSchema | Migrations.SchemaBehind e) {
       err.println("sluice: cannot start: " + e.getMessage());
+      System.exit(1);
+    } catch (SQLException e) {
+      // The driver's message names the host and the problem (refused, unknown database, authentication), never the password.
+      err.println("sluice: database: " + e.getMessage());
       System.exit(1);
     } catch (Exception e) {
       Throwable root = e;
@@ -71,6 +79,8 @@ public final class Main {
                                 SLUICE_ADMIN_KEY, else generated and printed
           serve --config FILE   run a gateway with a deployment config (HOCON, see conf/)
           admin COMMAND         users, API keys and usage through a gateway's admin API (admin --help)
+          db migrate --config FILE   bring the database of a deployment config to this release's schema (idempotent)
+          db status --config FILE    the schema version the database is at, and the one this release needs
           agent [--config FILE] run the login-node agent (separate jar, see slurm-agent/README.md)
           mock-llm --port N     run the mock model server (separate jar, see mock-llm/README.md)""");
   }
@@ -79,6 +89,28 @@ public final class Main {
     private static final long serialVersionUID = 1L;
 
     UsageError(String message) { super(message); }
+  }
+
+  /** {@code db migrate|status --config FILE}: the schema of the deployment's database, without starting a gateway. */
+  private static void database(String[] args, PrintStream out) throws Exception {
+    if (args.length != 4 || !args[2].equals("--config") || !List.of("migrate", "status").contains(args[1])) {
+      throw new UsageError("usage: sluice db migrate|status --config FILE");
+    }
+    Path file = Path.of(args[3]);
+    if (!Files.isRegularFile(file)) throw new UsageError("no such config file: " + file);
+    DatabaseSettings db = DatabaseSettings.from(DatabaseSettings.applyTo(load(file, Map.of())));
+    if (args[1].equals("migrate")) {
+      Migrations.Result r = Migrations.migrate(db);
+      out.println(r.applied().isEmpty() ? "database schema is up to date (version " + r.after() + ")"
+          : "database schema migrated from version " + r.before() + " to " + r.after() + ": " + String.join(", ", r.applied()));
+    } else {
+      int version = Migrations.version(db);
+      out.println("database schema version " + version + "; this Sluice needs " + Migrations.latest()
+          + (version == Migrations.latest() ? " (up to date)" : version < Migrations.latest() ? " (run: sluice db migrate --config " + file + ")"
+          : " (the database is newer than this Sluice)"));
+      if (version != Migrations.latest()) System.exit(1);
+    }
+    System.exit(0);
   }
 
   private static void serve(String[] args, PrintStream out, PrintStream err) throws Exception {

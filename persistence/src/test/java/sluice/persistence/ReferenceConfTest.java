@@ -12,6 +12,7 @@ class ReferenceConfTest {
     Config own = ConfigFactory.parseFile(new File("src/main/resources/reference.conf")).resolve();
     UsageWriterSettings.from(own);
     own.getString("sluice.data-dir");
-    own.getBoolean("sluice.persistence.create-schema");
+    own.getBoolean("sluice.persistence.migrate");
+    own.getInt("sluice.persistence.pool-size");
   }
 }

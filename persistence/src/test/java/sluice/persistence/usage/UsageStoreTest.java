@@ -7,13 +7,14 @@ import static sluice.persistence.usage.Records.config;
 import static sluice.persistence.usage.Records.rec;
 
 import com.fasterxml.jackson.databind.MappingIterator;
+import com.typesafe.config.Config;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -26,15 +27,28 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.MethodSource;
+import sluice.agent.testing.Await;
+import sluice.persistence.DatabaseSettings;
+import sluice.persistence.testing.TestDatabase;
 import sluice.persistence.usage.UsageSummary.Group;
 import sluice.persistence.usage.UsageSummary.Totals;
 
-/** The usage table on the embedded H2 file, through real JDBC. */
+/** The usage table on the embedded H2 file and on PostgreSQL, through real JDBC. */
+@ParameterizedClass
+@MethodSource("sluice.persistence.testing.TestDatabase#all")
 class UsageStoreTest {
+  @Parameter TestDatabase database;
   @TempDir Path dir;
+  Config config;
   UsageStore store;
 
-  @BeforeEach void open() throws SQLException { store = UsageStore.open(config(dir)); }
+  @BeforeEach void open() {
+    config = config(database, dir);
+    store = UsageStore.open(config);
+  }
 
   @AfterEach void close() { store.close(); }
 
@@ -161,17 +175,30 @@ class UsageStoreTest {
     store.insert(List.of(rec("r1", at(0))));
     store.close();
 
-    store = UsageStore.open(config(dir));
+    store = UsageStore.open(config);
     store.insert(List.of(rec("r2", at(1))));
 
     assertEquals(2, store.summary(UsageFilter.all()).total().requests());
   }
 
-  @Test void theWriterReconnectsAfterTheDatabaseWasRestarted() throws SQLException {
+  @Test void theWriterReconnectsAfterTheDatabaseWasRestarted() throws Exception {
     store.insert(List.of(rec("r1", at(0))));
-    try (Connection c = DriverManager.getConnection(
-        config(dir).getString(UsageStore.DB + ".url"), "sluice", ""); Statement s = c.createStatement()) {
-      s.execute("SHUTDOWN");                                          // closes every connection, as a restart would
+    DatabaseSettings db = DatabaseSettings.from(config);
+    if (database == TestDatabase.H2) {
+      try (Connection c = db.connect(); Statement s = c.createStatement()) {
+        s.execute("SHUTDOWN");                                        // closes every connection, as a restart would
+      }
+    } else {
+      try (Connection c = TestDatabase.superuser("postgres"); Statement s = c.createStatement()) {
+        String name = TestDatabase.databaseOf(db.url());
+        s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + name + "'");
+        // as a restart of the server would; the backends end a moment after the signal
+        Await.until(Duration.ofSeconds(10), "the terminated backends to end", () -> {
+          try (ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = '" + name + "'")) {
+            return rs.next() && rs.getInt(1) == 0;
+          }
+        });
+      }
     }
 
     assertThrows(SQLException.class, () -> store.insert(List.of(rec("lost", at(1)))));

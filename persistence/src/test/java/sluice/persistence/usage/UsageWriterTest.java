@@ -32,6 +32,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import sluice.core.policy.Backoff;
+import sluice.persistence.testing.TestDatabase;
 
 @ExtendWith(LogCapturingExtension.class)
 class UsageWriterTest {
@@ -66,7 +67,7 @@ class UsageWriterTest {
   }
 
   @BeforeEach void open() throws SQLException {
-    store = UsageStore.open(config(dir));
+    store = UsageStore.open(config(TestDatabase.H2, dir));   // the writer's logic; the store is tested on both databases
     sink = new CountingSink(store);
   }
 
