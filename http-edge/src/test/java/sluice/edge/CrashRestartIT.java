@@ -217,7 +217,7 @@ class CrashRestartIT {
    * Stops the last gateway, cancels every job through the local scheduler's own cancel file (the runners honour it,
    * SIGTERM then SIGKILL), and kills whatever process of ours is still alive after that.
    */
-  private static void cleanUp(Path jobsDir, List<ProcessHandle> spawned, GatewayProcess... gateways) throws Exception {
+  static void cleanUp(Path jobsDir, List<ProcessHandle> spawned, GatewayProcess... gateways) throws Exception {
     for (GatewayProcess g : gateways) g.close();
     for (String id : LocalJobs.folders(jobsDir)) {
       if (Files.isDirectory(jobsDir.resolve(id))) Files.writeString(jobsDir.resolve(id).resolve("cancel"), "cancel\n");

@@ -35,22 +35,26 @@ public final class StorageHealth {
    * {@code sluice.storage}: how often to probe, the Retry-After of the 503s while writes fail, and the free space below
    * which the embedded database's folder counts as full.
    */
-  public record Settings(Duration probeInterval, Duration retryAfter, long minFreeSpace) {
+  public record Settings(Duration probeInterval, Duration retryAfter, long minFreeSpace, Duration recoveryGrace) {
     public static Settings from(Config root) {
       Config c = root.getConfig("sluice.storage");
       Duration probe = c.getDuration("probe-interval");
       Duration retry = c.getDuration("retry-after");
       long minFree = c.getBytes("min-free-space");
+      Duration grace = c.getDuration("recovery-grace");
+      if (grace.isNegative()) throw new ConfigException.BadValue("sluice.storage.recovery-grace", "must not be negative");
       if (probe.isNegative() || probe.isZero()) throw new ConfigException.BadValue("sluice.storage.probe-interval", "must be positive");
       if (retry.toSeconds() < 1) throw new ConfigException.BadValue("sluice.storage.retry-after", "must be at least 1s");
       if (minFree < 0) throw new ConfigException.BadValue("sluice.storage.min-free-space", "must not be negative");
-      return new Settings(probe, retry, minFree);
+      return new Settings(probe, retry, minFree, grace);
     }
   }
 
   private final Settings settings;
   private final AtomicReference<String> problem = new AtomicReference<>();   // null while writes work
   private volatile boolean stopped;
+  private volatile long recoveredAtNanos;                               // when writes last came back
+  private volatile boolean everFailed;
 
   StorageHealth(Settings settings) { this.settings = settings; }
 
@@ -95,12 +99,16 @@ public final class StorageHealth {
   /** Writes work: on a change, logged once. */
   void recovered() {
     String was = problem.getAndSet(null);
-    if (was != null) LOG.warn("the database accepts writes again (it failed with: {})", was);
+    if (was != null) {
+      recoveredAtNanos = System.nanoTime();
+      LOG.warn("the database accepts writes again (it failed with: {})", was);
+    }
   }
 
   /** A write failed ({@code what} names the writer): requests that write are refused until a probe succeeds. */
   public void failed(String what, Throwable cause) {
     String reason = what + " failed: " + firstLine(cause);
+    everFailed = true;
     if (problem.getAndSet(reason) == null) {
       LOG.error("the database does not accept writes ({}); refusing requests with 503 until a probe write works", reason);
     }
@@ -108,6 +116,14 @@ public final class StorageHealth {
 
   /** Whether the last probe (or write) worked. */
   public boolean writable() { return problem.get() == null; }
+
+  /**
+   * Writes fail, or came back less than {@code recovery-grace} ago: actors whose journal calls failed during the
+   * outage are still restarting (their back-off, the journal's circuit breakers), so an unanswered ask is that outage.
+   */
+  public boolean recovering() {
+    return !writable() || everFailed && System.nanoTime() - recoveredAtNanos < settings.recoveryGrace().toNanos();
+  }
 
   /** Why writes fail, while they do. */
   public Optional<String> problem() { return Optional.ofNullable(problem.get()); }

@@ -10,7 +10,7 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class StorageHealthTest {
-  private final StorageHealth health = new StorageHealth(new StorageHealth.Settings(Duration.ofSeconds(2), Duration.ofSeconds(5), 0));
+  private final StorageHealth health = new StorageHealth(new StorageHealth.Settings(Duration.ofSeconds(2), Duration.ofSeconds(5), 0, Duration.ZERO));
 
   @Test void aFailedProbeRefusesWritesUntilAProbeWorksAgain() {
     health.probeWith(() -> {});
@@ -29,6 +29,21 @@ class StorageHealthTest {
     assertEquals(Optional.of("a usage insert failed: The database has been closed"), health.problem());
     health.probeWith(() -> {});
     assertTrue(health.writable());
+  }
+
+  @Test void afterAnOutageItIsRecoveringForTheGracePeriod() {
+    StorageHealth graced = new StorageHealth(new StorageHealth.Settings(Duration.ofSeconds(2), Duration.ofSeconds(5), 0, Duration.ofHours(1)));
+    graced.probeWith(() -> {});
+    assertFalse(graced.recovering(), "never failed: nothing to recover from");
+    graced.failed("a usage insert", new SQLException("Connection refused"));
+    assertTrue(graced.recovering());
+    graced.probeWith(() -> {});
+    assertTrue(graced.writable(), "new requests are taken at once");
+    assertTrue(graced.recovering(), "an unanswered ask within the grace period still counts as the outage");
+
+    health.failed("a usage insert", new SQLException("Connection refused"));
+    health.probeWith(() -> {});
+    assertFalse(health.recovering(), "a grace of 0 ends with the outage");
   }
 
   @Test void settingsAreChecked() {

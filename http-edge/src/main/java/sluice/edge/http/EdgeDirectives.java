@@ -83,8 +83,9 @@ final class EdgeDirectives {
     this.exceptions = ExceptionHandler.newBuilder()
         .match(ApiException.class, e -> refuse(e.error()))
         .matchAny(e -> {
-          // An actor whose journal write failed does not answer: while the probe says so, that is the reason to give.
-          if (!storage.writable()) return refuse(ApiError.storageUnavailable(storage));
+          // An actor whose journal calls failed does not answer until it has restarted: while the probe says writes
+          // fail, or came back only moments ago, that is the reason to give.
+          if (storage.recovering()) return refuse(ApiError.storageUnavailable(storage));
           LOG.error("unhandled error in a route", e);
           return refuse(ApiError.of(ApiError.Kind.INTERNAL, "The gateway failed to handle the request"));
         })

@@ -2,6 +2,7 @@ package sluice.persistence.testing;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigRenderOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -57,8 +58,12 @@ public enum TestDatabase {
     m.put("sluice.persistence.url", url(db));
     m.put("sluice.persistence.user", ROLE);
     m.put("sluice.persistence.password-file", passwordFile(dataDir).toString());
-    m.put("sluice.persistence.pool-size", 4);
     return ConfigFactory.parseMap(m);
+  }
+
+  /** {@link #config} as HOCON to append to a gateway's config file. */
+  public String hocon(Path dataDir) {
+    return "\nsluice " + config(dataDir).getConfig("sluice").root().render(ConfigRenderOptions.concise()) + "\n";
   }
 
   /** Stops the PostgreSQL server (every test database is on it): the outage tests. */
