@@ -181,7 +181,8 @@ public final class ServiceActor
 
   @Override public State emptyState() { return new State(null, Map.of(), Map.of(), null, null); }
 
-  @Override public RetentionCriteria retentionCriteria() { return RetentionCriteria.snapshotEvery(100, 2); }
+  /** Bounded journal: the events the older of the two kept snapshots covers are deleted (none is tagged). */
+  @Override public RetentionCriteria retentionCriteria() { return RetentionCriteria.snapshotEvery(100, 2).withDeleteEventsOnSnapshot(); }
 
   @Override public CommandHandlerWithReply<Command, Event, State> commandHandler() {
     return newCommandHandlerWithReplyBuilder().forAnyState()

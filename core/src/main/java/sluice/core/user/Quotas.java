@@ -282,6 +282,9 @@ final class Quotas {
   /** Whether the counters changed since the last {@link #checkpoint} or {@link #restore}. */
   boolean changed() { return changed; }
 
+  /** The last checkpoint was not saved: count the counters as changed, so the next one saves them. */
+  void unsaved() { changed = true; }
+
   /** The non-zero counters of the current windows, by scope id, to persist; marks them saved. */
   List<ScopeCount> checkpoint(Instant now) {
     changed = false;

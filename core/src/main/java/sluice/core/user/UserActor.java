@@ -23,7 +23,6 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandlerWithReply;
-import org.apache.pekko.persistence.typed.javadsl.EffectBuilder;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
 import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
@@ -39,8 +38,8 @@ import sluice.core.ids.UserId;
 
 /**
  * One user: its groups, limit overrides and API keys (event-sourced), and its usage counters ({@link Quotas}, in
- * memory, saved every checkpoint interval). Sharded by user id; the single writer makes every limit exact however many
- * edge nodes admit requests for the user at once.
+ * memory, saved every checkpoint interval as one durable-state object: {@link CounterCheckpoints}). Sharded by user id;
+ * the single writer makes every limit exact however many edge nodes admit requests for the user at once.
  *
  * <p>A request must fit three scopes, each with its own counters: the user, the user on the requested model, and the
  * key. Admission counts the request and reserves its tokens (prompt estimate plus max_tokens) without a write to the
@@ -127,10 +126,14 @@ public final class UserActor
     }
   }
 
-  /** The sharding stop message: saves the counters if they changed, then stops. */
+  /** The sharding stop message: saves the counters if they changed, and stops once the write is answered. */
   public enum Stop implements Command { INSTANCE }
 
   private enum Tick implements Command { INSTANCE }
+
+  /** From {@link CounterCheckpoints}: {@code saved} is null if the store has none (or {@code failure} says why). */
+  record CountersLoaded(long incarnation, SavedCounters saved, long revision, String failure) implements Command {}
+  record CountersWritten(long incarnation, long revision, String failure) implements Command {}
 
   public sealed interface Event extends CborSerializable {}
 
@@ -146,7 +149,7 @@ public final class UserActor
 
   public record KeyRevoked(String keyId, Instant at) implements Event {}
 
-  /** The counters of the current windows, so a restart does not reset them. */
+  /** The counters as the previous release journaled them; replayed from old journals, no longer written. */
   public record CountersSaved(List<ScopeCount> scopes, Instant at) implements Event {}
 
   /** @param scope "user", "model:&lt;id&gt;" or "key:&lt;id&gt;" */
@@ -190,10 +193,9 @@ public final class UserActor
   private final UserSettings settings;
   private final KeyIndex index;
   private final Clock clock;
-  private final ActorRef<ClusterSharding.ShardCommand> shard;
   private final Quotas quotas;
-  private boolean passivating;
-  private Instant lastCommand;
+  private final CounterCheckpoints counters;
+  private final IdlePassivation idle;
 
   /** An unsharded user actor (tests, tools): it never passivates itself. */
   public static Behavior<Command> create(UserId userId, UserSettings settings, KeyIndex index, Clock clock) {
@@ -216,9 +218,9 @@ public final class UserActor
     this.settings = settings;
     this.index = index;
     this.clock = clock;
-    this.shard = shard;
     this.quotas = new Quotas(settings.reservationTimeout());
-    this.lastCommand = clock.instant();
+    this.counters = new CounterCheckpoints(ctx, userId, settings.countersStore());
+    this.idle = new IdlePassivation(shard, ctx.getSelf(), settings.idleTimeout(), clock.instant());
     timers.startTimerWithFixedDelay(Tick.INSTANCE, Tick.INSTANCE, settings.checkpointInterval());
   }
 
@@ -231,7 +233,13 @@ public final class UserActor
   }
 
   @Override public CommandHandlerWithReply<Command, Event, State> commandHandler() {
-    return newCommandHandlerWithReplyBuilder().forAnyState()
+    var handlers = newCommandHandlerWithReplyBuilder();
+    // Until the saved counters are loaded every command waits, so none is answered from counters that start at zero.
+    handlers.forState(s -> !counters.loaded())
+        .onCommand(CountersLoaded.class, this::onCountersLoaded)
+        .onCommand(Stop.class, c -> Effect().stop().thenNoReply())     // nothing counted yet, so nothing to save
+        .onAnyCommand(c -> c == Tick.INSTANCE ? Effect().noReply() : Effect().stash());
+    handlers.forAnyState()
         .onCommand(Admit.class, (s, c) -> onAdmit(s, touch(c)))
         .onCommand(Settle.class, (s, c) -> onSettle(touch(c)))
         .onCommand(CreateUser.class, (s, c) -> onCreateUser(s, touch(c)))
@@ -239,15 +247,21 @@ public final class UserActor
         .onCommand(UpdateUser.class, (s, c) -> onUpdateUser(s, touch(c)))
         .onCommand(CreateKey.class, (s, c) -> onCreateKey(s, touch(c)))
         .onCommand(RevokeKey.class, (s, c) -> onRevokeKey(s, touch(c)))
-        .onCommand(Tick.class, (s, c) -> onTick(s))
-        .onCommand(Stop.class, (s, c) -> checkpoint(s, clock.instant()).thenStop().thenNoReply())
-        .build();
+        .onCommand(Tick.class, (s, c) -> onTick())
+        .onCommand(CountersLoaded.class, c -> Effect().noReply())      // an answer to an earlier incarnation
+        .onCommand(CountersWritten.class, c -> stopIf(counters.onWritten(c, quotas, clock.instant())))
+        .onCommand(Stop.class, c -> stopIf(counters.onStop(quotas, clock.instant())));
+    return handlers.build();
   }
 
-  private <C> C touch(C command) {
-    lastCommand = clock.instant();
-    return command;
+  private ReplyEffect<Event, State> stopIf(boolean stop) { return (stop ? Effect().stop() : Effect().none()).thenNoReply(); }
+
+  private ReplyEffect<Event, State> onCountersLoaded(State s, CountersLoaded l) {
+    boolean loaded = counters.onLoaded(l, quotas, s.counters(), clock.instant());
+    return loaded ? Effect().noReply().thenUnstashAll() : Effect().noReply();
   }
+
+  private <C> C touch(C command) { idle.commandAt(clock.instant()); return command; }
 
   private ReplyEffect<Event, State> onCreateUser(State s, CreateUser c) {
     if (s.created()) return Effect().reply(c.replyTo(), new UserReply.Refused(AdminRefusal.USER_EXISTS, "user " + userId + " already exists"));
@@ -334,32 +348,16 @@ public final class UserActor
     return Effect().noReply();
   }
 
-  private ReplyEffect<Event, State> onTick(State s) {
+  private ReplyEffect<Event, State> onTick() {
     Instant now = clock.instant();
     int swept = quotas.sweep(now);
     if (swept > 0) {
       ctx.getLog().warn("user {}: {} requests not settled within {} no longer count as in flight", userId, swept,
           settings.reservationTimeout());
     }
-    if (shard != null && !passivating && !quotas.hasReservations()
-        && !lastCommand.plus(settings.idleTimeout()).isAfter(now)) {
-      passivating = true;
-      shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
-    }
-    return checkpoint(s, now).thenNoReply();
-  }
-
-  private EffectBuilder<Event, State> checkpoint(State s, Instant now) {
-    if (!quotas.changed() || !s.created()) return Effect().none();
-    return Effect().persist(new CountersSaved(quotas.checkpoint(now), now));
-  }
-
-  private void restore(State s) {
-    Instant now = clock.instant();
-    quotas.restore(s.counters(), now);
-    passivating = false;
-    lastCommand = now;
-    if (s.created()) index.userRecovered(userId, s.keys().values());
+    idle.tick(quotas.hasReservations(), now);
+    counters.save(quotas, now);
+    return Effect().noReply();
   }
 
   private UserView view(State s) { return UserView.of(userId, s, effective(s), quotas.usage(clock.instant())); }
@@ -381,7 +379,10 @@ public final class UserActor
   }
 
   @Override public SignalHandler<State> signalHandler() {
-    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::restore).build();
+    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), s -> {
+      if (s.created()) index.userRecovered(userId, s.keys().values());
+      counters.load(s.created());                     // commands wait (stashed) until the counters are loaded
+    }).build();
   }
 
   private static <T> List<T> distinct(List<T> values) {

@@ -42,6 +42,7 @@ public final class UserDirectory {
   }
 
   public static UserDirectory start(ActorSystem<?> system, UserSettings settings, KeyIndex index, Clock clock, Duration askTimeout) {
+    CounterCheckpoints.store(system, settings.countersStore());     // a missing counters store fails start-up, not each user
     ClusterSharding sharding = ClusterSharding.get(system);
     sharding.init(Entity.of(UserActor.TYPE_KEY, ctx -> UserId.isValid(ctx.getEntityId())
             ? UserActor.create(UserId.of(ctx.getEntityId()), settings, index, clock, ctx.getShard())

@@ -26,9 +26,10 @@ import sluice.core.ids.GroupName;
  * @param checkpointInterval how often changed counters are persisted
  * @param idleTimeout        a user actor with nothing in flight and no command for this long passivates
  * @param readJournal        the read journal plugin id the key index replays and follows
+ * @param countersStore      the durable state store plugin id that holds each user's counters (one object per user)
  */
 public record UserSettings(UserLimits defaultLimits, List<Group> groups, long defaultMaxTokens, Duration reservationTimeout,
-                           Duration checkpointInterval, Duration idleTimeout, String readJournal) {
+                           Duration checkpointInterval, Duration idleTimeout, String readJournal, String countersStore) {
   private static final JsonMapper JSON = new JsonMapper();
   private static final Set<String> GROUP_FIELDS = Set.of("name", "limits");
 
@@ -47,6 +48,7 @@ public record UserSettings(UserLimits defaultLimits, List<Group> groups, long de
     for (Duration d : List.of(reservationTimeout, checkpointInterval, idleTimeout)) {
       if (d.isNegative() || d.isZero()) throw new IllegalArgumentException("durations must be positive");
     }
+    if (countersStore == null || countersStore.isBlank()) throw new IllegalArgumentException("counters-store must name a plugin");
   }
 
   /** The limits of a user in {@code userGroups}: those of the first configured group it is in, else the defaults. */
@@ -84,8 +86,12 @@ public record UserSettings(UserLimits defaultLimits, List<Group> groups, long de
     if (maxTokens < 1) throw new ConfigException.BadValue(c.origin(), base + ".default-max-tokens", "must be >= 1");
     String journal = c.getString("read-journal");
     if (journal.isBlank()) throw new ConfigException.BadValue(c.origin(), base + ".read-journal", "must name a read journal");
-    return new UserSettings(defaults, groups, maxTokens,
-        positive(c, "reservation-timeout"), positive(c, "checkpoint-interval"), positive(c, "idle-timeout"), journal);
+    String countersStore = c.getString("counters-store");
+    if (countersStore.isBlank()) {
+      throw new ConfigException.BadValue(c.origin(), base + ".counters-store", "must name a durable state store plugin");
+    }
+    return new UserSettings(defaults, groups, maxTokens, positive(c, "reservation-timeout"), positive(c, "checkpoint-interval"),
+        positive(c, "idle-timeout"), journal, countersStore);
   }
 
   private static UserLimits limits(ConfigValue value, String path) {

@@ -23,9 +23,9 @@ import org.apache.pekko.actor.testkit.typed.javadsl.LogCapturingExtension;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitDurableStateStorePlugin;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitSnapshotPlugin;
-import org.apache.pekko.persistence.testkit.javadsl.PersistenceTestKit;
 import org.apache.pekko.persistence.testkit.query.javadsl.PersistenceTestKitReadJournal;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -45,7 +45,8 @@ import sluice.core.user.UserActor.Command;
 @ExtendWith(LogCapturingExtension.class)
 class UserActorTest {
   static final ActorTestKit testKit = ActorTestKit.create(PersistenceTestKitPlugin.getInstance().config()
-      .withFallback(PersistenceTestKitSnapshotPlugin.config()).withFallback(ConfigFactory.load()));
+      .withFallback(PersistenceTestKitSnapshotPlugin.config())
+      .withFallback(PersistenceTestKitDurableStateStorePlugin.getInstance().config()).withFallback(ConfigFactory.load()));
   private static final AtomicInteger names = new AtomicInteger();
   /** 29.5 s before the minute ends; the hour, day and month end later (see WindowTest). */
   private static final Instant START = Instant.parse("2024-05-14T10:20:30.500Z");
@@ -58,7 +59,8 @@ class UserActorTest {
   private final AtomicInteger requestIds = new AtomicInteger();
 
   private static UserSettings settings(UserLimits defaults, List<UserSettings.Group> groups) {
-    return new UserSettings(defaults, groups, 1024, Duration.ofMinutes(15), Duration.ofMillis(50), Duration.ofMinutes(10), "unused");
+    return new UserSettings(defaults, groups, 1024, Duration.ofMinutes(15), Duration.ofMillis(50), Duration.ofMinutes(10), "unused",
+        PersistenceTestKitDurableStateStorePlugin.PluginId());
   }
 
   private UserSettings settings = settings(UserLimits.NONE, List.of());
@@ -381,45 +383,7 @@ class UserActorTest {
     assertEquals(List.of("staff"), view(ref).groups());
   }
 
-  // ---------------------------------------------------------------- persistence of counters
-
-  @Test void countersSurviveAStopAndOnlyCurrentWindowsAreKept() {
-    var ref = userWithKey(UserLimits.NONE);
-    var cred = new Credential.ApiKey(digest("s1"));
-    for (String id : List.of("a", "b", "c")) assertInstanceOf(Admitted.class, admit(ref, id, cred, "m", 10));
-    ref.tell(new UserActor.Settle("a", 2, 3));
-    ref.tell(new UserActor.Settle("b", 2, 3));
-    TestProbe<Object> watcher = testKit.createTestProbe();
-    ref.tell(UserActor.Stop.INSTANCE);
-    watcher.expectTerminated(ref, Duration.ofSeconds(5));
-
-    var again = spawn();
-    UserView v = view(again);
-    assertEquals(3, v.requests().get("minute"));
-    assertEquals(20, v.tokens().get("minute"), "5 + 5 settled, 10 still reserved");
-    assertEquals(0, v.inFlight(), "reservations are not persisted");
-    assertInstanceOf(Admitted.class, admit(again, "s1", "m", 1), "the keys are back too");
-    again.tell(UserActor.Stop.INSTANCE);
-    watcher.expectTerminated(again, Duration.ofSeconds(5));
-
-    clock.set(Window.MINUTE.end(START));
-    UserView later = view(spawn());
-    assertEquals(0, later.requests().get("minute"), "the minute window has ended");
-    assertEquals(4, later.requests().get("hour"));
-  }
-
-  @Test void countersAreCheckpointedWithoutAStop() {
-    var ref = userWithKey(UserLimits.NONE);
-    assertInstanceOf(Admitted.class, admit(ref, "s1", "m", 10));
-    PersistenceTestKit journal = PersistenceTestKit.create(testKit.system());
-    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
-      assertTrue(journal.persistedInStorage(UserActor.persistenceId(UserId.of(user)).id()).stream()
-          .anyMatch(e -> e instanceof UserActor.CountersSaved), "a checkpoint was written");
-      return null;
-    });
-    testKit.stop(ref, Duration.ofSeconds(5));                  // no Stop message: nothing more is saved
-    assertEquals(1, view(spawn()).requests().get("minute"));
-  }
+  // ---------------------------------------------------------------- sweeping and passivation (storage: UserCounterStorageTest)
 
   @Test void aReservationNeverSettledStopsCountingAsInFlightAfterTheTimeout() {
     var ref = userWithKey(userLimits(concurrent(1)));

@@ -19,6 +19,7 @@ import org.apache.pekko.actor.testkit.typed.javadsl.LogCapturingExtension;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitDurableStateStorePlugin;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitSnapshotPlugin;
 import org.junit.jupiter.api.AfterAll;
@@ -42,7 +43,8 @@ class UserDirectoryTest {
           pekko.cluster.sharding { remember-entities = on, remember-entities-store = eventsourced }
           """)
       .withFallback(PersistenceTestKitPlugin.getInstance().config())
-      .withFallback(PersistenceTestKitSnapshotPlugin.config()).withFallback(ConfigFactory.load()));
+      .withFallback(PersistenceTestKitSnapshotPlugin.config())
+      .withFallback(PersistenceTestKitDurableStateStorePlugin.getInstance().config()).withFallback(ConfigFactory.load()));
   private static final TestClock clock = TestClock.frozen(Instant.parse("2024-05-14T10:20:30Z"));
   private static final KeyIndex index = KeyIndex.empty();
   private static UserDirectory users;
@@ -51,7 +53,7 @@ class UserDirectoryTest {
     Cluster cluster = Cluster.get(testKit.system());
     cluster.manager().tell(Join.create(cluster.selfMember().address()));
     UserSettings settings = new UserSettings(UserLimits.NONE, List.of(), 1024, Duration.ofMinutes(15), Duration.ofMillis(100),
-        Duration.ofMinutes(10), "unused");
+        Duration.ofMinutes(10), "unused", PersistenceTestKitDurableStateStorePlugin.PluginId());
     users = UserDirectory.start(testKit.system(), settings, index, clock, Duration.ofSeconds(10));
   }
 

@@ -24,6 +24,7 @@ class UserSettingsTest {
     assertEquals(Duration.ofSeconds(5), s.checkpointInterval());
     assertEquals(Duration.ofMinutes(10), s.idleTimeout());
     assertEquals("jdbc-read-journal", s.readJournal());
+    assertEquals("jdbc-durable-state-store", s.countersStore());
     assertEquals(UserLimits.NONE, s.limitsFor(List.of("anything")));
   }
 
@@ -60,6 +61,7 @@ class UserSettingsTest {
     assertMessage("sluice.users.default-max-tokens", "sluice.users.default-max-tokens = 0");
     assertMessage("sluice.users.checkpoint-interval", "sluice.users.checkpoint-interval = 0s");
     assertMessage("sluice.users.read-journal", "sluice.users.read-journal = \"\"");
+    assertMessage("sluice.users.counters-store", "sluice.users.counters-store = \" \"");
   }
 
   private static void assertMessage(String path, String hocon) {
