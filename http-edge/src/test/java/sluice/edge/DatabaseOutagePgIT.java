@@ -31,7 +31,7 @@ import sluice.persistence.testing.TestDatabase;
  * serves again by itself, and every request served has its usage record, those finished during the outage included.
  */
 @Timeout(300)
-class PostgresOutageIT {
+class DatabaseOutagePgIT {
   private static final Duration OUTAGE = Duration.ofSeconds(30);
   private static final Duration CLIENT_TIMEOUT = Duration.ofSeconds(60);
   private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
