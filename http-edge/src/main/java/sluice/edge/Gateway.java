@@ -47,6 +47,7 @@ import sluice.persistence.DataFolder;
 import sluice.persistence.DatabaseSettings;
 import sluice.persistence.Migrations;
 import sluice.persistence.StorageHealth;
+import sluice.persistence.usage.UsageRollUp;
 import sluice.persistence.usage.UsageStore;
 import sluice.persistence.usage.UsageWriter;
 import sluice.persistence.usage.UsageWriterSettings;
@@ -83,6 +84,7 @@ public final class Gateway implements AutoCloseable {
     UserSettings userSettings = UserSettings.from(config);
     JwtVerifier jwt = JwtVerifier.create(OidcSettings.from(config));
     UsageWriterSettings usageSettings = UsageWriterSettings.from(config);
+    UsageRollUp.Settings retention = UsageRollUp.Settings.from(config);
     Map<String, BridgeSettings> clusterSettings = Bridges.settings(config, core);      // fail before starting anything
     StorageHealth.Settings storageSettings = StorageHealth.Settings.from(config);
     DataFolder.prepare(config);
@@ -115,6 +117,8 @@ public final class Gateway implements AutoCloseable {
       UsageStore usageStore = UsageStore.open(database);
       // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
       UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings, blocking);
+      // Records older than sluice.usage.retention become daily totals: shortly after start, then daily.
+      UsageRollUp.start(system, new UsageRollUp(database, retention, Clock.systemUTC()), blocking);
       Optional<Path> dataFolder = DataFolder.embedded(config);
       StorageHealth storage = StorageHealth.start(system, () -> {
         if (dataFolder.isPresent()) DataFolder.requireFreeSpace(dataFolder.get(), storageSettings.minFreeSpace());

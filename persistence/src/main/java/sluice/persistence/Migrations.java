@@ -31,7 +31,8 @@ public final class Migrations {
   static final List<Step> STEPS = List.of(
       new Step(1, "journal"),
       new Step(2, "usage"),
-      new Step(3, "tag_index"));
+      new Step(3, "tag_index"),
+      new Step(4, "usage_daily"));
   private static final long LOCK_ID = 0x511CE0001L;
 
   private Migrations() {}

@@ -50,13 +50,14 @@ class MigrationsTest {
     Migrations.Result first = Migrations.migrate(db);
     assertEquals(0, first.before());
     assertEquals(Migrations.latest(), first.after());
-    assertEquals(List.of("V1 journal", "V2 usage", "V3 tag_index"), first.applied());
+    assertEquals(List.of("V1 journal", "V2 usage", "V3 tag_index", "V4 usage_daily"), first.applied());
 
     Migrations.Result second = Migrations.migrate(db);
     assertEquals(new Migrations.Result(Migrations.latest(), Migrations.latest(), List.of()), second);
     assertEquals(Migrations.latest(), Migrations.check(db));
     assertTrue(indexes("event_tag").contains("event_tag_tag_event_id_idx"), "the key index's query has its index");
     assertTrue(indexes("sluice_usage").contains("sluice_usage_user_started_at"));
+    assertTrue(indexes("sluice_usage_daily").contains("sluice_usage_daily_user_day"), "per-user queries over days");
   }
 
   @Test void aDatabaseThePreviousReleaseMadeIsTakenOverWithItsEventsAndUsage() throws Exception {
@@ -80,7 +81,7 @@ class MigrationsTest {
 
     Migrations.Result r = Migrations.migrate(db);
 
-    assertEquals(List.of("V1 journal", "V2 usage", "V3 tag_index"), r.applied());
+    assertEquals(List.of("V1 journal", "V2 usage", "V3 tag_index", "V4 usage_daily"), r.applied());
     assertEquals(List.of("r-old alice 7 9 no"), query("SELECT request_id, user_id, prompt_tokens, completion_tokens, "
         + "CASE WHEN server_shutdown THEN 'yes' ELSE 'no' END FROM sluice_usage"), "old rows kept, new column filled");
     ActorTestKit next = ActorTestKit.create("journal", config);

@@ -24,6 +24,7 @@ import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.stream.javadsl.StreamConverters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.persistence.usage.RolledUpPeriod;
 import sluice.persistence.usage.UsageFilter;
 import sluice.persistence.usage.UsageStore;
 import sluice.persistence.usage.UsageWriter;
@@ -31,7 +32,8 @@ import sluice.persistence.usage.UsageWriter;
 /**
  * {@code GET /admin/usage?user=&model=&from=&to=&limit=&format=csv}: totals and per-user-and-model sums over everything
  * matching, plus the newest records (JSON), or every matching record as CSV. Records still in the writer's buffer are
- * flushed first, so a request that just ended is counted.
+ * flushed first, so a request that just ended is counted. Totals include the days the retention folded into daily
+ * totals; the records listed are only those still kept.
  */
 final class UsageRoutes {
   private static final Logger LOG = LoggerFactory.getLogger(UsageRoutes.class);
@@ -81,11 +83,14 @@ final class UsageRoutes {
     int max = limit;
     return onSuccess(flushed.thenApplyAsync(v -> {
       try {
-        return AdminJson.usage(filter, store.summary(filter), store.records(filter, max + 1), max);
+        return EdgeDirectives.json(AdminJson.usage(filter, store.summary(filter), store.records(filter, max + 1), max));
+      } catch (RolledUpPeriod e) {
+        // Refused rather than answered for another period: totals an operator bills by must be for the period asked.
+        return refuse(invalid(e.getMessage(), e.bound()));
       } catch (Exception e) {
         throw new IllegalStateException("usage query failed", e);
       }
-    }, blocking), EdgeDirectives::json);
+    }, blocking), route -> route);
   }
 
   private Route csv(UsageFilter filter) {

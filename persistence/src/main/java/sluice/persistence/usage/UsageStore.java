@@ -17,6 +17,7 @@ import java.sql.Statement;
 import java.sql.Types;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
@@ -24,13 +25,15 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import sluice.persistence.DatabaseSettings;
 
 /**
  * The {@code sluice_usage} table, in the journal's database ({@code pekko-persistence-jdbc.shared-databases.slick.db}):
- * embedded H2 by default, PostgreSQL in production. Plain JDBC: one long-lived connection for the single writer
- * (reopened after a failure), a short-lived one per query. Every statement is prepared; the SQL is portable between H2
- * 2.x and PostgreSQL 10+.
+ * embedded H2 by default, PostgreSQL in production; for totals also {@code sluice_usage_daily}, into which
+ * {@link UsageRollUp} folds the records older than the retention. Plain JDBC: one long-lived connection for the single
+ * writer (reopened after a failure), a short-lived one per query. Every statement is prepared; the SQL is portable
+ * between H2 2.x and PostgreSQL 10+.
  */
 public final class UsageStore implements UsageSink {
   private static final int FETCH_SIZE = 1000;
@@ -149,23 +152,43 @@ public final class UsageStore implements UsageSink {
     return OffsetDateTime.ofInstant(down.equals(i) ? i : down.plus(1, ChronoUnit.MICROS), ZoneOffset.UTC);
   }
 
-  /** Totals over everything the filter matches, and per (user, model) ordered by user, then model. */
-  public UsageSummary summary(UsageFilter f) throws SQLException {
-    Where w = Where.of(f);
-    String sql = "SELECT user_id, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),"
-        + " SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(CASE WHEN client_disconnected THEN 1 ELSE 0 END)"
-        + " FROM sluice_usage" + w.sql() + " GROUP BY user_id, model";
+  /**
+   * Totals over everything the filter matches, and per (user, model) ordered by user, then model: the records still
+   * kept plus the daily totals of the days {@link UsageRollUp} folded (one statement, so one consistent view of both
+   * tables even while a day is being folded). A record is in one of the two tables, never both, so totals over whole
+   * days are the same before and after a roll-up.
+   *
+   * @throws RolledUpPeriod when {@code from} or {@code to} falls inside a folded day, not on its midnight
+   */
+  public UsageSummary summary(UsageFilter f) throws SQLException, RolledUpPeriod {
+    Where raw = Where.of(f);
+    Where daily = Where.days(f);
+    String sql = "SELECT user_id, model, SUM(requests), SUM(prompt_tokens), SUM(completion_tokens), SUM(failed_requests),"
+        + " SUM(client_disconnected) FROM ("
+        + "SELECT user_id, model, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens,"
+        + " SUM(completion_tokens) AS completion_tokens, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS failed_requests,"
+        + " SUM(CASE WHEN client_disconnected THEN 1 ELSE 0 END) AS client_disconnected FROM sluice_usage" + raw.sql()
+        + " GROUP BY user_id, model UNION ALL"
+        + " SELECT user_id, model, SUM(requests), SUM(prompt_tokens), SUM(completion_tokens), SUM(failed_requests),"
+        + " SUM(client_disconnected) FROM sluice_usage_daily" + daily.sql() + " GROUP BY user_id, model"
+        + ") t GROUP BY user_id, model";
     List<UsageSummary.Group> groups = new ArrayList<>();
-    try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(sql)) {
-      w.bind(ps, 1);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          long prompt = rs.getLong(4);
-          long completion = rs.getLong(5);
-          groups.add(new UsageSummary.Group(rs.getString(1), rs.getString(2), new UsageSummary.Totals(
-              rs.getLong(3), prompt, completion, prompt + completion, rs.getLong(6), rs.getLong(7))));
+    try (Connection c = connect()) {
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        daily.bind(ps, raw.bind(ps, 1));
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            long prompt = rs.getLong(4);
+            long completion = rs.getLong(5);
+            groups.add(new UsageSummary.Group(rs.getString(1), rs.getString(2), new UsageSummary.Totals(
+                rs.getLong(3), prompt, completion, prompt + completion, rs.getLong(6), rs.getLong(7))));
+          }
         }
       }
+      // After the sums: a day folded since then is refused too, and folded days are never unfolded, so an answer
+      // that passes this check is exact.
+      requireWholeFoldedDays(c, "from", f.from());
+      requireWholeFoldedDays(c, "to", f.to());
     }
     // Sorted here, not by the database: PostgreSQL's collation depends on its locale.
     groups.sort(Comparator.comparing(UsageSummary.Group::user).thenComparing(UsageSummary.Group::model));
@@ -173,7 +196,19 @@ public final class UsageStore implements UsageSink {
     return new UsageSummary(total, groups);
   }
 
-  /** The newest {@code limit} (1..100000) matching records, newest first. */
+  /** A bound inside a day (not its midnight) whose records were folded: that day's part cannot be counted. */
+  private static void requireWholeFoldedDays(Connection c, String name, Optional<Instant> bound) throws SQLException, RolledUpPeriod {
+    if (bound.isEmpty() || Where.midnight(bound.get())) return;
+    LocalDate day = LocalDate.ofInstant(bound.get(), ZoneOffset.UTC);
+    try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM sluice_usage_daily WHERE day_utc = ? LIMIT 1")) {
+      ps.setObject(1, day);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (rs.next()) throw new RolledUpPeriod(name, bound.get(), day);
+      }
+    }
+  }
+
+  /** The newest {@code limit} (1..100000) matching records still kept (not folded), newest first. */
   public List<UsageRecord> records(UsageFilter f, int limit) throws SQLException {
     if (limit < 1 || limit > MAX_LIMIT) throw new IllegalArgumentException("limit must be between 1 and " + MAX_LIMIT + ": " + limit);
     Where w = Where.of(f);
@@ -190,7 +225,7 @@ public final class UsageStore implements UsageSink {
   }
 
   /**
-   * Writes every matching record as CSV, oldest first, with a header row, streaming from a database cursor. Does not
+   * Writes every matching record still kept (not folded) as CSV, oldest first, with a header row, streaming from a database cursor. Does not
    * close {@code out}. started_at is ISO-8601 in UTC; ttft_ms is empty when no token came.
    */
   public void exportCsv(UsageFilter f, OutputStream out) throws SQLException, IOException {
@@ -268,6 +303,23 @@ public final class UsageStore implements UsageSink {
       f.to().ifPresent(t -> { parts.add("started_at < ?"); params.add(bound(t)); });
       return new Where(parts.isEmpty() ? "" : " WHERE " + String.join(" AND ", parts), params);
     }
+
+    /** The daily totals of the whole days inside the filter's period (a day cut by a bound is left out). */
+    static Where days(UsageFilter f) {
+      List<String> parts = new ArrayList<>();
+      List<Object> params = new ArrayList<>();
+      f.user().ifPresent(u -> { parts.add("user_id = ?"); params.add(u); });
+      f.model().ifPresent(m -> { parts.add("model = ?"); params.add(m); });
+      f.from().ifPresent(t -> {
+        LocalDate day = LocalDate.ofInstant(t, ZoneOffset.UTC);
+        parts.add("day_utc >= ?");
+        params.add(midnight(t) ? day : day.plusDays(1));
+      });
+      f.to().ifPresent(t -> { parts.add("day_utc < ?"); params.add(LocalDate.ofInstant(t, ZoneOffset.UTC)); });
+      return new Where(parts.isEmpty() ? "" : " WHERE " + String.join(" AND ", parts), params);
+    }
+
+    static boolean midnight(Instant t) { return t.equals(t.truncatedTo(ChronoUnit.DAYS)); }
 
     /** Binds the parameters from {@code first}; returns the next free index. */
     int bind(PreparedStatement ps, int first) throws SQLException {

@@ -54,7 +54,7 @@ class UsageStoreTest {
 
   private static Instant at(int minutes) { return T0.plus(Duration.ofMinutes(minutes)); }
 
-  @Test void summaryTotalsEverythingAndEachUserAndModel() throws SQLException {
+  @Test void summaryTotalsEverythingAndEachUserAndModel() throws Exception {
     store.insert(List.of(
         rec("r1", "bob", "llama", 200, 100, 50, at(0)),
         rec("r2", "alice", "llama", 200, 10, 20, at(1)),
@@ -72,7 +72,7 @@ class UsageStoreTest {
         new Group("bob", "llama", new Totals(2, 100, 50, 150, 1, 0))), s.byUserAndModel());
   }
 
-  @Test void filtersByUserModelAndAPeriodThatIncludesItsStartAndExcludesItsEnd() throws SQLException {
+  @Test void filtersByUserModelAndAPeriodThatIncludesItsStartAndExcludesItsEnd() throws Exception {
     store.insert(List.of(
         rec("a0", "alice", "llama", 200, 1, 0, at(0)),
         rec("a1", "alice", "llama", 200, 2, 0, at(1)),
@@ -89,7 +89,7 @@ class UsageStoreTest {
     assertEquals(List.of(), store.summary(UsageFilter.of("carol", null, null, null)).byUserAndModel());
   }
 
-  private long prompt(UsageFilter f) throws SQLException { return store.summary(f).total().promptTokens(); }
+  private long prompt(UsageFilter f) throws Exception { return store.summary(f).total().promptTokens(); }
 
   @Test void recordsComeBackNewestFirstUpToTheLimitWithEveryField() throws SQLException {
     var noJob = new UsageRecord("same-id", "alice", "key-a", "llama", "/v1/completions", null, false, 400, 3, 0, null,
@@ -171,7 +171,7 @@ class UsageStoreTest {
     assertEquals(1, out.toString(StandardCharsets.UTF_8).lines().count());
   }
 
-  @Test void openingAgainKeepsTheTableAndItsRows() throws SQLException {
+  @Test void openingAgainKeepsTheTableAndItsRows() throws Exception {
     store.insert(List.of(rec("r1", at(0))));
     store.close();
 
