@@ -67,7 +67,7 @@ class DatabaseCommandIT {
     Run usage = sluice("db", "migrate");
     assertEquals(2, usage.exit(), usage.output());
     assertTrue(usage.output().contains("usage: sluice db migrate|status --config FILE"), usage.output());
-    assertTrue(!String.join("", List.of(status.output(), first.output(), refused.output())).contains("sluice-test-password"),
+    assertTrue(!String.join("", List.of(status.output(), first.output(), refused.output())).contains(TestDatabase.ROLE_PASSWORD),
         "the password is never printed");
   }
 

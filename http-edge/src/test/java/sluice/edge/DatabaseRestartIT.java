@@ -1,6 +1,7 @@
 package sluice.edge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.net.URI;
@@ -98,6 +99,10 @@ class DatabaseRestartIT {
       assertEquals(6, totals.get("requests").asLong(), totals.toString());
       JsonNode user = admin(again, "GET", "/admin/users/alice", null, 200);
       assertEquals(2, user.get("keys").size(), user.toString());
+      for (GatewayProcess g : List.of(first, second)) {
+        String log = Files.readString(g.log());
+        assertTrue(!log.contains(TestDatabase.ROLE_PASSWORD) && !log.contains(kept), "no secret in " + g.log());
+      }
     } catch (Throwable t) {
       System.err.println(first.logTail(80));
       System.err.println(second.logTail(80));

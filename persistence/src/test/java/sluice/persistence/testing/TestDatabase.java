@@ -30,7 +30,8 @@ public enum TestDatabase {
   H2, POSTGRES;
 
   private static final String ROLE = "sluice_test";
-  private static final String ROLE_PASSWORD = "sluice-test-password";
+  /** The test role's password: tests check that no log or output ever shows it. */
+  public static final String ROLE_PASSWORD = "sluice-test-password";
   private static final AtomicInteger DATABASES = new AtomicInteger();
   private static volatile boolean roleMade;
 
