@@ -34,7 +34,8 @@ public final class BenchMain {
       usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,embedded,limited,ssh]
                    [--clients 1,64] [--path-warmup SECONDS] [--warmup SECONDS] [--window SECONDS]
              bench --lifecycle [--quick] [--out FILE] [--home DIR]
-             bench --journal [--quick] [--events N] [--databases h2,postgres] [--pg-sandbox DIR] [--out FILE] [--home DIR]
+             bench --journal [--quick] [--events N] [--users N] [--databases h2,postgres] [--pg-sandbox DIR] [--out FILE]
+                           [--home DIR]
         --quick          5 s path warm-up, 2 s warm-up, 5 s windows, 3 s idle (instead of 40 s, 10 s, 15 s and 5 s);
                          with --lifecycle: 2 scale-up runs, 1 renewal, 2 restarts (instead of 3, 2 and 3)
         --out FILE       where to write the report (default: <home>/docs/benchmarks.md, with --lifecycle
@@ -46,8 +47,9 @@ public final class BenchMain {
                          recovery after SIGKILL (docs/benchmarks-lifecycle.md; no sandbox needed)
         --journal        the journal instead: write throughput, the key index's catch-up and users' recoveries on a
                          journal of --events N events (default 1,000,000; --quick 100,000) on H2 and PostgreSQL
-                         (docs/benchmarks-journal.md); PostgreSQL is a bin/pg-sandbox --durable the bench starts, or
-                         the running sandbox --pg-sandbox DIR names""";
+                         (docs/benchmarks-journal.md), written by --users N users (default one per 100 events, at
+                         most 10,000); PostgreSQL is a bin/pg-sandbox --durable the bench starts, or the running
+                         sandbox --pg-sandbox DIR names""";
 
   /** The path being measured, so that Ctrl-C still stops its processes and cancels its job. */
   private static final AtomicReference<Stack> RUNNING = new AtomicReference<>();
@@ -74,20 +76,23 @@ public final class BenchMain {
     boolean journal = false;
     boolean quick = false;
     Integer events = null;
+    Integer users = null;
     List<String> databases = List.of("h2", "postgres");
     String pgSandbox = null;
     List<String> throughputOnly = new ArrayList<>();   // options that mean nothing to --lifecycle and --journal
     List<String> journalOnly = new ArrayList<>();
+    JournalPlan journalPlan = null;
     Settings settings;
     try {
       for (int i = 0; i < args.length; i++) {
         String a = args[i];
         if (List.of("--sandbox", "--paths", "--clients", "--path-warmup", "--warmup", "--window").contains(a)) throughputOnly.add(a);
-        if (List.of("--events", "--databases", "--pg-sandbox").contains(a)) journalOnly.add(a);
+        if (List.of("--events", "--users", "--databases", "--pg-sandbox").contains(a)) journalOnly.add(a);
         switch (a) {
           case "--lifecycle" -> lifecycle = true;
           case "--journal" -> journal = true;
           case "--events" -> events = Integer.parseInt(value(args, ++i, a).replace(",", "").replace("_", ""));
+          case "--users" -> users = Integer.parseInt(value(args, ++i, a).replace(",", "").replace("_", ""));
           case "--databases" -> databases = Arrays.stream(value(args, ++i, a).split(",")).map(String::trim).toList();
           case "--pg-sandbox" -> pgSandbox = value(args, ++i, a);
           case "--quick" -> {
@@ -123,7 +128,7 @@ public final class BenchMain {
       for (String db : databases) {
         if (!List.of("h2", "postgres").contains(db)) throw new IllegalArgumentException("unknown database: " + db + " (h2, postgres)");
       }
-      if (journal) JournalPlan.of(events != null ? events : quick ? JournalPlan.QUICK_EVENTS : JournalPlan.DEFAULT_EVENTS);
+      if (journal) journalPlan = plan(events, users, quick);
       // The model server's flags on every path: 16 tokens (its default), no delay per token.
       settings = new Settings(paths, clients, pathWarmup, warmup, window, idleWindow, List.of("--tokens", "16", "--token-delay-ms", "0"));
     } catch (IllegalArgumentException e) {
@@ -135,9 +140,8 @@ public final class BenchMain {
     String command = System.getProperty("sluice.bench.command", "java -jar bench/target/bench.jar " + String.join(" ", args)).trim();
     if (journal) {
       if (outFile == null) outFile = home.resolve("docs/benchmarks-journal.md");
-      JournalPlan plan = JournalPlan.of(events != null ? events : quick ? JournalPlan.QUICK_EVENTS : JournalPlan.DEFAULT_EVENTS);
       try {
-        System.exit(runJournal(home, outFile, plan, databases, pgSandbox, command, out, err) ? 0 : 1);
+        System.exit(runJournal(home, outFile, journalPlan, databases, pgSandbox, command, out, err) ? 0 : 1);
       } catch (Exception e) {
         err.println("bench: failed: " + e);
         System.exit(1);
@@ -166,6 +170,11 @@ public final class BenchMain {
       err.println("bench: failed: " + e);
       System.exit(1);
     }
+  }
+
+  private static JournalPlan plan(Integer events, Integer users, boolean quick) {
+    int n = events != null ? events : quick ? JournalPlan.QUICK_EVENTS : JournalPlan.DEFAULT_EVENTS;
+    return JournalPlan.of(n, users != null ? users : JournalPlan.defaultUsers(n));
   }
 
   private static String value(String[] args, int i, String option) {

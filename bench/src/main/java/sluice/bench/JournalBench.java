@@ -31,11 +31,14 @@ final class JournalBench {
    *
    * @param server    product, version and (PostgreSQL) the settings that decide a commit's cost
    * @param analyze   the statistics refresh after the fill (not part of any timed step)
+   * @param withIndexAgain the loads with the tag index once more, after it was rebuilt: the first loads' repeat, the
+   *                  other order (without the index first) and another moment of the machine's load
    * @param indexBuild the V3 migration's index made again on the filled journal
    * @param loads     load average (1, 5, 15 min) at the start of each step
    */
   record DbRun(String name, String server, List<JournalFill.Phase> phases, Map<String, Long> sizes, Duration analyze,
-               JournalProbe.IndexResult withIndex, JournalProbe.IndexResult withoutIndex, Duration indexBuild,
+               JournalProbe.IndexResult withIndex, JournalProbe.IndexResult withoutIndex,
+               JournalProbe.IndexResult withIndexAgain, Duration indexBuild,
                JournalProbe.RecoveryResult plain, JournalProbe.RecoveryResult snapshot, Map<String, String> loads,
                String failure) {}
 
@@ -85,7 +88,7 @@ final class JournalBench {
       } catch (Exception e) {
         err.println("bench: " + name + ": cannot set up the database: " + e);
         runs.add(new DbRun(name.equals("h2") ? "H2" : "PostgreSQL", "(not started)", null, null, null, null, null, null,
-            null, null, Map.of(), "cannot set up the database: " + firstLine(e)));
+            null, null, null, Map.of(), "cannot set up the database: " + firstLine(e)));
         continue;
       }
       current.set(db);
@@ -111,6 +114,7 @@ final class JournalBench {
     Duration analyze = null;
     JournalProbe.IndexResult with = null;
     JournalProbe.IndexResult without = null;
+    JournalProbe.IndexResult again = null;
     Duration build = null;
     JournalProbe.RecoveryResult plain = null;
     JournalProbe.RecoveryResult snapshot = null;
@@ -142,6 +146,10 @@ final class JournalBench {
       without = probe(work, db, plan, JournalProbe.IndexResult.class, "keyindex", "--runs", "2");
       err.println("bench: " + name + ": key index without the tag index: " + without);
       build = db.createTagIndex();
+      step = "loading the key index with the rebuilt tag index";
+      loads.put("key index, tag index rebuilt", loadAverage());
+      again = probe(work, db, plan, JournalProbe.IndexResult.class, "keyindex", "--runs", "2");
+      err.println("bench: " + name + ": key index with the rebuilt tag index: " + again);
       step = "making snapshots";
       JournalFill.snapshots(db, plan, err);
       step = "recovering users";
@@ -157,7 +165,7 @@ final class JournalBench {
       e.printStackTrace(err);
     }
     loads.put("end", loadAverage());
-    return new DbRun(name, server, phases, sizes, analyze, with, without, build, plain, snapshot, loads,
+    return new DbRun(name, server, phases, sizes, analyze, with, without, again, build, plain, snapshot, loads,
         step == null ? null : "failed while " + step);
   }
 
@@ -169,7 +177,7 @@ final class JournalBench {
     Path log = work.resolve(id + ".log");
     List<String> cmd = new ArrayList<>(List.of(Processes.java(), "-cp", System.getProperty("java.class.path"),
         JournalProbe.class.getName(), args[0], "--db", db.confFile().toString(), "--events", Integer.toString(plan.events()),
-        "--out", out.toString()));
+        "--plan-users", Integer.toString(plan.users()), "--out", out.toString()));
     cmd.addAll(List.of(args).subList(1, args.length));
     Process p = Processes.start(cmd, Map.of(), log);
     if (!p.waitFor(PROBE_LIMIT.toMinutes(), TimeUnit.MINUTES)) {

@@ -56,9 +56,14 @@ record JournalPlan(int events, int users, int historyLength, int subjects, int i
   }
 
   /** The plan for a journal of {@code events} rows: one user per 100 events (at most 10,000). */
-  static JournalPlan of(int events) {
+  static JournalPlan of(int events) { return of(events, defaultUsers(events)); }
+
+  static int defaultUsers(int events) { return Math.max(100, Math.min(10_000, events / 100)); }
+
+  /** With {@code users} ordinary users: fewer users, longer histories, fewer key events in the same journal. */
+  static JournalPlan of(int events, int users) {
     if (events < 20_000) throw new IllegalArgumentException("--events must be at least 20,000");
-    int users = Math.max(100, Math.min(10_000, events / 100));
+    if (users < 1) throw new IllegalArgumentException("--users must be at least 1");
     int history = events >= 500_000 ? 2_000 : 1_000;
     return new JournalPlan(events, users, history, 10, 800, 100, 50);
   }
@@ -126,6 +131,9 @@ record JournalPlan(int events, int users, int historyLength, int subjects, int i
     if (revokes && position == mixed - 1) return new UserActor.KeyRevoked(keyId(user, 0), at);
     return counters(user, position, at);
   }
+
+  /** Every event the fill writes that the key index reads (the long histories' user and three keys included). */
+  long taggedEvents() { return ordinaryTaggedEvents() + 2L * subjects * 4; }
 
   /** The ordinary users' events the key index reads: their UserCreated, KeyCreated and KeyRevoked. */
   long ordinaryTaggedEvents() {

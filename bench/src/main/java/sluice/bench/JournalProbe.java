@@ -70,7 +70,7 @@ public final class JournalProbe {
     try {
       Map<String, String> opts = options(Arrays.copyOfRange(args, 1, args.length));
       Config db = ConfigFactory.parseFile(Path.of(opts.get("--db")).toFile());
-      JournalPlan plan = JournalPlan.of(Integer.parseInt(opts.get("--events")));
+      JournalPlan plan = JournalPlan.of(Integer.parseInt(opts.get("--events")), Integer.parseInt(opts.get("--plan-users")));
       Object result = switch (args[0]) {
         case "keyindex" -> keyIndex(db, plan, Integer.parseInt(opts.getOrDefault("--runs", "2")));
         case "recovery" -> recovery(db, plan, List.of(opts.get("--users").split(",")), Integer.parseInt(opts.get("--keys")));
