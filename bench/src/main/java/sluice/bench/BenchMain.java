@@ -25,7 +25,8 @@ import java.util.stream.Stream;
  * {@code bin/sluice bench}: measures requests/s, latency and CPU of short non-streaming chat completions on three
  * paths (direct to mock-llm, embedded gateway, gateway over SSH to real Slurm), prints a table and writes
  * docs/benchmarks.md. With {@code --lifecycle}, the replica lifecycle instead ({@link LifecycleBench}), written to
- * docs/benchmarks-lifecycle.md. See bench/README.md.
+ * docs/benchmarks-lifecycle.md; with {@code --journal}, the journal on H2 and PostgreSQL ({@link JournalBench}), written
+ * to docs/benchmarks-journal.md. See bench/README.md.
  */
 public final class BenchMain {
   static final int EXIT_USAGE = 2;
@@ -33,6 +34,8 @@ public final class BenchMain {
       usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,embedded,limited,ssh]
                    [--clients 1,64] [--path-warmup SECONDS] [--warmup SECONDS] [--window SECONDS]
              bench --lifecycle [--quick] [--out FILE] [--home DIR]
+             bench --journal [--quick] [--events N] [--users N] [--databases h2,postgres] [--pg-sandbox DIR] [--out FILE]
+                           [--home DIR]
         --quick          5 s path warm-up, 2 s warm-up, 5 s windows, 3 s idle (instead of 40 s, 10 s, 15 s and 5 s);
                          with --lifecycle: 2 scale-up runs, 1 renewal, 2 restarts (instead of 3, 2 and 3)
         --out FILE       where to write the report (default: <home>/docs/benchmarks.md, with --lifecycle
@@ -41,7 +44,12 @@ public final class BenchMain {
         --sandbox DIR    a running bin/hpc-sandbox for the ssh path (default: $SLUICE_HPC_SANDBOX)
         --paths LIST     paths to measure; direct is the baseline and always measured
         --lifecycle      the replica lifecycle on the embedded path instead: scale-up decision, renewal under load,
-                         recovery after SIGKILL (docs/benchmarks-lifecycle.md; no sandbox needed)""";
+                         recovery after SIGKILL (docs/benchmarks-lifecycle.md; no sandbox needed)
+        --journal        the journal instead: write throughput, the key index's catch-up and users' recoveries on a
+                         journal of --events N events (default 1,000,000; --quick 100,000) on H2 and PostgreSQL
+                         (docs/benchmarks-journal.md), written by --users N users (default one per 100 events, at
+                         most 10,000); PostgreSQL is a bin/pg-sandbox --durable the bench starts, or the running
+                         sandbox --pg-sandbox DIR names""";
 
   /** The path being measured, so that Ctrl-C still stops its processes and cancels its job. */
   private static final AtomicReference<Stack> RUNNING = new AtomicReference<>();
@@ -65,15 +73,28 @@ public final class BenchMain {
     Duration window = Duration.ofSeconds(15);
     Duration idleWindow = Duration.ofSeconds(5);
     boolean lifecycle = false;
+    boolean journal = false;
     boolean quick = false;
-    List<String> throughputOnly = new ArrayList<>();   // options that mean nothing to --lifecycle
+    Integer events = null;
+    Integer users = null;
+    List<String> databases = List.of("h2", "postgres");
+    String pgSandbox = null;
+    List<String> throughputOnly = new ArrayList<>();   // options that mean nothing to --lifecycle and --journal
+    List<String> journalOnly = new ArrayList<>();
+    JournalPlan journalPlan = null;
     Settings settings;
     try {
       for (int i = 0; i < args.length; i++) {
         String a = args[i];
         if (List.of("--sandbox", "--paths", "--clients", "--path-warmup", "--warmup", "--window").contains(a)) throughputOnly.add(a);
+        if (List.of("--events", "--users", "--databases", "--pg-sandbox").contains(a)) journalOnly.add(a);
         switch (a) {
           case "--lifecycle" -> lifecycle = true;
+          case "--journal" -> journal = true;
+          case "--events" -> events = Integer.parseInt(value(args, ++i, a).replace(",", "").replace("_", ""));
+          case "--users" -> users = Integer.parseInt(value(args, ++i, a).replace(",", "").replace("_", ""));
+          case "--databases" -> databases = Arrays.stream(value(args, ++i, a).split(",")).map(String::trim).toList();
+          case "--pg-sandbox" -> pgSandbox = value(args, ++i, a);
           case "--quick" -> {
             quick = true;
             warmup = Duration.ofSeconds(2);
@@ -96,9 +117,18 @@ public final class BenchMain {
           default -> throw new IllegalArgumentException("unknown option: " + a);
         }
       }
+      if (lifecycle && journal) throw new IllegalArgumentException("--lifecycle and --journal are separate runs");
       if (lifecycle && !throughputOnly.isEmpty()) {
         throw new IllegalArgumentException("--lifecycle takes only --quick, --out and --home, not " + String.join(", ", throughputOnly));
       }
+      if (journal && !throughputOnly.isEmpty()) {
+        throw new IllegalArgumentException("--journal does not take " + String.join(", ", throughputOnly));
+      }
+      if (!journal && !journalOnly.isEmpty()) throw new IllegalArgumentException(String.join(", ", journalOnly) + " go with --journal");
+      for (String db : databases) {
+        if (!List.of("h2", "postgres").contains(db)) throw new IllegalArgumentException("unknown database: " + db + " (h2, postgres)");
+      }
+      if (journal) journalPlan = plan(events, users, quick);
       // The model server's flags on every path: 16 tokens (its default), no delay per token.
       settings = new Settings(paths, clients, pathWarmup, warmup, window, idleWindow, List.of("--tokens", "16", "--token-delay-ms", "0"));
     } catch (IllegalArgumentException e) {
@@ -108,6 +138,16 @@ public final class BenchMain {
       return;
     }
     String command = System.getProperty("sluice.bench.command", "java -jar bench/target/bench.jar " + String.join(" ", args)).trim();
+    if (journal) {
+      if (outFile == null) outFile = home.resolve("docs/benchmarks-journal.md");
+      try {
+        System.exit(runJournal(home, outFile, journalPlan, databases, pgSandbox, command, out, err) ? 0 : 1);
+      } catch (Exception e) {
+        err.println("bench: failed: " + e);
+        System.exit(1);
+      }
+      return;
+    }
     if (lifecycle) {
       if (outFile == null) outFile = home.resolve("docs/benchmarks-lifecycle.md");
       try {
@@ -132,6 +172,11 @@ public final class BenchMain {
     }
   }
 
+  private static JournalPlan plan(Integer events, Integer users, boolean quick) {
+    int n = events != null ? events : quick ? JournalPlan.QUICK_EVENTS : JournalPlan.DEFAULT_EVENTS;
+    return JournalPlan.of(n, users != null ? users : JournalPlan.defaultUsers(n));
+  }
+
   private static String value(String[] args, int i, String option) {
     if (i >= args.length) throw new IllegalArgumentException(option + " needs a value");
     return args[i];
@@ -148,6 +193,19 @@ public final class BenchMain {
     Files.writeString(outFile, LifecycleReport.markdown(data), StandardCharsets.UTF_8);
     out.println("wrote " + outFile);
     return LifecycleReport.allMet(data);
+  }
+
+  /** The journal scenario: writes its own report; true when every database was measured and every check is right. */
+  static boolean runJournal(Path home, Path outFile, JournalPlan plan, List<String> databases, String pgSandbox,
+                            String command, PrintStream out, PrintStream err) throws IOException {
+    Path work = home.resolve("bench/target/run/journal");
+    deleteTree(work);
+    JournalBench.Data data = JournalBench.run(home, work, plan, databases, pgSandbox, command, err);
+    out.print(JournalReport.console(data));
+    Files.createDirectories(outFile.toAbsolutePath().getParent());
+    Files.writeString(outFile, JournalReport.markdown(data), StandardCharsets.UTF_8);
+    out.println("wrote " + outFile);
+    return JournalReport.complete(data);
   }
 
   /** Measures every path in turn and writes the report; true when every path was measured without errors. */
