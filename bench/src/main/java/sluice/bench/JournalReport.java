@@ -134,9 +134,11 @@ final class JournalReport {
       }
     }
     if (busy.isEmpty()) return java.util.Optional.empty();
-    return java.util.Optional.of("**The machine was shared.** Other processes (builds and tests of other work) ran during "
-        + "this run: the 1-minute load average was above half the " + d.machine().cores() + " cores at the start of "
-        + String.join(", ", busy) + " (all readings are under *Machine*). Times on this page include that competition.");
+    // The load counts the bench's own processes (its JVM, the probe JVMs, the database server) as well as anything else.
+    return java.util.Optional.of("**The machine was busy.** The 1-minute load average was above half the "
+        + d.machine().cores() + " cores at the start of " + String.join(", ", busy) + " (all readings are under *Machine*);"
+        + " it counts the bench's own processes (its JVM, the probe JVMs, the database server) as well as anything else"
+        + " that ran. Times on this page include that competition.");
   }
 
   static String header(Data d, String first) {

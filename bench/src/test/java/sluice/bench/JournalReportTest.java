@@ -84,6 +84,6 @@ class JournalReportTest {
     assertTrue(md.contains("**PostgreSQL: not everything was measured:** cannot set up the database: no initdb"), md);
     assertTrue(md.contains("| key index catch-up on 1,000,000 events, cold JVM, with the V3 tag index (two runs) | 4.50 s, 4.75 s | — |"), md);
     assertTrue(md.contains("25,057 / 25,060, 25,060 / 25,060, 25,060 / 25,060, 25,060 / 25,060, 25,060 / 25,060, 25,060 / 25,060"), md);
-    assertTrue(md.contains("**The machine was shared.**") && md.contains("PostgreSQL fill: 3.10"), md);
+    assertTrue(md.contains("**The machine was busy.**") && md.contains("PostgreSQL fill: 3.10"), md);
   }
 }
