@@ -25,6 +25,7 @@ import sluice.core.job.ReplicaPhase;
 import sluice.core.job.SlurmJobActor;
 import sluice.core.service.ServiceActor;
 import sluice.core.user.Limits;
+import sluice.core.user.SavedCounters;
 import sluice.core.user.UserActor;
 import sluice.core.user.UserLimits;
 import sluice.core.user.Window;
@@ -32,8 +33,8 @@ import sluice.core.user.Window;
 /**
  * Journals and snapshots written by earlier releases must still replay. {@code stored-format/1.txt} holds, for one
  * sample of every persisted event and state, the serializer id, manifest and bytes that the release before the typed
- * refusals wrote (issue 11); this test decodes them with today's classes and compares with the same samples built
- * now. Regenerate only for a deliberate format change (with a migration): {@code -Dsluice.stored-format.write=true}.
+ * refusals wrote (issue 11), and those of the users' counters in durable state as the release that introduced them
+ * wrote them (issue 13); this test decodes them with today's classes and compares with the same samples built now. Regenerate only for a deliberate format change (with a migration): {@code -Dsluice.stored-format.write=true}.
  */
 class StoredFormatTest {
   static final ActorTestKit testKit = ActorTestKit.create();
@@ -69,6 +70,9 @@ class StoredFormatTest {
     s.put("user.key-revoked", new UserActor.KeyRevoked("key_0123456789abcdef01234567", T));
     s.put("user.counters-saved", new UserActor.CountersSaved(List.of(new UserActor.ScopeCount("model:big-model",
         List.of(new UserActor.WindowCount(Window.DAY, Instant.parse("2026-11-02T00:00:00Z"), 12, 3456)))), T));
+    // Durable state since issue 13 (the users' counters): pinned from the release that introduced it.
+    s.put("user.saved-counters", new SavedCounters(List.of(new UserActor.ScopeCount("key:key_0123456789abcdef01234567",
+        List.of(new UserActor.WindowCount(Window.MINUTE, Instant.parse("2026-11-02T03:04:00Z"), 7, 890)))), T));
     s.put("user.state", new UserActor.State(T, "admin", List.of("staff"), userLimits,
         Map.of("key_0123456789abcdef01234567", new UserActor.Key("key_0123456789abcdef01234567", "cd".repeat(32), "ci",
             T, null, List.of(), Limits.NONE, T.plusSeconds(5))),
@@ -109,6 +113,6 @@ class StoredFormatTest {
       Object decoded = serialization.deserialize(st.bytes(), st.serializer(), st.manifest()).get();
       assertEquals(samples.get(st.name()), decoded, st.name() + " decodes to the same value");
     }
-    assertTrue(stored.size() >= 19);
+    assertTrue(stored.size() >= 20);
   }
 }
