@@ -76,8 +76,8 @@ public final class Gateway implements AutoCloseable {
 
   /** Starts everything; fails (and stops what it started) on any bad setting or unavailable port. */
   public static Gateway start(Config deployment) throws Exception {
-    Config config = DatabaseSettings.applyTo(deployment);             // sluice.persistence → the plugins' database
-    DatabaseSettings database = DatabaseSettings.from(config);
+    DatabaseSettings database = DatabaseSettings.from(deployment);
+    Config config = database.configure(deployment);                   // sluice.persistence → the plugins' database
     CoreSettings core = CoreSettings.from(config);
     EdgeSettings edge = EdgeSettings.from(config);
     ApiKeys keys = ApiKeys.from(config);

@@ -98,7 +98,7 @@ public final class Main {
     }
     Path file = Path.of(args[3]);
     if (!Files.isRegularFile(file)) throw new UsageError("no such config file: " + file);
-    DatabaseSettings db = DatabaseSettings.from(DatabaseSettings.applyTo(load(file, Map.of())));
+    DatabaseSettings db = DatabaseSettings.from(load(file, Map.of()));
     if (args[1].equals("migrate")) {
       Migrations.Result r = Migrations.migrate(db);
       out.println(r.applied().isEmpty() ? "database schema is up to date (version " + r.after() + ")"

@@ -18,13 +18,13 @@ import java.util.Set;
 
 /**
  * {@code sluice.persistence}: which database holds the journal, snapshots, durable state, the read journal's source
- * and the usage table. {@link #applyTo} writes it into pekko-persistence-jdbc's shared database
+ * and the usage table. {@link #configure} writes it into pekko-persistence-jdbc's shared database
  * ({@code pekko-persistence-jdbc.shared-databases.slick}), which every plugin and {@code UsageStore} read, so there is
  * one place to configure. The password comes from {@code password-file} or {@code SLUICE_DB_PASSWORD} and is never
  * part of a message or {@link #toString()}.
  *
  * @param url  the JDBC URL; for H2 the embedded file under {@code sluice.data-dir} unless set
- * @param poolSize connections the journal plugins share (the usage store opens up to three more of its own)
+ * @param poolSize connections the journal plugins share (the usage store opens its own besides: see reference.conf)
  */
 public record DatabaseSettings(Type type, String url, String user, Password password, int poolSize, boolean migrate) {
   static final String SLICK = "pekko-persistence-jdbc.shared-databases.slick";
@@ -116,18 +116,20 @@ public record DatabaseSettings(Type type, String url, String user, Password pass
     }
   }
 
-  /** The root config with the plugins' shared database set from these settings. */
-  public static Config applyTo(Config root) {
-    DatabaseSettings s = from(root);
+  /** The root config with the plugins' shared database set from its {@code sluice.persistence}. */
+  public static Config applyTo(Config root) { return from(root).configure(root); }
+
+  /** {@code root} (the config these settings were read from) with the plugins' shared database set from them. */
+  public Config configure(Config root) {
     Config db = ConfigFactory.empty()
-        .withValue("profile", ConfigValueFactory.fromAnyRef(s.type.profile))
-        .withValue("db.url", ConfigValueFactory.fromAnyRef(s.url))
-        .withValue("db.driver", ConfigValueFactory.fromAnyRef(s.type.driver))
-        .withValue("db.user", ConfigValueFactory.fromAnyRef(s.user))
-        .withValue("db.password", ConfigValueFactory.fromAnyRef(s.password.value()))
-        .withValue("db.numThreads", ConfigValueFactory.fromAnyRef(s.poolSize))
-        .withValue("db.maxConnections", ConfigValueFactory.fromAnyRef(s.poolSize))
-        .withValue("db.minConnections", ConfigValueFactory.fromAnyRef(Math.min(2, s.poolSize)));
+        .withValue("profile", ConfigValueFactory.fromAnyRef(type.profile))
+        .withValue("db.url", ConfigValueFactory.fromAnyRef(url))
+        .withValue("db.driver", ConfigValueFactory.fromAnyRef(type.driver))
+        .withValue("db.user", ConfigValueFactory.fromAnyRef(user))
+        .withValue("db.password", ConfigValueFactory.fromAnyRef(password.value()))
+        .withValue("db.numThreads", ConfigValueFactory.fromAnyRef(poolSize))
+        .withValue("db.maxConnections", ConfigValueFactory.fromAnyRef(poolSize))
+        .withValue("db.minConnections", ConfigValueFactory.fromAnyRef(Math.min(2, poolSize)));
     return db.atPath(SLICK).withFallback(root).resolve();
   }
 
