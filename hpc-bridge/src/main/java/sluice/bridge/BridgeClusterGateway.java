@@ -56,6 +56,7 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
   private final Ticker ticker;
   private CompletableFuture<List<JobSnapshot>> jobsInFlight;   // guarded by this: concurrent polls share one call
   private long listedAtNanos;                                  // guarded by this
+  private volatile boolean reached;
 
   /** Production wiring: the age of a listing is measured with {@link Ticker#SYSTEM}. */
   public BridgeClusterGateway(String cluster, String deployment, AgentLink link, Executor callbacks, Timeouts timeouts,
@@ -77,6 +78,18 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
     this.link = link;
     this.callbacks = callbacks;
     this.timeouts = timeouts;
+  }
+
+  /**
+   * Whether the agent has answered on a connection at least once; until then a call starts connecting. For readiness:
+   * a starting gateway node takes no request before it has reached the cluster, and a later outage of the login node
+   * does not take every node out of the load balancer (their requests then get the API's own errors).
+   */
+  public boolean reachedOnce() {
+    if (reached) return true;
+    if (link.liveConnection().isPresent()) return reached = true;
+    link.connection();
+    return false;
   }
 
   @Override public CompletionStage<JobSnapshot> submit(String service, String tag) {

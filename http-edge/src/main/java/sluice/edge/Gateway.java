@@ -21,7 +21,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.management.cluster.bootstrap.ClusterBootstrap;
 import org.apache.pekko.management.javadsl.PekkoManagement;
+import org.apache.pekko.pattern.Patterns;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sluice.bridge.AgentTransport;
@@ -77,7 +79,13 @@ public final class Gateway implements AutoCloseable {
   /** Starts everything; fails (and stops what it started) on any bad setting or unavailable port. */
   public static Gateway start(Config deployment) throws Exception {
     DatabaseSettings database = DatabaseSettings.from(deployment);
-    Config config = database.configure(deployment);                   // sluice.persistence → the plugins' database
+    GatewayCluster members = GatewayCluster.from(deployment);
+    if (members.multiNode() && database.type() == DatabaseSettings.Type.H2) {
+      throw new IllegalArgumentException("sluice.cluster: gateway nodes share one PostgreSQL database "
+          + "(sluice.persistence.type = postgres); an H2 database serves a single node only");
+    }
+    // sluice.persistence → the plugins' database; sluice.cluster → Artery, seed nodes, the resolver, bootstrap
+    Config config = members.applyTo(database.configure(deployment));
     CoreSettings core = CoreSettings.from(config);
     EdgeSettings edge = EdgeSettings.from(config);
     ApiKeys keys = ApiKeys.from(config);
@@ -90,9 +98,9 @@ public final class Gateway implements AutoCloseable {
     DataFolder.prepare(config);
     // The schema before the actor system: no journal plugin may see a database without its tables.
     if (database.migrate()) Migrations.migrate(database); else Migrations.check(database);
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "sluice", config);
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), GatewayCluster.SYSTEM_NAME, config);
     try {
-      if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+      if (members.seedNodes().isEmpty() && !members.bootstrap()) {
         Cluster cluster = Cluster.get(system);
         cluster.manager().tell(Join.create(cluster.selfMember().address()));   // a cluster of one
       }
@@ -113,7 +121,8 @@ public final class Gateway implements AutoCloseable {
       ServiceDirectory services = ServiceDirectory.start(system, core, gateways, Clock.systemUTC());
       // Every key made through the admin API, replayed from the journal before the first request is accepted.
       KeyIndex index = KeyIndex.load(system, userSettings.readJournal()).toCompletableFuture().get(60, TimeUnit.SECONDS);
-      UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout());
+      UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout(),
+          core.failoverWait());
       UsageStore usageStore = UsageStore.open(database);
       // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
       UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings, blocking);
@@ -133,14 +142,22 @@ public final class Gateway implements AutoCloseable {
       ServerBinding binding = ApiServer.bind(system, edge, config, routes.all()).toCompletableFuture().get(30, TimeUnit.SECONDS);
       drainOnShutdown(system, binding, drain, edge.shutdownDeadline());
       PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
-      EdgeReadiness.markReady(system.classicSystem(), storage::writable);
-      // Load balancers stop sending new requests as soon as a shutdown begins, before the port is unbound.
+      if (members.bootstrap()) ClusterBootstrap.get(system.classicSystem()).start();
+      // Ready while the database takes writes, once this node is an Up member (management's own membership check)
+      // and has reached every HPC cluster once: a node joining in a rolling restart takes no request before that.
+      EdgeReadiness.markReady(system.classicSystem(), () -> storage.writable() && bridges.values().stream()
+          .allMatch(BridgeClusterGateway::reachedOnce));
+      // Load balancers stop sending new requests as soon as a shutdown begins; the node keeps serving for the
+      // unready delay, so their health checks see it before the port is unbound.
       CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "not-ready", () -> {
         EdgeReadiness.markNotReady(system.classicSystem());
-        return CompletableFuture.completedFuture(Done.getInstance());
+        CompletionStage<Done> served = Patterns.after(members.unreadyDelay(), system.classicSystem().scheduler(),
+            system.executionContext(), () -> CompletableFuture.completedFuture(Done.getInstance()));
+        return served;
       });
-      LOG.info("Sluice listening on http://{}:{} with {} services, {} API keys; management on port {}",
-          edge.interfaceName(), binding.localAddress().getPort(), core.services().size(), keys.size(), edge.managementPort());
+      LOG.info("Sluice listening on http://{}:{} with {} services, {} API keys; management on port {}; gateway cluster: {}",
+          edge.interfaceName(), binding.localAddress().getPort(), core.services().size(), keys.size(), edge.managementPort(),
+          members.describe());
       return new Gateway(system, binding, services, bridges, edge);
     } catch (Exception e) {
       system.terminate();
@@ -223,5 +240,16 @@ public final class Gateway implements AutoCloseable {
   /** Blocks until the actor system has terminated (after a signal or a fatal error). */
   public void awaitTermination() throws Exception {
     system.getWhenTerminated().toCompletableFuture().get();
+  }
+
+  /**
+   * Why the gateway stopped, when it was not asked to (SIGTERM, {@link #close}): the cluster downed this node (the
+   * split brain resolver put it on the losing side, or an operator downed it) or it could not join. Empty otherwise.
+   */
+  public Optional<String> stoppedByCluster() {
+    return CoordinatedShutdown.get(system).getShutdownReason()
+        .filter(r -> r instanceof CoordinatedShutdown.ClusterDowningReason$ || r instanceof CoordinatedShutdown.ClusterJoinUnsuccessfulReason$)
+        .map(r -> r instanceof CoordinatedShutdown.ClusterDowningReason$ ? "this node was downed by the gateway cluster"
+            : "this node could not join the gateway cluster");
   }
 }

@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import sluice.core.service.ServiceStatus;
 import sluice.edge.cli.AdminCli;
 import sluice.persistence.DataFolder;
@@ -28,6 +29,8 @@ import sluice.persistence.Migrations;
  */
 public final class Main {
   static final int EXIT_USAGE = 2;
+  /** The gateway cluster downed this node (or it could not join): not a requested stop. */
+  static final int EXIT_DOWNED = 3;
   private static final Duration DEMO_READY_WAIT = Duration.ofSeconds(90);
 
   private Main() {}
@@ -120,6 +123,11 @@ public final class Main {
     Gateway gateway = Gateway.start(load(file, Map.of()));
     out.println("Sluice listening on " + gateway.baseUrl() + "/v1");
     gateway.awaitTermination();
+    Optional<String> why = gateway.stoppedByCluster();
+    if (why.isPresent()) {                     // not asked to stop: a supervisor (Restart=on-failure) starts it again
+      err.println("sluice: " + why.get() + "; exiting for a restart");
+      System.exit(EXIT_DOWNED);
+    }
   }
 
   /** A deployment file over the gateway's application.conf and every module's reference.conf. */

@@ -14,7 +14,7 @@ import sluice.core.ids.ServiceId;
 /** Core's settings, read once at start-up; any bad value fails there with the key's path. */
 public record CoreSettings(String deployment, Map<String, ServiceSettings> services, Map<String, ClusterSettings> clusters,
                            Duration probeInterval, Duration askTimeout, Duration submitRetryMin, Duration submitRetryMax,
-                           Recovery recovery) {
+                           Recovery recovery, Duration failoverWait) {
   private static final Pattern DEPLOYMENT = Pattern.compile("[a-z0-9][a-z0-9-]{0,31}");
 
   public CoreSettings {
@@ -92,7 +92,8 @@ public record CoreSettings(String deployment, Map<String, ServiceSettings> servi
         positive(s.getDuration("submit-retry.min"), "sluice.submit-retry.min"),
         positive(s.getDuration("submit-retry.max"), "sluice.submit-retry.max"),
         new Recovery(orphans(s.getString("orphans")), atLeastOne(s.getInt("degraded-after"), "sluice.degraded-after"),
-            positive(s.getDuration("assumed-startup"), "sluice.assumed-startup")));
+            positive(s.getDuration("assumed-startup"), "sluice.assumed-startup")),
+        positive(s.getDuration("failover-wait"), "sluice.failover-wait"));
   }
 
   private static Orphans orphans(String value) {

@@ -44,6 +44,18 @@ public final class FairQueue<T> {
     return Optional.of(Map.entry(e.id(), e.value()));
   }
 
+  /** A waiting request's new value (a repeated request's new reply address); it keeps its place. False if not queued. */
+  public boolean replace(String id, T value) {
+    Entry<T> old = byId.get(id);
+    if (old == null) return false;
+    Entry<T> e = new Entry<>(id, old.user(), value);
+    byId.put(id, e);
+    ArrayDeque<Entry<T>> renewed = new ArrayDeque<>();
+    for (Entry<T> x : byUser.get(old.user())) renewed.addLast(x == old ? e : x);
+    byUser.put(old.user(), renewed);                           // an existing key keeps its place in the round
+    return true;
+  }
+
   public Optional<T> remove(String id) {
     Entry<T> e = byId.remove(id);
     if (e == null) return Optional.empty();

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import sluice.core.config.ServiceSettings;
 import sluice.core.policy.FairQueue;
@@ -25,7 +26,15 @@ final class LeaseBroker<W> {
   /** A lease ended: its replica and whether that replica now has nothing in flight. */
   record Released(String jobId, boolean replicaIdle) {}
 
-  private record Lease(String jobId, Instant grantedAt) {}
+  /** @param node the gateway node whose request holds it ("" for this node) */
+  private record Lease(String jobId, Instant grantedAt, String node) {}
+
+  /** What a node's departure ended: the leases it held, and the queued requests dropped (their timers to cancel). */
+  record Departed(List<Released> released, List<String> dropped) {
+    boolean any() { return !released.isEmpty() || !dropped.isEmpty(); }
+
+    @Override public String toString() { return "released its " + released.size() + " leases, dropped its " + dropped.size() + " queued requests"; }
+  }
 
   /** Why a request is refused at once rather than queued (waiting could not help); a negative hint: the estimate. */
   record Refusal(LeaseRefusal reason, String why, long retryAfterSeconds) {
@@ -50,14 +59,21 @@ final class LeaseBroker<W> {
 
   private final ServiceSettings settings;
   private final BiConsumer<W, LeaseReply> send;
+  private final Function<W, String> nodeOf;
+  private final Map<String, String> queuedFrom = new HashMap<>();      // lease id → node, for the requests queued
   private final Map<String, Integer> inFlight = new HashMap<>();
   private final Map<String, Lease> leases = new HashMap<>();
   private final FairQueue<W> queue = new FairQueue<>();
   private Duration requestTime = Duration.ofSeconds(1);
 
-  LeaseBroker(ServiceSettings settings, BiConsumer<W, LeaseReply> send) {
+  /** Every request on this node (no departures). */
+  LeaseBroker(ServiceSettings settings, BiConsumer<W, LeaseReply> send) { this(settings, send, w -> ""); }
+
+  /** @param nodeOf the gateway node a reply address belongs to ("" for this one), for {@link #nodeLeft} */
+  LeaseBroker(ServiceSettings settings, BiConsumer<W, LeaseReply> send, Function<W, String> nodeOf) {
     this.settings = settings;
     this.send = send;
+    this.nodeOf = nodeOf;
   }
 
   /**
@@ -69,6 +85,13 @@ final class LeaseBroker<W> {
    */
   boolean acquire(String leaseId, String user, String avoid, W waiter, List<String> routable, Refusal refused,
                   LongSupplier retryAfterSeconds, Instant now) {
+    // A repeated request (its ask timed out, maybe because the answer was lost): answered again, never counted twice.
+    Lease held = leases.get(leaseId);
+    if (held != null) {
+      send.accept(waiter, new LeaseReply.Granted(settings.id(), settings.cluster(), held.jobId(), leaseId));
+      return false;
+    }
+    if (queue.replace(leaseId, waiter)) return false;
     Optional<String> job = choose(routable, avoid);
     if (job.isPresent()) {
       grant(leaseId, waiter, job.get(), now);
@@ -82,6 +105,7 @@ final class LeaseBroker<W> {
       // Once waiting, a retry may take any routable replica: the one that failed it was health-checked at once and is
       // routable only if it passed (else a lone replica that recovered would never get the request).
       queue.add(leaseId, user, waiter);
+      queuedFrom.put(leaseId, nodeOf.apply(waiter));
       return true;
     }
     return false;
@@ -94,14 +118,21 @@ final class LeaseBroker<W> {
       Optional<String> job = choose(routable, null);
       if (job.isEmpty()) break;
       Map.Entry<String, W> next = queue.poll().orElseThrow();
+      queuedFrom.remove(next.getKey());
       served.add(next.getKey());
       grant(next.getKey(), next.getValue(), job.get(), now);
     }
     return served;
   }
 
+  /** How long a new request may wait: the service's queue wait, or less if its node waits less (nullable: no limit). */
+  Duration queueWait(Duration asked) {
+    return asked == null || asked.compareTo(settings.maxQueueWait()) > 0 ? settings.maxQueueWait() : asked;
+  }
+
   /** The request waited max-queue-wait without a replica (unless it was served meanwhile): refuses it. */
   void expire(String leaseId, LongSupplier retryAfterSeconds) {
+    queuedFrom.remove(leaseId);
     queue.remove(leaseId).ifPresent(w -> send.accept(w, new LeaseReply.Unavailable(LeaseRefusal.QUEUE_TIMEOUT,
         "no replica of " + settings.id() + " could take the request within " + settings.maxQueueWait().toSeconds() + " s",
         retryAfterSeconds.getAsLong())));
@@ -114,6 +145,23 @@ final class LeaseBroker<W> {
     Duration held = Duration.between(lease.grantedAt(), now);
     requestTime = requestTime.multipliedBy(7).plus(held.multipliedBy(3)).dividedBy(10);
     return Optional.of(new Released(lease.jobId(), !inFlight.containsKey(lease.jobId())));
+  }
+
+  /**
+   * A gateway node left the cluster (or was downed): its requests will never release their leases nor read an answer.
+   * Their leases end as if released, their queued requests are dropped without an answer.
+   */
+  Departed nodeLeft(String node, Instant now) {
+    List<Released> released = new ArrayList<>();
+    for (String id : leases.entrySet().stream().filter(e -> e.getValue().node().equals(node)).map(Map.Entry::getKey).toList()) {
+      release(id, now).ifPresent(released::add);
+    }
+    List<String> dropped = queuedFrom.entrySet().stream().filter(e -> e.getValue().equals(node)).map(Map.Entry::getKey).toList();
+    dropped.forEach(id -> {
+      queuedFrom.remove(id);
+      queue.remove(id);
+    });
+    return new Departed(released, dropped);
   }
 
   /** The replica's job ended; leases still held on it count as demand until their requests release them. */
@@ -138,7 +186,7 @@ final class LeaseBroker<W> {
 
   private void grant(String leaseId, W waiter, String jobId, Instant now) {
     inFlight.merge(jobId, 1, Integer::sum);
-    leases.put(leaseId, new Lease(jobId, now));
+    leases.put(leaseId, new Lease(jobId, now, nodeOf.apply(waiter)));
     send.accept(waiter, new LeaseReply.Granted(settings.id(), settings.cluster(), jobId, leaseId));
   }
 }

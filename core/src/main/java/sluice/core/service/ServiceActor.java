@@ -28,6 +28,7 @@ import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import sluice.core.AdminRefusal;
 import sluice.core.CborSerializable;
+import sluice.core.Departures;
 import sluice.core.cluster.ClusterGateway;
 import sluice.core.cluster.JobSnapshot;
 import sluice.core.config.CoreSettings;
@@ -64,9 +65,11 @@ public final class ServiceActor
   /**
    * Asks for a ready replica, waiting in the queue up to the service's queue wait. {@code leaseId} must be unique per
    * request; {@code user} makes the queue fair between users; {@code avoid} (nullable) is a replica that just failed
-   * this request, so its one retry goes elsewhere.
+   * this request, so its one retry goes elsewhere; {@code maxWait} (nullable) shortens the queue wait to what the
+   * asking node still waits. A repeated Acquire (same lease id) is answered again, never counted twice.
    */
-  public record Acquire(String leaseId, String user, String avoid, ActorRef<LeaseReply> replyTo) implements Command {}
+  public record Acquire(String leaseId, String user, String avoid, Duration maxWait, ActorRef<LeaseReply> replyTo)
+      implements Command {}
 
   /** The request holding this lease has ended; {@code replicaFailed} when its replica failed before answering. */
   public record Release(String leaseId, boolean replicaFailed) implements Command {}
@@ -89,6 +92,7 @@ public final class ServiceActor
   record LogTailFetched(String jobId, List<String> lines) implements Command {}
   private record WaitExpired(String leaseId) implements Command {}
   private record ChildStopped(String jobId) implements Command {}
+  private record NodeLeft(String node) implements Command {}
   /** One key per timer, so starting one never replaces another; a queue-wait timer is keyed by its lease id. */
   private enum TimerKey { POLL, EVALUATE, BACKOFF }
 
@@ -172,7 +176,8 @@ public final class ServiceActor
         ctx.messageAdapter(ReplicaView.class, ReplicaChanged::new), ChildStopped::new);
     this.outbox = new Outbox(ctx, gateway, settings.id(), clock, children, replicas);
     this.reconciler = new ListingReconciler(settings, core);
-    this.broker = new LeaseBroker<>(settings, ActorRef::tell);
+    this.broker = new LeaseBroker<>(settings, ActorRef::tell, Departures::nodeOf);
+    Departures.subscribe(ctx, NodeLeft::new);
     this.health = new StartHealth(new Backoff(core.submitRetryMin(), core.submitRetryMax()), core.recovery().degradedAfter());
     this.scaling = new ScaleTracker(settings);
     this.statusView = new StatusView(settings, replicas, broker, health, scaling);
@@ -190,6 +195,7 @@ public final class ServiceActor
             : Effect().persist(new Created(clock.instant())).thenNoReply())
         .onCommand(Acquire.class, this::onAcquire)
         .onCommand(Release.class, this::onRelease)
+        .onCommand(NodeLeft.class, this::onNodeLeft)
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), status(s)))
         .onCommand(SetScale.class, this::onSetScale)
         .onCommand(DrainReplica.class, this::onDrainReplica)
@@ -228,7 +234,7 @@ public final class ServiceActor
     if (!broker.acquire(a.leaseId(), a.user(), a.avoid(), a.replyTo(), replicas.routable(), refused, () -> retryAfter.seconds(s), now)) {
       return Effect().noReply();
     }
-    timers.startSingleTimer(a.leaseId(), new WaitExpired(a.leaseId()), settings.maxQueueWait());
+    timers.startSingleTimer(a.leaseId(), new WaitExpired(a.leaseId()), broker.queueWait(a.maxWait()));
     return evaluate(s);                            // a demand step: decide now, not at the next tick
   }
 
@@ -238,6 +244,15 @@ public final class ServiceActor
     if (r.replicaFailed()) children.tell(released.jobId(), SlurmJobActor.CheckNow.INSTANCE);
     serveWaiters();
     return released.replicaIdle() && replicas.inPhase(released.jobId(), ReplicaPhase.DRAINING) ? evaluate(s) : Effect().noReply();
+  }
+
+  /** A gateway node left: its leases end, its queued requests are dropped; the replicas it held serve others. */
+  private ReplyEffect<Event, State> onNodeLeft(State s, NodeLeft c) {
+    LeaseBroker.Departed gone = broker.nodeLeft(c.node(), clock.instant());
+    gone.dropped().forEach(timers::cancel);
+    if (gone.any()) ctx.getLog().info("{}: node {} left: {}", settings.id(), c.node(), gone);
+    serveWaiters();
+    return gone.released().isEmpty() ? Effect().noReply() : evaluate(s);
   }
 
   private void serveWaiters() { broker.serveWaiters(replicas.routable(), clock.instant()).forEach(timers::cancel); }

@@ -47,10 +47,16 @@ public final class ServiceDirectory {
 
   public List<String> ids() { return core.services().keySet().stream().sorted().toList(); }
 
-  /** Waits for a replica up to the service's queue wait (the actor answers by then), plus the ask timeout. */
+  /**
+   * Waits for a replica up to the service's queue wait (the actor answers by then), plus the ask timeout. The ask is
+   * repeated every ask timeout with the same lease id (the actor answers a repeat, it does not count it again), so a
+   * service whose node has died meanwhile is reached again once it runs on another node.
+   */
   public CompletionStage<LeaseReply> acquire(ServiceSettings service, String leaseId, String user, String avoid) {
-    Duration timeout = service.maxQueueWait().plus(core.askTimeout());
-    return Asks.plain(ref(service.id()).ask(replyTo -> new ServiceActor.Acquire(leaseId, user, avoid, replyTo), timeout));
+    long waitEnds = System.nanoTime() + service.maxQueueWait().toNanos();
+    return Asks.retryingOnTimeout(timeout -> ref(service.id()).ask(replyTo -> new ServiceActor.Acquire(leaseId, user, avoid,
+            Duration.ofNanos(Math.max(0, waitEnds - System.nanoTime())), replyTo), timeout),
+        core.askTimeout(), max(service.maxQueueWait(), core.failoverWait()).plus(core.askTimeout()));
   }
 
   /** Ends a lease; {@code replicaFailed} when its replica failed before answering (it is health-checked at once). */
@@ -79,6 +85,8 @@ public final class ServiceDirectory {
     return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
         .thenApply(v -> all.stream().map(CompletableFuture::join).flatMap(Optional::stream).toList());
   }
+
+  private static Duration max(Duration a, Duration b) { return a.compareTo(b) >= 0 ? a : b; }
 
   private EntityRef<ServiceActor.Command> ref(String id) {
     return sharding.entityRefFor(ServiceActor.TYPE_KEY, id);

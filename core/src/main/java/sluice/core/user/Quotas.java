@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import sluice.core.ids.UserId;
 import sluice.core.user.Admission.Admitted;
 import sluice.core.user.Admission.Refused;
@@ -115,7 +116,8 @@ final class Quotas {
 
   private static final Scope NO_SCOPE = new Scope();
 
-  private record Reservation(List<String> scopes, long reserved, Instant admittedAt) {}
+  /** @param node the gateway node of the request ("" for this node), for {@link #nodeLeft} */
+  private record Reservation(List<String> scopes, long reserved, Instant admittedAt, String node) {}
 
   private final Duration reservationTimeout;
   private final Map<String, Scope> scopes = new HashMap<>();
@@ -130,6 +132,11 @@ final class Quotas {
    * {@code reserveTokens}. An admission id already counted is admitted again without counting (a retried ask).
    */
   Decision admit(String requestId, List<Applying> applying, long reserveTokens, Instant now) {
+    return admit(requestId, applying, reserveTokens, now, "");
+  }
+
+  /** {@link #admit} of a request on gateway node {@code node} ("" for this node). */
+  Decision admit(String requestId, List<Applying> applying, long reserveTokens, Instant now, String node) {
     if (reservations.containsKey(requestId)) return new Decision(null, rate(applying, now));
 
     Refusal worst = null;
@@ -147,7 +154,7 @@ final class Quotas {
       sc.inFlight++;
       ids.add(ap.id());
     }
-    reservations.put(requestId, new Reservation(List.copyOf(ids), reserveTokens, now));
+    reservations.put(requestId, new Reservation(List.copyOf(ids), reserveTokens, now, node));
     changed = true;
     return new Decision(null, rate(applying, now));
   }
@@ -260,10 +267,22 @@ final class Quotas {
    */
   int sweep(Instant now) {
     Instant oldest = now.minus(reservationTimeout);
+    int dropped = drop(r -> !r.admittedAt().isAfter(oldest));
+    scopes.values().removeIf(sc -> sc.isEmpty(now));
+    return dropped;
+  }
+
+  /**
+   * A gateway node left the cluster: its requests in flight will never be settled. Frees their concurrency at once
+   * (their reserved tokens stay counted, as in a sweep). Returns how many were dropped.
+   */
+  int nodeLeft(String node) { return node.isEmpty() ? 0 : drop(r -> r.node().equals(node)); }
+
+  private int drop(Predicate<Reservation> which) {
     int dropped = 0;
     for (Iterator<Reservation> it = reservations.values().iterator(); it.hasNext(); ) {
       Reservation r = it.next();
-      if (r.admittedAt().isAfter(oldest)) continue;
+      if (!which.test(r)) continue;
       it.remove();
       dropped++;
       for (String id : r.scopes()) {
@@ -272,7 +291,6 @@ final class Quotas {
       }
     }
     if (dropped > 0) changed = true;
-    scopes.values().removeIf(sc -> sc.isEmpty(now));
     return dropped;
   }
 

@@ -30,6 +30,7 @@ import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import sluice.core.AdminRefusal;
 import sluice.core.CborSerializable;
+import sluice.core.Departures;
 import sluice.core.ids.GroupName;
 import sluice.core.ids.KeyId;
 import sluice.core.ids.KeyName;
@@ -134,6 +135,8 @@ public final class UserActor
   /** From {@link CounterCheckpoints}: {@code saved} is null if the store has none (or {@code failure} says why). */
   record CountersLoaded(long incarnation, SavedCounters saved, long revision, String failure) implements Command {}
   record CountersWritten(long incarnation, long revision, String failure) implements Command {}
+  /** A gateway node left the cluster: its requests in flight will never be settled. */
+  private record NodeLeft(String node) implements Command {}
 
   public sealed interface Event extends CborSerializable {}
 
@@ -222,6 +225,7 @@ public final class UserActor
     this.counters = new CounterCheckpoints(ctx, userId, settings.countersStore());
     this.idle = new IdlePassivation(shard, ctx.getSelf(), settings.idleTimeout(), clock.instant());
     timers.startTimerWithFixedDelay(Tick.INSTANCE, Tick.INSTANCE, settings.checkpointInterval());
+    Departures.subscribe(ctx, NodeLeft::new);
   }
 
   @Override public State emptyState() { return new State(null, null, List.of(), UserLimits.NONE, Map.of(), List.of()); }
@@ -248,6 +252,7 @@ public final class UserActor
         .onCommand(CreateKey.class, (s, c) -> onCreateKey(s, touch(c)))
         .onCommand(RevokeKey.class, (s, c) -> onRevokeKey(s, touch(c)))
         .onCommand(Tick.class, (s, c) -> onTick())
+        .onCommand(NodeLeft.class, c -> Effect().none().thenRun(st -> quotas.nodeLeft(c.node())).thenNoReply())
         .onCommand(CountersLoaded.class, c -> Effect().noReply())      // an answer to an earlier incarnation
         .onCommand(CountersWritten.class, c -> stopIf(counters.onWritten(c, quotas, clock.instant())))
         .onCommand(Stop.class, c -> stopIf(counters.onStop(quotas, clock.instant())));
@@ -336,7 +341,7 @@ public final class UserActor
   /** The limits check and, if every scope has room, the counting: no journal write on this path. */
   private Admission admit(State s, Admit a, String keyId, Key key) {
     var applying = Quotas.Applying.forRequest(userId, effective(s), a.model().value(), key);
-    return quotas.admit(a.requestId(), applying, a.reserveTokens(), clock.instant()).toAdmission(userId.value(), keyId);
+    return quotas.admit(a.requestId(), applying, a.reserveTokens(), clock.instant(), Departures.nodeOf(a.replyTo())).toAdmission(userId.value(), keyId);
   }
 
   private UserLimits effective(State s) { return settings.limitsFor(s.groups()).overriddenBy(s.limits()); }

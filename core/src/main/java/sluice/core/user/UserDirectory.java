@@ -33,15 +33,23 @@ public final class UserDirectory {
   private final UserSettings settings;
   private final KeyIndex index;
   private final Duration askTimeout;
+  private final Duration failoverWait;
 
-  private UserDirectory(ClusterSharding sharding, UserSettings settings, KeyIndex index, Duration askTimeout) {
+  private UserDirectory(ClusterSharding sharding, UserSettings settings, KeyIndex index, Duration askTimeout,
+                        Duration failoverWait) {
     this.sharding = sharding;
     this.settings = settings;
     this.index = index;
     this.askTimeout = askTimeout;
+    this.failoverWait = failoverWait;
   }
 
-  public static UserDirectory start(ActorSystem<?> system, UserSettings settings, KeyIndex index, Clock clock, Duration askTimeout) {
+  /**
+   * @param askTimeout   how long one ask waits for its answer
+   * @param failoverWait how long an admission keeps asking again while its user actor does not answer
+   */
+  public static UserDirectory start(ActorSystem<?> system, UserSettings settings, KeyIndex index, Clock clock, Duration askTimeout,
+                                    Duration failoverWait) {
     CounterCheckpoints.store(system, settings.countersStore());     // a missing counters store fails start-up, not each user
     ClusterSharding sharding = ClusterSharding.get(system);
     sharding.init(Entity.of(UserActor.TYPE_KEY, ctx -> UserId.isValid(ctx.getEntityId())
@@ -49,7 +57,7 @@ public final class UserDirectory {
             : Behaviors.stopped())                      // never sent by this directory; a bad id must not crash the shard
         .withStopMessage(UserActor.Stop.INSTANCE)
         .withSettings(shardingSettings(system)));
-    return new UserDirectory(sharding, settings, index, askTimeout);
+    return new UserDirectory(sharding, settings, index, askTimeout, failoverWait);
   }
 
   /**
@@ -76,7 +84,9 @@ public final class UserDirectory {
     if (invalid != null) {
       return CompletableFuture.completedFuture(new Admission.Refused(AdmissionRefusal.INVALID_REQUEST, invalid, -1, null, RateInfo.NONE));
     }
-    return Asks.plain(ref(userId).ask(admit::apply, askTimeout));
+    // Repeated while unanswered (an Admit with the same id is answered, not counted twice): a user actor whose node
+    // died is reached again once it runs on another node.
+    return Asks.retryingOnTimeout(timeout -> ref(userId).ask(admit::apply, timeout), askTimeout, failoverWait);
   }
 
   /** Ends an admitted request with its real usage. */

@@ -27,7 +27,9 @@ class LeaseBrokerTest {
         Duration.ofMinutes(10), Duration.ofMinutes(10), Duration.ofSeconds(5), 2);
     var settings = new ServiceSettings("llm", "c", "sluice", List.of("text"), List.of("text"), 1, 2, perReplica, maxQueue,
         Duration.ofSeconds(30), life);
-    return new LeaseBroker<>(settings, (to, reply) -> sent.add(new Sent(to, reply)));
+    // A waiter named "nodeB/..." is a request of gateway node B; others are this node's.
+    return new LeaseBroker<>(settings, (to, reply) -> sent.add(new Sent(to, reply)),
+        to -> to.startsWith("nodeB/") ? "nodeB" : "");
   }
 
   private boolean acquire(LeaseBroker<String> b, String lease, String user, List<String> routable) {
@@ -127,5 +129,53 @@ class LeaseBrokerTest {
     assertEquals(0, b.inFlight("1"));
     assertEquals(1, b.demand());
     assertEquals(Optional.of(new LeaseBroker.Released("1", true)), b.release("a", T0));
+  }
+
+  @Test void aRepeatedAcquireIsAnsweredAgainWithItsLeaseAndNeverCountedTwice() {
+    var b = broker(1, 10);
+    assertFalse(b.acquire("a", "u", null, "first-ask", List.of("1"), null, () -> 7, T0));
+    assertFalse(b.acquire("a", "u", null, "second-ask", List.of("1"), null, () -> 7, T0));   // the first answer was lost
+    assertEquals("1", grantedJob("second-ask"));
+    assertEquals(1, b.inFlight("1"));
+    assertEquals(1, b.demand());
+    assertTrue(b.release("a", T0).isPresent());
+    assertEquals(0, b.demand());
+  }
+
+  @Test void aRepeatedAcquireOfAQueuedRequestKeepsItsPlaceAndIsAnsweredAtTheNewAddress() {
+    var b = broker(1, 10);
+    acquire(b, "holder", "u", List.of("1"));
+    assertTrue(b.acquire("w1", "v", null, "w1-first", List.of("1"), null, () -> 7, T0));
+    assertTrue(b.acquire("w2", "x", null, "w2", List.of("1"), null, () -> 7, T0));
+    assertFalse(b.acquire("w1", "v", null, "w1-again", List.of("1"), null, () -> 7, T0), "not queued twice");
+    assertEquals(3, b.demand());
+    b.release("holder", T0);
+    assertEquals(List.of("w1"), b.serveWaiters(List.of("1"), T0));
+    assertEquals("1", grantedJob("w1-again"));
+    assertTrue(sent.stream().noneMatch(x -> x.to().equals("w1-first")));
+  }
+
+  @Test void theLeasesAndQueuedRequestsOfANodeThatLeftAreReleasedAndDropped() {
+    var b = broker(2, 10);
+    acquire(b, "nodeB/1", "u", List.of("1"));
+    acquire(b, "here", "u", List.of("1"));
+    assertTrue(acquire(b, "nodeB/2", "u", List.of("1")));              // full: queued
+    assertTrue(acquire(b, "here-waiting", "u", List.of("1")));
+    assertEquals(4, b.demand());
+
+    LeaseBroker.Departed gone = b.nodeLeft("nodeB", T0.plusSeconds(3));
+    assertEquals(List.of(new LeaseBroker.Released("1", false)), gone.released());
+    assertEquals(List.of("nodeB/2"), gone.dropped());
+    assertEquals(1, b.inFlight("1"), "only this node's lease still counts");
+    assertEquals(List.of("here-waiting"), b.serveWaiters(List.of("1"), T0), "the freed slot goes to a live request");
+    assertEquals(2, b.demand());
+    assertTrue(b.nodeLeft("nodeB", T0).released().isEmpty(), "a second notice changes nothing");
+  }
+
+  @Test void aNodeMayAskToWaitLessThanTheServiceQueueWaitButNotMore() {
+    var b = broker(1, 10);
+    assertEquals(Duration.ofSeconds(30), b.queueWait(null));
+    assertEquals(Duration.ofSeconds(4), b.queueWait(Duration.ofSeconds(4)));
+    assertEquals(Duration.ofSeconds(30), b.queueWait(Duration.ofMinutes(5)));
   }
 }

@@ -36,7 +36,8 @@ class ListingReconcilerTest {
     var service = new ServiceSettings("llm", "c", "sluice", List.of("text"), List.of("text"), 1, 1, 4, 10,
         Duration.ofSeconds(10), life);
     var core = new CoreSettings("prod", Map.of(), Map.of("c", new ClusterSettings("c", POLL)), Duration.ofSeconds(1),
-        Duration.ofSeconds(3), Duration.ofSeconds(1), Duration.ofSeconds(8), new CoreSettings.Recovery(orphans, 3, Duration.ofSeconds(5)));
+        Duration.ofSeconds(3), Duration.ofSeconds(1), Duration.ofSeconds(8), new CoreSettings.Recovery(orphans, 3, Duration.ofSeconds(5)),
+        Duration.ofSeconds(30));
     return new ListingReconciler(service, core);
   }
 

@@ -39,7 +39,7 @@ abstract class ServiceActorFixture {
   CoreSettings core() {
     return new CoreSettings("test", Map.of(), Map.of("c", new ClusterSettings("c", Duration.ofMillis(50))),
         Duration.ofMillis(50), Duration.ofSeconds(3), submitRetryMin, submitRetryMax,
-        new CoreSettings.Recovery(orphans, 3, Duration.ofSeconds(5)));
+        new CoreSettings.Recovery(orphans, 3, Duration.ofSeconds(5)), Duration.ofSeconds(30));
   }
 
   /** Lifecycle timings for tests: nothing renews, scales down or times out unless a test says so. */
@@ -90,7 +90,7 @@ abstract class ServiceActorFixture {
   }
 
   LeaseReply acquire(ActorRef<ServiceActor.Command> service, TestProbe<LeaseReply> probe, String lease) {
-    service.tell(new ServiceActor.Acquire(lease, "u", null, probe.getRef()));
+    service.tell(new ServiceActor.Acquire(lease, "u", null, null, probe.getRef()));
     return probe.receiveMessage(Duration.ofSeconds(10));
   }
 

@@ -40,7 +40,7 @@ class ServiceActorTest extends ServiceActorFixture {
     awaitSubmits(1);
     String job = cluster.onlyJob();
     TestProbe<LeaseReply> probe = testKit.createTestProbe();
-    service.tell(new ServiceActor.Acquire("lease-1", "u", null, probe.getRef()));
+    service.tell(new ServiceActor.Acquire("lease-1", "u", null, null, probe.getRef()));
     probe.expectNoMessage(Duration.ofMillis(300));            // pending job: the request waits
     cluster.run(job);
     awaitStatus(service, s -> s.replicas().get(0).phase() == ReplicaPhase.RUNNING, "running");
@@ -74,7 +74,7 @@ class ServiceActorTest extends ServiceActorFixture {
     var service = start(settings(1, 1, 4, 1, Duration.ofSeconds(30)));
     awaitSubmits(1);
     TestProbe<LeaseReply> first = testKit.createTestProbe();
-    service.tell(new ServiceActor.Acquire("a", "u", null, first.getRef()));
+    service.tell(new ServiceActor.Acquire("a", "u", null, null, first.getRef()));
     TestProbe<LeaseReply> second = testKit.createTestProbe();
     var reply = assertInstanceOf(LeaseReply.Unavailable.class, acquire(service, second, "b"));
     assertEquals(LeaseRefusal.QUEUE_FULL, reply.reason());
@@ -94,7 +94,7 @@ class ServiceActorTest extends ServiceActorFixture {
     var a = (LeaseReply.Granted) acquire(service, p, "a");
     var b = (LeaseReply.Granted) acquire(service, p, "b");
     assertNotEquals(a.jobId(), b.jobId(), "the second request goes to the idle replica");
-    service.tell(new ServiceActor.Acquire("c", "u", null, p.getRef()));
+    service.tell(new ServiceActor.Acquire("c", "u", null, null, p.getRef()));
     p.expectNoMessage(Duration.ofMillis(200));                 // both at max-inflight-per-replica = 1
     service.tell(new ServiceActor.Release("a", false));
     assertEquals(a.jobId(), ((LeaseReply.Granted) p.receiveMessage()).jobId(), "the freed replica takes the queued request");
@@ -176,7 +176,7 @@ class ServiceActorTest extends ServiceActorFixture {
     String first = readyJob(service, 1);
     TestProbe<LeaseReply> p = testKit.createTestProbe();
     assertEquals(first, ((LeaseReply.Granted) acquire(service, p, "a")).jobId());
-    service.tell(new ServiceActor.Acquire("b", "u", null, p.getRef()));      // the only replica is full: b waits
+    service.tell(new ServiceActor.Acquire("b", "u", null, null, p.getRef()));      // the only replica is full: b waits
     awaitSubmits(2);                                                        // ... and a second job is on its way
     ServiceStatus st = status(service);
     assertEquals(2, st.target());
@@ -204,7 +204,7 @@ class ServiceActorTest extends ServiceActorFixture {
     assertEquals(0, cluster.submits.get(), "min-replicas = 0: nothing runs without demand");
     assertEquals("offline", status(service).availability());
     TestProbe<LeaseReply> p = testKit.createTestProbe();
-    service.tell(new ServiceActor.Acquire("first", "u", null, p.getRef()));
+    service.tell(new ServiceActor.Acquire("first", "u", null, null, p.getRef()));
     String job = readyJob(service, 1);
     assertEquals(job, ((LeaseReply.Granted) p.receiveMessage()).jobId(), "the request waited for the job it started");
     service.tell(new ServiceActor.Release("first", false));
@@ -316,7 +316,7 @@ class ServiceActorTest extends ServiceActorFixture {
     TestProbe<LeaseReply> p = testKit.createTestProbe();
     String first = ((LeaseReply.Granted) acquire(service, p, "try-1")).jobId();
     service.tell(new ServiceActor.Release("try-1", true));
-    service.tell(new ServiceActor.Acquire("try-2", "u", first, p.getRef()));
+    service.tell(new ServiceActor.Acquire("try-2", "u", first, null, p.getRef()));
     assertNotEquals(first, ((LeaseReply.Granted) p.receiveMessage()).jobId(), "the retry avoids the replica that failed");
   }
 
@@ -328,7 +328,7 @@ class ServiceActorTest extends ServiceActorFixture {
     List<TestProbe<LeaseReply>> waiting = new ArrayList<>();
     for (String lease : List.of("alice-1", "alice-2", "alice-3", "bob-1")) {
       TestProbe<LeaseReply> p = testKit.createTestProbe();
-      service.tell(new ServiceActor.Acquire(lease, lease.substring(0, lease.indexOf('-')), null, p.getRef()));
+      service.tell(new ServiceActor.Acquire(lease, lease.substring(0, lease.indexOf('-')), null, null, p.getRef()));
       waiting.add(p);
     }
     awaitStatus(service, s -> s.queue().length() == 4, "four waiting");

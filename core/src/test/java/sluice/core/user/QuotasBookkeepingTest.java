@@ -100,6 +100,19 @@ class QuotasBookkeepingTest {
     assertFalse(quotas.hasReservations());
   }
 
+  @Test void theRequestsOfAGatewayNodeThatLeftFreeTheirSlotsAtOnceAndOnlyTheirs() {
+    var scopes = user(concurrent(2));
+    admitted(quotas.admit("on-b", scopes, 100, START, "pekko://sluice@10.0.0.2:25520"));
+    admitted(quotas.admit("here", scopes, 100, START, ""));
+    assertEquals(AdmissionRefusal.CONCURRENCY_LIMIT, refused(admit("third", scopes, 1, START)).reason());
+    assertEquals(0, quotas.nodeLeft("pekko://sluice@10.0.0.3:25520"), "another node's departure frees nothing");
+    assertEquals(1, quotas.nodeLeft("pekko://sluice@10.0.0.2:25520"));
+    assertEquals(1, quotas.usage(START).inFlight());
+    admitted(admit("third", scopes, 1, START));
+    assertEquals(0, quotas.nodeLeft(""), "this node never departs from itself");
+    assertEquals(201, tokensIn(Window.HOUR, START), "the departed request's reserved tokens stay counted");
+  }
+
   @Test void aSweptReservationFreesItsSlotButItsTokensStayCounted() {
     var scopes = user(concurrent(1));
     admitted(admit("lost", scopes, 100, START));

@@ -54,7 +54,7 @@ class UserDirectoryTest {
     cluster.manager().tell(Join.create(cluster.selfMember().address()));
     UserSettings settings = new UserSettings(UserLimits.NONE, List.of(), 1024, Duration.ofMinutes(15), Duration.ofMillis(100),
         Duration.ofMinutes(10), "unused", PersistenceTestKitDurableStateStorePlugin.PluginId());
-    users = UserDirectory.start(testKit.system(), settings, index, clock, Duration.ofSeconds(10));
+    users = UserDirectory.start(testKit.system(), settings, index, clock, Duration.ofSeconds(10), Duration.ofSeconds(10));
   }
 
   @AfterAll static void shutdown() { testKit.shutdownTestKit(); }
