@@ -32,6 +32,7 @@ import sluice.bridge.BridgeSettings;
 import sluice.bridge.Bridges;
 import sluice.core.cluster.ClusterGateways;
 import sluice.core.cluster.JobSnapshot;
+import sluice.core.cluster.SharedListing;
 import sluice.core.config.CoreSettings;
 import sluice.core.service.ServiceDirectory;
 import sluice.core.tunnel.Tunnels;
@@ -117,7 +118,11 @@ public final class Gateway implements AutoCloseable {
           system.executionContext(), tunnels::observer);
       bridges.forEach((name, bridge) -> tunnels.attach(name, bridge.sampler()));
       closeClustersOnShutdown(system, clusterSettings, bridges);
-      ClusterGateways gateways = new ClusterGateways(Map.copyOf(bridges));
+      // One job listing per HPC cluster for all gateway nodes (a cluster singleton); the rest goes through this node.
+      Map<String, Duration> reuseListing = new LinkedHashMap<>();
+      core.clusters().forEach((name, c) -> reuseListing.put(name, c.pollInterval().multipliedBy(9).dividedBy(10)));
+      ClusterGateways gateways = new ClusterGateways(SharedListing.start(system, new LinkedHashMap<>(bridges), reuseListing,
+          core.askTimeout(), Clock.systemUTC()));
       ServiceDirectory services = ServiceDirectory.start(system, core, gateways, Clock.systemUTC());
       // Every key made through the admin API, replayed from the journal before the first request is accepted.
       KeyIndex index = KeyIndex.load(system, userSettings.readJournal()).toCompletableFuture().get(60, TimeUnit.SECONDS);
