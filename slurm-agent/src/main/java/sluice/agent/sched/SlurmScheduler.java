@@ -31,6 +31,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -74,15 +76,20 @@ public final class SlurmScheduler implements Scheduler {
   private final Map<String, String> tokens = new ConcurrentHashMap<>();
   /**
    * The last listing, reused by {@link #job} for forwards and probes: one squeue per request would put slurmctld
-   * under the load of the inference traffic. A job missing from it is looked up afresh, at most every
-   * {@link #MISS_REFRESH}, so a gateway naming unknown ids cannot make the agent hammer slurmctld either.
+   * under the load of the inference traffic. A running job's entry serves for {@code listing-max-age}; a job missing
+   * from it (or not running) is looked up afresh, at most every {@link #MISS_REFRESH}, so a gateway naming unknown ids
+   * cannot make the agent hammer slurmctld either. Before running squeue the agent adopts a newer listing another
+   * agent process on the login node shared ({@link SharedListing}).
    */
-  private volatile Listing recent;
-  static final Duration REUSE_LISTING = Duration.ofSeconds(2);
+  private final AtomicReference<JobListing> recent = new AtomicReference<>();
+  private final SharedListing shared;
   static final Duration MISS_REFRESH = Duration.ofMillis(250);
   private final AtomicBoolean refreshing = new AtomicBoolean();
+  /** Counts this process's submits and cancels: a listing whose squeue started before the last one is not kept. */
+  private final AtomicLong epoch = new AtomicLong();
 
-  private record Listing(List<JobInfo> jobs, Instant at) {}
+  /** How far a listing answers one lookup: at once, at once with squeue in the background, or not at all. */
+  private enum Freshness { FRESH, RUNNING_OLD, STALE }
 
   /**
    * @param commandEnv extra environment for every Slurm command (and so every job), on top of the agent's own; the
@@ -97,6 +104,7 @@ public final class SlurmScheduler implements Scheduler {
     this.lockFile = stateDir.resolve("slurm.lock").toAbsolutePath();
     this.commandEnv = Map.copyOf(commandEnv);
     this.clock = clock;
+    this.shared = new SharedListing(stateDir.toAbsolutePath());
     try {
       Files.createDirectories(jobsDir);
       Files.createDirectories(rememberDir);
@@ -152,7 +160,7 @@ public final class SlurmScheduler implements Scheduler {
       writeToken(id, token);
       remember(Remembered.of(job, port, null));
       tokens.put(id, token);
-      recent = null;                                  // the new job is not in the last listing
+      invalidateListings();                           // the new job is not in the last listing
       LOG.info(() -> "submitted Slurm job " + id + " for service " + service.id() + " tag " + tag + " port " + port);
       return job;
     });
@@ -182,22 +190,32 @@ public final class SlurmScheduler implements Scheduler {
 
   @Override public Optional<JobInfo> job(String jobId) throws SchedulerException {
     if (jobId == null || !JOB_ID.matcher(jobId).matches()) return Optional.empty();
-    Listing last = recent;
     Instant now = clock.instant();
-    if (last != null) {
-      Duration age = Duration.between(last.at(), now);
-      Optional<JobInfo> cached = last.jobs().stream().filter(j -> j.id().equals(jobId)).findFirst();
-      if (cached.isPresent() && cached.get().state() == JobState.RUNNING) {
+    long startEpoch = epoch.get();
+    JobListing last = recent.get();
+    Freshness fresh = freshness(last, jobId, now);
+    if (fresh != Freshness.FRESH) {
+      // Another agent process may have listed since (the gateway's poll, or its own lookup): a small file read
+      // instead of a squeue of our own.
+      Optional<JobListing> other = shared.read(now).filter(this::plausible);
+      if (other.isPresent() && other.get().newerThan(last)) {
+        ports.putAll(other.get().ports());
+        last = keep(other.get(), startEpoch);
+        fresh = freshness(last, jobId, now);
+      }
+    }
+    switch (fresh) {
+      case FRESH:
+        return last.find(jobId);
+      case RUNNING_OLD:
         // A running job is served from the listing; an old listing is refreshed in the background, never on the
         // request's path: squeue takes 9 s to fail while slurmctld is down or restarting, and the jobs keep running
         // without it (the model server still checks the job's secret). A job that ended meanwhile fails the
         // forward, which the gateway retries elsewhere.
-        if (age.compareTo(REUSE_LISTING) >= 0) refreshInBackground();
-        return cached;
-      }
-      // A job listed as pending may have started since (another agent process may already have probed it ready),
-      // so it counts as a miss: looked up again, at most every MISS_REFRESH.
-      if (age.compareTo(MISS_REFRESH) < 0) return cached;
+        refreshInBackground();
+        return last.find(jobId);
+      default:
+        break;
     }
     try {
       return listing().stream().filter(j -> j.id().equals(jobId)).findFirst();
@@ -210,6 +228,41 @@ public final class SlurmScheduler implements Scheduler {
       LOG.fine(() -> "squeue failed (" + e.getMessage() + "); job " + jobId + " served as last remembered");
       return remembered;
     }
+  }
+
+  /**
+   * A running job's entry serves for listing-max-age. A job listed as pending may have started since (another agent
+   * process may already have probed it ready), so it counts as a miss like an unknown id: at most MISS_REFRESH old.
+   */
+  private Freshness freshness(JobListing l, String jobId, Instant now) {
+    if (l == null) return Freshness.STALE;
+    Duration age = l.age(now);
+    Optional<JobInfo> cached = l.find(jobId);
+    if (cached.isPresent() && cached.get().state() == JobState.RUNNING) {
+      return age.compareTo(settings.listingMaxAge()) < 0 ? Freshness.FRESH : Freshness.RUNNING_OLD;
+    }
+    return age.compareTo(MISS_REFRESH) < 0 ? Freshness.FRESH : Freshness.STALE;
+  }
+
+  /** Keeps the newer of the current listing and {@code l} (a background squeue may finish after a newer one). */
+  private JobListing keep(JobListing l, long startEpoch) {
+    if (startEpoch != epoch.get()) return recent.get();
+    return recent.accumulateAndGet(l, (cur, next) -> next.newerThan(cur) ? next : cur);
+  }
+
+  /** A listing another agent process wrote serves only if it names nothing this process would not list itself. */
+  private boolean plausible(JobListing l) {
+    return l.jobs().stream().allMatch(j -> j.id() != null && JOB_ID.matcher(j.id()).matches() && j.state() != null
+        && j.service() != null && services.containsKey(j.service()))
+        && l.ports().entrySet().stream().allMatch(e -> JOB_ID.matcher(e.getKey()).matches()
+            && e.getValue() > 0 && e.getValue() <= 65535);
+  }
+
+  /** After a submit or cancel, neither this process's listing nor the shared one answers for the changed job. */
+  private void invalidateListings() {
+    epoch.incrementAndGet();
+    recent.set(null);
+    shared.markStale();
   }
 
   private void refreshInBackground() {
@@ -233,7 +286,7 @@ public final class SlurmScheduler implements Scheduler {
     if (job.isEmpty()) return Optional.empty();
     if (job.get().state().isFinal()) return Optional.of(new CancelResult(jobId, false, job.get().state()));
     run(List.of(settings.scancel(), job.get().id()), Map.of(), Set.of("SCANCEL_"), "scancel");
-    recent = null;
+    invalidateListings();
     LOG.info(() -> "cancelled Slurm job " + jobId + " (" + job.get().service() + ", " + job.get().state() + ")");
     return Optional.of(new CancelResult(jobId, true, job.get().state()));
   }
@@ -279,11 +332,15 @@ public final class SlurmScheduler implements Scheduler {
    */
   private List<JobInfo> listing() throws SchedulerException {
     Map<String, Remembered> remembered = readAllRemembered();
+    long startEpoch = epoch.get();
+    Optional<String> generation = shared.generation();
+    Instant asOf = clock.instant();
     // squeue prints local time: pin it to UTC, and drop variables that would change its format or filter its output.
     Output out = run(List.of(settings.squeue(), "--me", "-t", "all", "-h", "-o", SlurmJobLine.FORMAT),
         Map.of("TZ", "UTC"), Set.of("SQUEUE_", "SLURM_TIME_FORMAT"), "squeue");
     Instant now = clock.instant();
     Map<String, JobInfo> result = new HashMap<>();
+    Map<String, Integer> listedPorts = new HashMap<>();
     for (SlurmJobLine line : SlurmJobLine.parseAll(out.stdout(), ZoneOffset.UTC)) {
       Optional<SluiceComment> c = line.ours();
       if (c.isEmpty()) continue;
@@ -299,6 +356,7 @@ public final class SlurmScheduler implements Scheduler {
       Remembered seen = Remembered.of(info, c.get().port(), before != null ? before.token() : null);
       if (!seen.equals(before)) remember(seen);                  // adopts jobs another state folder submitted, too
       result.put(info.id(), info);
+      listedPorts.put(info.id(), c.get().port());
     }
     for (Remembered r : remembered.values()) {
       Remembered last = r;
@@ -311,13 +369,17 @@ public final class SlurmScheduler implements Scheduler {
       }
       JobInfo info = last.toJobInfo();
       if (expired(info, now)) forget(r.id());
-      else if (services.containsKey(r.service())) result.put(info.id(), info);
+      else if (services.containsKey(r.service())) {
+        result.put(info.id(), info);
+        listedPorts.put(info.id(), r.port());
+      }
     }
     List<JobInfo> list = new ArrayList<>(result.values());
     list.sort(Comparator.comparing((JobInfo j) -> j.id().length()).thenComparing(JobInfo::id));
-    list = List.copyOf(list);
-    recent = new Listing(list, now);
-    return list;
+    JobListing l = new JobListing(asOf, list, listedPorts);
+    keep(l, startEpoch);
+    shared.write(generation, l);
+    return l.jobs();
   }
 
   private boolean expired(JobInfo j, Instant now) {

@@ -39,6 +39,7 @@ class SlurmSchedulerTest {
   private Path fake;
   private final MutableClock clock = new MutableClock(Instant.parse("2026-11-22T12:00:00Z"));
   private ServiceSpec web;
+  private static final Duration MAX_AGE = Duration.ofSeconds(30);
 
   private static final class MutableClock extends Clock {
     volatile Instant now;
@@ -73,7 +74,7 @@ class SlurmSchedulerTest {
   }
 
   private AgentConfig.Slurm settings(Duration timeout) {
-    return new AgentConfig.Slurm(timeout, 30000, 30009, "{node}.ib", Duration.ofHours(1), Optional.of("batch"),
+    return new AgentConfig.Slurm(timeout, 30000, 30009, "{node}.ib", Duration.ofHours(1), MAX_AGE, Optional.of("batch"),
         Optional.of("proj"), Optional.empty(), fake.resolve("sbatch").toString(), fake.resolve("squeue").toString(),
         fake.resolve("scancel").toString());
   }
@@ -214,12 +215,22 @@ class SlurmSchedulerTest {
     clock.now = clock.now.plus(SlurmScheduler.MISS_REFRESH);
     assertTrue(s.job("999").isEmpty());
     assertEquals(2, squeueCalls(), "a miss looks again once the listing is a little older");
-    clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);
+    clock.now = clock.now.plus(MAX_AGE);
     assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state(), "an old listing still answers at once");
     Await.until(Duration.ofSeconds(5), "the background squeue", () -> squeueCalls() >= 3);
     assertEquals(3, squeueCalls(), "... and is refreshed in the background");
     s.jobs();
     assertEquals(4, squeueCalls(), "the gateway's poll always asks Slurm");
+  }
+
+  @Test void anotherAgentProcessServesARunningJobFromTheSharedListingWithoutSqueue() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
+    scheduler().jobs();                                  // one agent process answers the gateway's poll
+    assertEquals(1, squeueCalls());
+    SlurmScheduler other = scheduler();                  // another channel's agent process, same state folder
+    for (int i = 0; i < 50; i++) assertEquals(JobState.RUNNING, other.job("5").orElseThrow().state());
+    assertEquals(Optional.of(URI.create("http://n1.ib:30001")), other.endpoint(other.job("5").orElseThrow()));
+    assertEquals(1, squeueCalls(), "the other process read the shared listing instead of running squeue");
   }
 
   @Test void aJobThatStartedSinceTheListingIsLookedUpAgain() throws Exception {
@@ -264,7 +275,7 @@ class SlurmSchedulerTest {
     assertEquals(Optional.of(URI.create("http://gpu07.ib:30001")), s.endpoint(s.job("5").orElseThrow()));
     assertEquals(Optional.empty(), s.endpoint(s.job("6").orElseThrow()), "not running");
     squeue(ours("5", "RUNNING", "bad/host", "dep.aa", 30001));
-    clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);  // past the reused listing
+    clock.now = clock.now.plus(MAX_AGE);  // past the reused listing
     assertEquals(Optional.empty(), s.endpoint(afterRefresh(s, "5").orElseThrow()), "a node name that is no host name");
   }
 
@@ -274,7 +285,7 @@ class SlurmSchedulerTest {
     squeue(ours("101", "RUNNING", "n1", "dep.aa", 30001));
     assertEquals(JobState.RUNNING, s.job("101").orElseThrow().state());
     squeue();                                                   // slurmctld lost it (or MinJobAge passed)
-    clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);
+    clock.now = clock.now.plus(MAX_AGE);
     JobInfo lost = afterRefresh(s, "101").orElseThrow();
     assertEquals(JobState.UNKNOWN, lost.state());
     assertTrue(lost.state().isFinal());
