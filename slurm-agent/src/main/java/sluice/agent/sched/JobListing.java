@@ -10,9 +10,10 @@ import sluice.agent.wire.Messages.JobInfo;
 
 /**
  * One squeue listing of the agent's jobs with each job's port (from its comment, which squeue shows to everyone: no
- * secret). {@code at} is when squeue started, so a listing is never taken for newer than what Slurm knew.
+ * secret). {@code at} is when squeue started, so a listing is never taken for newer than what Slurm knew;
+ * {@code generation} is the login node's listing generation then (see {@link SharedListing}), null if unknown.
  */
-record JobListing(Instant at, List<JobInfo> jobs, Map<String, Integer> ports) {
+record JobListing(String generation, Instant at, List<JobInfo> jobs, Map<String, Integer> ports) {
   JobListing {
     Objects.requireNonNull(at, "at");
     jobs = List.copyOf(jobs);

@@ -40,9 +40,6 @@ final class SharedListing {
 
   Path file() { return file; }
 
-  /** What the file holds: the listing and the generation current when its squeue started. */
-  record Stored(String generation, JobListing listing) {}
-
   /** The current generation, to be read before squeue starts; empty when the mark cannot be read. */
   Optional<String> generation() {
     try {
@@ -56,10 +53,10 @@ final class SharedListing {
   }
 
   /** Best effort: a listing that cannot be shared only costs the other processes a squeue of their own. */
-  void write(Optional<String> generation, JobListing listing) {
-    if (generation.isEmpty()) return;
+  void write(JobListing listing) {
+    if (listing.generation() == null) return;
     try {
-      replace(file, WireJson.bytes(new Stored(generation.get(), listing)));
+      replace(file, WireJson.bytes(listing));
     } catch (IOException | RuntimeException e) {
       LOG.fine(() -> "cannot write " + file + ": " + e.getMessage());
     }
@@ -72,20 +69,17 @@ final class SharedListing {
   Optional<JobListing> read(Instant now) {
     Optional<String> current = generation();
     if (current.isEmpty()) return Optional.empty();
-    Stored stored;
+    JobListing stored;
     try {
-      stored = WireJson.MAPPER.readValue(file.toFile(), Stored.class);
+      stored = WireJson.MAPPER.readValue(file.toFile(), JobListing.class);
     } catch (NoSuchFileException | java.io.FileNotFoundException e) {
       return Optional.empty();
     } catch (IOException | RuntimeException e) {
       LOG.fine(() -> "ignoring unreadable " + file + ": " + e.getMessage());
       return Optional.empty();
     }
-    if (stored == null || stored.listing() == null || !current.get().equals(stored.generation())
-        || stored.listing().at().isAfter(now)) {
-      return Optional.empty();
-    }
-    return Optional.of(stored.listing());
+    if (stored == null || !current.get().equals(stored.generation()) || stored.at().isAfter(now)) return Optional.empty();
+    return Optional.of(stored);
   }
 
   /** After a submit or cancel: listings taken before now no longer serve, whoever writes them. */

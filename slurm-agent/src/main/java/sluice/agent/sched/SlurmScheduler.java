@@ -31,8 +31,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -74,22 +72,9 @@ public final class SlurmScheduler implements Scheduler {
   private final Map<String, Integer> ports = new ConcurrentHashMap<>();
   /** Tokens of the agent's jobs, read once from their owner-only token files, for {@link #token}. */
   private final Map<String, String> tokens = new ConcurrentHashMap<>();
-  /**
-   * The last listing, reused by {@link #job} for forwards and probes: one squeue per request would put slurmctld
-   * under the load of the inference traffic. A running job's entry serves for {@code listing-max-age}; a job missing
-   * from it (or not running) is looked up afresh, at most every {@link #MISS_REFRESH}, so a gateway naming unknown ids
-   * cannot make the agent hammer slurmctld either. Before running squeue the agent adopts a newer listing another
-   * agent process on the login node shared ({@link SharedListing}).
-   */
-  private final AtomicReference<JobListing> recent = new AtomicReference<>();
-  private final SharedListing shared;
-  static final Duration MISS_REFRESH = Duration.ofMillis(250);
+  /** The last listing, this process's or another agent process's on the login node. */
+  private final ListingCache listings;
   private final AtomicBoolean refreshing = new AtomicBoolean();
-  /** Counts this process's submits and cancels: a listing whose squeue started before the last one is not kept. */
-  private final AtomicLong epoch = new AtomicLong();
-
-  /** How far a listing answers one lookup: at once, at once with squeue in the background, or not at all. */
-  private enum Freshness { FRESH, RUNNING_OLD, STALE }
 
   /**
    * @param commandEnv extra environment for every Slurm command (and so every job), on top of the agent's own; the
@@ -104,7 +89,7 @@ public final class SlurmScheduler implements Scheduler {
     this.lockFile = stateDir.resolve("slurm.lock").toAbsolutePath();
     this.commandEnv = Map.copyOf(commandEnv);
     this.clock = clock;
-    this.shared = new SharedListing(stateDir.toAbsolutePath());
+    this.listings = new ListingCache(stateDir.toAbsolutePath(), settings.listingMaxAge(), this::plausible);
     try {
       Files.createDirectories(jobsDir);
       Files.createDirectories(rememberDir);
@@ -160,7 +145,7 @@ public final class SlurmScheduler implements Scheduler {
       writeToken(id, token);
       remember(Remembered.of(job, port, null));
       tokens.put(id, token);
-      invalidateListings();                           // the new job is not in the last listing
+      listings.invalidate();                           // the new job is not in the last listing
       LOG.info(() -> "submitted Slurm job " + id + " for service " + service.id() + " tag " + tag + " port " + port);
       return job;
     });
@@ -190,30 +175,17 @@ public final class SlurmScheduler implements Scheduler {
 
   @Override public Optional<JobInfo> job(String jobId) throws SchedulerException {
     if (jobId == null || !JOB_ID.matcher(jobId).matches()) return Optional.empty();
-    Instant now = clock.instant();
-    long startEpoch = epoch.get();
-    JobListing last = recent.get();
-    Freshness fresh = freshness(last, jobId, now);
-    if (fresh != Freshness.FRESH) {
-      // Another agent process may have listed since (the gateway's poll, or its own lookup): a small file read
-      // instead of a squeue of our own.
-      Optional<JobListing> other = shared.read(now).filter(this::plausible);
-      if (other.isPresent() && other.get().newerThan(last)) {
-        ports.putAll(other.get().ports());
-        last = keep(other.get(), startEpoch);
-        fresh = freshness(last, jobId, now);
-      }
-    }
-    switch (fresh) {
+    ListingCache.Answer cached = listings.lookup(jobId, clock.instant());
+    switch (cached.freshness()) {
       case FRESH:
-        return last.find(jobId);
+        return cached.job();
       case RUNNING_OLD:
         // A running job is served from the listing; an old listing is refreshed in the background, never on the
         // request's path: squeue takes 9 s to fail while slurmctld is down or restarting, and the jobs keep running
         // without it (the model server still checks the job's secret). A job that ended meanwhile fails the
         // forward, which the gateway retries elsewhere.
         refreshInBackground();
-        return last.find(jobId);
+        return cached.job();
       default:
         break;
     }
@@ -230,39 +202,12 @@ public final class SlurmScheduler implements Scheduler {
     }
   }
 
-  /**
-   * A running job's entry serves for listing-max-age. A job listed as pending may have started since (another agent
-   * process may already have probed it ready), so it counts as a miss like an unknown id: at most MISS_REFRESH old.
-   */
-  private Freshness freshness(JobListing l, String jobId, Instant now) {
-    if (l == null) return Freshness.STALE;
-    Duration age = l.age(now);
-    Optional<JobInfo> cached = l.find(jobId);
-    if (cached.isPresent() && cached.get().state() == JobState.RUNNING) {
-      return age.compareTo(settings.listingMaxAge()) < 0 ? Freshness.FRESH : Freshness.RUNNING_OLD;
-    }
-    return age.compareTo(MISS_REFRESH) < 0 ? Freshness.FRESH : Freshness.STALE;
-  }
-
-  /** Keeps the newer of the current listing and {@code l} (a background squeue may finish after a newer one). */
-  private JobListing keep(JobListing l, long startEpoch) {
-    if (startEpoch != epoch.get()) return recent.get();
-    return recent.accumulateAndGet(l, (cur, next) -> next.newerThan(cur) ? next : cur);
-  }
-
   /** A listing another agent process wrote serves only if it names nothing this process would not list itself. */
   private boolean plausible(JobListing l) {
     return l.jobs().stream().allMatch(j -> j.id() != null && JOB_ID.matcher(j.id()).matches() && j.state() != null
         && j.service() != null && services.containsKey(j.service()))
         && l.ports().entrySet().stream().allMatch(e -> JOB_ID.matcher(e.getKey()).matches()
             && e.getValue() > 0 && e.getValue() <= 65535);
-  }
-
-  /** After a submit or cancel, neither this process's listing nor the shared one answers for the changed job. */
-  private void invalidateListings() {
-    epoch.incrementAndGet();
-    recent.set(null);
-    shared.markStale();
   }
 
   private void refreshInBackground() {
@@ -286,7 +231,7 @@ public final class SlurmScheduler implements Scheduler {
     if (job.isEmpty()) return Optional.empty();
     if (job.get().state().isFinal()) return Optional.of(new CancelResult(jobId, false, job.get().state()));
     run(List.of(settings.scancel(), job.get().id()), Map.of(), Set.of("SCANCEL_"), "scancel");
-    invalidateListings();
+    listings.invalidate();
     LOG.info(() -> "cancelled Slurm job " + jobId + " (" + job.get().service() + ", " + job.get().state() + ")");
     return Optional.of(new CancelResult(jobId, true, job.get().state()));
   }
@@ -313,6 +258,7 @@ public final class SlurmScheduler implements Scheduler {
   @Override public Optional<URI> endpoint(JobInfo job) {
     if (job.state() != JobState.RUNNING || job.node() == null || job.node().isEmpty()) return Optional.empty();
     Integer port = ports.get(job.id());
+    if (port == null) port = listings.port(job.id()).orElse(null);       // listed by another agent process
     if (port == null) port = readRemembered(rememberDir.resolve(job.id() + ".json")).map(Remembered::port).orElse(null);
     String node = SlurmJobLine.firstNode(job.node());
     if (port == null || node == null) return Optional.empty();
@@ -332,9 +278,7 @@ public final class SlurmScheduler implements Scheduler {
    */
   private List<JobInfo> listing() throws SchedulerException {
     Map<String, Remembered> remembered = readAllRemembered();
-    long startEpoch = epoch.get();
-    Optional<String> generation = shared.generation();
-    Instant asOf = clock.instant();
+    ListingCache.Ticket ticket = listings.begin(clock.instant());
     // squeue prints local time: pin it to UTC, and drop variables that would change its format or filter its output.
     Output out = run(List.of(settings.squeue(), "--me", "-t", "all", "-h", "-o", SlurmJobLine.FORMAT),
         Map.of("TZ", "UTC"), Set.of("SQUEUE_", "SLURM_TIME_FORMAT"), "squeue");
@@ -376,10 +320,9 @@ public final class SlurmScheduler implements Scheduler {
     }
     List<JobInfo> list = new ArrayList<>(result.values());
     list.sort(Comparator.comparing((JobInfo j) -> j.id().length()).thenComparing(JobInfo::id));
-    JobListing l = new JobListing(asOf, list, listedPorts);
-    keep(l, startEpoch);
-    shared.write(generation, l);
-    return l.jobs();
+    list = List.copyOf(list);
+    listings.store(ticket, list, listedPorts);
+    return list;
   }
 
   private boolean expired(JobInfo j, Instant now) {
