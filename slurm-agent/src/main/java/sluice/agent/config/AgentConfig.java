@@ -41,13 +41,16 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
    * The {@code slurm} section. Empty options are not passed to sbatch.
    *
    * @param nodeAddress host to forward to, with {@code {node}} standing for the job's node name
+   * @param listingMaxAge how old the last squeue listing may be and still answer forwards and probes of a running
+   *     job without a new squeue
    * @param sbatch the command: a bare name (looked up in PATH) or an absolute path
    */
   public record Slurm(Duration commandTimeout, int portLow, int portHigh, String nodeAddress, Duration keepFinished,
-                      Optional<String> partition, Optional<String> account, Optional<String> gres,
+                      Duration listingMaxAge, Optional<String> partition, Optional<String> account, Optional<String> gres,
                       String sbatch, String squeue, String scancel) {
     public Slurm {
       if (commandTimeout.isZero() || commandTimeout.isNegative()) throw new IllegalArgumentException("command-timeout must be positive");
+      if (listingMaxAge.isZero() || listingMaxAge.isNegative()) throw new IllegalArgumentException("listing-max-age must be positive");
       if (portLow < 1024 || portHigh > 65535 || portLow > portHigh) {
         throw new IllegalArgumentException("port-range must be LOW-HIGH within 1024-65535");
       }
@@ -61,7 +64,7 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
 
     /** Defaults of agent-reference.json, for tests and tools that build a scheduler without a config file. */
     public static Slurm defaults() {
-      return new Slurm(Duration.ofSeconds(30), 20000, 39999, "{node}", Duration.ofHours(1),
+      return new Slurm(Duration.ofSeconds(30), 20000, 39999, "{node}", Duration.ofHours(1), Duration.ofSeconds(30),
           Optional.empty(), Optional.empty(), Optional.empty(), "sbatch", "squeue", "scancel");
     }
   }
@@ -174,7 +177,8 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
       Matcher m = PORT_RANGE.matcher(range);
       if (!m.matches()) throw new ConfigError("port-range must be LOW-HIGH, was " + range);
       return new Slurm(duration(n, "command-timeout"), Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
-          text(n, "node-address"), duration(n, "keep-finished"), optionalText(n, "partition"),
+          text(n, "node-address"), duration(n, "keep-finished"), duration(n, "listing-max-age"),
+          optionalText(n, "partition"),
           optionalText(n, "account"), optionalText(n, "gres"), command(n, "sbatch", base), command(n, "squeue", base),
           command(n, "scancel", base));
     } catch (ConfigError | IllegalArgumentException e) {

@@ -72,17 +72,9 @@ public final class SlurmScheduler implements Scheduler {
   private final Map<String, Integer> ports = new ConcurrentHashMap<>();
   /** Tokens of the agent's jobs, read once from their owner-only token files, for {@link #token}. */
   private final Map<String, String> tokens = new ConcurrentHashMap<>();
-  /**
-   * The last listing, reused by {@link #job} for forwards and probes: one squeue per request would put slurmctld
-   * under the load of the inference traffic. A job missing from it is looked up afresh, at most every
-   * {@link #MISS_REFRESH}, so a gateway naming unknown ids cannot make the agent hammer slurmctld either.
-   */
-  private volatile Listing recent;
-  static final Duration REUSE_LISTING = Duration.ofSeconds(2);
-  static final Duration MISS_REFRESH = Duration.ofMillis(250);
+  /** The last listing, this process's or another agent process's on the login node. */
+  private final ListingCache listings;
   private final AtomicBoolean refreshing = new AtomicBoolean();
-
-  private record Listing(List<JobInfo> jobs, Instant at) {}
 
   /**
    * @param commandEnv extra environment for every Slurm command (and so every job), on top of the agent's own; the
@@ -97,6 +89,7 @@ public final class SlurmScheduler implements Scheduler {
     this.lockFile = stateDir.resolve("slurm.lock").toAbsolutePath();
     this.commandEnv = Map.copyOf(commandEnv);
     this.clock = clock;
+    this.listings = new ListingCache(stateDir.toAbsolutePath(), settings.listingMaxAge(), this::plausible);
     try {
       Files.createDirectories(jobsDir);
       Files.createDirectories(rememberDir);
@@ -152,7 +145,7 @@ public final class SlurmScheduler implements Scheduler {
       writeToken(id, token);
       remember(Remembered.of(job, port, null));
       tokens.put(id, token);
-      recent = null;                                  // the new job is not in the last listing
+      listings.invalidate();                           // the new job is not in the last listing
       LOG.info(() -> "submitted Slurm job " + id + " for service " + service.id() + " tag " + tag + " port " + port);
       return job;
     });
@@ -182,22 +175,19 @@ public final class SlurmScheduler implements Scheduler {
 
   @Override public Optional<JobInfo> job(String jobId) throws SchedulerException {
     if (jobId == null || !JOB_ID.matcher(jobId).matches()) return Optional.empty();
-    Listing last = recent;
-    Instant now = clock.instant();
-    if (last != null) {
-      Duration age = Duration.between(last.at(), now);
-      Optional<JobInfo> cached = last.jobs().stream().filter(j -> j.id().equals(jobId)).findFirst();
-      if (cached.isPresent() && cached.get().state() == JobState.RUNNING) {
+    ListingCache.Answer cached = listings.lookup(jobId, clock.instant());
+    switch (cached.freshness()) {
+      case FRESH:
+        return cached.job();
+      case RUNNING_OLD:
         // A running job is served from the listing; an old listing is refreshed in the background, never on the
         // request's path: squeue takes 9 s to fail while slurmctld is down or restarting, and the jobs keep running
         // without it (the model server still checks the job's secret). A job that ended meanwhile fails the
         // forward, which the gateway retries elsewhere.
-        if (age.compareTo(REUSE_LISTING) >= 0) refreshInBackground();
-        return cached;
-      }
-      // A job listed as pending may have started since (another agent process may already have probed it ready),
-      // so it counts as a miss: looked up again, at most every MISS_REFRESH.
-      if (age.compareTo(MISS_REFRESH) < 0) return cached;
+        refreshInBackground();
+        return cached.job();
+      default:
+        break;
     }
     try {
       return listing().stream().filter(j -> j.id().equals(jobId)).findFirst();
@@ -210,6 +200,14 @@ public final class SlurmScheduler implements Scheduler {
       LOG.fine(() -> "squeue failed (" + e.getMessage() + "); job " + jobId + " served as last remembered");
       return remembered;
     }
+  }
+
+  /** A listing another agent process wrote serves only if it names nothing this process would not list itself. */
+  private boolean plausible(JobListing l) {
+    return l.jobs().stream().allMatch(j -> j.id() != null && JOB_ID.matcher(j.id()).matches() && j.state() != null
+        && j.service() != null && services.containsKey(j.service()))
+        && l.ports().entrySet().stream().allMatch(e -> JOB_ID.matcher(e.getKey()).matches()
+            && e.getValue() > 0 && e.getValue() <= 65535);
   }
 
   private void refreshInBackground() {
@@ -233,7 +231,7 @@ public final class SlurmScheduler implements Scheduler {
     if (job.isEmpty()) return Optional.empty();
     if (job.get().state().isFinal()) return Optional.of(new CancelResult(jobId, false, job.get().state()));
     run(List.of(settings.scancel(), job.get().id()), Map.of(), Set.of("SCANCEL_"), "scancel");
-    recent = null;
+    listings.invalidate();
     LOG.info(() -> "cancelled Slurm job " + jobId + " (" + job.get().service() + ", " + job.get().state() + ")");
     return Optional.of(new CancelResult(jobId, true, job.get().state()));
   }
@@ -260,6 +258,7 @@ public final class SlurmScheduler implements Scheduler {
   @Override public Optional<URI> endpoint(JobInfo job) {
     if (job.state() != JobState.RUNNING || job.node() == null || job.node().isEmpty()) return Optional.empty();
     Integer port = ports.get(job.id());
+    if (port == null) port = listings.port(job.id()).orElse(null);       // listed by another agent process
     if (port == null) port = readRemembered(rememberDir.resolve(job.id() + ".json")).map(Remembered::port).orElse(null);
     String node = SlurmJobLine.firstNode(job.node());
     if (port == null || node == null) return Optional.empty();
@@ -279,11 +278,13 @@ public final class SlurmScheduler implements Scheduler {
    */
   private List<JobInfo> listing() throws SchedulerException {
     Map<String, Remembered> remembered = readAllRemembered();
+    ListingCache.Ticket ticket = listings.begin(clock.instant());
     // squeue prints local time: pin it to UTC, and drop variables that would change its format or filter its output.
     Output out = run(List.of(settings.squeue(), "--me", "-t", "all", "-h", "-o", SlurmJobLine.FORMAT),
         Map.of("TZ", "UTC"), Set.of("SQUEUE_", "SLURM_TIME_FORMAT"), "squeue");
     Instant now = clock.instant();
     Map<String, JobInfo> result = new HashMap<>();
+    Map<String, Integer> listedPorts = new HashMap<>();
     for (SlurmJobLine line : SlurmJobLine.parseAll(out.stdout(), ZoneOffset.UTC)) {
       Optional<SluiceComment> c = line.ours();
       if (c.isEmpty()) continue;
@@ -299,6 +300,7 @@ public final class SlurmScheduler implements Scheduler {
       Remembered seen = Remembered.of(info, c.get().port(), before != null ? before.token() : null);
       if (!seen.equals(before)) remember(seen);                  // adopts jobs another state folder submitted, too
       result.put(info.id(), info);
+      listedPorts.put(info.id(), c.get().port());
     }
     for (Remembered r : remembered.values()) {
       Remembered last = r;
@@ -311,12 +313,15 @@ public final class SlurmScheduler implements Scheduler {
       }
       JobInfo info = last.toJobInfo();
       if (expired(info, now)) forget(r.id());
-      else if (services.containsKey(r.service())) result.put(info.id(), info);
+      else if (services.containsKey(r.service())) {
+        result.put(info.id(), info);
+        listedPorts.put(info.id(), r.port());
+      }
     }
     List<JobInfo> list = new ArrayList<>(result.values());
     list.sort(Comparator.comparing((JobInfo j) -> j.id().length()).thenComparing(JobInfo::id));
     list = List.copyOf(list);
-    recent = new Listing(list, now);
+    listings.store(ticket, list, listedPorts);
     return list;
   }
 

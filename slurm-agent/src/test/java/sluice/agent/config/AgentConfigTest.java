@@ -65,6 +65,7 @@ class AgentConfigTest {
     assertEquals(39999, s.portHigh());
     assertEquals("{node}", s.nodeAddress());
     assertEquals(Duration.ofHours(1), s.keepFinished());
+    assertEquals(Duration.ofSeconds(30), s.listingMaxAge(), "a running job's listing entry serves for 30 s");
     assertTrue(s.partition().isEmpty() && s.account().isEmpty() && s.gres().isEmpty(), "not passed to sbatch");
     assertEquals("sbatch", s.sbatch(), "bare names are looked up in PATH");
     ServiceSpec m = load("{\"sluice-agent\":{\"services\":{%s}}}".formatted(SERVICE)).service("m");
@@ -75,7 +76,7 @@ class AgentConfigTest {
     AgentConfig c = load("""
         { "sluice-agent": { "scheduler": "slurm",
             "slurm": { "command-timeout": "5s", "port-range": "31000-31099", "node-address": "{node}.ib.example",
-                       "keep-finished": "2h", "partition": "gpu", "account": "proj42", "gres": "gpu:1",
+                       "keep-finished": "2h", "listing-max-age": "1500ms", "partition": "gpu", "account": "proj42", "gres": "gpu:1",
                        "sbatch": "bin/sbatch-wrapper", "squeue": "/opt/slurm/bin/squeue" },
             "services": { "m": { "sbatch": "sbatch/m.sbatch", "time-limit": "10", "allowed-paths": ["/"],
                                  "partition": "a100", "gres": "gpu:a100:2", "sbatch-args": ["--mem=64G", "--exclusive"] } } } }
@@ -87,6 +88,7 @@ class AgentConfigTest {
     assertEquals(31099, s.portHigh());
     assertEquals("{node}.ib.example", s.nodeAddress());
     assertEquals(Duration.ofHours(2), s.keepFinished());
+    assertEquals(Duration.ofMillis(1500), s.listingMaxAge());
     assertEquals("gpu", s.partition().orElseThrow());
     assertEquals("proj42", s.account().orElseThrow());
     assertEquals(dir.resolve("bin/sbatch-wrapper").toString(), s.sbatch(), "paths are relative to the config file");
@@ -106,6 +108,16 @@ class AgentConfigTest {
         "\"keep-finsihed\": \"1h\"")) {
       var e = assertThrows(AgentConfig.ConfigError.class, () -> load("{\"sluice-agent\":{\"slurm\":{" + bad + "}}}"), bad);
       assertTrue(e.getMessage().contains("sluice-agent.slurm."), e.getMessage());
+    }
+  }
+
+  @Test void listingMaxAgeMustBeAPositiveDuration() {
+    for (var bad : java.util.Map.of("\"0s\"", "listing-max-age must be positive",
+        "\"30\"", "listing-max-age: not a duration (e.g. 500ms, 5s, 10m, 1h): 30",
+        "\"-5s\"", "listing-max-age: not a duration", "30", "listing-max-age must be a string").entrySet()) {
+      var e = assertThrows(AgentConfig.ConfigError.class,
+          () -> load("{\"sluice-agent\":{\"slurm\":{\"listing-max-age\":" + bad.getKey() + "}}}"), bad.getKey());
+      assertTrue(e.getMessage().contains("sluice-agent.slurm." + bad.getValue()), e.getMessage());
     }
   }
 

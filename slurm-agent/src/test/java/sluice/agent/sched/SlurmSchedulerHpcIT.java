@@ -67,7 +67,8 @@ class SlurmSchedulerHpcIT {
     web = new ServiceSpec("web", dir.resolve("web.sbatch"), SlurmTime.parse("10"), List.of("/*"), java.util.Set.of("GET"),
         "/ok.txt", Map.of("WWW", www.toString()));
     AgentConfig.Slurm settings = new AgentConfig.Slurm(Duration.ofSeconds(30), 20000, 39999, "127.0.0.1",
-        Duration.ofHours(1), Optional.of("debug"), Optional.empty(), Optional.empty(), "sbatch", "squeue", "scancel");
+        Duration.ofHours(1), Duration.ofSeconds(30), Optional.of("debug"), Optional.empty(), Optional.empty(), "sbatch",
+        "squeue", "scancel");
     scheduler = new SlurmScheduler(dir.resolve("state"), settings, Map.of("web", web),
         Map.of("SLURM_CONF", sandbox.slurmConf().toString()), Clock.systemUTC());
   }

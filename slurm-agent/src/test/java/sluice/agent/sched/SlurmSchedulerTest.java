@@ -39,6 +39,7 @@ class SlurmSchedulerTest {
   private Path fake;
   private final MutableClock clock = new MutableClock(Instant.parse("2026-11-22T12:00:00Z"));
   private ServiceSpec web;
+  private static final Duration MAX_AGE = Duration.ofSeconds(30);
 
   private static final class MutableClock extends Clock {
     volatile Instant now;
@@ -73,7 +74,7 @@ class SlurmSchedulerTest {
   }
 
   private AgentConfig.Slurm settings(Duration timeout) {
-    return new AgentConfig.Slurm(timeout, 30000, 30009, "{node}.ib", Duration.ofHours(1), Optional.of("batch"),
+    return new AgentConfig.Slurm(timeout, 30000, 30009, "{node}.ib", Duration.ofHours(1), MAX_AGE, Optional.of("batch"),
         Optional.of("proj"), Optional.empty(), fake.resolve("sbatch").toString(), fake.resolve("squeue").toString(),
         fake.resolve("scancel").toString());
   }
@@ -208,13 +209,13 @@ class SlurmSchedulerTest {
     squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
     SlurmScheduler s = scheduler();
     for (int i = 0; i < 100; i++) assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state());
-    assertEquals(1, squeueCalls(), "a hundred lookups within two seconds: one squeue");
+    assertEquals(1, squeueCalls(), "a hundred lookups within listing-max-age: one squeue");
     for (int i = 0; i < 100; i++) assertTrue(s.job("999").isEmpty());
     assertEquals(1, squeueCalls(), "unknown ids do not make the agent query slurmctld per request either");
-    clock.now = clock.now.plus(SlurmScheduler.MISS_REFRESH);
+    clock.now = clock.now.plus(ListingCache.MISS_REFRESH);
     assertTrue(s.job("999").isEmpty());
     assertEquals(2, squeueCalls(), "a miss looks again once the listing is a little older");
-    clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);
+    clock.now = clock.now.plus(MAX_AGE);
     assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state(), "an old listing still answers at once");
     Await.until(Duration.ofSeconds(5), "the background squeue", () -> squeueCalls() >= 3);
     assertEquals(3, squeueCalls(), "... and is refreshed in the background");
@@ -222,13 +223,144 @@ class SlurmSchedulerTest {
     assertEquals(4, squeueCalls(), "the gateway's poll always asks Slurm");
   }
 
+  @Test void anotherAgentProcessServesARunningJobFromTheSharedListingWithoutSqueue() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
+    scheduler().jobs();                                  // one agent process answers the gateway's poll
+    assertEquals(1, squeueCalls());
+    SlurmScheduler other = scheduler();                  // another channel's agent process, same state folder
+    for (int i = 0; i < 50; i++) assertEquals(JobState.RUNNING, other.job("5").orElseThrow().state());
+    assertEquals(Optional.of(URI.create("http://n1.ib:30001")), other.endpoint(other.job("5").orElseThrow()));
+    assertEquals(1, squeueCalls(), "the other process read the shared listing instead of running squeue");
+  }
+
+  @Test void pastListingMaxAgeARunningJobIsRefreshedOnceForEveryProcess() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
+    scheduler().jobs();
+    SlurmScheduler other = scheduler();
+    clock.now = clock.now.plus(MAX_AGE.minusMillis(1));
+    assertEquals(JobState.RUNNING, other.job("5").orElseThrow().state());
+    assertEquals(1, squeueCalls(), "younger than listing-max-age: the shared listing answers");
+    clock.now = clock.now.plusMillis(1);
+    for (int i = 0; i < 20; i++) assertEquals(JobState.RUNNING, other.job("5").orElseThrow().state(), "still at once");
+    Await.until(Duration.ofSeconds(5), "the background squeue", () -> squeueCalls() >= 2);
+    Path shared = dir.resolve("state/squeue-listing.json");
+    Await.until(Duration.ofSeconds(5), "the refreshed listing to be shared",
+        () -> Files.readString(shared).contains("\"at\":\"" + clock.now + "\""));
+    SlurmScheduler third = scheduler();                 // a process that has listed nothing itself
+    for (int i = 0; i < 20; i++) assertEquals(JobState.RUNNING, other.job("5").orElseThrow().state());
+    assertEquals(JobState.RUNNING, third.job("5").orElseThrow().state());
+    assertEquals(2, squeueCalls(), "one refresh past listing-max-age, shared by every process");
+  }
+
+  @Test void aMissAdoptsAListingAnotherProcessJustTookAndOtherwiseAsksSlurm() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001), ours("6", "PENDING", "", "dep.bb", 30002));
+    scheduler().jobs();
+    SlurmScheduler other = scheduler();
+    assertEquals(JobState.PENDING, other.job("6").orElseThrow().state());
+    assertEquals(Optional.empty(), other.job("999"));
+    assertEquals(1, squeueCalls(), "listed a moment ago by another process: no squeue for a pending or unknown job");
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001), ours("6", "RUNNING", "n2", "dep.bb", 30002));
+    clock.now = clock.now.plus(ListingCache.MISS_REFRESH);
+    assertEquals(JobState.RUNNING, other.job("6").orElseThrow().state(), "the pending job is looked up again");
+    assertEquals(2, squeueCalls());
+  }
+
+  @Test void aCorruptSharedListingIsIgnored() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
+    Files.createDirectories(dir.resolve("state"));
+    for (String garbage : List.of("{\"generation\":\"\",\"listing\":{\"at\":", "[]", "null",
+        "{\"generation\":\"\",\"listing\":{\"at\":\"2026-11-22T12:00:00Z\",\"jobs\":[{\"id\":\"5; rm\","
+            + "\"service\":\"web\",\"state\":\"RUNNING\"}],\"ports\":{}}}",
+        "{\"generation\":\"\",\"listing\":{\"at\":\"2026-11-22T12:00:00Z\",\"jobs\":[{\"id\":\"5\","
+            + "\"service\":\"web\",\"state\":\"RUNNING\",\"node\":\"evil\"}],\"ports\":{\"5\":0}}}",
+        "{\"generation\":\"\",\"listing\":{\"at\":\"2099-01-01T00:00:00Z\",\"jobs\":[],\"ports\":{}}}")) {
+      Files.writeString(dir.resolve("state/squeue-listing.json"), garbage);
+      int before = squeueCalls();
+      SlurmScheduler s = scheduler();
+      JobInfo j = s.job("5").orElseThrow();
+      assertEquals(JobState.RUNNING, j.state(), garbage);
+      assertEquals("n1", j.node(), garbage);
+      assertEquals(before + 1, squeueCalls(), "squeue answered instead: " + garbage);
+    }
+    Files.write(dir.resolve("state/squeue-listing.stale"), new byte[] {(byte) 0xff, 0});
+    clock.now = clock.now.plus(ListingCache.MISS_REFRESH);
+    assertEquals(JobState.RUNNING, scheduler().job("5").orElseThrow().state(), "an unreadable generation mark too");
+  }
+
+  @Test void theSharedListingIsOwnerOnlyAndHoldsNoSecret() throws Exception {
+    SlurmScheduler s = scheduler();
+    JobInfo job = s.submit(web, "dep.sec");
+    String token = s.token(job).orElseThrow();
+    squeue(ours(job.id(), "RUNNING", "n1", "dep.sec", 30001));
+    s.jobs();
+    Path file = dir.resolve("state/squeue-listing.json");
+    String content = Files.readString(file);
+    assertTrue(content.contains("\"" + job.id() + "\""), content);
+    assertFalse(content.contains(token), "no job secret in the shared listing");
+    assertFalse(content.toLowerCase(java.util.Locale.ROOT).contains("token"), content);
+    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+    try (var files = Files.list(dir.resolve("state"))) {
+      assertEquals(List.of(), files.filter(f -> f.getFileName().toString().endsWith(".tmp")).toList(), "no temp left");
+    }
+  }
+
+  @Test void afterACancelNoProcessReadsTheJobBackAsRunningFromTheSharedListing() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
+    SlurmScheduler canceller = scheduler();
+    canceller.jobs();
+    assertTrue(canceller.cancel("5").orElseThrow().cancelled());
+    squeue(ours("5", "CANCELLED", "n1", "dep.aa", 30001).replace("2026-11-23T12:30:05", "2026-11-22T12:00:06"));
+    SlurmScheduler other = scheduler();                  // lists nothing itself before the cancel
+    assertEquals(JobState.CANCELLED, other.job("5").orElseThrow().state(), "at once: the shared listing predates it");
+    assertEquals(JobState.CANCELLED, canceller.job("5").orElseThrow().state());
+  }
+
+  @Test void aProcessDropsItsOwnListingWithinMissRefreshOfAnotherProcesssCancel() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
+    SlurmScheduler other = scheduler();
+    other.jobs();
+    assertEquals(JobState.RUNNING, other.job("5").orElseThrow().state());
+    assertTrue(scheduler().cancel("5").orElseThrow().cancelled());
+    squeue(ours("5", "CANCELLED", "n1", "dep.aa", 30001).replace("2026-11-23T12:30:05", "2026-11-22T12:00:06"));
+    clock.now = clock.now.plus(ListingCache.MISS_REFRESH);
+    assertEquals(JobState.CANCELLED, other.job("5").orElseThrow().state(),
+        "its own listing, younger than listing-max-age, no longer serves once MISS_REFRESH has passed");
+  }
+
+  @Test void aListingTakenBeforeACancelButSharedAfterItDoesNotServe() throws Exception {
+    squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
+    // The first squeue call reads Slurm's answer, then waits: its listing is shared only after the cancel.
+    script("squeue", "echo x >> \"$FAKE/squeue.calls\"; out=$(cat \"$FAKE/squeue.out\"); "
+        + "if [ -f \"$FAKE/hold\" ]; then rm \"$FAKE/hold\"; while [ ! -f \"$FAKE/go\" ]; do sleep 0.02; done; fi; "
+        + "printf '%s\\n' \"$out\"");
+    Files.writeString(fake.resolve("hold"), "");
+    SlurmScheduler slow = scheduler();
+    var poll = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        return slow.jobs();
+      } catch (Scheduler.SchedulerException e) {
+        throw new java.util.concurrent.CompletionException(e);
+      }
+    });
+    Await.until(Duration.ofSeconds(5), "the slow squeue to have read Slurm's answer", () -> !Files.exists(fake.resolve("hold")));
+    SlurmScheduler canceller = scheduler();
+    assertTrue(canceller.cancel("5").orElseThrow().cancelled());
+    squeue(ours("5", "CANCELLED", "n1", "dep.aa", 30001).replace("2026-11-23T12:30:05", "2026-11-22T12:00:06"));
+    Files.writeString(fake.resolve("go"), "");
+    assertEquals(JobState.RUNNING, poll.get(5, java.util.concurrent.TimeUnit.SECONDS).get(0).state(), "listed before");
+    assertTrue(Files.readString(dir.resolve("state/squeue-listing.json")).contains("RUNNING"), "and shared after it");
+    SlurmScheduler other = scheduler();
+    assertEquals(JobState.CANCELLED, other.job("5").orElseThrow().state());
+    assertEquals(JobState.CANCELLED, slow.job("5").orElseThrow().state(), "nor in the process that listed it");
+  }
+
   @Test void aJobThatStartedSinceTheListingIsLookedUpAgain() throws Exception {
     squeue(ours("5", "PENDING", "", "dep.aa", 30001));
     SlurmScheduler s = scheduler();
     assertEquals(JobState.PENDING, s.job("5").orElseThrow().state());
     squeue(ours("5", "RUNNING", "n1", "dep.aa", 30001));
-    clock.now = clock.now.plus(SlurmScheduler.MISS_REFRESH);
-    assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state(), "a pending entry is not reused for two seconds");
+    clock.now = clock.now.plus(ListingCache.MISS_REFRESH);
+    assertEquals(JobState.RUNNING, s.job("5").orElseThrow().state(), "a pending entry is not reused for listing-max-age");
   }
 
   @Test void whileSqueueFailsAJobLastSeenRunningKeepsServing() throws Exception {
@@ -264,7 +396,7 @@ class SlurmSchedulerTest {
     assertEquals(Optional.of(URI.create("http://gpu07.ib:30001")), s.endpoint(s.job("5").orElseThrow()));
     assertEquals(Optional.empty(), s.endpoint(s.job("6").orElseThrow()), "not running");
     squeue(ours("5", "RUNNING", "bad/host", "dep.aa", 30001));
-    clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);  // past the reused listing
+    clock.now = clock.now.plus(MAX_AGE);  // past the reused listing
     assertEquals(Optional.empty(), s.endpoint(afterRefresh(s, "5").orElseThrow()), "a node name that is no host name");
   }
 
@@ -274,7 +406,7 @@ class SlurmSchedulerTest {
     squeue(ours("101", "RUNNING", "n1", "dep.aa", 30001));
     assertEquals(JobState.RUNNING, s.job("101").orElseThrow().state());
     squeue();                                                   // slurmctld lost it (or MinJobAge passed)
-    clock.now = clock.now.plus(SlurmScheduler.REUSE_LISTING);
+    clock.now = clock.now.plus(MAX_AGE);
     JobInfo lost = afterRefresh(s, "101").orElseThrow();
     assertEquals(JobState.UNKNOWN, lost.state());
     assertTrue(lost.state().isFinal());

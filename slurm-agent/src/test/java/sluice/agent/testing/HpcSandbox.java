@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -56,6 +57,26 @@ public final class HpcSandbox {
   public Path loginDir() { return Path.of(get("LOGIN_DIR")); }
   public Path agentLog() { return Path.of(get("AGENT_LOG")); }
   public Path sshdLog() { return Path.of(get("SSHD_LOG")); }
+
+  /**
+   * When the login node's agents ran squeue, oldest first: {@code bin/hpc-sandbox} gives the agent a squeue wrapper
+   * that appends one line per call (epoch millis, pid) to {@code SQUEUE_CALLS}. Count the calls in a window with
+   * {@code calls.stream().filter(t -> !t.isBefore(from) && t.isBefore(to)).count()}.
+   */
+  public List<Instant> squeueCalls() throws IOException {
+    Path f = Path.of(get("SQUEUE_CALLS"));
+    if (!Files.exists(f)) return List.of();                   // no squeue yet
+    List<Instant> out = new ArrayList<>();
+    for (String line : Files.readAllLines(f)) {
+      String[] fields = line.strip().split("\\s+");
+      if (fields.length != 2 || !fields[0].matches("[0-9]{1,15}")) {
+        throw new AssertionError(f + " has a malformed line (want 'epoch-millis pid'): " + line);
+      }
+      out.add(Instant.ofEpochMilli(Long.parseLong(fields[0])));
+    }
+    out.sort(null);
+    return out;
+  }
 
   /** Installs the freshly built agent, mock-llm jar and job script on the "login node" ({@code bin/hpc-sandbox install}). */
   public void installAgent(Path repoRoot) throws IOException, InterruptedException {
