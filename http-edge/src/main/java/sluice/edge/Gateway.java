@@ -95,6 +95,12 @@ public final class Gateway implements AutoCloseable {
     UsageWriterSettings usageSettings = UsageWriterSettings.from(config);
     UsageRollUp.Settings retention = UsageRollUp.Settings.from(config);
     Map<String, BridgeSettings> clusterSettings = Bridges.settings(config, core);      // fail before starting anything
+    if (members.multiNode()) {
+      clusterSettings.forEach((name, b) -> {
+        if (b.cancelJobsOnShutdown()) throw new IllegalArgumentException("sluice.clusters." + name + ".cancel-jobs-on-shutdown "
+            + "must be off on a node of a gateway cluster: one node stopping would cancel the jobs every node serves");
+      });
+    }
     StorageHealth.Settings storageSettings = StorageHealth.Settings.from(config);
     DataFolder.prepare(config);
     // The schema before the actor system: no journal plugin may see a database without its tables.

@@ -22,6 +22,7 @@ public record GatewayCluster(String host, int port, List<Endpoint> seedNodes, Li
                              int requiredContactPoints, Duration stableAfter, Duration unreadyDelay) {
   /** The actor system's name: part of every node's address. */
   public static final String SYSTEM_NAME = "sluice";
+  static final Duration AUTO_UNREADY_DELAY = Duration.ofSeconds(3);
   private static final Pattern ENDPOINT = Pattern.compile("([A-Za-z0-9.\\-]+|\\[[0-9A-Fa-f:.]+\\]):(\\d{1,5})");
 
   public record Endpoint(String host, int port) {
@@ -59,7 +60,10 @@ public record GatewayCluster(String host, int port, List<Endpoint> seedNodes, Li
     int required = c.getInt("bootstrap.required-contact-points");
     if (required < 1) throw new IllegalArgumentException("sluice.cluster.bootstrap.required-contact-points must be at least 1");
     Duration stableAfter = c.getDuration("stable-after");
-    Duration unreadyDelay = c.getDuration("unready-delay");
+    boolean joins = !seeds.isEmpty() || !contacts.isEmpty();
+    // auto: long enough for docker/haproxy.cfg's checks (1 s apart, 2 failures) on a node of a cluster, none alone
+    Duration unreadyDelay = c.getString("unready-delay").equals("auto") ? (joins ? AUTO_UNREADY_DELAY : Duration.ZERO)
+        : c.getDuration("unready-delay");
     if (stableAfter.toMillis() < 1000) throw new IllegalArgumentException("sluice.cluster.stable-after must be at least 1s");
     if (unreadyDelay.isNegative()) throw new IllegalArgumentException("sluice.cluster.unready-delay must not be negative");
     return new GatewayCluster(host, port, seeds, contacts, required, stableAfter, unreadyDelay);

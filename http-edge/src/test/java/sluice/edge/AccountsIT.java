@@ -213,6 +213,9 @@ class AccountsIT {
     UnauthorizedException e = assertThrows(UnauthorizedException.class,
         () -> openai.chat().completions().create(chat("mock-llm", "after", 1)));
     assertEquals("key_revoked", e.code().orElseThrow());
+    UnauthorizedException listing = assertThrows(UnauthorizedException.class, () -> openai.models().list(),
+        "a revoked key lists no models either");
+    assertEquals("key_revoked", listing.code().orElseThrow());
     JsonNode view = adminOk("GET", "/admin/users/" + user, null, 200);
     assertFalse(view.at("/keys/0/revoked_at").isNull(), view.toString());
     assertEquals(404, admin("DELETE", "/admin/keys/key_doesnotexist", null).statusCode());

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.persistence.query.EventEnvelope;
@@ -27,6 +28,7 @@ import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.core.CborSerializable;
 import sluice.core.ids.KeyId;
 import sluice.core.ids.UserId;
 
@@ -46,8 +48,42 @@ public final class KeyIndex {
   private final Map<String, KeyRef> byDigest = new ConcurrentHashMap<>();
   private final Map<KeyId, UserId> userOfKey = new ConcurrentHashMap<>();
   private volatile UniqueKillSwitch following;
+  private volatile Consumer<Update> peers = u -> {};
+
+  /**
+   * A change a user actor made, sent at once to the index of every gateway node (the journal's event stream, which
+   * follows about a second later, is the catch-up for a node that missed it). {@code keyId} null: a user was created.
+   */
+  public record Update(String userId, String keyId, String digest, boolean revoked) implements CborSerializable {
+    static Update userCreated(UserId u) { return new Update(u.value(), null, null, false); }
+
+    static Update keyCreated(UserId u, KeyId k, String digest) { return new Update(u.value(), k.value(), digest, false); }
+
+    static Update keyRevoked(UserId u, KeyId k) { return new Update(u.value(), k.value(), null, true); }
+  }
 
   private KeyIndex() {}
+
+  /** Where {@link #announce} sends this node's changes: every node's index, this one's included. */
+  public void announceTo(Consumer<Update> peers) { this.peers = peers; }
+
+  /** A change made on this node: applied here at once and sent to the other nodes. */
+  void announce(Update u) {
+    apply(u);
+    peers.accept(u);
+  }
+
+  /** A change announced by a user actor on any node; applying one twice changes nothing. */
+  public void apply(Update u) {
+    try {
+      UserId user = UserId.of(u.userId());
+      if (u.keyId() == null) userCreated(user);
+      else if (u.revoked()) keyRevoked(user, KeyId.of(u.keyId()));
+      else if (u.digest() != null) keyCreated(user, KeyId.of(u.keyId()), u.digest());
+    } catch (IllegalArgumentException e) {
+      log.warn("key index: an update of user {} left out: {}", u.userId(), e.getMessage());
+    }
+  }
 
   /** An index that knows nothing and follows nothing: what the user actors write into is all it holds. */
   public static KeyIndex empty() { return new KeyIndex(); }

@@ -271,7 +271,7 @@ public final class UserActor
   private ReplyEffect<Event, State> onCreateUser(State s, CreateUser c) {
     if (s.created()) return Effect().reply(c.replyTo(), new UserReply.Refused(AdminRefusal.USER_EXISTS, "user " + userId + " already exists"));
     return Effect().persist(new UserCreated(names(c.groups()), "admin", c.limits(), clock.instant()))
-        .thenRun(st -> index.userCreated(userId))
+        .thenRun(st -> index.announce(KeyIndex.Update.userCreated(userId)))
         .thenReply(c.replyTo(), st -> new UserReply.Done(view(st)));
   }
 
@@ -293,7 +293,7 @@ public final class UserActor
     return Effect().persist(new KeyCreated(c.keyId().value(), c.digest(), c.name().value(), now, c.expiresAt(),
             c.models().stream().map(ServiceId::value).toList(), c.limits()))
         .thenRun(st -> {
-          index.keyCreated(userId, c.keyId(), c.digest());
+          index.announce(KeyIndex.Update.keyCreated(userId, c.keyId(), c.digest()));
           ctx.getLog().info("key {} created for user {}", c.keyId(), userId);
         })
         .thenReply(c.replyTo(), st -> new UserReply.Done(view(st)));
@@ -307,7 +307,7 @@ public final class UserActor
     if (key.revokedAt() != null) return Effect().reply(c.replyTo(), new UserReply.Done(view(s)));
     return Effect().persist(new KeyRevoked(c.keyId().value(), clock.instant()))
         .thenRun(st -> {
-          index.keyRevoked(userId, c.keyId());
+          index.announce(KeyIndex.Update.keyRevoked(userId, c.keyId()));
           ctx.getLog().info("key {} of user {} revoked", c.keyId(), userId);
         })
         .thenReply(c.replyTo(), st -> new UserReply.Done(view(st)));
@@ -321,7 +321,7 @@ public final class UserActor
       if (!s.created()) {
         return Effect().persist(new UserCreated(names(t.groups()), t.source(), UserLimits.NONE, now))
             .thenRun(st -> {
-              index.userCreated(userId);
+              index.announce(KeyIndex.Update.userCreated(userId));
               ctx.getLog().info("user {} created on first sight ({}, groups {})", userId, t.source(), t.groups());
             })
             .thenReply(a.replyTo(), st -> admit(st, a, t.label(), null));

@@ -10,6 +10,8 @@ import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.pubsub.Topic;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -51,6 +53,15 @@ public final class UserDirectory {
   public static UserDirectory start(ActorSystem<?> system, UserSettings settings, KeyIndex index, Clock clock, Duration askTimeout,
                                     Duration failoverWait) {
     CounterCheckpoints.store(system, settings.countersStore());     // a missing counters store fails start-up, not each user
+    // Keys made or revoked on any node reach this node's index at once, not a read-journal refresh later.
+    ActorRef<Topic.Command<KeyIndex.Update>> topic = system.systemActorOf(Topic.create(KeyIndex.Update.class, KeyIndex.TAG),
+        "key-index-topic", Props.empty());
+    ActorRef<KeyIndex.Update> follower = system.systemActorOf(Behaviors.receiveMessage(u -> {
+      index.apply(u);
+      return Behaviors.same();
+    }), "key-index-updates", Props.empty());
+    topic.tell(Topic.subscribe(follower));
+    index.announceTo(u -> topic.tell(Topic.publish(u)));
     ClusterSharding sharding = ClusterSharding.get(system);
     sharding.init(Entity.of(UserActor.TYPE_KEY, ctx -> UserId.isValid(ctx.getEntityId())
             ? UserActor.create(UserId.of(ctx.getEntityId()), settings, index, clock, ctx.getShard())

@@ -1,5 +1,7 @@
 package sluice.edge.http;
 
+import java.time.Instant;
+import java.time.Clock;
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
 import static org.apache.pekko.http.javadsl.server.Directives.onComplete;
 import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
@@ -31,10 +33,17 @@ import sluice.core.user.UserReply;
 final class ModelRoutes {
   private final ServiceDirectory services;
   private final UserDirectory users;
+  private final Clock clock;
 
-  ModelRoutes(ServiceDirectory services, UserDirectory users) {
+  ModelRoutes(ServiceDirectory services, UserDirectory users, Clock clock) {
     this.services = services;
     this.users = users;
+    this.clock = clock;
+  }
+
+  /** Which models a caller may see, or why its key may not be used at all (revoked or expired: 401, as at admission). */
+  private record Access(Predicate<String> allowed, ApiError refused) {
+    static Access to(Predicate<String> allowed) { return new Access(allowed, null); }
   }
 
   Route routes(Authenticator.Caller caller) {
@@ -44,7 +53,8 @@ final class ModelRoutes {
   }
 
   private Route list(Authenticator.Caller caller) {
-    return onSuccess(allowedModels(caller), allowed -> onSuccess(services.statuses(), statuses -> {
+    return onSuccess(access(caller), access -> access.refused() != null ? refuse(access.refused()) : onSuccess(services.statuses(), statuses -> {
+      Predicate<String> allowed = access.allowed();
       Map<String, ServiceStatus> byId = statuses.stream().collect(Collectors.toMap(ServiceStatus::service, s -> s));
       ObjectNode root = OpenAiJson.MAPPER.createObjectNode();
       root.put("object", "list");
@@ -57,23 +67,33 @@ final class ModelRoutes {
   private Route one(Authenticator.Caller caller, String id) {
     Optional<ServiceSettings> s = services.settings(id);
     if (s.isEmpty()) return refuse(ApiError.modelNotFound(id));
-    return onSuccess(allowedModels(caller), allowed -> {
-      if (!allowed.test(id)) {
+    return onSuccess(access(caller), access -> {
+      if (access.refused() != null) return refuse(access.refused());
+      if (!access.allowed().test(id)) {
         return refuse(ApiError.of(ApiError.Kind.MODEL_NOT_ALLOWED, "This API key may not use the model '" + id + "'").withParam("model"));
       }
       return onComplete(services.status(id), status -> json(model(s.get(), status.isSuccess() ? status.get() : null)));
     });
   }
 
-  /** An admin-made key may be limited to some models; config keys and JWT users see every model. */
-  private CompletionStage<Predicate<String>> allowedModels(Authenticator.Caller caller) {
-    if (caller.keyId().isEmpty()) return CompletableFuture.completedFuture(id -> true);
+  /**
+   * An admin-made key may be limited to some models, and is checked by its user's actor (so a revocation holds at
+   * once, on every node); config keys and JWT users see every model.
+   */
+  private CompletionStage<Access> access(Authenticator.Caller caller) {
+    if (caller.keyId().isEmpty()) return CompletableFuture.completedFuture(Access.to(id -> true));
     String keyId = caller.keyId().get().value();
     return users.get(caller.userId()).thenApply(reply -> {
-      if (!(reply instanceof UserReply.Done d)) return id -> false;
-      Optional<List<String>> models = d.user().keys().stream().filter(k -> k.id().equals(keyId)).findFirst().map(KeyView::models);
-      if (models.isEmpty()) return id -> false;
-      return id -> models.get().isEmpty() || models.get().contains(id);
+      if (!(reply instanceof UserReply.Done d)) return Access.to(id -> false);
+      Optional<KeyView> key = d.user().keys().stream().filter(k -> k.id().equals(keyId)).findFirst();
+      if (key.isEmpty()) return Access.to(id -> false);
+      if (key.get().revokedAt() != null) return new Access(null, ApiError.of(ApiError.Kind.KEY_REVOKED, "This API key has been revoked"));
+      Instant expires = key.get().expiresAt();
+      if (expires != null && !expires.isAfter(clock.instant())) {
+        return new Access(null, ApiError.of(ApiError.Kind.KEY_EXPIRED, "This API key expired at " + expires));
+      }
+      List<String> models = key.get().models();
+      return Access.to(id -> models.isEmpty() || models.contains(id));
     });
   }
 

@@ -41,7 +41,7 @@ public final class Routes {
     var accounts = new RequestLedger.Accounts(p.users(), p.usage(), p.clock(), p.drain());
     this.api = new ApiRoutes(p.settings(), p.services(), new Proxy(p.services(), p.clusters(), p.settings(), p.drain(), p.system()),
         accounts, p.system());
-    this.models = new ModelRoutes(p.services(), p.users());
+    this.models = new ModelRoutes(p.services(), p.users(), p.clock());
     this.serviceAdmin = new ServiceAdminRoutes(p.services(), p.tunnels());
     this.userAdmin = new UserAdminRoutes(p.users(), p.clock());
     this.usage = new UsageRoutes(p.usageStore(), p.usage(), p.blocking());
