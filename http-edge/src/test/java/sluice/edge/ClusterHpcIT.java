@@ -142,8 +142,8 @@ class ClusterHpcIT {
     Thread.sleep(window.toMillis());                   // a fixed wait: the test counts what happens in a time window
     Instant to = from.plus(window);
     long calls = sandbox.squeueCalls().stream().filter(t -> !t.isBefore(from) && t.isBefore(to)).count();
-    System.out.printf("SQUEUE: %d calls in %d s (poll interval 1 s, 3 gateway nodes, 2 services, 6 agent processes)%n",
-        calls, window.toSeconds());
+    System.out.printf("SQUEUE: %d calls in %d s (poll interval 1 s, 3 gateway nodes, 2 services on %s and %s, "
+        + "6 agent processes)%n", calls, window.toSeconds(), cluster.hosting(MODEL), cluster.hosting(SLOW));
     assertTrue(calls >= 5 && calls <= 11, "one squeue per 1 s poll interval, not per node or service: " + calls + " in 10 s");
   }
 

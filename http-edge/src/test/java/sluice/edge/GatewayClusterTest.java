@@ -49,6 +49,13 @@ class GatewayClusterTest {
     assertEquals(8558, pekko.getConfigList("pekko.discovery.config.services.sluice.endpoints").get(0).getInt("port"));
   }
 
+  @Test void nodesOfAClusterMustShareAPostgresqlDatabaseNotAnEmbeddedH2() {
+    Config h2 = ConfigFactory.parseString("sluice.cluster { port = 25520, seed-nodes = [\"10.0.0.1:25520\"] }")
+        .withFallback(ConfigFactory.load());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Gateway.start(h2));
+    assertTrue(e.getMessage().contains("gateway nodes share one PostgreSQL database"), e.getMessage());
+  }
+
   @Test void badSettingsAreRefusedWithTheKeyToFix() {
     assertTrue(assertThrows(IllegalArgumentException.class, () -> GatewayCluster.from(config("port = 25520, seed-nodes = [\"10.0.0.1\"]")))
         .getMessage().contains("sluice.cluster.seed-nodes: '10.0.0.1' is not host:port"));
