@@ -189,7 +189,37 @@ class ClusterHpcIT {
     assertEquals(before, jobs(), "the node's return submits nothing either");
   }
 
-  @Test @Order(7) void aRollingRestartOfEveryNodeUnderLoadFailsNoRequest() throws Exception {
+  @Test @Order(7) void theLeasesAndInFlightSlotsOfANodeThatDiedAreReleased() throws Exception {
+    ClusterOfThree.Node service = cluster.hosting(SLOW);
+    assertNotNull(service, "some node hosts " + SLOW);
+    ClusterOfThree.Node victim = cluster.nodes.stream().filter(n -> n != service).findFirst().orElseThrow();
+    String user = newUser("{\"concurrent\":10}", service);
+    String secret = admin("POST", service, "/admin/users/" + user + "/keys", "{\"name\":\"k\"}", 201).get("key").asText();
+    // Three generations of 30 s (150 tokens, one every 200 ms) through the victim: its edge holds their leases and
+    // their user's slots, on actors that live elsewhere.
+    ExecutorService pool = Executors.newFixedThreadPool(3);
+    try {
+      for (int i = 0; i < 3; i++) pool.submit(() -> chat(victim.baseUrl(), secret, SLOW, 150));
+      Await.until(Duration.ofSeconds(30), "3 leases of " + SLOW + " held by " + victim, () -> admin("GET", service,
+          "/admin/services/" + SLOW, null, 200).path("in_flight").asInt(), n -> n == 3);
+      long killedAt = System.nanoTime();
+      victim.process.kill9();
+      Await.until(Duration.ofSeconds(25), "the dead node's leases to be released", () -> admin("GET", service,
+          "/admin/services/" + SLOW, null, 200).path("in_flight").asInt(), n -> n == 0);
+      long released = System.nanoTime() - killedAt;
+      Await.until(Duration.ofSeconds(5), "the user's slots to be freed", () -> admin("GET", service, "/admin/users/" + user,
+          null, 200).at("/usage/in_flight").asInt(), n -> n == 0);
+      System.out.printf("DEPARTURE: kill -9 of %s -> its 3 leases on %s released after %s (the generations had 30 s to go)%n",
+          victim, SLOW, CrashDrill.seconds(released));
+      assertTrue(released < 25_000_000_000L, "released when the cluster removed the node, not when the generations ended");
+    } finally {
+      pool.shutdownNow();
+    }
+    victim.launch();
+    cluster.awaitReady(victim, READY_WAIT);
+  }
+
+  @Test @Order(8) void aRollingRestartOfEveryNodeUnderLoadFailsNoRequest() throws Exception {
     Map<String, String> before = jobs();
     try (CrashDrill.Traffic traffic = new CrashDrill.Traffic(CrashDrill.openai(cluster.balancerUrl()), MODEL, 3)) {
       Await.until(Duration.ofSeconds(60), "traffic through the balancer", traffic::ok, ok -> ok >= 10);
@@ -209,7 +239,7 @@ class ClusterHpcIT {
     assertEquals(before, jobs(), "a rolling restart submits nothing");
   }
 
-  @Test @Order(8) void restartingTheWholeClusterRecoversServicesUsersKeysAndCounters() throws Exception {
+  @Test @Order(9) void restartingTheWholeClusterRecoversServicesUsersKeysAndCounters() throws Exception {
     Map<String, String> before = jobs();
     JsonNode users = admin("GET", cluster.node(1), "/admin/users", null, 200);
     for (ClusterOfThree.Node n : cluster.nodes) n.process.close();

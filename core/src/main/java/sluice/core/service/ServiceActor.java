@@ -90,7 +90,7 @@ public final class ServiceActor
   record SubmitFailed(String tag, String reason) implements Command {}
   record CancelFailed(String jobId, String reason) implements Command {}
   record LogTailFetched(String jobId, List<String> lines) implements Command {}
-  private record WaitExpired(String leaseId) implements Command {}
+  record WaitExpired(String leaseId) implements Command {}
   private record ChildStopped(String jobId) implements Command {}
   private record NodeLeft(String node) implements Command {}
   /** One key per timer, so starting one never replaces another; a queue-wait timer is keyed by its lease id. */
@@ -150,6 +150,7 @@ public final class ServiceActor
   private final ListingReconciler reconciler;
   private final Replicas replicas = new Replicas();
   private final LeaseBroker<ActorRef<LeaseReply>> broker;
+  private final LeaseDesk leases;
   private final StartHealth health;
   private final ScaleTracker scaling;
   private final StatusView statusView;
@@ -180,6 +181,7 @@ public final class ServiceActor
     Departures.subscribe(ctx, NodeLeft::new);
     this.health = new StartHealth(new Backoff(core.submitRetryMin(), core.submitRetryMax()), core.recovery().degradedAfter());
     this.scaling = new ScaleTracker(settings);
+    this.leases = new LeaseDesk(broker, timers, settings, replicas, health, clock, ctx.getLog());
     this.statusView = new StatusView(settings, replicas, broker, health, scaling);
     this.retryAfter = new RetryEstimate(settings, core.recovery().assumedStartup(), clock, replicas, broker, health, scaling);
   }
@@ -195,7 +197,7 @@ public final class ServiceActor
             : Effect().persist(new Created(clock.instant())).thenNoReply())
         .onCommand(Acquire.class, this::onAcquire)
         .onCommand(Release.class, this::onRelease)
-        .onCommand(NodeLeft.class, this::onNodeLeft)
+        .onCommand(NodeLeft.class, (s, c) -> leases.nodeLeft(c.node()) ? evaluate(s) : Effect().noReply())
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), status(s)))
         .onCommand(SetScale.class, this::onSetScale)
         .onCommand(DrainReplica.class, this::onDrainReplica)
@@ -229,33 +231,18 @@ public final class ServiceActor
   private ReplyEffect<Event, State> done() { return commit(List.of()).thenNoReply(); }
 
   private ReplyEffect<Event, State> onAcquire(State s, Acquire a) {
-    Instant now = clock.instant();
-    LeaseBroker.Refusal refused = LeaseBroker.Refusal.now(health, replicas, settings, now);
-    if (!broker.acquire(a.leaseId(), a.user(), a.avoid(), a.replyTo(), replicas.routable(), refused, () -> retryAfter.seconds(s), now)) {
-      return Effect().noReply();
-    }
-    timers.startSingleTimer(a.leaseId(), new WaitExpired(a.leaseId()), broker.queueWait(a.maxWait()));
-    return evaluate(s);                            // a demand step: decide now, not at the next tick
+    // Queued: a demand step, decided now rather than at the next tick.
+    return leases.acquire(a, () -> retryAfter.seconds(s)) ? evaluate(s) : Effect().noReply();
   }
 
   private ReplyEffect<Event, State> onRelease(State s, Release r) {
-    var released = broker.release(r.leaseId(), clock.instant()).orElse(null);
+    var released = leases.release(r.leaseId()).orElse(null);
     if (released == null) return Effect().noReply();
     if (r.replicaFailed()) children.tell(released.jobId(), SlurmJobActor.CheckNow.INSTANCE);
-    serveWaiters();
     return released.replicaIdle() && replicas.inPhase(released.jobId(), ReplicaPhase.DRAINING) ? evaluate(s) : Effect().noReply();
   }
 
-  /** A gateway node left: its leases end, its queued requests are dropped; the replicas it held serve others. */
-  private ReplyEffect<Event, State> onNodeLeft(State s, NodeLeft c) {
-    LeaseBroker.Departed gone = broker.nodeLeft(c.node(), clock.instant());
-    gone.dropped().forEach(timers::cancel);
-    if (gone.any()) ctx.getLog().info("{}: node {} left: {}", settings.id(), c.node(), gone);
-    serveWaiters();
-    return gone.released().isEmpty() ? Effect().noReply() : evaluate(s);
-  }
-
-  private void serveWaiters() { broker.serveWaiters(replicas.routable(), clock.instant()).forEach(timers::cancel); }
+  private void serveWaiters() { leases.serveWaiters(); }
 
   private ReplyEffect<Event, State> onReplicaChanged(State s, ReplicaChanged c) {
     ReplicaView v = c.view();

@@ -2,11 +2,9 @@ package sluice.agent.sched;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.UUID;
@@ -56,7 +54,7 @@ final class SharedListing {
   void write(JobListing listing) {
     if (listing.generation() == null) return;
     try {
-      replace(file, WireJson.bytes(listing));
+      AtomicFiles.replace(file, WireJson.bytes(listing));
     } catch (IOException | RuntimeException e) {
       LOG.fine(() -> "cannot write " + file + ": " + e.getMessage());
     }
@@ -85,7 +83,7 @@ final class SharedListing {
   /** After a submit or cancel: listings taken before now no longer serve, whoever writes them. */
   void markStale() {
     try {
-      replace(staleMark, UUID.randomUUID().toString().getBytes(StandardCharsets.UTF_8));
+      AtomicFiles.replace(staleMark, UUID.randomUUID().toString().getBytes(StandardCharsets.UTF_8));
     } catch (IOException e) {
       LOG.warning(() -> "cannot write " + staleMark + " (" + e.getMessage() + "); removing the shared listing instead");
       try {
@@ -93,21 +91,6 @@ final class SharedListing {
       } catch (IOException e2) {
         LOG.warning(() -> "cannot delete " + file + ": " + e2.getMessage());
       }
-    }
-  }
-
-  /** Temp file (owner-only, as createTempFile makes it) + rename: readers see the old or the new file. */
-  private void replace(Path target, byte[] content) throws IOException {
-    Path tmp = Files.createTempFile(dir, "." + target.getFileName() + "-", ".tmp");
-    try {
-      Files.write(tmp, content);
-      try {
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(tmp);
     }
   }
 }

@@ -7,10 +7,8 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -375,17 +373,7 @@ public final class SlurmScheduler implements Scheduler {
   private void remember(Remembered r) throws SchedulerException {
     Path target = rememberDir.resolve(r.id() + ".json");
     try {
-      Path tmp = Files.createTempFile(rememberDir, "." + r.id() + "-", ".tmp");
-      try {
-        Files.write(tmp, WireJson.bytes(r));
-        try {
-          Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-          Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-        }
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
+      AtomicFiles.replace(target, WireJson.bytes(r));
     } catch (IOException e) {
       throw new SchedulerException("cannot write " + target + ": " + e.getMessage(), e);
     }
@@ -399,13 +387,7 @@ public final class SlurmScheduler implements Scheduler {
   private void writeToken(String id, String token) throws SchedulerException {
     Path target = tokenFile(id);
     try {
-      Path tmp = Files.createTempFile(rememberDir, "." + id + "-", ".tmp");      // owner-only, like every temp file
-      try {
-        Files.writeString(tmp, token);
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
+      AtomicFiles.replace(target, token.getBytes(StandardCharsets.UTF_8));          // owner-only, like every temp file
     } catch (IOException e) {
       throw new SchedulerException("cannot write " + target + ": " + e.getMessage(), e);
     }
