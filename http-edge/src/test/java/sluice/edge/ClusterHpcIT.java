@@ -30,6 +30,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.extension.TestWatcher;
 import sluice.agent.testing.Await;
 import sluice.agent.testing.HpcSandbox;
 
@@ -54,6 +57,13 @@ class ClusterHpcIT {
   private HpcSandbox sandbox;
   private String deployment;
   private ClusterOfThree cluster;
+
+  /** A failed test shows the end of every node's log (the folder keeps them, and HAProxy's). */
+  @RegisterExtension final TestWatcher logsOnFailure = new TestWatcher() {
+    @Override public void testFailed(ExtensionContext context, Throwable cause) {
+      if (cluster != null) System.err.println("cluster folder " + cluster.dir + "\n" + cluster.logs());
+    }
+  };
 
   @BeforeAll void startTheCluster() throws Exception {
     sandbox = HpcSandbox.require();
