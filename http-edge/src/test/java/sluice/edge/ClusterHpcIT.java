@@ -1,7 +1,6 @@
 package sluice.edge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -57,6 +56,9 @@ class ClusterHpcIT {
   private HpcSandbox sandbox;
   private String deployment;
   private ClusterOfThree cluster;
+  /** The user with 5 requests per hour and its key (test 3), whose counter the whole-cluster restart must keep. */
+  private String limitedUser;
+  private String limitedKey;
 
   /** A failed test shows the end of every node's log (the folder keeps them, and HAProxy's). */
   @RegisterExtension final TestWatcher logsOnFailure = new TestWatcher() {
@@ -235,10 +237,16 @@ class ClusterHpcIT {
       Await.until(Duration.ofSeconds(60), "traffic through the balancer", traffic::ok, ok -> ok >= 10);
       long started = System.nanoTime();
       for (ClusterOfThree.Node n : cluster.nodes) {
+        ClusterOfThree.Node other = cluster.nodes.stream().filter(o -> o != n).findFirst().orElseThrow();
+        int ups = cluster.balancerUps(n);
         n.process.close();                                   // SIGTERM: unready, drain, hand over, leave, exit
+        // The upgrade procedure of docs/deploy-cluster.md: wait until the others no longer list it, start it, wait.
+        Await.until(Duration.ofSeconds(30), n + " to have left", () -> cluster.members(other), m -> !m.containsKey(n.address()));
         n.launch();
         cluster.awaitReady(n, READY_WAIT);
-        Thread.sleep(2500);                                  // HAProxy puts it back after two passed checks a second apart
+        Await.until(Duration.ofSeconds(30), n + " to be Up for " + other, () -> cluster.members(other).get(n.address()),
+            "Up"::equals);
+        Await.until(Duration.ofSeconds(30), "HAProxy to put " + n + " back", () -> cluster.balancerUps(n), u -> u > ups);
       }
       traffic.close();
       System.out.printf("ROLLING RESTART: 3 nodes in %s under load: %d requests succeeded, %d failed %s%n",
@@ -261,15 +269,12 @@ class ClusterHpcIT {
     assertEquals(before, jobs(), "the same jobs serve, nothing resubmitted");
     assertEquals(users.get("data"), admin("GET", cluster.node(2), "/admin/users", null, 200).get("data"), "every user");
     assertEquals(200, models(cluster.node(3).baseUrl(), EmbeddedStack.API_KEY));
-    assertNotEquals(null, limitedKey);
+    assertNotNull(limitedKey, "the request-limit test ran first");
     JsonNode limited = admin("GET", cluster.node(3), "/admin/users/" + limitedUser, null, 200);
     assertEquals(5, limited.at("/usage/requests/hour").asInt(), "the hour's counter came back exactly: " + limited);
     assertEquals(429, chat(cluster.node(2).baseUrl(), limitedKey, MODEL, 2), "the limit still holds after the restart");
     assertEquals(List.of(), CrashDrill.burst(CrashDrill.openai(cluster.balancerUrl()), MODEL, 10));
   }
-
-  private String limitedUser;
-  private String limitedKey;
 
   // ---------------------------------------------------------------- helpers
 

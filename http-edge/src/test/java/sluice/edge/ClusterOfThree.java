@@ -148,6 +148,14 @@ final class ClusterOfThree implements AutoCloseable {
 
   String balancerUrl() { return "http://127.0.0.1:" + balancerPort; }
 
+  /** How often HAProxy has logged {@code n}'s server as back UP (it logs every change of a server's state). */
+  int balancerUps(Node n) throws IOException {
+    String up = "Server sluice_gateways/node" + n.index + " is UP";
+    try (var lines = Files.lines(dir.resolve("haproxy.log"))) {
+      return (int) lines.filter(l -> l.contains(up)).count();
+    }
+  }
+
   /** The members a node sees, by address, with their status ({@code GET /cluster/members}). */
   Map<String, String> members(Node seenFrom) throws Exception {
     JsonNode m = CrashDrill.JSON.readTree(get("http://127.0.0.1:" + seenFrom.management + "/cluster/members").body());
