@@ -72,7 +72,17 @@ public final class ServiceDirectory {
     return Asks.plain(ref(service).ask(replyTo -> new ServiceActor.DrainReplica(jobId, replyTo), core.askTimeout()));
   }
 
+  /**
+   * One service's status. A read, so it is asked again while unanswered (up to the fail-over wait): a service whose
+   * node has just died answers once it runs on a survivor, rather than the operator getting an error meanwhile.
+   */
   public CompletionStage<ServiceStatus> status(String service) {
+    return Asks.retryingOnTimeout(timeout -> ref(service).ask(ServiceActor.GetStatus::new, timeout), core.askTimeout(),
+        core.failoverWait());
+  }
+
+  /** One service's status from a single ask: fails after the ask timeout (for answers that must not wait). */
+  public CompletionStage<ServiceStatus> statusNow(String service) {
     return Asks.plain(ref(service).ask(ServiceActor.GetStatus::new, core.askTimeout()));
   }
 
@@ -80,7 +90,7 @@ public final class ServiceDirectory {
   public CompletionStage<List<ServiceStatus>> statuses() {
     List<CompletableFuture<Optional<ServiceStatus>>> all = new ArrayList<>();
     for (String id : ids()) {
-      all.add(status(id).toCompletableFuture().thenApply(Optional::of).exceptionally(e -> Optional.empty()));
+      all.add(statusNow(id).toCompletableFuture().thenApply(Optional::of).exceptionally(e -> Optional.empty()));
     }
     return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
         .thenApply(v -> all.stream().map(CompletableFuture::join).flatMap(Optional::stream).toList());

@@ -110,8 +110,9 @@ public final class UserDirectory {
     return ask(userId, replyTo -> new UserActor.CreateUser(groups, limits, replyTo));
   }
 
+  /** A read, so asked again while unanswered (up to the fail-over wait), like an admission. */
   public CompletionStage<UserReply> get(UserId userId) {
-    return ask(userId, UserActor.GetUser::new);
+    return Asks.retryingOnTimeout(timeout -> ref(userId).ask(UserActor.GetUser::new, timeout), askTimeout, failoverWait);
   }
 
   public CompletionStage<UserReply> update(UserId userId, Optional<List<GroupName>> groups, Optional<UserLimits> limits) {

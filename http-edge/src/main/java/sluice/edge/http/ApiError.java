@@ -84,6 +84,8 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
     /** The cluster's agent stopped answering (frozen, wedged): refused at once rather than left hanging. */
     TUNNEL_UNRESPONSIVE(503, SERVER, "tunnel_unresponsive"),
     JWKS_UNAVAILABLE(503, SERVER, "jwks_unavailable"),
+    /** The actor that owns the answer did not answer in time: its node may be failing over to another. */
+    TEMPORARILY_UNAVAILABLE(503, SERVER, "temporarily_unavailable"),
     /** The database does not accept writes (full or read-only disk, database down). */
     STORAGE_UNAVAILABLE(503, SERVER, "storage_unavailable"),
     /** A shutdown has begun: new requests are refused, and streams still open at its deadline end with this. */
@@ -193,6 +195,20 @@ public record ApiError(Kind kind, String message, String param, long retryAfterS
     if (cluster.isPresent()) return of(cluster.get().reason(), cluster.get().getMessage());
     for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
       if (t instanceof TimeoutException) return of(Kind.MODEL_NOT_READY, "The service did not answer in time").withRetryAfter(5);
+    }
+    return of(Kind.INTERNAL, "The gateway failed to handle the request");
+  }
+
+  /**
+   * A failure in a route that is not about a model server (admin, users): an ask that was not answered in time is a
+   * part of the cluster that is away for the moment (a node failing over), to be retried; anything else is ours.
+   */
+  static ApiError fromRouteFailure(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof TimeoutException) {
+        return of(Kind.TEMPORARILY_UNAVAILABLE, "The gateway could not reach the owner of this data in time; please retry")
+            .withRetryAfter(5);
+      }
     }
     return of(Kind.INTERNAL, "The gateway failed to handle the request");
   }

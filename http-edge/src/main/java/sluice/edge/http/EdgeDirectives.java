@@ -86,8 +86,10 @@ final class EdgeDirectives {
           // An actor whose journal calls failed does not answer until it has restarted: while the probe says writes
           // fail, or came back only moments ago, that is the reason to give.
           if (storage.recovering()) return refuse(ApiError.storageUnavailable(storage));
-          LOG.error("unhandled error in a route", e);
-          return refuse(ApiError.of(ApiError.Kind.INTERNAL, "The gateway failed to handle the request"));
+          ApiError error = ApiError.fromRouteFailure(e);
+          if (error.kind() == ApiError.Kind.INTERNAL) LOG.error("unhandled error in a route", e);
+          else LOG.warn("a route's ask was not answered in time: {}", e.toString());
+          return refuse(error);
         })
         .build();
   }

@@ -72,7 +72,7 @@ final class ModelRoutes {
       if (!access.allowed().test(id)) {
         return refuse(ApiError.of(ApiError.Kind.MODEL_NOT_ALLOWED, "This API key may not use the model '" + id + "'").withParam("model"));
       }
-      return onComplete(services.status(id), status -> json(model(s.get(), status.isSuccess() ? status.get() : null)));
+      return onComplete(services.statusNow(id), status -> json(model(s.get(), status.isSuccess() ? status.get() : null)));
     });
   }
 

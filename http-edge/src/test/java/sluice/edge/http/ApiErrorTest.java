@@ -144,6 +144,16 @@ class ApiErrorTest {
     assertFalse(other.message().contains("boom"), "internal details stay inside");
   }
 
+  @Test void anAdminAskNotAnsweredInTimeIsARetryable503NotAnInternalError() {
+    // Seen in ClusterHpcIT: GET /admin/users/{id} while that user's actor moved off a killed node answered 500.
+    ApiError timeout = ApiError.fromRouteFailure(new CompletionException(new TimeoutException("Ask timed out on [user]")));
+    assertEquals(503, timeout.status().intValue());
+    assertEquals("temporarily_unavailable", timeout.kind().code());
+    assertEquals(5, timeout.retryAfterSeconds());
+    assertFalse(timeout.message().contains("Ask"), "no actor paths or internals");
+    assertEquals("internal_error", ApiError.fromRouteFailure(new IllegalStateException("boom")).kind().code());
+  }
+
   @Test void aRefusedTokenIs401UnlessTheIssuersKeysCannotBeFetched() throws Exception {
     HttpResponse refused = OpenAiErrors.response(ApiError.of(JwtVerifier.Rejection.EXPIRED, "the token has expired"));
     assertEquals(401, refused.status().intValue());
