@@ -33,7 +33,9 @@ import sluice.bridge.Bridges;
 import sluice.core.cluster.ClusterGateways;
 import sluice.core.cluster.JobSnapshot;
 import sluice.core.cluster.SharedListing;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import sluice.core.config.CoreSettings;
+import sluice.core.metrics.SluiceMetrics;
 import sluice.core.service.ServiceDirectory;
 import sluice.core.tunnel.Tunnels;
 import sluice.core.user.KeyIndex;
@@ -46,6 +48,7 @@ import sluice.edge.http.ApiServer;
 import sluice.edge.http.Authenticator;
 import sluice.edge.http.Drain;
 import sluice.edge.http.Routes;
+import sluice.edge.observe.LogFormat;
 import sluice.persistence.DataFolder;
 import sluice.persistence.DatabaseSettings;
 import sluice.persistence.Migrations;
@@ -101,12 +104,14 @@ public final class Gateway implements AutoCloseable {
             + "must be off on a node of a gateway cluster: one node stopping would cancel the jobs every node serves");
       });
     }
+    LogFormat.json(config);                                           // a bad sluice.log.format fails here
     StorageHealth.Settings storageSettings = StorageHealth.Settings.from(config);
     DataFolder.prepare(config);
     // The schema before the actor system: no journal plugin may see a database without its tables.
     if (database.migrate()) Migrations.migrate(database); else Migrations.check(database);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), GatewayCluster.SYSTEM_NAME, config);
     try {
+      JvmMetrics.builder().register(SluiceMetrics.get(system).registry);      // GC, memory, threads beside ours
       if (members.seedNodes().isEmpty() && !members.bootstrap()) {
         Cluster cluster = Cluster.get(system);
         cluster.manager().tell(Join.create(cluster.selfMember().address()));   // a cluster of one

@@ -3,6 +3,7 @@ package sluice.edge;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import sluice.edge.observe.LogFormat;
 import com.typesafe.config.ConfigParseOptions;
 import java.io.PrintStream;
 import java.net.BindException;
@@ -120,7 +121,9 @@ public final class Main {
     if (args.length != 3 || !args[1].equals("--config")) throw new UsageError("usage: sluice serve --config FILE");
     Path file = Path.of(args[2]);
     if (!Files.isRegularFile(file)) throw new UsageError("no such config file: " + file);
-    Gateway gateway = Gateway.start(load(file, Map.of()));
+    Config config = load(file, Map.of());
+    if (LogFormat.json(config)) LogFormat.useJson();
+    Gateway gateway = Gateway.start(config);
     out.println("Sluice listening on " + gateway.baseUrl() + "/v1");
     gateway.awaitTermination();
     Optional<String> why = gateway.stoppedByCluster();
@@ -162,6 +165,7 @@ public final class Main {
         "sluice.http.port", port,
         "sluice.admin.key", adminKey,
         "sluice.auth.api-keys", List.of(Map.of("name", "demo", "key", apiKey))));
+    if (LogFormat.json(config)) LogFormat.useJson();
     out.println("Starting the Sluice demo: local scheduler, agent over pipes, H2 under " + config.getString("sluice.data-dir")
         + ", service mock-llm");
     Gateway gateway = Gateway.start(config);

@@ -152,7 +152,7 @@ final class ApiRoutes {
 
   /** Records a request that ends before it reaches a model server, and answers with the error. */
   private Route refused(RequestContext request, ApiError error) {
-    RequestLedger.refusedEarly(accounts, request, error.status().intValue());
+    RequestLedger.refusedEarly(accounts, request, error);
     return refuse(error);
   }
 

@@ -97,7 +97,7 @@ public final class Proxy {
   public CompletionStage<HttpResponse> handle(Call call) {
     CompletableFuture<Outcome> outcome = obtain(call);
     outcome.thenAccept(o -> {
-      if (o instanceof Refused r) call.ledger().refused(r.error().status().intValue());
+      if (o instanceof Refused r) call.ledger().refused(r.error());
     });
     if (!call.stream()) return outcome.thenApply(o -> respond(call, o));
     // Race the outcome against the commit deadline; exactly one side consumes the outcome.

@@ -5,6 +5,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicBoolean;
 import sluice.core.user.UserDirectory;
+import sluice.edge.observe.FinishedRequest;
+import sluice.edge.observe.RequestLog;
+import sluice.edge.observe.RequestMeters;
 import sluice.edge.usage.TokenUsage;
 import sluice.edge.usage.UsageMeter;
 import sluice.persistence.usage.UsageRecord;
@@ -16,8 +19,12 @@ import sluice.persistence.usage.UsageWriter;
  * one usage record to the batched writer. No database write happens here.
  */
 public final class RequestLedger {
-  /** Where every request's accounts go: the user actors that settle reservations, the usage writer, the clock. */
-  public record Accounts(UserDirectory users, UsageWriter writer, Clock clock, Drain drain) {}
+  /**
+   * Where every request's accounts go: the user actors that settle reservations, the usage writer, the clock, and
+   * what operators see of it (metrics and the request log).
+   */
+  public record Accounts(UserDirectory users, UsageWriter writer, Clock clock, Drain drain, RequestMeters meters,
+                         RequestLog log) {}
 
   private final Accounts accounts;
   private final RequestContext request;
@@ -33,19 +40,20 @@ public final class RequestLedger {
     this.accounts = accounts;
     this.request = request;
     this.admissionId = admissionId;
-    this.meter = new UsageMeter(accounts.clock());
+    this.meter = new UsageMeter(accounts.clock(), admissionId == null ? s -> {} : accounts.meters().interToken(request.model()));
   }
 
   /** A request the user actor admitted under {@code admissionId}: it must be settled, which {@link #finish} does. */
   public static RequestLedger admitted(Accounts accounts, RequestContext request, String admissionId) {
     RequestLedger ledger = new RequestLedger(accounts, request, admissionId);
     accounts.drain().opened(ledger);
+    accounts.meters().admitted(request.model());
     return ledger;
   }
 
-  /** A request refused before admission or by it, with the status the client got: recorded, nothing to settle. */
-  public static void refusedEarly(Accounts accounts, RequestContext request, int status) {
-    new RequestLedger(accounts, request, null).refused(status);
+  /** A request refused before admission or by it, with the error the client got: recorded, nothing to settle. */
+  public static void refusedEarly(Accounts accounts, RequestContext request, ApiError error) {
+    new RequestLedger(accounts, request, null).refused(error);
   }
 
   public UsageMeter meter() { return meter; }
@@ -62,9 +70,20 @@ public final class RequestLedger {
   /** The model server's body broke off (the client got an error event or a cut connection). */
   void upstreamFailed() { upstreamFailed = true; }
 
-  /** No model server answered (queue full, no replica, cluster unreachable): {@code status} is what the client got. */
-  void refused(int status) {
-    finish(status, new TokenUsage(0, 0), false, false);
+  /** No model server answered (queue full, no replica, cluster unreachable): {@code error} is what the client got. */
+  void refused(ApiError error) {
+    finish(error.status().intValue(), error.kind().code(), limit(error.kind()), new TokenUsage(0, 0), false, false);
+  }
+
+  /** Which of a user's or key's limits refused a request, for the refusal counter; null for any other error. */
+  private static String limit(ApiError.Kind kind) {
+    return switch (kind) {
+      case REQUEST_RATE_LIMIT -> "requests";
+      case TOKEN_RATE_LIMIT -> "tokens";
+      case CONCURRENCY_LIMIT -> "concurrency";
+      case TOKEN_BUDGET -> "budget";
+      default -> null;
+    };
   }
 
   /**
@@ -74,10 +93,13 @@ public final class RequestLedger {
   void bodyEnded() {
     boolean cut = !meter.reachedEnd() && !upstreamFailed;
     int status = upstreamStatus >= 400 ? upstreamStatus : upstreamFailed ? 502 : cut && endedByServer ? 503 : upstreamStatus;
-    finish(status, meter.usage().orElse(new TokenUsage(0, 0)), cut && !endedByServer, cut && endedByServer);
+    String outcome = upstreamStatus >= 400 || upstreamFailed ? "upstream_error" : cut && endedByServer ? "server_shutdown"
+        : cut ? "client_disconnected" : "ok";
+    finish(status, outcome, null, meter.usage().orElse(new TokenUsage(0, 0)), cut && !endedByServer, cut && endedByServer);
   }
 
-  private void finish(int status, TokenUsage usage, boolean clientDisconnected, boolean serverShutdown) {
+  private void finish(int status, String outcome, String limit, TokenUsage usage, boolean clientDisconnected,
+                      boolean serverShutdown) {
     if (!finished.compareAndSet(false, true)) return;
     accounts.drain().closed(this);
     var user = request.caller().userId();
@@ -85,9 +107,16 @@ public final class RequestLedger {
     Instant now = accounts.clock().instant();
     Instant startedAt = request.startedAt();
     Duration ttft = meter.firstTokenAt().map(t -> Duration.between(startedAt, t)).orElse(null);
-    accounts.writer().record(new UsageRecord(request.requestId(), user.value(), text(request.caller().credentialLabel()),
+    Duration duration = Duration.between(startedAt, now);
+    String keyId = text(request.caller().credentialLabel());
+    accounts.writer().record(new UsageRecord(request.requestId(), user.value(), keyId,
         text(request.model()), text(request.endpoint()), jobId, request.stream(), status, usage.promptTokens(),
-        usage.completionTokens(), ttft, Duration.between(startedAt, now), clientDisconnected, serverShutdown, startedAt));
+        usage.completionTokens(), ttft, duration, clientDisconnected, serverShutdown, startedAt));
+    FinishedRequest finished = new FinishedRequest(request.requestId(), user.value(), keyId, text(request.model()),
+        text(request.endpoint()), request.stream(), status, outcome, jobId, ttft, duration, usage.promptTokens(),
+        usage.completionTokens(), clientDisconnected, admissionId != null, limit);
+    accounts.meters().finished(finished);
+    accounts.log().finished(finished);
   }
 
   /** What the client sent may be missing or long (a model name is anything until checked): keep the record valid. */

@@ -9,11 +9,16 @@ import java.time.Clock;
 import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.cluster.typed.Cluster;
 import sluice.core.cluster.ClusterGateways;
+import sluice.core.metrics.SluiceMetrics;
 import sluice.core.service.ServiceDirectory;
 import sluice.core.tunnel.Tunnels;
 import sluice.core.user.UserDirectory;
 import sluice.edge.EdgeSettings;
+import sluice.edge.observe.LogFormat;
+import sluice.edge.observe.RequestLog;
+import sluice.edge.observe.RequestMeters;
 import sluice.persistence.StorageHealth;
 import sluice.persistence.usage.UsageStore;
 import sluice.persistence.usage.UsageWriter;
@@ -38,7 +43,10 @@ public final class Routes {
 
   public Routes(Parts p) {
     this.directives = new EdgeDirectives(p.auth(), p.settings().adminKey(), p.storage(), p.drain());
-    var accounts = new RequestLedger.Accounts(p.users(), p.usage(), p.clock(), p.drain());
+    var meters = new RequestMeters(SluiceMetrics.get(p.system()), p.services().ids());
+    var log = new RequestLog(LogFormat.json(p.system().settings().config()),
+        Cluster.get(p.system()).selfMember().address().hostPort());
+    var accounts = new RequestLedger.Accounts(p.users(), p.usage(), p.clock(), p.drain(), meters, log);
     this.api = new ApiRoutes(p.settings(), p.services(), new Proxy(p.services(), p.clusters(), p.settings(), p.drain(), p.system()),
         accounts, p.system());
     this.models = new ModelRoutes(p.services(), p.users(), p.clock());

@@ -5,6 +5,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Optional;
+import java.util.function.DoubleConsumer;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.javadsl.Flow;
@@ -37,9 +38,17 @@ public final class UsageMeter {
   private volatile long contentEvents;                    // one writer, the stream
   private volatile boolean reachedEnd;
   private volatile Instant firstTokenAt;
+  private final DoubleConsumer interToken;
+  private long lastContentNanos;                          // the stream's own, like contentEvents
 
   public UsageMeter(Clock clock) {
+    this(clock, s -> {});
+  }
+
+  /** @param interToken gets the seconds between two consecutive events with content of a stream (a histogram) */
+  public UsageMeter(Clock clock, DoubleConsumer interToken) {
     this.clock = clock;
+    this.interToken = interToken;
   }
 
   /**
@@ -176,7 +185,10 @@ public final class UsageMeter {
     if (e.usage() != null) lastUsage = e.usage();
     if (e.content()) {
       contentEvents++;
+      long now = System.nanoTime();
       if (firstTokenAt == null) firstTokenAt = clock.instant();
+      else interToken.accept((now - lastContentNanos) / 1e9);
+      lastContentNanos = now;
     }
   }
 

@@ -1,0 +1,99 @@
+package sluice.edge.observe;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One line per finished request on logger {@code sluice.request}: {@code key=value} pairs, or with
+ * {@code sluice.log.format = json} one JSON object (its own appender, see {@link LogFormat}). The fields of
+ * {@link FinishedRequest} and the node; never a prompt, a completion, a key's secret or a header.
+ */
+public final class RequestLog {
+  public static final String LOGGER = "sluice.request";
+  private static final Logger LOG = LoggerFactory.getLogger(LOGGER);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Values written bare in the text form; anything else is quoted (a model name is anything until checked). */
+  private static final Pattern BARE = Pattern.compile("[A-Za-z0-9._:/@+-]{1,200}");
+
+  private final boolean json;
+  private final String node;
+
+  /** @param node this gateway node's cluster address (host:port), so a cluster's logs say where a request ran */
+  public RequestLog(boolean json, String node) {
+    this.json = json;
+    this.node = node;
+  }
+
+  public void finished(FinishedRequest r) {
+    if (!LOG.isInfoEnabled()) return;
+    LOG.info(json ? json(r) : text(r));
+  }
+
+  String json(FinishedRequest r) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("time", Instant.now().toString());
+    n.put("level", "INFO");
+    n.put("logger", LOGGER);
+    n.put("request_id", r.requestId());
+    n.put("user", r.user());
+    n.put("key_id", r.keyId());
+    n.put("model", r.model());
+    n.put("endpoint", r.endpoint());
+    n.put("stream", r.stream());
+    n.put("status", r.status());
+    n.put("outcome", r.outcome());
+    if (r.jobId() != null) n.put("job", r.jobId()); else n.putNull("job");
+    n.put("node", node);
+    if (r.ttft() != null) n.put("ttft_ms", millis(r.ttft())); else n.putNull("ttft_ms");
+    n.put("duration_ms", millis(r.duration()));
+    n.put("prompt_tokens", r.promptTokens());
+    n.put("completion_tokens", r.completionTokens());
+    n.put("client_disconnected", r.clientDisconnected());
+    return n.toString();
+  }
+
+  String text(FinishedRequest r) {
+    StringBuilder b = new StringBuilder(256).append("request");
+    field(b, "request_id", r.requestId());
+    field(b, "user", r.user());
+    field(b, "key_id", r.keyId());
+    field(b, "model", r.model());
+    field(b, "endpoint", r.endpoint());
+    field(b, "stream", Boolean.toString(r.stream()));
+    field(b, "status", Integer.toString(r.status()));
+    field(b, "outcome", r.outcome());
+    field(b, "job", r.jobId() == null ? "-" : r.jobId());
+    field(b, "node", node);
+    field(b, "ttft_ms", r.ttft() == null ? "-" : Double.toString(millis(r.ttft())));
+    field(b, "duration_ms", Double.toString(millis(r.duration())));
+    field(b, "prompt_tokens", Long.toString(r.promptTokens()));
+    field(b, "completion_tokens", Long.toString(r.completionTokens()));
+    field(b, "client_disconnected", Boolean.toString(r.clientDisconnected()));
+    return b.toString();
+  }
+
+  private static void field(StringBuilder b, String name, String value) {
+    b.append(' ').append(name).append('=');
+    if (value != null && BARE.matcher(value).matches()) {
+      b.append(value);
+      return;
+    }
+    b.append('"');
+    String v = value == null ? "" : value.length() > 200 ? value.substring(0, 200) : value;
+    for (int i = 0; i < v.length(); i++) {
+      char c = v.charAt(i);
+      if (c == '"' || c == '\\') b.append('\\').append(c);
+      else if (c < 0x20 || c == 0x7f) b.append(String.format("\\u%04x", (int) c));   // no forged lines
+      else b.append(c);
+    }
+    b.append('"');
+  }
+
+  /** Milliseconds with a tenth: a local answer takes about one. */
+  private static double millis(Duration d) { return Math.round(d.toNanos() / 100_000.0) / 10.0; }
+}
