@@ -19,6 +19,8 @@ import java.util.Set;
  * @param threads      size of the handler thread pool; each open stream occupies one thread
  * @param apiKey       when set, /v1/* and /stats need {@code Authorization: Bearer <apiKey>} (as vLLM's --api-key);
  *                     /health stays open; null = no key
+ * @param logRequests  one stdout line per /v1 request with its X-Request-Id, as vLLM logs it (off: the bench measures
+ *                     the mock's cost too)
  */
 public record MockLlmConfig(
         String host,
@@ -28,7 +30,8 @@ public record MockLlmConfig(
         Duration tokenDelay,
         Duration startupDelay,
         int threads,
-        String apiKey) {
+        String apiKey,
+        boolean logRequests) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final String DEFAULT_MODEL = "mock-llm";
@@ -41,7 +44,7 @@ public record MockLlmConfig(
 
     private static final Set<String> OPTIONS = Set.of(
             "--port", "--host", "--model", "--tokens", "--token-delay-ms", "--startup-delay-ms", "--threads",
-            "--api-key");
+            "--api-key", "--log-requests");
 
     public MockLlmConfig {
         requireText(host, "host");
@@ -63,7 +66,12 @@ public record MockLlmConfig(
     public String toString() {
         return "MockLlmConfig[host=" + host + ", port=" + port + ", model=" + model + ", tokens=" + tokens
                 + ", tokenDelay=" + tokenDelay + ", startupDelay=" + startupDelay + ", threads=" + threads
-                + ", apiKey=" + (apiKey == null ? "none" : "set") + "]";
+                + ", apiKey=" + (apiKey == null ? "none" : "set") + ", logRequests=" + logRequests + "]";
+    }
+
+    public MockLlmConfig(String host, int port, String model, int tokens, Duration tokenDelay, Duration startupDelay,
+                         int threads, String apiKey) {
+        this(host, port, model, tokens, tokenDelay, startupDelay, threads, apiKey, false);
     }
 
     /** Without an API key. */
@@ -79,27 +87,27 @@ public record MockLlmConfig(
     }
 
     public MockLlmConfig withPort(int newPort) {
-        return new MockLlmConfig(host, newPort, model, tokens, tokenDelay, startupDelay, threads, apiKey);
+        return new MockLlmConfig(host, newPort, model, tokens, tokenDelay, startupDelay, threads, apiKey, logRequests);
     }
 
     public MockLlmConfig withModel(String newModel) {
-        return new MockLlmConfig(host, port, newModel, tokens, tokenDelay, startupDelay, threads, apiKey);
+        return new MockLlmConfig(host, port, newModel, tokens, tokenDelay, startupDelay, threads, apiKey, logRequests);
     }
 
     public MockLlmConfig withTokens(int newTokens) {
-        return new MockLlmConfig(host, port, model, newTokens, tokenDelay, startupDelay, threads, apiKey);
+        return new MockLlmConfig(host, port, model, newTokens, tokenDelay, startupDelay, threads, apiKey, logRequests);
     }
 
     public MockLlmConfig withTokenDelay(Duration newTokenDelay) {
-        return new MockLlmConfig(host, port, model, tokens, newTokenDelay, startupDelay, threads, apiKey);
+        return new MockLlmConfig(host, port, model, tokens, newTokenDelay, startupDelay, threads, apiKey, logRequests);
     }
 
     public MockLlmConfig withStartupDelay(Duration newStartupDelay) {
-        return new MockLlmConfig(host, port, model, tokens, tokenDelay, newStartupDelay, threads, apiKey);
+        return new MockLlmConfig(host, port, model, tokens, tokenDelay, newStartupDelay, threads, apiKey, logRequests);
     }
 
     public MockLlmConfig withThreads(int newThreads) {
-        return new MockLlmConfig(host, port, model, tokens, tokenDelay, startupDelay, newThreads, apiKey);
+        return new MockLlmConfig(host, port, model, tokens, tokenDelay, startupDelay, newThreads, apiKey, logRequests);
     }
 
     /**
@@ -122,7 +130,8 @@ public record MockLlmConfig(
                 Duration.ofMillis(number(values, "--token-delay-ms", 0, 0, MAX_DELAY_MS)),
                 Duration.ofMillis(number(values, "--startup-delay-ms", 0, 0, MAX_DELAY_MS)),
                 (int) number(values, "--threads", DEFAULT_THREADS, 1, MAX_THREADS),
-                values.get("--api-key"));
+                values.get("--api-key"),
+                onOff(values, "--log-requests"));
     }
 
     public static String usage() {
@@ -137,6 +146,7 @@ public record MockLlmConfig(
                 "  --startup-delay-ms D   simulated model loading; 503 until elapsed (default 0)",
                 "  --threads N            request handler threads (default " + DEFAULT_THREADS + ")",
                 "  --api-key KEY          require 'Authorization: Bearer KEY' on /v1/* and /stats (default: none)",
+                "  --log-requests on|off  one stdout line per /v1 request with its X-Request-Id (default off)",
                 "  --help                 print this help and exit",
                 "");
     }
@@ -171,6 +181,15 @@ public record MockLlmConfig(
             throw new IllegalArgumentException("option " + name + " must not be blank");
         }
         return value;
+    }
+
+    private static boolean onOff(Map<String, String> values, String name) {
+        String raw = values.getOrDefault(name, "off");
+        return switch (raw) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new IllegalArgumentException("option " + name + " must be on or off, got '" + raw + "'");
+        };
     }
 
     private static long number(Map<String, String> values, String name, long fallback, long min, long max) {

@@ -93,6 +93,10 @@ final class Router implements HttpHandler {
         if (api && !ready()) {
             throw loading(exchange);
         }
+        if (api && config.logRequests()) {
+            String id = exchange.getRequestHeaders().getFirst("X-Request-Id");
+            System.out.println("request " + (id == null ? "-" : id.replaceAll("[^A-Za-z0-9._:-]", "?")) + " " + method + " " + path);
+        }
         route.endpoint().handle(exchange);
     }
 

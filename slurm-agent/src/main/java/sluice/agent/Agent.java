@@ -230,6 +230,7 @@ public final class Agent {
       return;
     }
     HttpResponse<InputStream> response;
+    long started = System.nanoTime();
     try {
       response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
     } catch (HttpTimeoutException e) {
@@ -247,8 +248,15 @@ public final class Agent {
     try (InputStream body = response.body()) {        // closing it early aborts the upstream request
       stream.sendReply(new Reply(response.statusCode(), responseHeaders(response), null, null), false);
       byte[] buf = new byte[16 * 1024];
-      for (int n; (n = body.read(buf)) != -1; ) stream.write(buf, 0, n);
+      long bytes = 0;
+      for (int n; (n = body.read(buf)) != -1; bytes += n) stream.write(buf, 0, n);
       stream.finish();
+      // One line per forward, with the gateway's request id (it is also the model server's X-Request-Id): an operator
+      // follows one request from the gateway's request log to here and to the model server's log.
+      long sent = bytes;
+      LOG.info(() -> "forward " + (f.requestId() == null ? "-" : f.requestId()) + " " + f.service() + " job " + f.job() + " "
+          + f.method() + " " + pathOnly(f.path()) + " -> " + response.statusCode() + " in "
+          + (System.nanoTime() - started) / 1_000_000 + " ms, " + sent + " bytes");
     } catch (StreamResetException e) {
       LOG.fine(() -> "request " + f.requestId() + " cancelled by the gateway (" + e.code() + ")");
     } catch (IOException e) {
