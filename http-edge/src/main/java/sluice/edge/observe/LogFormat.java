@@ -35,6 +35,13 @@ public final class LogFormat {
     ConsoleAppender<ILoggingEvent> events = console(context, "JSON");
     JsonEncoder encoder = new JsonEncoder();
     encoder.setContext(context);
+    // The message as a reader sees it, not its template and arguments; no per-event copy of the logger context.
+    encoder.setWithFormattedMessage(true);
+    encoder.setWithMessage(false);
+    encoder.setWithArguments(false);
+    encoder.setWithContext(false);
+    encoder.setWithSequenceNumber(false);
+    encoder.setWithNanoseconds(false);
     encoder.start();
     events.setEncoder(encoder);
     events.start();
