@@ -31,6 +31,7 @@ public final class AgentLink implements AutoCloseable {
   private final Duration maxBackoff;
   private final Duration waitLimit;
   private final TunnelObserver observer;
+  private final AgentProblems problems;
   private CompletableFuture<AgentConnection> current;   // guarded by this
   private int failures;                                  // guarded by this
   private boolean lastFatal;                             // guarded by this
@@ -39,8 +40,15 @@ public final class AgentLink implements AutoCloseable {
 
   public AgentLink(String cluster, AgentTransport transport, Executor blocking, Duration minBackoff, Duration maxBackoff,
                    Duration waitLimit, TunnelObserver observer) {
+    this(cluster, transport, blocking, minBackoff, maxBackoff, waitLimit, observer, AgentProblems.NONE);
+  }
+
+  /** @param problems counts the protocol problems seen on this cluster's connections (and by its gateway's calls) */
+  public AgentLink(String cluster, AgentTransport transport, Executor blocking, Duration minBackoff, Duration maxBackoff,
+                   Duration waitLimit, TunnelObserver observer, AgentProblems problems) {
     this.cluster = cluster;
     this.observer = observer;
+    this.problems = problems;
     this.transport = transport;
     this.blocking = blocking;
     this.minBackoff = minBackoff;
@@ -112,6 +120,7 @@ public final class AgentLink implements AutoCloseable {
       }
       LOG.info("connected to the agent of cluster {} on {} with {} channel(s)", cluster, conn.node(), conn.channelCount());
       conn.closed().thenAccept(reason -> {
+        problems.seen(reason.code());
         observer.down(conn.node(), reason.code().wire() + ": " + reason.message());
         if (reason.code() != ProblemCode.NORMAL) {
           lastFailure = reason.code().wire() + ": " + reason.message();
@@ -121,6 +130,8 @@ public final class AgentLink implements AutoCloseable {
     });
     return f;
   }
+
+  AgentProblems problems() { return problems; }
 
   /** The live connection, if there is one now; never starts a connection. */
   public Optional<AgentConnection> liveConnection() {

@@ -155,8 +155,8 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
       }
       // No time limit on the head: a whole completion may come before it. The agent's liveness bounds the wait.
       return answer(conn, stream).handleAsync((reply, err) -> {
-        if (err != null) throw new CompletionException(failure(err));
-        if (reply.hasError()) throw new CompletionException(AgentFailures.refusal(reply));
+        if (err != null) throw new CompletionException(answerFailure(err));
+        if (reply.hasError()) throw new CompletionException(refusal(reply));
         return new UpstreamResponse(reply.status(), reply.headers(), MuxSource.of(stream, timeouts.silence(), conn::watch));
       }, callbacks);
     }, callbacks);
@@ -180,9 +180,9 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
             throw new CompletionException(new ClusterException(ClusterFailure.AGENT_TIMEOUT, "the agent of " + cluster
                 + " did not answer " + describe(call) + " within " + controlTimeout.toSeconds() + " s"));
           }
-          throw new CompletionException(failure(cause));
+          throw new CompletionException(answerFailure(cause));
         }
-        if (reply.hasError()) throw new CompletionException(AgentFailures.refusal(reply));
+        if (reply.hasError()) throw new CompletionException(refusal(reply));
         return reply;
       }, callbacks);
     }, callbacks);
@@ -207,6 +207,19 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
       else head.complete(reply);
     });
     return head;
+  }
+
+  /** An error reply of the agent: counted by its code. */
+  private ClusterException refusal(Messages.Reply reply) {
+    link.problems().seen(reply.error().code());
+    return AgentFailures.refusal(reply);
+  }
+
+  /** Why a call got no reply head: a reset by the agent is counted by its code (a lost session is not). */
+  private ClusterException answerFailure(Throwable err) {
+    Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+    if (cause instanceof StreamResetException sre) link.problems().seen(sre.code());
+    return failure(cause);
   }
 
   private ClusterException failure(Throwable err) {

@@ -126,7 +126,7 @@ public final class Gateway implements AutoCloseable {
       });
       Tunnels tunnels = Tunnels.start(system, nodes, Clock.systemUTC());
       Map<String, BridgeClusterGateway> bridges = Bridges.create(clusterSettings, transports, core, blocking,
-          system.executionContext(), tunnels::observer);
+          system.executionContext(), tunnels::observer, SluiceMetrics.get(system));
       bridges.forEach((name, bridge) -> tunnels.attach(name, bridge.sampler()));
       closeClustersOnShutdown(system, clusterSettings, bridges);
       // One job listing per HPC cluster for all gateway nodes (a cluster singleton); the rest goes through this node.

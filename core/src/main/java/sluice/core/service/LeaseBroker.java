@@ -29,6 +29,23 @@ final class LeaseBroker<W> {
   /** @param node the gateway node whose request holds it ("" for this node) */
   private record Lease(String jobId, Instant grantedAt, String node) {}
 
+  /** A queued request: its gateway node ("" for this one) and when it started waiting. */
+  private record Waiting(String node, Instant since) {}
+
+  /** Where the broker reports its queue: the service's metrics ({@link ServiceMeters}). */
+  interface QueueMeter {
+    QueueMeter NONE = new QueueMeter() {
+      @Override public void queued(int length) {}
+      @Override public void granted(Duration waited) {}
+    };
+
+    /** Requests waiting now, after each change of the queue. */
+    void queued(int length);
+
+    /** A new lease was granted after {@code waited} in the queue; zero when granted at once. */
+    void granted(Duration waited);
+  }
+
   /** What a node's departure ended: the leases it held, and the queued requests dropped (their timers to cancel). */
   record Departed(List<Released> released, List<String> dropped) {
     boolean any() { return !released.isEmpty() || !dropped.isEmpty(); }
@@ -60,20 +77,25 @@ final class LeaseBroker<W> {
   private final ServiceSettings settings;
   private final BiConsumer<W, LeaseReply> send;
   private final Function<W, String> nodeOf;
-  private final Map<String, String> queuedFrom = new HashMap<>();      // lease id → node, for the requests queued
+  private final QueueMeter meter;
+  private final Map<String, Waiting> queuedFrom = new HashMap<>();     // lease id → node and time, for the requests queued
   private final Map<String, Integer> inFlight = new HashMap<>();
   private final Map<String, Lease> leases = new HashMap<>();
   private final FairQueue<W> queue = new FairQueue<>();
   private Duration requestTime = Duration.ofSeconds(1);
 
   /** Every request on this node (no departures). */
-  LeaseBroker(ServiceSettings settings, BiConsumer<W, LeaseReply> send) { this(settings, send, w -> ""); }
+  LeaseBroker(ServiceSettings settings, BiConsumer<W, LeaseReply> send) { this(settings, send, w -> "", QueueMeter.NONE); }
 
-  /** @param nodeOf the gateway node a reply address belongs to ("" for this one), for {@link #nodeLeft} */
-  LeaseBroker(ServiceSettings settings, BiConsumer<W, LeaseReply> send, Function<W, String> nodeOf) {
+  /**
+   * @param nodeOf the gateway node a reply address belongs to ("" for this one), for {@link #nodeLeft}
+   * @param meter  told of the queue's length and of each grant's wait
+   */
+  LeaseBroker(ServiceSettings settings, BiConsumer<W, LeaseReply> send, Function<W, String> nodeOf, QueueMeter meter) {
     this.settings = settings;
     this.send = send;
     this.nodeOf = nodeOf;
+    this.meter = meter;
   }
 
   /**
@@ -94,7 +116,7 @@ final class LeaseBroker<W> {
     if (queue.replace(leaseId, waiter)) return false;
     Optional<String> job = choose(routable, avoid);
     if (job.isPresent()) {
-      grant(leaseId, waiter, job.get(), now);
+      grant(leaseId, waiter, job.get(), now, Duration.ZERO);
     } else if (refused != null) {
       send.accept(waiter, new LeaseReply.Unavailable(refused.reason(), "model " + settings.id() + " is unavailable: "
           + refused.why(), refused.retryAfterSeconds() >= 0 ? refused.retryAfterSeconds() : retryAfterSeconds.getAsLong()));
@@ -105,7 +127,8 @@ final class LeaseBroker<W> {
       // Once waiting, a retry may take any routable replica: the one that failed it was health-checked at once and is
       // routable only if it passed (else a lone replica that recovered would never get the request).
       queue.add(leaseId, user, waiter);
-      queuedFrom.put(leaseId, nodeOf.apply(waiter));
+      queuedFrom.put(leaseId, new Waiting(nodeOf.apply(waiter), now));
+      meter.queued(queue.size());
       return true;
     }
     return false;
@@ -118,10 +141,11 @@ final class LeaseBroker<W> {
       Optional<String> job = choose(routable, null);
       if (job.isEmpty()) break;
       Map.Entry<String, W> next = queue.poll().orElseThrow();
-      queuedFrom.remove(next.getKey());
+      Waiting waited = queuedFrom.remove(next.getKey());
       served.add(next.getKey());
-      grant(next.getKey(), next.getValue(), job.get(), now);
+      grant(next.getKey(), next.getValue(), job.get(), now, waited == null ? Duration.ZERO : Duration.between(waited.since(), now));
     }
+    if (!served.isEmpty()) meter.queued(queue.size());
     return served;
   }
 
@@ -133,9 +157,11 @@ final class LeaseBroker<W> {
   /** The request waited max-queue-wait without a replica (unless it was served meanwhile): refuses it. */
   void expire(String leaseId, LongSupplier retryAfterSeconds) {
     queuedFrom.remove(leaseId);
-    queue.remove(leaseId).ifPresent(w -> send.accept(w, new LeaseReply.Unavailable(LeaseRefusal.QUEUE_TIMEOUT,
-        "no replica of " + settings.id() + " could take the request within " + settings.maxQueueWait().toSeconds() + " s",
-        retryAfterSeconds.getAsLong())));
+    queue.remove(leaseId).ifPresent(w -> {
+      meter.queued(queue.size());
+      send.accept(w, new LeaseReply.Unavailable(LeaseRefusal.QUEUE_TIMEOUT, "no replica of " + settings.id()
+          + " could take the request within " + settings.maxQueueWait().toSeconds() + " s", retryAfterSeconds.getAsLong()));
+    });
   }
 
   Optional<Released> release(String leaseId, Instant now) {
@@ -156,11 +182,12 @@ final class LeaseBroker<W> {
     for (String id : leases.entrySet().stream().filter(e -> e.getValue().node().equals(node)).map(Map.Entry::getKey).toList()) {
       release(id, now).ifPresent(released::add);
     }
-    List<String> dropped = queuedFrom.entrySet().stream().filter(e -> e.getValue().equals(node)).map(Map.Entry::getKey).toList();
+    List<String> dropped = queuedFrom.entrySet().stream().filter(e -> e.getValue().node().equals(node)).map(Map.Entry::getKey).toList();
     dropped.forEach(id -> {
       queuedFrom.remove(id);
       queue.remove(id);
     });
+    if (!dropped.isEmpty()) meter.queued(queue.size());
     return new Departed(released, dropped);
   }
 
@@ -184,7 +211,8 @@ final class LeaseBroker<W> {
     return ReplicaChooser.pick(loads, settings.maxInflightPerReplica(), avoid);
   }
 
-  private void grant(String leaseId, W waiter, String jobId, Instant now) {
+  private void grant(String leaseId, W waiter, String jobId, Instant now, Duration waited) {
+    meter.granted(waited);
     inFlight.merge(jobId, 1, Integer::sum);
     leases.put(leaseId, new Lease(jobId, now, nodeOf.apply(waiter)));
     send.accept(waiter, new LeaseReply.Granted(settings.id(), settings.cluster(), jobId, leaseId));

@@ -26,6 +26,9 @@ import sluice.core.service.ServiceActor.TrackedJob;
  * the children's reports. Owned by one service actor.
  */
 final class Replicas {
+  /** Why a replica near its time limit drains (its child reports it back, so the metrics tell renewals apart). */
+  static final String RENEWED = "renewed: a replacement is ready before the time limit";
+
   private final Map<String, ReplicaView> views = new HashMap<>();
   private final Set<String> submitting = new HashSet<>();
   private final Map<String, String> cancelling = new HashMap<>();      // job id -> why
@@ -167,7 +170,7 @@ final class Replicas {
   String drainReason(String jobId, int demand, Duration renewBefore, Instant now) {
     ReplicaView v = views.get(jobId);
     boolean renewal = v != null && ReplicaPlanner.renewalDue(v.startedAt(), v.endsAt(), renewBefore, now);
-    return renewal ? "renewed: a replacement is ready before the time limit" : "scale down: demand " + demand;
+    return renewal ? RENEWED : "scale down: demand " + demand;
   }
 
   private static boolean isStarting(ReplicaView v) {

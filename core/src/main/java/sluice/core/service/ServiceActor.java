@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -36,6 +37,7 @@ import sluice.core.config.ServiceSettings;
 import sluice.core.job.ReplicaPhase;
 import sluice.core.job.ReplicaView;
 import sluice.core.job.SlurmJobActor;
+import sluice.core.metrics.SluiceMetrics;
 import sluice.core.policy.Backoff;
 
 /**
@@ -155,6 +157,7 @@ public final class ServiceActor
   private final ScaleTracker scaling;
   private final StatusView statusView;
   private final RetryEstimate retryAfter;
+  private final ServiceMeters meters;
   private final Set<String> orphansCancelled = new HashSet<>();
   private Set<String> orphansSeen = Set.of();     // candidates of the previous poll: an orphan must be seen twice
   private boolean polledSinceStart;
@@ -177,7 +180,8 @@ public final class ServiceActor
         ctx.messageAdapter(ReplicaView.class, ReplicaChanged::new), ChildStopped::new);
     this.outbox = new Outbox(ctx, gateway, settings.id(), clock, children, replicas);
     this.reconciler = new ListingReconciler(settings, core);
-    this.broker = new LeaseBroker<>(settings, ActorRef::tell, Departures::nodeOf);
+    this.meters = new ServiceMeters(SluiceMetrics.get(ctx.getSystem()), settings.id());
+    this.broker = new LeaseBroker<>(settings, ActorRef::tell, Departures::nodeOf, meters);
     Departures.subscribe(ctx, NodeLeft::new);
     this.health = new StartHealth(new Backoff(core.submitRetryMin(), core.submitRetryMax()), core.recovery().degradedAfter());
     this.scaling = new ScaleTracker(settings);
@@ -225,7 +229,8 @@ public final class ServiceActor
    */
   private EffectBuilder<Event, State> commit(List<Event> events) {
     Runnable io = outbox.takeQueued();
-    return (events.isEmpty() ? Effect().none() : Effect().persist(events)).thenRun(st -> io.run());
+    return (events.isEmpty() ? Effect().none() : Effect().persist(events)).thenRun(st -> io.run())
+        .thenRun(st -> meters.refresh(status(st)));
   }
 
   private ReplyEffect<Event, State> done() { return commit(List.of()).thenNoReply(); }
@@ -247,12 +252,14 @@ public final class ServiceActor
   private ReplyEffect<Event, State> onReplicaChanged(State s, ReplicaChanged c) {
     ReplicaView v = c.view();
     if (!s.jobs().containsKey(v.jobId())) return Effect().noReply();
+    meters.reported(v);
     if (v.phase() == ReplicaPhase.ENDED) {
       boolean cancelled = replicas.ended(v.jobId());
       if (v.readyAt() == null && !cancelled) startFailed(v.jobId(), "job " + v.jobId() + " ended before it was ready: " + v.reason());
       return commit(List.of(new JobForgotten(v.jobId(), v.reason(), clock.instant())))
           .thenRun(st -> {
             ctx.getLog().info("replica {} of {} ended: {}", v.jobId(), settings.id(), v.reason());
+            meters.ended(v, cancelled);
             replicas.forget(v.jobId());
             broker.forget(v.jobId());
             ctx.getSelf().tell(Tick.EVALUATE);
@@ -269,6 +276,7 @@ public final class ServiceActor
 
   /** A replica failed to start: back off before the next submission, and fetch the job's log to show why. */
   private void startFailed(String jobId, String reason) {
+    meters.startFailed(jobId);
     Duration wait = health.startFailed(reason, clock.instant());
     if (health.degraded()) ctx.getLog().error("{} is degraded after {} failed starts; last: {}", settings.id(), health.startFailures(), reason);
     else ctx.getLog().warn("{}: {}; next submission in {} s", settings.id(), reason, wait.toSeconds());
@@ -314,6 +322,7 @@ public final class ServiceActor
         .thenRun(st -> {
           for (JobSnapshot j : r.tracked()) {
             ctx.getLog().info("adopted job {} of {} found by its tag {}", j.jobId(), settings.id(), j.tag());
+            if (s.intents().containsKey(j.tag())) meters.submitted();      // submitted by an earlier incarnation
             children.adopt(st.jobs().get(j.jobId()), j);
           }
           ctx.getSelf().tell(Tick.EVALUATE);
@@ -357,6 +366,7 @@ public final class ServiceActor
     return Effect().persist(new JobTracked(c.tag(), c.job().jobId(), clock.instant()))
         .thenRun(st -> {
           ctx.getLog().info("job {} submitted for {}", c.job().jobId(), settings.id());
+          meters.submitted();
           children.adopt(st.jobs().get(c.job().jobId()), c.job());
         })
         .thenNoReply();
@@ -396,6 +406,7 @@ public final class ServiceActor
           timers.startTimerWithFixedDelay(TimerKey.EVALUATE, Tick.EVALUATE, EVALUATE_EVERY);
           ctx.getSelf().tell(Tick.POLL);
         })
+        .onSignal(PostStop.instance(), s -> meters.close())            // stopped, or moved to another node
         .build();
   }
 }

@@ -1,5 +1,8 @@
 package sluice.core.tunnel;
 
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
+import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -13,6 +16,7 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import sluice.core.cluster.ClusterException;
 import sluice.core.cluster.ClusterFailure;
+import sluice.core.metrics.SluiceMetrics;
 import sluice.core.tunnel.TunnelStatus.TunnelState;
 
 /**
@@ -22,6 +26,10 @@ import sluice.core.tunnel.TunnelStatus.TunnelState;
  * connection on a timer, which also keeps idle connections busy so servers that close idle channels do not. A ping
  * the transport reports unanswered ({@link ClusterFailure#TUNNEL_UNRESPONSIVE}) marks the tunnel unresponsive; the
  * next answered one marks it up again. Tunnels are local to a gateway node: not sharded, not persisted.
+ *
+ * <p>Metrics: {@code sluice_tunnel_up} is 1 only while UP (an unresponsive agent takes no calls, so it counts as down),
+ * {@code sluice_tunnel_reconnects_total} counts each connection to this node after its first, and every answered ping
+ * is a {@code sluice_tunnel_rtt_seconds} observation.
  */
 public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
   public sealed interface Command {}
@@ -49,6 +57,9 @@ public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
   private final String cluster;
   private final String node;
   private final Clock clock;
+  private final GaugeDataPoint up;
+  private final CounterDataPoint reconnects;
+  private final DistributionDataPoint rtt;
   private TunnelObserver.Sampler sampler;
   private TunnelState state = TunnelState.IDLE;
   private Instant since;
@@ -62,16 +73,22 @@ public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
   private Instant lastAnswerAt;
   private boolean sampling;
 
-  public static Behavior<Command> create(String cluster, String node, Duration sampleInterval, Clock clock) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new TunnelActor(ctx, timers, cluster, node, sampleInterval, clock)));
+  public static Behavior<Command> create(String cluster, String node, Duration sampleInterval, Clock clock,
+                                         SluiceMetrics metrics) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new TunnelActor(ctx, timers, cluster, node, sampleInterval, clock, metrics)));
   }
 
   private TunnelActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String cluster, String node,
-                      Duration sampleInterval, Clock clock) {
+                      Duration sampleInterval, Clock clock, SluiceMetrics metrics) {
     super(ctx);
     this.cluster = cluster;
     this.node = node;
     this.clock = clock;
+    this.up = metrics.tunnelUp.labelValues(cluster, node);
+    this.reconnects = metrics.tunnelReconnects.labelValues(cluster, node);
+    this.rtt = metrics.tunnelRtt.labelValues(cluster, node);
+    up.set(0);
     this.since = clock.instant();
     timers.startTimerWithFixedDelay(Tick.INSTANCE, sampleInterval);
   }
@@ -94,11 +111,13 @@ public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
     if (next != state) since = clock.instant();
     state = next;
     reason = why;
+    up.set(next == TunnelState.UP ? 1 : 0);
     if (next != TunnelState.BACKING_OFF && next != TunnelState.FAILED) retryAt = null;
     return this;
   }
 
   private Behavior<Command> onUp(Up m) {
+    if (connects > 0) reconnects.inc();
     connects++;
     channels = m.channels();
     streams = 0;
@@ -143,6 +162,7 @@ public final class TunnelActor extends AbstractBehavior<TunnelActor.Command> {
       channels = s.channels();
       streams = s.streams();
       roundTripMillis = s.roundTrip().toNanos() / 1e6;
+      rtt.observe(s.roundTrip().toNanos() / 1e9);
       lastAnswerAt = clock.instant();
     });
     if (m.error() != null) getContext().getLog().debug("ping through tunnel {} failed: {}", node, m.error());

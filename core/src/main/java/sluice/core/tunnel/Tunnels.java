@@ -15,6 +15,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import sluice.core.metrics.SluiceMetrics;
 
 /** The {@link TunnelActor}s of this gateway node, one per cluster and login node, and the observers that feed them. */
 public final class Tunnels {
@@ -28,7 +29,7 @@ public final class Tunnels {
 
   /**
    * Starts one actor per node; {@code nodes} maps each cluster to its login nodes in failover order. They sample every
-   * {@code sluice.tunnel-sample-interval} (core's reference.conf).
+   * {@code sluice.tunnel-sample-interval} (core's reference.conf). Their metrics go to the system's {@link SluiceMetrics}.
    */
   public static Tunnels start(ActorSystem<?> system, Map<String, List<String>> nodes, Clock clock) {
     return start(system, nodes, system.settings().config().getDuration("sluice.tunnel-sample-interval"), clock);
@@ -36,12 +37,13 @@ public final class Tunnels {
 
   /** As {@link #start(ActorSystem, Map, Clock)}, sampling every {@code sampleInterval}. */
   public static Tunnels start(ActorSystem<?> system, Map<String, List<String>> nodes, Duration sampleInterval, Clock clock) {
+    SluiceMetrics metrics = SluiceMetrics.get(system);
     Map<String, Map<String, ActorRef<TunnelActor.Command>>> refs = new LinkedHashMap<>();
     nodes.forEach((cluster, list) -> {
       Map<String, ActorRef<TunnelActor.Command>> perNode = new LinkedHashMap<>();
       for (String node : list) {
         String name = "tunnel-" + URLEncoder.encode(cluster + "-" + node, StandardCharsets.UTF_8);
-        perNode.put(node, system.systemActorOf(TunnelActor.create(cluster, node, sampleInterval, clock), name, Props.empty()));
+        perNode.put(node, system.systemActorOf(TunnelActor.create(cluster, node, sampleInterval, clock, metrics), name, Props.empty()));
       }
       refs.put(cluster, perNode);
     });

@@ -13,6 +13,8 @@ import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import sluice.core.config.ServiceSettings;
+import sluice.core.metrics.MetricValues;
+import sluice.core.metrics.SluiceMetrics;
 
 /** Leases, the admission queue and its replies, without an actor: waiters are names, replies are recorded. */
 class LeaseBrokerTest {
@@ -21,6 +23,7 @@ class LeaseBrokerTest {
   private record Sent(String to, LeaseReply reply) {}
 
   private final List<Sent> sent = new ArrayList<>();
+  private final SluiceMetrics metrics = SluiceMetrics.standalone(false);
 
   private LeaseBroker<String> broker(int perReplica, int maxQueue) {
     var life = new ServiceSettings.Lifecycle(Duration.ofMinutes(1), Duration.ofMinutes(1), Duration.ofMinutes(10),
@@ -29,7 +32,7 @@ class LeaseBrokerTest {
         Duration.ofSeconds(30), life);
     // A waiter named "nodeB/..." is a request of gateway node B; others are this node's.
     return new LeaseBroker<>(settings, (to, reply) -> sent.add(new Sent(to, reply)),
-        to -> to.startsWith("nodeB/") ? "nodeB" : "");
+        to -> to.startsWith("nodeB/") ? "nodeB" : "", new ServiceMeters(metrics, "llm"));
   }
 
   private boolean acquire(LeaseBroker<String> b, String lease, String user, List<String> routable) {
@@ -170,6 +173,36 @@ class LeaseBrokerTest {
     assertEquals(List.of("here-waiting"), b.serveWaiters(List.of("1"), T0), "the freed slot goes to a live request");
     assertEquals(2, b.demand());
     assertTrue(b.nodeLeft("nodeB", T0).released().isEmpty(), "a second notice changes nothing");
+  }
+
+  @Test void theQueueLengthAndTheWaitOfEachGrantedRequestAreMetered() {
+    var b = broker(1, 10);
+    acquire(b, "running", "u", List.of("1"));                              // granted at once: a wait of 0
+    for (String lease : List.of("w1", "w2", "w3")) {
+      assertTrue(b.acquire(lease, "u", null, lease, List.of("1"), null, () -> 7, T0.plusSeconds(1)));
+    }
+    assertEquals(3.0, MetricValues.value(metrics.registry, "sluice_queued_requests", "model", "llm"));
+    assertEquals(1, MetricValues.count(metrics.registry, "sluice_queue_wait_seconds", "model", "llm"));
+    b.release("running", T0.plusSeconds(3));
+    assertEquals(List.of("w1"), b.serveWaiters(List.of("1"), T0.plusSeconds(3)));            // waited 2 s
+    assertEquals(2.0, MetricValues.value(metrics.registry, "sluice_queued_requests", "model", "llm"));
+    b.expire("w2", () -> 3);                                                  // refused: no wait observed
+    assertEquals(1.0, MetricValues.value(metrics.registry, "sluice_queued_requests", "model", "llm"));
+    b.release("w1", T0.plusSeconds(5));
+    assertEquals(List.of("w3"), b.serveWaiters(List.of("1"), T0.plusMillis(5500)));           // waited 4.5 s
+    assertEquals(0.0, MetricValues.value(metrics.registry, "sluice_queued_requests", "model", "llm"));
+    assertEquals(3, MetricValues.count(metrics.registry, "sluice_queue_wait_seconds", "model", "llm"));
+    assertEquals(6.5, MetricValues.sum(metrics.registry, "sluice_queue_wait_seconds", "model", "llm"), 1e-9);
+  }
+
+  @Test void requestsDroppedWithTheirNodeLeaveTheQueueLength() {
+    var b = broker(1, 10);
+    acquire(b, "holder", "u", List.of("1"));
+    acquire(b, "nodeB/1", "u", List.of("1"));
+    acquire(b, "nodeB/2", "u", List.of("1"));
+    assertEquals(2.0, MetricValues.value(metrics.registry, "sluice_queued_requests", "model", "llm"));
+    b.nodeLeft("nodeB", T0);
+    assertEquals(0.0, MetricValues.value(metrics.registry, "sluice_queued_requests", "model", "llm"));
   }
 
   @Test void aNodeMayAskToWaitLessThanTheServiceQueueWaitButNotMore() {

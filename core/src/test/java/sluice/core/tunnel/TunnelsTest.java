@@ -3,6 +3,7 @@ package sluice.core.tunnel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -19,6 +20,8 @@ import org.junit.jupiter.api.Test;
 import sluice.agent.testing.Await;
 import sluice.core.cluster.ClusterException;
 import sluice.core.cluster.ClusterFailure;
+import sluice.core.metrics.MetricValues;
+import sluice.core.metrics.SluiceMetrics;
 import sluice.core.testing.TestClock;
 import sluice.core.tunnel.TunnelStatus.TunnelState;
 
@@ -104,6 +107,44 @@ class TunnelsTest {
     assertNull(back.reason());
     assertEquals(clock.instant(), back.lastAnswerAt());
     assertEquals(1, back.connects(), "the same connection: it was never closed");
+  }
+
+  @Test void theMetricsShowTheTunnelUpItsPingsAndAReconnectAfterALostConnection() throws Exception {
+    var registry = SluiceMetrics.get(testKit.system()).registry;
+    String[] labels = {"cluster", "metered", "login_node", "login5"};
+    Tunnels tunnels = Tunnels.start(testKit.system(), Map.of("metered", List.of("login5")), Duration.ofMillis(50),
+        Clock.systemUTC());
+    assertEquals(0.0, MetricValues.value(registry, "sluice_tunnel_up", labels));
+    assertTrue(MetricValues.exists(registry, "sluice_tunnel_up", labels), "exported from the start, at 0");
+    AtomicBoolean answering = new AtomicBoolean(true);
+    tunnels.attach("metered", node -> answering.get()
+        ? CompletableFuture.completedFuture(Optional.of(new TunnelSample(1, 0, Duration.ofMillis(2))))
+        : CompletableFuture.failedFuture(new ClusterException(ClusterFailure.TUNNEL_UNRESPONSIVE, "no answer")));
+    TunnelObserver observer = tunnels.observer("metered");
+    observer.connecting("login5");
+    observer.up("login5", 1);
+    Await.until(Duration.ofSeconds(10), "two pings answered", () -> MetricValues.count(registry, "sluice_tunnel_rtt_seconds", labels) >= 2);
+    assertEquals(1.0, MetricValues.value(registry, "sluice_tunnel_up", labels));
+    long pings = MetricValues.count(registry, "sluice_tunnel_rtt_seconds", labels);
+    assertEquals(0.002 * pings, MetricValues.sum(registry, "sluice_tunnel_rtt_seconds", labels), 1e-9, "2 ms each");
+    assertEquals(0.0, MetricValues.value(registry, "sluice_tunnel_reconnects_total", labels), "the first connection");
+
+    answering.set(false);                                   // an agent that answers no ping takes no calls: down
+    await(tunnels, "login5", "to be unresponsive", s -> s.state() == TunnelState.UNRESPONSIVE);
+    assertEquals(0.0, MetricValues.value(registry, "sluice_tunnel_up", labels));
+    answering.set(true);
+    await(tunnels, "login5", "to answer again", s -> s.state() == TunnelState.UP);
+    assertEquals(1.0, MetricValues.value(registry, "sluice_tunnel_up", labels));
+    assertEquals(0.0, MetricValues.value(registry, "sluice_tunnel_reconnects_total", labels), "the same connection");
+
+    observer.down("login5", "session_closed: EOF");
+    await(tunnels, "login5", "to be down", s -> s.state() == TunnelState.BACKING_OFF);
+    assertEquals(0.0, MetricValues.value(registry, "sluice_tunnel_up", labels));
+    observer.connecting("login5");
+    observer.up("login5", 1);
+    await(tunnels, "login5", "to be up again", s -> s.state() == TunnelState.UP);
+    assertEquals(1.0, MetricValues.value(registry, "sluice_tunnel_up", labels));
+    assertEquals(1.0, MetricValues.value(registry, "sluice_tunnel_reconnects_total", labels));
   }
 
   @Test void authenticationAndHostKeyFailuresAreMarkedFailedForAnOperator() throws Exception {

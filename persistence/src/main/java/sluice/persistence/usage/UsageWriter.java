@@ -1,5 +1,7 @@
 package sluice.persistence.usage;
 
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Histogram;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,6 +29,7 @@ import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.core.metrics.SluiceMetrics;
 import sluice.core.policy.Backoff;
 
 /**
@@ -35,6 +38,8 @@ import sluice.core.policy.Backoff;
  * order and none twice; meanwhile records wait in memory up to {@code max-buffered}, and beyond that new ones are
  * dropped and counted (ERROR log). Stopped in CoordinatedShutdown's {@code service-stop} phase, after the HTTP server
  * has drained its requests, so a clean shutdown writes every record; a crash loses at most what is still buffered.
+ * Metrics: every dropped record counts in {@code sluice_usage_records_dropped_total}, and every insert attempt (the
+ * failed ones too) is timed in {@code sluice_usage_write_seconds}.
  */
 public final class UsageWriter {
   private static final Logger LOG = LoggerFactory.getLogger(UsageWriter.class);
@@ -56,6 +61,8 @@ public final class UsageWriter {
   private final AtomicLong written = new AtomicLong();
   private final AtomicLong dropped = new AtomicLong();
   private final AtomicLong droppedUnreported = new AtomicLong();
+  private final Counter droppedMetric;
+  private final Histogram writeTime;
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final Set<CompletableFuture<Done>> flushes = ConcurrentHashMap.newKeySet();
   private volatile boolean abandoned;                                   // the actor system is gone: stop retrying
@@ -66,6 +73,9 @@ public final class UsageWriter {
     this.sink = sink;
     this.settings = settings;
     this.blocking = blocking;
+    SluiceMetrics metrics = SluiceMetrics.get(system);
+    this.droppedMetric = metrics.usageRecordsDropped;
+    this.writeTime = metrics.usageWrite;
     // A marker ends its substream, which makes groupedWithin emit the open batch at once instead of at the interval;
     // concatSubstreams keeps the batches in order.
     Pair<BoundedSourceQueue<Item>, CompletionStage<Done>> m = Source.<Item>queue(settings.maxBuffered() + FLUSH_ROOM)
@@ -133,11 +143,13 @@ public final class UsageWriter {
     } catch (RuntimeException e) {
       LOG.error("could not hand over a usage record: {}", e.toString());
       dropped.incrementAndGet();
+      droppedMetric.inc();
     }
   }
 
   private void drop() {
     dropped.incrementAndGet();
+    droppedMetric.inc();
     if (droppedUnreported.getAndIncrement() == 0) {
       if (stopping.get() || queue.isCompleted()) {
         LOG.error("usage writer is stopped: dropping usage records that arrive after shutdown began");
@@ -210,11 +222,14 @@ public final class UsageWriter {
     Executor exec = failures == 0 ? blocking : CompletableFuture.delayedExecutor(wait.toMillis(), TimeUnit.MILLISECONDS, blocking);
     try {
       exec.execute(() -> {
+        long start = System.nanoTime();
         try {
           sink.insert(batch);
+          writeTime.observe((System.nanoTime() - start) / 1e9);
           if (failures > 0) LOG.info("wrote {} usage records after {} failed attempts", batch.size(), failures);
           result.complete(Done.getInstance());
         } catch (Exception e) {
+          writeTime.observe((System.nanoTime() - start) / 1e9);
           if (abandoned) {
             result.completeExceptionally(e);
             return;

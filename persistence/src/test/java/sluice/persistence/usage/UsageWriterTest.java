@@ -31,6 +31,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import sluice.agent.testing.Await;
+import sluice.core.metrics.MetricValues;
+import sluice.core.metrics.SluiceMetrics;
 import sluice.core.policy.Backoff;
 import sluice.persistence.testing.TestDatabase;
 
@@ -171,6 +174,31 @@ class UsageWriterTest {
     assertEquals(10, w.written());
     assertEquals(0, w.buffered());
     await(w.stop());
+  }
+
+  @Test void recordsDroppedWhileInsertsFailAndEveryInsertAttemptAreMetered() throws Exception {
+    ActorTestKit own = ActorTestKit.create("usage-metrics");              // a registry of its own: exact numbers
+    var registry = SluiceMetrics.get(own.system()).registry;
+    try {
+      sink.failures.set(Integer.MAX_VALUE);
+      UsageWriter w = UsageWriter.start(own.system(), sink, new UsageWriterSettings(4, NEVER, 10, FAST_RETRY));
+      assertTrue(MetricValues.exists(registry, "sluice_usage_records_dropped_total"), "exported from the start, at 0");
+      IntStream.range(0, 25).forEach(i -> w.record(rec("r" + i, T0)));
+      assertEquals(15.0, MetricValues.value(registry, "sluice_usage_records_dropped_total"));
+      Await.until(Duration.ofSeconds(10), "two failed inserts", () -> sink.inserts.get() >= 2);
+
+      sink.failures.set(0);                                             // the database is back
+      await(w.flush());
+      await(w.stop());
+      w.record(rec("late", T0));
+      assertEquals(16.0, MetricValues.value(registry, "sluice_usage_records_dropped_total"), "and one handed in after stop");
+      assertEquals(sink.inserts.get(), MetricValues.count(registry, "sluice_usage_write_seconds"),
+          "every attempt is timed, the failed ones too");
+      assertTrue(sink.inserts.get() >= 2 + 3, "failed attempts, then 3 batches: " + sink.inserts.get());
+      assertTrue(MetricValues.sum(registry, "sluice_usage_write_seconds") > 0);
+    } finally {
+      own.shutdownTestKit();
+    }
   }
 
   @Test void aCleanShutdownOfTheActorSystemWritesEveryRecord() throws Exception {
