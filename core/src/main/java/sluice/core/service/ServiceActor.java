@@ -206,7 +206,11 @@ public final class ServiceActor
         .onCommand(SetScale.class, this::onSetScale)
         .onCommand(DrainReplica.class, this::onDrainReplica)
         .onCommand(ReplicaChanged.class, this::onReplicaChanged)
-        .onCommand(Tick.class, (s, t) -> t == Tick.POLL ? runtimeOnly(outbox::listJobs) : evaluate(s))
+        .onCommand(Tick.class, (s, t) -> {
+          if (t == Tick.POLL) return runtimeOnly(outbox::listJobs);
+          meters.refresh(status(s));       // every second and after each replica change, not per lease (hot path)
+          return evaluate(s);
+        })
         .onCommand(Polled.class, this::onPolled)
         .onCommand(PollFailed.class, (s, c) -> runtimeOnly(() -> health.listingFailed(c.reason())))
         .onCommand(SubmitSucceeded.class, this::onSubmitSucceeded)
@@ -229,8 +233,7 @@ public final class ServiceActor
    */
   private EffectBuilder<Event, State> commit(List<Event> events) {
     Runnable io = outbox.takeQueued();
-    return (events.isEmpty() ? Effect().none() : Effect().persist(events)).thenRun(st -> io.run())
-        .thenRun(st -> meters.refresh(status(st)));
+    return (events.isEmpty() ? Effect().none() : Effect().persist(events)).thenRun(st -> io.run());
   }
 
   private ReplyEffect<Event, State> done() { return commit(List.of()).thenNoReply(); }
