@@ -20,6 +20,8 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpCharsets;
@@ -29,6 +31,8 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
 import sluice.edge.dashboard.DashboardFeed;
 
 /**
@@ -50,12 +54,13 @@ final class DashboardRoutes {
 
   private record Asset(ContentType type, byte[] bytes) {}
 
-  private final DashboardFeed feed;
+  private final Supplier<Source<ByteString, NotUsed>> events;
   private final Map<String, Asset> assets = new LinkedHashMap<>();
   private final HttpResponse index;
 
-  DashboardRoutes(DashboardFeed feed) {
-    this.feed = feed;
+  /** @param events one browser's event stream ({@link DashboardFeed#stream}) */
+  DashboardRoutes(Supplier<Source<ByteString, NotUsed>> events) {
+    this.events = events;
     assets.put("dashboard.js", new Asset(ContentTypes.create(MediaTypes.APPLICATION_JAVASCRIPT, HttpCharsets.UTF_8), read("dashboard.js")));
     assets.put("dashboard.css", new Asset(ContentTypes.create(MediaTypes.TEXT_CSS, HttpCharsets.UTF_8), read("dashboard.css")));
     assets.put("favicon.svg", new Asset(ContentTypes.create(MediaTypes.IMAGE_SVG_XML), read("favicon.svg")));
@@ -84,7 +89,7 @@ final class DashboardRoutes {
   Route events() {
     return path(segment("dashboard").slash("events"), () -> get(() -> complete(HttpResponse.create()
         .withHeaders(List.of(RawHeader.create("Cache-Control", "no-store"), RawHeader.create("X-Accel-Buffering", "no")))
-        .withEntity(HttpEntities.createChunked(SSE, feed.stream())))));
+        .withEntity(HttpEntities.createChunked(SSE, events.get())))));
   }
 
   private static List<HttpHeader> with(List<HttpHeader> base, HttpHeader extra) {

@@ -48,8 +48,9 @@ public final class Routes {
     this.serviceAdmin = new ServiceAdminRoutes(p.services(), p.tunnels());
     this.userAdmin = new UserAdminRoutes(p.users(), p.clock());
     this.usage = new UsageRoutes(p.usageStore(), p.usage(), p.blocking());
-    this.dashboard = new DashboardRoutes(DashboardFeed.start(p.system(), p.services(), p.tunnels(), p.usageStore(),
-        p.blocking(), DashboardSettings.from(p.system().settings().config()), p.settings().sseKeepAlive(), p.clock()));
+    DashboardFeed feed = DashboardFeed.start(p.system(), p.services(), p.tunnels(), p.usageStore(), p.blocking(),
+        DashboardSettings.from(p.system().settings().config()), p.settings().sseKeepAlive(), p.clock());
+    this.dashboard = new DashboardRoutes(feed::stream);
   }
 
   public Route all() {
