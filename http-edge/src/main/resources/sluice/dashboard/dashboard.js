@@ -404,7 +404,12 @@ function chart(values, errors, ttft) {
     const high = Math.max(1, ...known);
     const points = [];
     ttft.forEach((v, i) => { if (v !== null) points.push((i * step + step / 2).toFixed(1) + ',' + (h - (v / high) * (h - 2) - 1).toFixed(1)); });
-    g.append(svg('polyline', {class: 'ttft', points: points.join(' ')}));
+    if (points.length === 1) {
+      const [x, y] = points[0].split(',');
+      g.append(svg('circle', {class: 'ttft-dot', cx: x, cy: y, r: 1.5}));
+    } else {
+      g.append(svg('polyline', {class: 'ttft', points: points.join(' ')}));
+    }
   }
   const title = svg('title');
   title.textContent = 'requests per minute (peak ' + top + '), errors in red' + (known.length ? ', time to first token as a line' : '');
