@@ -26,7 +26,9 @@ import org.slf4j.LoggerFactory;
 import sluice.core.service.ServiceDirectory;
 import sluice.core.service.ServiceStatus;
 import sluice.core.tunnel.Tunnels;
+import sluice.persistence.usage.TrafficMinute;
 import sluice.persistence.usage.UsageStore;
+import sluice.persistence.usage.UserTokens;
 
 /**
  * The dashboard's live data on one gateway node, shared by every browser watching it: one stream takes the services'
@@ -51,9 +53,33 @@ public final class DashboardFeed {
 
   private record Gathered(List<ServiceStatus> services, Instant at) {}
 
-  private final ServiceDirectory services;
+  /** Where the feed's figures come from: the gateway's services and usage table ({@link #of}), or a test's. */
+  public interface Sources {
+    /** Every configured service's status; a service that does not answer in time is left out. */
+    CompletionStage<List<ServiceStatus>> statuses();
+
+    List<String> serviceIds();
+
+    /** A blocking database query (see {@link UsageStore#traffic}). */
+    List<TrafficMinute> traffic(Instant from, Instant to) throws Exception;
+
+    /** A blocking database query (see {@link UsageStore#topUsers}). */
+    List<UserTokens> topUsers(Instant from, Instant to, int limit) throws Exception;
+
+    static Sources of(ServiceDirectory services, UsageStore usage) {
+      return new Sources() {
+        @Override public CompletionStage<List<ServiceStatus>> statuses() { return services.statuses(); }
+        @Override public List<String> serviceIds() { return services.ids(); }
+        @Override public List<TrafficMinute> traffic(Instant from, Instant to) throws Exception { return usage.traffic(from, to); }
+        @Override public List<UserTokens> topUsers(Instant from, Instant to, int limit) throws Exception {
+          return usage.topUsers(from, to, limit);
+        }
+      };
+    }
+  }
+
+  private final Sources sources;
   private final TunnelBoard tunnels;
-  private final UsageStore usage;
   private final Executor blocking;
   private final Clock clock;
   private final Duration keepAlive;
@@ -67,13 +93,10 @@ public final class DashboardFeed {
   private ObjectNode lastContent;                                      // the state stream's own
   private final Source<Frame, NotUsed> hub;
 
-  private DashboardFeed(ActorSystem<?> system, ServiceDirectory services, Tunnels tunnels, UsageStore usage,
-                        Executor blocking, DashboardSettings settings, Duration keepAlive, Clock clock) {
-    this.services = services;
-    // A node's tunnels are kept a few rounds, so one late answer does not make a node blink out.
-    Duration maxAge = settings.stateInterval().multipliedBy(3).plusSeconds(3);
-    this.tunnels = TunnelBoard.start(system, tunnels, maxAge, clock);
-    this.usage = usage;
+  private DashboardFeed(ActorSystem<?> system, Sources sources, TunnelBoard tunnels, Executor blocking,
+                        DashboardSettings settings, Duration keepAlive, Clock clock) {
+    this.sources = sources;
+    this.tunnels = tunnels;
     this.blocking = blocking;
     this.settings = settings;
     this.keepAlive = keepAlive;
@@ -95,10 +118,19 @@ public final class DashboardFeed {
         .run(system);
   }
 
-  /** Starts this node's feed (and its part of the cluster's tunnel board). */
+  /** Starts this node's feed and its part of the cluster's tunnel board. */
   public static DashboardFeed start(ActorSystem<?> system, ServiceDirectory services, Tunnels tunnels, UsageStore usage,
                                     Executor blocking, DashboardSettings settings, Duration keepAlive, Clock clock) {
-    return new DashboardFeed(system, services, tunnels, usage, blocking, settings, keepAlive, clock);
+    // A node's tunnels are kept a few rounds, so one late answer does not make a node blink out.
+    Duration maxAge = settings.stateInterval().multipliedBy(3).plusSeconds(3);
+    return start(system, Sources.of(services, usage), TunnelBoard.start(system, tunnels, maxAge, clock), blocking,
+        settings, keepAlive, clock);
+  }
+
+  /** As above, from any {@link Sources}. */
+  public static DashboardFeed start(ActorSystem<?> system, Sources sources, TunnelBoard tunnels, Executor blocking,
+                                    DashboardSettings settings, Duration keepAlive, Clock clock) {
+    return new DashboardFeed(system, sources, tunnels, blocking, settings, keepAlive, clock);
   }
 
   /** Browsers connected to this node now. */
@@ -148,7 +180,7 @@ public final class DashboardFeed {
 
   private CompletionStage<Gathered> gather() {
     tunnels.request();                                                 // answers arrive for the next round
-    return services.statuses().thenApply(s -> new Gathered(s, clock.instant()));
+    return sources.statuses().thenApply(s -> new Gathered(s, clock.instant()));
   }
 
   /** The events since the last look, and the state frame if anything changed. */
@@ -167,9 +199,9 @@ public final class DashboardFeed {
       Instant now = clock.instant();
       Instant today = DashboardJson.today(now);
       try {
-        var minutes = usage.traffic(DashboardJson.firstMinute(now), now.plusMillis(1));
-        var top = usage.topUsers(today, now.plusMillis(1), TOP_USERS);
-        Frame f = frame(Kind.TRAFFIC, DashboardJson.traffic(now, services.ids(), minutes, today, top));
+        var minutes = sources.traffic(DashboardJson.firstMinute(now), now.plusMillis(1));
+        var top = sources.topUsers(today, now.plusMillis(1), TOP_USERS);
+        Frame f = frame(Kind.TRAFFIC, DashboardJson.traffic(now, sources.serviceIds(), minutes, today, top));
         lastTraffic = f;
         lastTrafficAt = now;
         return f;
