@@ -91,6 +91,7 @@ public final class DashboardFeed {
   private volatile Frame lastTraffic;
   private volatile Instant lastTrafficAt = Instant.MIN;
   private ObjectNode lastContent;                                      // the state stream's own
+  private CompletableFuture<Frame> query;                              // guarded by this
   private final Source<Frame, NotUsed> hub;
 
   private DashboardFeed(ActorSystem<?> system, Sources sources, TunnelBoard tunnels, Executor blocking,
@@ -171,7 +172,8 @@ public final class DashboardFeed {
     if (latest != null && lastTrafficAt.isAfter(clock.instant().minus(settings.trafficInterval()))) {
       return CompletableFuture.completedFuture(latest);
     }
-    return trafficFrame().toCompletableFuture().orTimeout(FIRST_TRAFFIC_WAIT.toMillis(), TimeUnit.MILLISECONDS)
+    // A copy times out, not the shared query.
+    return trafficFrame().thenApply(f -> f).orTimeout(FIRST_TRAFFIC_WAIT.toMillis(), TimeUnit.MILLISECONDS)
         .exceptionally(e -> {
           noTraffic(e);
           return null;
@@ -194,8 +196,10 @@ public final class DashboardFeed {
     return List.of(f);
   }
 
-  private CompletionStage<Frame> trafficFrame() {
-    return CompletableFuture.supplyAsync(() -> {
+  /** A new traffic frame; browsers connecting while a query runs share it (a reconnect storm makes one query). */
+  private synchronized CompletableFuture<Frame> trafficFrame() {
+    if (query != null && !query.isDone()) return query;
+    query = CompletableFuture.supplyAsync(() -> {
       Instant now = clock.instant();
       Instant today = DashboardJson.today(now);
       try {
@@ -209,6 +213,7 @@ public final class DashboardFeed {
         throw new IllegalStateException("usage query failed: " + e.getMessage(), e);
       }
     }, blocking);
+    return query;
   }
 
   private List<Frame> noTraffic(Throwable e) {

@@ -60,9 +60,11 @@ class DashboardFeedTest {
     final AtomicReference<List<ServiceStatus>> services = new AtomicReference<>(List.of(JobEventsTest.service("llama")));
     final AtomicInteger looks = new AtomicInteger();
     final AtomicInteger queries = new AtomicInteger();
+    final AtomicInteger failuresLeft = new AtomicInteger();
 
     @Override public CompletionStage<List<ServiceStatus>> statuses() {
       looks.incrementAndGet();
+      if (failuresLeft.getAndDecrement() > 0) return CompletableFuture.failedFuture(new IllegalStateException("test failure"));
       return CompletableFuture.completedFuture(services.get());
     }
 
@@ -146,6 +148,17 @@ class DashboardFeedTest {
     SinkQueueWithCancel<ByteString> late = connect(feed);
     assertEquals("42", next(late).data().at("/services/0/replicas/0/job_id").asText(), "a late browser gets the latest state at once");
     for (var client : List.of(a, b, late)) client.cancel();
+  }
+
+  @Test void aFailedLookIsSkippedAndTheFeedGoesOn() throws Exception {
+    FakeSources sources = new FakeSources();
+    sources.failuresLeft.set(3);
+    DashboardFeed feed = feed(sources);
+    Await.until(Duration.ofSeconds(10), "the failed looks and then some", () -> sources.looks.get() >= 6);
+
+    SinkQueueWithCancel<ByteString> client = connect(feed);
+    assertEquals("llama", nextState(client).data().at("/services/0/service").asText());
+    client.cancel();
   }
 
   /** The next state event (traffic events come in between). */
