@@ -366,7 +366,7 @@ function drawTunnels(nodes) {
   return nodes.map((n) => {
     const rows = n.tunnels.map((t) => el('tr', null,
       el('td', {text: t.cluster}), el('td', {text: t.node}),
-      el('td', {class: 'tunnel ' + lower(t.state), text: t.state}),
+      el('td', {class: 'tunnel ' + lower(t.state), text: String(t.state).replace('_', ' ')}),
       el('td', {text: clock(t.since)}),
       el('td', {class: 'num', text: String(t.channels)}),
       el('td', {class: 'num', text: String(t.streams)}),
