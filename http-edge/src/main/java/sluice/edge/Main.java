@@ -188,6 +188,7 @@ public final class Main {
     out.println();
     out.println("  Streaming: add \"stream\":true.  Admin: curl -H 'Authorization: Bearer " + adminKey + "' " + base + "/admin/services"
         + "  (and /admin/tunnels)");
+    out.println("  Dashboard: " + base + "/dashboard  (log in with the admin key)");
     out.println("  Press Ctrl-C to stop (the demo's job is cancelled on the way out).");
     out.flush();
     gateway.awaitTermination();

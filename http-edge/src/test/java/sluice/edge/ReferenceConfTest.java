@@ -7,6 +7,7 @@ import com.typesafe.config.ConfigFactory;
 import java.io.File;
 import org.junit.jupiter.api.Test;
 import sluice.edge.auth.OidcSettings;
+import sluice.edge.dashboard.DashboardSettings;
 import sluice.edge.http.ApiKeys;
 import sluice.edge.http.ConnectionSettings;
 
@@ -23,6 +24,7 @@ class ReferenceConfTest {
     ApiKeys.from(own);
     OidcSettings.from(own);
     ConnectionSettings.from(own);
+    DashboardSettings.from(own);
     assertEquals("Dispatcher", own.getString(EdgeSettings.BLOCKING_DISPATCHER + ".type"),
         "the dispatcher the gateway hands to persistence and the bridge");
   }

@@ -16,6 +16,8 @@ import sluice.core.service.ServiceDirectory;
 import sluice.core.tunnel.Tunnels;
 import sluice.core.user.UserDirectory;
 import sluice.edge.EdgeSettings;
+import sluice.edge.dashboard.DashboardFeed;
+import sluice.edge.dashboard.DashboardSettings;
 import sluice.edge.observe.LogFormat;
 import sluice.edge.observe.RequestLog;
 import sluice.edge.observe.RequestMeters;
@@ -26,7 +28,7 @@ import sluice.persistence.usage.UsageWriter;
 /**
  * The HTTP API, composed from one route class per resource: the OpenAI API ({@link ApiRoutes}, {@link ModelRoutes})
  * under {@code /v1}, and the admin API ({@link ServiceAdminRoutes}, {@link UserAdminRoutes}, {@link UsageRoutes})
- * under {@code /admin}. {@link EdgeDirectives} holds what they share.
+ * under {@code /admin}, and the operator dashboard ({@link DashboardRoutes}). {@link EdgeDirectives} holds what they share.
  */
 public final class Routes {
   /** What the routes need from the rest of the gateway. */
@@ -40,6 +42,7 @@ public final class Routes {
   private final ServiceAdminRoutes serviceAdmin;
   private final UserAdminRoutes userAdmin;
   private final UsageRoutes usage;
+  private final DashboardRoutes dashboard;
 
   public Routes(Parts p) {
     this.directives = new EdgeDirectives(p.auth(), p.settings().adminKey(), p.storage(), p.drain());
@@ -53,6 +56,9 @@ public final class Routes {
     this.serviceAdmin = new ServiceAdminRoutes(p.services(), p.tunnels());
     this.userAdmin = new UserAdminRoutes(p.users(), p.clock());
     this.usage = new UsageRoutes(p.usageStore(), p.usage(), p.blocking());
+    DashboardFeed feed = DashboardFeed.start(p.system(), p.services(), p.tunnels(), p.usageStore(), p.blocking(),
+        DashboardSettings.from(p.system().settings().config()), p.settings().sseKeepAlive(), p.clock());
+    this.dashboard = new DashboardRoutes(feed::stream);
   }
 
   public Route all() {
@@ -61,6 +67,7 @@ public final class Routes {
             models.routes(caller),
             post(() -> directives.whenTaking(() -> extractUnmatchedPath(rest -> api.call("/v1" + rest, caller, requestId))))))),
         pathPrefix("admin", () -> directives.admin(() -> directives.whenWritableOrReading(() ->
-            concat(serviceAdmin.routes(), userAdmin.routes(), usage.routes()))))))));
+            concat(serviceAdmin.routes(), userAdmin.routes(), usage.routes(), dashboard.events())))),
+        dashboard.page()))));
   }
 }

@@ -225,6 +225,56 @@ public final class UsageStore implements UsageSink {
   }
 
   /**
+   * Per model and UTC minute over [{@code from}, {@code to}): requests, errors (status 400 or more) and the median time
+   * to first token; minutes without requests are left out. For the operator dashboard's last hour, which the retention
+   * (at least a day) never folds. {@code DATE_TRUNC} and {@code PERCENTILE_CONT … WITHIN GROUP} mean the same on H2 2.x
+   * and PostgreSQL; ordered by model, then minute.
+   */
+  public List<TrafficMinute> traffic(Instant from, Instant to) throws SQLException {
+    String minute = "DATE_TRUNC('minute', started_at)";
+    String sql = "SELECT model, " + minute + ", COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END),"
+        + " PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY ttft_ms) FROM sluice_usage"
+        + " WHERE started_at >= ? AND started_at < ? GROUP BY model, " + minute;
+    List<TrafficMinute> out = new ArrayList<>();
+    try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setObject(1, bound(from));
+      ps.setObject(2, bound(to));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          double p50 = rs.getDouble(5);
+          Double ttft = rs.wasNull() ? null : p50;
+          out.add(new TrafficMinute(rs.getString(1), rs.getObject(2, OffsetDateTime.class).toInstant(), rs.getLong(3),
+              rs.getLong(4), ttft));
+        }
+      }
+    }
+    // Sorted here, not by the database: PostgreSQL's collation depends on its locale.
+    out.sort(Comparator.comparing(TrafficMinute::model).thenComparing(TrafficMinute::minute));
+    return out;
+  }
+
+  /**
+   * The {@code limit} (1..1000) users with the most tokens (prompt plus completion) over [{@code from}, {@code to}),
+   * most first, ties by user id. Only records still kept are counted: for the dashboard's "today", never folded.
+   */
+  public List<UserTokens> topUsers(Instant from, Instant to, int limit) throws SQLException {
+    if (limit < 1 || limit > 1000) throw new IllegalArgumentException("limit must be between 1 and 1000: " + limit);
+    String sql = "SELECT user_id, SUM(prompt_tokens + completion_tokens) AS tokens, COUNT(*) FROM sluice_usage"
+        + " WHERE started_at >= ? AND started_at < ? GROUP BY user_id ORDER BY tokens DESC LIMIT ?";
+    List<UserTokens> out = new ArrayList<>();
+    try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setObject(1, bound(from));
+      ps.setObject(2, bound(to));
+      ps.setInt(3, limit);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) out.add(new UserTokens(rs.getString(1), rs.getLong(2), rs.getLong(3)));
+      }
+    }
+    out.sort(Comparator.comparingLong(UserTokens::tokens).reversed().thenComparing(UserTokens::user));
+    return out;
+  }
+
+  /**
    * Writes every matching record still kept (not folded) as CSV, oldest first, with a header row, streaming from a database cursor. Does not
    * close {@code out}. started_at is ISO-8601 in UTC; ttft_ms is empty when no token came.
    */

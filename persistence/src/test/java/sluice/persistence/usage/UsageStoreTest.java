@@ -165,6 +165,48 @@ class UsageStoreTest {
     assertEquals("'\rjob", rows.get(0).get("job_id"));
   }
 
+  private static UsageRecord timed(String id, String model, int status, Long ttftMillis, Instant startedAt) {
+    return new UsageRecord(id, "alice", "key-a", model, "/v1/chat/completions", null, true, status, 1, 1,
+        ttftMillis == null ? null : Duration.ofMillis(ttftMillis), Duration.ofMillis(900), false, false, startedAt);
+  }
+
+  @Test void trafficCountsRequestsErrorsAndTheMedianTimeToFirstTokenPerModelAndMinute() throws Exception {
+    Instant ten = T0;                                                  // 10:00:00 UTC
+    store.insert(List.of(
+        timed("early", "llama", 200, 10L, ten.minusMillis(1)),        // before the period
+        timed("a", "llama", 200, 100L, ten),
+        timed("b", "llama", 200, 300L, ten.plusSeconds(59)),
+        timed("c", "llama", 503, null, ten.plusSeconds(70)),          // no token came: no time to first token
+        timed("d", "llama", 429, null, ten.plusSeconds(80)),
+        timed("e", "mistral", 200, 50L, ten.plusSeconds(61)),
+        timed("late", "llama", 200, 10L, ten.plusSeconds(120))));     // the period's end is excluded
+
+    List<TrafficMinute> t = store.traffic(ten, ten.plusSeconds(120));
+
+    assertEquals(List.of(
+        new TrafficMinute("llama", ten, 2, 0, 200.0),
+        new TrafficMinute("llama", ten.plusSeconds(60), 2, 2, null),
+        new TrafficMinute("mistral", ten.plusSeconds(60), 1, 0, 50.0)), t);
+    assertEquals(List.of(), store.traffic(ten.plusSeconds(3600), ten.plusSeconds(7200)));
+  }
+
+  @Test void topUsersAreRankedByTokensOverThePeriodUpToTheLimit() throws Exception {
+    Instant midnight = Instant.parse("2026-03-01T00:00:00Z");
+    store.insert(List.of(
+        rec("y", "carol", "llama", 200, 5000, 5000, midnight.minusSeconds(1)),   // yesterday: not counted
+        rec("a1", "alice", "llama", 200, 10, 20, midnight),
+        rec("a2", "alice", "mistral", 200, 5, 5, at(1)),
+        rec("b1", "bob", "llama", 200, 100, 50, at(2)),
+        rec("c1", "carol", "llama", 200, 1, 0, at(3)),
+        rec("d1", "dave", "llama", 500, 0, 0, at(4))));
+
+    assertEquals(List.of(new UserTokens("bob", 150, 1), new UserTokens("alice", 40, 2)),
+        store.topUsers(midnight, midnight.plus(Duration.ofDays(1)), 2));
+    assertEquals(List.of(new UserTokens("bob", 150, 1), new UserTokens("alice", 40, 2), new UserTokens("carol", 1, 1),
+        new UserTokens("dave", 0, 1)), store.topUsers(midnight, midnight.plus(Duration.ofDays(1)), 10));
+    assertThrows(IllegalArgumentException.class, () -> store.topUsers(midnight, at(5), 0));
+  }
+
   @Test void csvOfNoRecordsIsJustTheHeader() throws Exception {
     var out = new ByteArrayOutputStream();
     store.exportCsv(UsageFilter.all(), out);
