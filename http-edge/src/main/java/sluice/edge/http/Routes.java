@@ -48,7 +48,7 @@ public final class Routes {
     this.directives = new EdgeDirectives(p.auth(), p.settings().adminKey(), p.storage(), p.drain());
     var meters = new RequestMeters(SluiceMetrics.get(p.system()), p.services().ids());
     var log = new RequestLog(LogFormat.json(p.system().settings().config()),
-        Cluster.get(p.system()).selfMember().address().hostPort());
+        Cluster.get(p.system()).selfMember().address().hostPort(), p.services().ids());
     var accounts = new RequestLedger.Accounts(p.users(), p.usage(), p.clock(), p.drain(), meters, log);
     this.api = new ApiRoutes(p.settings(), p.services(), new Proxy(p.services(), p.clusters(), p.settings(), p.drain(), p.system()),
         accounts, p.system());

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
+import java.util.Set;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -12,6 +14,10 @@ import org.slf4j.LoggerFactory;
  * One line per finished request on logger {@code sluice.request}: {@code key=value} pairs, or with
  * {@code sluice.log.format = json} one JSON object (its own appender, see {@link LogFormat}). The fields of
  * {@link FinishedRequest} and the node; never a prompt, a completion, a key's secret or a header.
+ *
+ * <p>Model and endpoint are written as the metrics label them (a configured model or {@code -}, one of the OpenAI
+ * endpoints or {@code other}): both are whatever the client sent until checked, and a client that puts a key into a
+ * path or a model name must not get it into the log. The usage record keeps what was sent.
  */
 public final class RequestLog {
   public static final String LOGGER = "sluice.request";
@@ -22,12 +28,19 @@ public final class RequestLog {
 
   private final boolean json;
   private final String node;
+  private final Set<String> models;
 
-  /** @param node this gateway node's cluster address (host:port), so a cluster's logs say where a request ran */
-  public RequestLog(boolean json, String node) {
+  /**
+   * @param node   this gateway node's cluster address (host:port), so a cluster's logs say where a request ran
+   * @param models the configured models: the only model names written as they are
+   */
+  public RequestLog(boolean json, String node, Collection<String> models) {
     this.json = json;
     this.node = node;
+    this.models = Set.copyOf(models);
   }
+
+  private String model(FinishedRequest r) { return models.contains(r.model()) ? r.model() : RequestMeters.UNKNOWN_MODEL; }
 
   public void finished(FinishedRequest r) {
     if (!LOG.isInfoEnabled()) return;
@@ -42,8 +55,8 @@ public final class RequestLog {
     n.put("request_id", r.requestId());
     n.put("user", r.user());
     n.put("key_id", r.keyId());
-    n.put("model", r.model());
-    n.put("endpoint", r.endpoint());
+    n.put("model", model(r));
+    n.put("endpoint", RequestMeters.endpointLabel(r.endpoint()));
     n.put("stream", r.stream());
     n.put("status", r.status());
     n.put("outcome", r.outcome());
@@ -62,8 +75,8 @@ public final class RequestLog {
     field(b, "request_id", r.requestId());
     field(b, "user", r.user());
     field(b, "key_id", r.keyId());
-    field(b, "model", r.model());
-    field(b, "endpoint", r.endpoint());
+    field(b, "model", model(r));
+    field(b, "endpoint", RequestMeters.endpointLabel(r.endpoint()));
     field(b, "stream", Boolean.toString(r.stream()));
     field(b, "status", Integer.toString(r.status()));
     field(b, "outcome", r.outcome());

@@ -59,17 +59,20 @@ class RequestObserveTest {
     assertEquals(16, counter(on, "sluice_user_tokens", "type", "completion", "user", "alice"));
   }
 
-  @Test void aTextLineQuotesWhatTheClientChoseSoNoLineCanBeForged() {
-    RequestLog log = new RequestLog(false, "127.0.0.1:25520");
-    String line = log.text(request("evil\n12:00:00 INFO forged=\"x\"", "/v1/chat/completions", 404, "model_not_found", false, null));
-    assertFalse(line.contains("\n"), line);
-    assertTrue(line.contains("model=\"evil\\u000a12:00:00 INFO forged=\\\"x\\\"\""), line);
+  @Test void whatTheClientNamedReachesALineOnlyAsAConfiguredModelOrAKnownEndpoint() {
+    // Seen in HostileClientIT: a key put into the path of a request (404) reached the request log.
+    RequestLog log = new RequestLog(false, "127.0.0.1:25520", List.of("mock-llm"));
+    String line = log.text(request("sk-in-the-model\n12:00:00 INFO forged", "/v1/sk-in-the-path/chat/completions", 404,
+        "unknown_url", false, null));
+    assertFalse(line.contains("sk-in-the") || line.contains("forged") || line.contains("\n"), line);
+    assertTrue(line.contains(" model=- endpoint=other "), line);
+    assertTrue(log.text(request("mock-llm", "/v1/embeddings", 200, "ok", true, null)).contains(" model=mock-llm endpoint=/v1/embeddings "));
     assertTrue(line.startsWith("request request_id=req-1 user=alice key_id=key-1 "), line);
     assertTrue(line.contains(" node=127.0.0.1:25520 ") && line.contains(" ttft_ms=- ") && line.contains(" duration_ms=30.0 "), line);
   }
 
   @Test void aJsonLineHoldsEveryFieldAtTheTopLevel() throws Exception {
-    var json = new ObjectMapper().readTree(new RequestLog(true, "n1:1").json(request("mock-llm", "/v1/chat/completions", 200, "ok", true, null)));
+    var json = new ObjectMapper().readTree(new RequestLog(true, "n1:1", List.of("mock-llm")).json(request("mock-llm", "/v1/chat/completions", 200, "ok", true, null)));
     assertEquals("sluice.request", json.get("logger").asText());
     assertEquals("42", json.get("job").asText());
     assertEquals(12.0, json.get("ttft_ms").asDouble());
