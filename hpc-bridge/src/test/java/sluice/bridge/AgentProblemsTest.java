@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -76,15 +74,9 @@ class AgentProblemsTest {
   }
 
   private BridgeClusterGateway gateway() throws IOException {
-    InetAddress lo = InetAddress.getLoopbackAddress();
-    Socket client;
-    Socket server;
-    try (ServerSocket listener = new ServerSocket(0, 1, lo)) {
-      client = new Socket(lo, listener.getLocalPort());
-      server = listener.accept();
-    }
-    open.add(client);
-    open.add(server);
+    SocketPair pair = SocketPair.open(open);
+    Socket client = pair.client();
+    Socket server = pair.server();
     agentOut = server.getOutputStream();
     Banner.write(agentOut);
     MuxSession.server(server.getInputStream(), agentOut, Limits.DEFAULT, "stand-in", stream -> pool.submit(() -> serve(stream)))

@@ -3,8 +3,6 @@ package sluice.bridge;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
 import java.time.Instant;
@@ -45,15 +43,9 @@ class SharedPollingTest {
   }
 
   private AgentConnection countingAgent() throws IOException {
-    InetAddress lo = InetAddress.getLoopbackAddress();
-    Socket client;
-    Socket server;
-    try (ServerSocket listener = new ServerSocket(0, 1, lo)) {
-      client = new Socket(lo, listener.getLocalPort());
-      server = listener.accept();
-    }
-    open.add(client);
-    open.add(server);
+    SocketPair pair = SocketPair.open(open);
+    Socket client = pair.client();
+    Socket server = pair.server();
     Banner.write(server.getOutputStream());
     Messages.JobInfo job = new Messages.JobInfo("7", "svc", "dep.0011223344556677", Messages.JobState.RUNNING, "n1",
         Instant.EPOCH, Instant.EPOCH, null, 3600L, "None", null);

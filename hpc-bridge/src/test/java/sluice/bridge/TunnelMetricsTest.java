@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Clock;
 import java.time.Duration;
@@ -58,15 +56,9 @@ class TunnelMetricsTest {
   private AgentTransport transport() {
     return observer -> {
       observer.connecting("login1");
-      InetAddress lo = InetAddress.getLoopbackAddress();
-      Socket client;
-      Socket server;
-      try (ServerSocket listener = new ServerSocket(0, 1, lo)) {
-        client = new Socket(lo, listener.getLocalPort());
-        server = listener.accept();
-      }
-      open.add(client);
-      open.add(server);
+      SocketPair pair = SocketPair.open(open);
+      Socket client = pair.client();
+      Socket server = pair.server();
       agentSides.add(server);
       Banner.write(server.getOutputStream());
       MuxSession.server(server.getInputStream(), server.getOutputStream(), Limits.DEFAULT, "stand-in", stream -> pool.submit(() -> {

@@ -10,8 +10,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -102,15 +100,9 @@ class UnresponsiveAgentTest {
   }
 
   private AgentConnection agent() throws IOException {
-    InetAddress lo = InetAddress.getLoopbackAddress();
-    Socket client;
-    Socket server;
-    try (ServerSocket listener = new ServerSocket(0, 1, lo)) {
-      client = new Socket(lo, listener.getLocalPort());
-      server = listener.accept();
-    }
-    open.add(client);
-    open.add(server);
+    SocketPair pair = SocketPair.open(open);
+    Socket client = pair.client();
+    Socket server = pair.server();
     InputStream in = new FilterInputStream(server.getInputStream()) {
       @Override public int read() throws IOException {
         int b = super.read();
