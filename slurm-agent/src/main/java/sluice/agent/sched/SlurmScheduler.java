@@ -182,7 +182,7 @@ public final class SlurmScheduler implements Scheduler {
         // request's path: squeue takes 9 s to fail while slurmctld is down or restarting, and the jobs keep running
         // without it (the model server still checks the job's secret). A job that ended meanwhile fails the
         // forward, which the gateway retries elsewhere.
-        refreshInBackground();
+        refreshInBackground(jobId);
         return cached.job();
       default:
         break;
@@ -208,8 +208,14 @@ public final class SlurmScheduler implements Scheduler {
             && e.getValue() > 0 && e.getValue() <= 65535);
   }
 
-  private void refreshInBackground() {
+  private void refreshInBackground(String jobId) {
     if (!refreshing.compareAndSet(false, true)) return;
+    // A refresh that ended between this call's lookup and taking the flag has renewed the listing already: a second
+    // squeue would be one more for slurmctld (seen in SlurmSchedulerTest, about 1 run in 150).
+    if (listings.lookup(jobId, clock.instant()).freshness() == ListingCache.Freshness.FRESH) {
+      refreshing.set(false);
+      return;
+    }
     Thread t = new Thread(() -> {
       try {
         listing();
