@@ -143,9 +143,9 @@ final class LeaseBroker<W> {
       Map.Entry<String, W> next = queue.poll().orElseThrow();
       Waiting waited = queuedFrom.remove(next.getKey());
       served.add(next.getKey());
+      meter.queued(queue.size());            // before the grant goes out: whoever it reaches sees the queue without it
       grant(next.getKey(), next.getValue(), job.get(), now, waited == null ? Duration.ZERO : Duration.between(waited.since(), now));
     }
-    if (!served.isEmpty()) meter.queued(queue.size());
     return served;
   }
 
