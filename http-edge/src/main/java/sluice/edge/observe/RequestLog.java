@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.Set;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,8 +22,6 @@ public final class RequestLog {
   public static final String LOGGER = "sluice.request";
   private static final Logger LOG = LoggerFactory.getLogger(LOGGER);
   private static final ObjectMapper JSON = new ObjectMapper();
-  /** Values written bare in the text form; anything else is quoted (a model name is anything until checked). */
-  private static final Pattern BARE = Pattern.compile("[A-Za-z0-9._:/@+-]{1,200}");
 
   private final boolean json;
   private final String node;
@@ -92,7 +89,7 @@ public final class RequestLog {
 
   private static void field(StringBuilder b, String name, String value) {
     b.append(' ').append(name).append('=');
-    if (value != null && BARE.matcher(value).matches()) {
+    if (bare(value)) {
       b.append(value);
       return;
     }
@@ -105,6 +102,17 @@ public final class RequestLog {
       else b.append(c);
     }
     b.append('"');
+  }
+
+  /** Written without quotes: 1 to 200 of {@code [A-Za-z0-9._:/@+-]} (a loop: this runs for 15 fields per request). */
+  private static boolean bare(String v) {
+    if (v == null || v.isEmpty() || v.length() > 200) return false;
+    for (int i = 0; i < v.length(); i++) {
+      char c = v.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || ".:/@+_-".indexOf(c) >= 0;
+      if (!ok) return false;
+    }
+    return true;
   }
 
   /** Milliseconds with a tenth: a local answer takes about one. */

@@ -22,8 +22,9 @@ public final class RequestMeters {
 
   private final SluiceMetrics metrics;
   private final Set<String> models;
-  private final Map<String, Route> routes = new ConcurrentHashMap<>();
   private final Map<String, Model> perModel = new ConcurrentHashMap<>();
+  /** Requests for a model nobody configured have routes, but no model series (in flight, tokens, TTFT). */
+  private final Map<String, Route> unknownModelRoutes = new ConcurrentHashMap<>();
 
   public RequestMeters(SluiceMetrics metrics, Collection<String> models) {
     this.metrics = metrics;
@@ -31,21 +32,23 @@ public final class RequestMeters {
     for (String m : models) model(m);                     // every configured model shows from the start, at 0
   }
 
-  /** The data points of one configured model. */
-  private record Model(GaugeDataPoint inflight, DistributionDataPoint ttft, DistributionDataPoint interToken,
-                       CounterDataPoint promptTokens, CounterDataPoint completionTokens) {}
+  /** The data points of one configured model, and of its routes by endpoint label. */
+  private record Model(GaugeDataPoint inflight, DistributionDataPoint ttft, DoubleConsumer interToken,
+                       CounterDataPoint promptTokens, CounterDataPoint completionTokens, Map<String, Route> routes) {}
 
   /** The data points of one model and endpoint, with the answer almost every request gets. */
   private record Route(CounterDataPoint ok, DistributionDataPoint duration) {}
 
   private Model model(String m) {
     return perModel.computeIfAbsent(m, k -> new Model(metrics.inflight.labelValues(k), metrics.timeToFirstToken.labelValues(k),
-        metrics.interToken.labelValues(k), metrics.tokens.labelValues(k, "prompt"), metrics.tokens.labelValues(k, "completion")));
+        metrics.interToken.labelValues(k)::observe, metrics.tokens.labelValues(k, "prompt"),
+        metrics.tokens.labelValues(k, "completion"), new ConcurrentHashMap<>()));
   }
 
   private Route route(String model, String endpoint) {
-    return routes.computeIfAbsent(model + ' ' + endpoint, k -> new Route(metrics.requests.labelValues(model, endpoint, "200", "ok"),
-        metrics.requestDuration.labelValues(model, endpoint)));
+    Map<String, Route> routes = model.equals(UNKNOWN_MODEL) ? unknownModelRoutes : model(model).routes();
+    return routes.computeIfAbsent(endpoint, e -> new Route(metrics.requests.labelValues(model, e, "200", "ok"),
+        metrics.requestDuration.labelValues(model, e)));
   }
 
   String modelLabel(String model) { return model != null && models.contains(model) ? model : UNKNOWN_MODEL; }
@@ -57,9 +60,7 @@ public final class RequestMeters {
 
   /** Where a stream's gaps between token events go (seconds); a no-op for a model that is not configured. */
   public DoubleConsumer interToken(String model) {
-    if (!models.contains(model)) return s -> {};
-    DistributionDataPoint h = model(model).interToken();
-    return h::observe;
+    return models.contains(model) ? model(model).interToken() : s -> {};
   }
 
   public void finished(FinishedRequest r) {

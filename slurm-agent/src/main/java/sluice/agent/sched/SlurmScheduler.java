@@ -9,6 +9,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import sluice.agent.sched.JobRecords.Remembered;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,14 +32,12 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import sluice.agent.config.AgentConfig;
 import sluice.agent.config.ServiceSpec;
 import sluice.agent.config.SlurmTime;
 import sluice.agent.wire.Messages.CancelResult;
 import sluice.agent.wire.Messages.JobInfo;
 import sluice.agent.wire.Messages.JobState;
-import sluice.agent.wire.WireJson;
 
 /**
  * Runs service jobs on a real Slurm cluster with sbatch, squeue and scancel, as the login-node account the gateway's
@@ -46,7 +45,7 @@ import sluice.agent.wire.WireJson;
  *
  * <p>A job is the agent's own when its comment is {@link SluiceComment}, its name equals the comment's tag and the
  * service is configured here; everything else the account runs is invisible to the gateway. squeue forgets finished
- * jobs after Slurm's MinJobAge, so the agent remembers each job in {@code <state-dir>/slurm-jobs/<id>.json} and reports
+ * jobs after Slurm's MinJobAge, so the agent remembers each job in {@code <state-dir>/slurm-jobs/<id>.json} ({@link JobRecords}) and reports
  * one that vanished without a final state as {@link JobState#UNKNOWN} (ended, cause unknown), never as running.
  * Several agent processes (one per SSH channel) may share the state folder: submissions are serialised by a file lock
  * and every file write is a rename.
@@ -62,7 +61,7 @@ public final class SlurmScheduler implements Scheduler {
   private final AgentConfig.Slurm settings;
   private final Map<String, ServiceSpec> services;
   private final Path jobsDir;
-  private final Path rememberDir;
+  private final JobRecords records;
   private final Path lockFile;
   private final Map<String, String> commandEnv;
   private final Clock clock;
@@ -83,29 +82,15 @@ public final class SlurmScheduler implements Scheduler {
     this.settings = settings;
     this.services = Map.copyOf(services);
     this.jobsDir = stateDir.resolve("jobs").toAbsolutePath();
-    this.rememberDir = stateDir.resolve("slurm-jobs").toAbsolutePath();
+    this.records = new JobRecords(stateDir.resolve("slurm-jobs").toAbsolutePath());
     this.lockFile = stateDir.resolve("slurm.lock").toAbsolutePath();
     this.commandEnv = Map.copyOf(commandEnv);
     this.clock = clock;
     this.listings = new ListingCache(stateDir.toAbsolutePath(), settings.listingMaxAge(), this::plausible);
     try {
       Files.createDirectories(jobsDir);
-      Files.createDirectories(rememberDir);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot create " + rememberDir, e);
-    }
-  }
-
-  /** What the agent remembers of one of its jobs, so it can report the job after squeue has forgotten it. */
-  record Remembered(String id, String service, String tag, int port, Instant submitTime, JobState state, String node,
-                    Instant startTime, Instant endTime, Long timeLimitSeconds, String reason, String token) {
-    static Remembered of(JobInfo j, int port, String token) {
-      return new Remembered(j.id(), j.service(), j.tag(), port, j.submitTime(), j.state(), j.node(), j.startTime(),
-          j.endTime(), j.timeLimitSeconds(), j.reason(), token);
-    }
-
-    JobInfo toJobInfo() {
-      return new JobInfo(id, service, tag, state, node, submitTime, startTime, endTime, timeLimitSeconds, reason, null);
+      throw new UncheckedIOException("cannot create " + jobsDir, e);
     }
   }
 
@@ -140,8 +125,8 @@ public final class SlurmScheduler implements Scheduler {
       JobInfo job = new JobInfo(id, service.id(), tag, JobState.PENDING, null, clock.instant(), null, null, limit,
           "None", null);
       ports.put(id, port);
-      writeToken(id, token);
-      remember(Remembered.of(job, port, null));
+      records.writeToken(id, token);
+      records.write(Remembered.of(job, port, null));
       tokens.put(id, token);
       listings.invalidate();                           // the new job is not in the last listing
       LOG.info(() -> "submitted Slurm job " + id + " for service " + service.id() + " tag " + tag + " port " + port);
@@ -192,7 +177,7 @@ public final class SlurmScheduler implements Scheduler {
     } catch (SchedulerException e) {
       // No listing of our own (this agent process has served nothing yet) and squeue fails: the state folder, shared
       // by every agent process on the login node, remembers the job's last state; a running job keeps serving.
-      Optional<JobInfo> remembered = readRemembered(rememberDir.resolve(jobId + ".json")).map(Remembered::toJobInfo)
+      Optional<JobInfo> remembered = records.read(jobId).map(Remembered::toJobInfo)
           .filter(j -> j.state() == JobState.RUNNING);
       if (remembered.isEmpty()) throw e;
       LOG.fine(() -> "squeue failed (" + e.getMessage() + "); job " + jobId + " served as last remembered");
@@ -242,14 +227,7 @@ public final class SlurmScheduler implements Scheduler {
 
   @Override public Optional<String> token(JobInfo job) {
     String t = tokens.get(job.id());
-    if (t == null && JOB_ID.matcher(job.id()).matches()) {
-      try {
-        t = Files.readString(tokenFile(job.id())).strip();
-      } catch (IOException e) {
-        // not written by this version: a record from before token files may still hold it
-        t = readRemembered(rememberDir.resolve(job.id() + ".json")).map(Remembered::token).orElse(null);
-      }
-    }
+    if (t == null && JOB_ID.matcher(job.id()).matches()) t = records.token(job.id()).orElse(null);
     if (t != null) tokens.put(job.id(), t);
     return Optional.ofNullable(t);
   }
@@ -263,7 +241,7 @@ public final class SlurmScheduler implements Scheduler {
     if (job.state() != JobState.RUNNING || job.node() == null || job.node().isEmpty()) return Optional.empty();
     Integer port = ports.get(job.id());
     if (port == null) port = listings.port(job.id()).orElse(null);       // listed by another agent process
-    if (port == null) port = readRemembered(rememberDir.resolve(job.id() + ".json")).map(Remembered::port).orElse(null);
+    if (port == null) port = records.read(job.id()).map(Remembered::port).orElse(null);
     String node = SlurmJobLine.firstNode(job.node());
     if (port == null || node == null) return Optional.empty();
     String host = settings.nodeAddress().replace("{node}", node);
@@ -281,7 +259,7 @@ public final class SlurmScheduler implements Scheduler {
    * mistaken for one that vanished.
    */
   private List<JobInfo> listing() throws SchedulerException {
-    Map<String, Remembered> remembered = readAllRemembered();
+    Map<String, Remembered> remembered = records.all();
     ListingCache.Ticket ticket = listings.begin(clock.instant());
     // squeue prints local time: pin it to UTC, and drop variables that would change its format or filter its output.
     Output out = run(List.of(settings.squeue(), "--me", "-t", "all", "-h", "-o", SlurmJobLine.FORMAT),
@@ -300,9 +278,9 @@ public final class SlurmScheduler implements Scheduler {
         if (before != null) forget(info.id());
         continue;
       }
-      // Secrets live in <id>.token (see writeToken); only a record from before token files still carries one.
+      // Secrets live in <id>.token (JobRecords.writeToken); only a record from before token files still carries one.
       Remembered seen = Remembered.of(info, c.get().port(), before != null ? before.token() : null);
-      if (!seen.equals(before)) remember(seen);                  // adopts jobs another state folder submitted, too
+      if (!seen.equals(before)) records.write(seen);                  // adopts jobs another state folder submitted, too
       result.put(info.id(), info);
       listedPorts.put(info.id(), c.get().port());
     }
@@ -313,7 +291,7 @@ public final class SlurmScheduler implements Scheduler {
             r.startTime(), now, r.timeLimitSeconds(), "vanished from squeue while " + r.state() + ": ended, cause unknown",
             r.token());
         LOG.warning("Slurm job " + r.id() + " (" + r.service() + ") vanished from squeue while " + r.state());
-        remember(last);
+        records.write(last);
       }
       JobInfo info = last.toJobInfo();
       if (expired(info, now)) forget(r.id());
@@ -350,66 +328,10 @@ public final class SlurmScheduler implements Scheduler {
     return settings.portLow() + ThreadLocalRandom.current().nextInt(size);     // all taken: the node may still have room
   }
 
-  private Map<String, Remembered> readAllRemembered() throws SchedulerException {
-    Map<String, Remembered> out = new HashMap<>();
-    try (Stream<Path> files = Files.list(rememberDir)) {
-      for (Path f : files.filter(p -> p.getFileName().toString().matches("[0-9]{1,18}\\.json")).toList()) {
-        readRemembered(f).ifPresent(r -> out.put(r.id(), r));
-      }
-    } catch (IOException e) {
-      throw new SchedulerException("cannot read " + rememberDir + ": " + e.getMessage(), e);
-    }
-    return out;
-  }
-
-  private static Optional<Remembered> readRemembered(Path f) {
-    try {
-      Remembered r = WireJson.MAPPER.readValue(f.toFile(), Remembered.class);
-      if (r == null || r.id() == null || !f.getFileName().toString().equals(r.id() + ".json") || r.state() == null) {
-        return Optional.empty();
-      }
-      return Optional.of(r);
-    } catch (IOException e) {
-      if (Files.exists(f)) LOG.warning(() -> "ignoring unreadable " + f + ": " + e.getMessage());
-      return Optional.empty();
-    }
-  }
-
-  /** Temp file + rename: readers in other agent processes see the old or the new file, never half of one. */
-  private void remember(Remembered r) throws SchedulerException {
-    Path target = rememberDir.resolve(r.id() + ".json");
-    try {
-      AtomicFiles.replace(target, WireJson.bytes(r));
-    } catch (IOException e) {
-      throw new SchedulerException("cannot write " + target + ": " + e.getMessage(), e);
-    }
-  }
-
-  /**
-   * The job's secret in a file of its own, written once by the agent process that submitted the job. Records in
-   * {@code <id>.json} are rewritten by every agent process's listing, and one that started before the submitter wrote
-   * its record would write it back without the secret, so the secret never lives there.
-   */
-  private void writeToken(String id, String token) throws SchedulerException {
-    Path target = tokenFile(id);
-    try {
-      AtomicFiles.replace(target, token.getBytes(StandardCharsets.UTF_8));          // owner-only, like every temp file
-    } catch (IOException e) {
-      throw new SchedulerException("cannot write " + target + ": " + e.getMessage(), e);
-    }
-  }
-
-  private Path tokenFile(String id) { return rememberDir.resolve(id + ".token"); }
-
   private void forget(String id) {
     ports.remove(id);
     tokens.remove(id);
-    try {
-      Files.deleteIfExists(tokenFile(id));
-      Files.deleteIfExists(rememberDir.resolve(id + ".json"));
-    } catch (IOException e) {
-      LOG.warning(() -> "cannot delete " + rememberDir.resolve(id + ".json") + ": " + e.getMessage());
-    }
+    records.delete(id);
   }
 
   record Output(String stdout, String stderr) {}
