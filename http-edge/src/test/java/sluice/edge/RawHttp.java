@@ -1,5 +1,6 @@
 package sluice.edge;
 
+import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -7,13 +8,16 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
 /**
  * HTTP as a hostile client writes it: the request's bytes exactly as given (no client library to fix them), one
- * request per connection, the answer read until the server closes or its Content-Length is in.
+ * request per connection (or a conversation of several), the answer read until the server closes or its Content-Length is in.
  */
 final class RawHttp {
   private RawHttp() {}
@@ -34,6 +38,37 @@ final class RawHttp {
         // The server may answer and close before it has read everything (an over-long header): read its answer.
       }
       return read(s.getInputStream());
+    }
+  }
+
+  /**
+   * Bytes sent in pieces on one kept-alive connection, as a client on a slow link sends them. After each piece but the
+   * last, an answer the server sends within {@code early} is collected; after the last, {@code answers} answers in all
+   * are awaited. Fails when the server closes the connection before giving them.
+   */
+  static List<Response> conversation(int port, List<String> pieces, Duration early, int answers) throws IOException {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
+      BufferedInputStream in = new BufferedInputStream(s.getInputStream());
+      List<Response> got = new ArrayList<>();
+      for (int i = 0; i < pieces.size(); i++) {
+        s.getOutputStream().write(pieces.get(i).getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream().flush();
+        if (i < pieces.size() - 1) {
+          s.setSoTimeout((int) early.toMillis());
+          in.mark(1);
+          try {
+            if (in.read() < 0) throw new IOException("closed after " + got.size() + " answers, before piece " + (i + 2));
+            in.reset();
+            got.add(read(in));
+          } catch (SocketTimeoutException quiet) {
+            // No answer yet: the server waits for more.
+          }
+        }
+      }
+      s.setSoTimeout(15_000);
+      while (got.size() < answers) got.add(read(in));
+      return got;
     }
   }
 

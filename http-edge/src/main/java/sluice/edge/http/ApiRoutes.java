@@ -4,6 +4,7 @@ import static org.apache.pekko.http.javadsl.server.Directives.complete;
 import static org.apache.pekko.http.javadsl.server.Directives.extractRequestEntity;
 import static org.apache.pekko.http.javadsl.server.Directives.onComplete;
 import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
+import static org.apache.pekko.http.javadsl.server.Directives.respondWithHeader;
 import static org.apache.pekko.http.javadsl.server.Directives.withRequestTimeout;
 import static org.apache.pekko.http.javadsl.server.Directives.withRequestTimeoutResponse;
 import static sluice.edge.http.EdgeDirectives.refuse;
@@ -18,6 +19,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.model.headers.Connection;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.util.ByteString;
@@ -39,6 +41,8 @@ final class ApiRoutes {
   private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
   /** A pass-through path below /v1: plain segments only, so nothing can climb out of it. */
   private static final Pattern API_PATH = Pattern.compile("(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+");
+  /** How far beyond the body limit a declared body is still read (and dropped) so that its connection can be kept. */
+  private static final long SWALLOW_BYTES = 2L << 20;
   /** The endpoints whose streams take stream_options, and whose answers are completions (reserved at max_tokens). */
   private static final Set<String> COMPLETIONS = Set.of("/v1/chat/completions", "/v1/completions");
   private static final Set<String> KNOWN = Set.of("/v1/chat/completions", "/v1/completions", "/v1/embeddings");
@@ -73,15 +77,24 @@ final class ApiRoutes {
         OpenAiErrors.response(ApiError.of(ApiError.Kind.TIMEOUT, "The request took longer than "
             + settings.completionTimeout().toSeconds() + " s")),
         () -> extractRequestEntity(entity -> {
-          if (entity.getContentLengthOption().orElse(0L) > settings.maxBodyBytes()) {   // declared too large: refuse unread
-            return refused(request, tooLarge());
+          long declared = entity.getContentLengthOption().orElse(0L);
+          if (declared > settings.maxBodyBytes()) {
+            // Refusing unread closes the connection under a client that may still be sending, and it can lose the answer
+            // (or reuse the dead connection). A body a little too large is read and dropped first, as Tomcat swallows up
+            // to 2 MiB; a far larger one is refused at once with Connection: close.
+            if (declared - settings.maxBodyBytes() <= SWALLOW_BYTES) {
+              return onComplete(entity.discardBytes(system).completionStage(), drained -> drained.isSuccess()
+                  ? refused(request, tooLarge()) : closing(refused(request, tooLarge())));
+            }
+            return closing(refused(request, tooLarge()));
           }
           return onComplete(entity.withSizeLimit(settings.maxBodyBytes()).toStrict(settings.completionTimeout().toMillis(), system),
               body -> {
                 if (body.isFailure()) {
                   LOG.debug("request body unreadable: {}", body.failed().get().toString());
-                  return refused(request, isTooLarge(body.failed().get()) ? tooLarge()
-                      : given(body.failed().get()).orElse(ApiError.of(ApiError.Kind.UNREADABLE_BODY, "The request body could not be read")));
+                  // The rest of the body is unread, so the connection cannot carry another request.
+                  return closing(refused(request, isTooLarge(body.failed().get()) ? tooLarge()
+                      : given(body.failed().get()).orElse(ApiError.of(ApiError.Kind.UNREADABLE_BODY, "The request body could not be read"))));
                 }
                 return forward(request, body.get().getData());
               });
@@ -151,6 +164,11 @@ final class ApiRoutes {
   }
 
   /** Records a request that ends before it reaches a model server, and answers with the error. */
+  /** Tells the client that this connection ends with the response, so that it does not send its next request on it. */
+  private static Route closing(Route route) {
+    return respondWithHeader(Connection.create("close"), () -> route);
+  }
+
   private Route refused(RequestContext request, ApiError error) {
     RequestLedger.refusedEarly(accounts, request, error);
     return refuse(error);
