@@ -10,22 +10,22 @@ import static sluice.agent.wire.ProblemCode.UNKNOWN_SERVICE;
 import static sluice.agent.wire.ProblemCode.UPSTREAM_ERROR;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import sluice.agent.config.AgentConfig;
@@ -49,8 +49,6 @@ public final class Agent {
   private static final Logger LOG = Logger.getLogger(Agent.class.getName());
   /** Request headers passed to the model server; everything else the gateway sends is dropped. */
   private static final Set<String> REQUEST_HEADERS = Set.of("content-type", "accept", "x-request-id");
-  /** Response headers passed back; hop-by-hop and server-identifying headers stay behind. */
-  private static final Set<String> RESPONSE_HEADERS = Set.of("content-type", "content-length", "retry-after");
   /** Request bodies up to this size are read whole before the upstream request starts; larger ones stream. */
   private static final long WHOLE_BODY_BYTES = 1 << 20;
   /**
@@ -59,28 +57,55 @@ public final class Agent {
    */
   static final int LOGS_JSON_BYTES = Limits.DEFAULT.maxHeadBytes() - 512;
 
+  /**
+   * Threads for calls that may block (sbatch, squeue, scancel, probes, log tails, and a forward's checks); a forward
+   * leaves its thread once its exchange has started, so this bounds the agent's threads whatever the number of streams.
+   */
+  static final int CALL_THREADS = 16;
+  /** The HTTP client's executor: it only runs the exchanges' non-blocking callbacks. */
+  static final int IO_THREADS = Math.min(4, Math.max(2, Runtime.getRuntime().availableProcessors()));
+
   private final AgentConfig config;
   private final Scheduler scheduler;
-  private final ExecutorService workers;
+  private final ThreadPoolExecutor calls;
+  private final ExecutorService io;
   private final Object changesLock = new Object();
   private int changesInFlight;                           // guarded by changesLock
   private final HttpClient http;
 
-  public Agent(AgentConfig config, Scheduler scheduler, ExecutorService workers) {
+  public Agent(AgentConfig config, Scheduler scheduler) {
     this.config = config;
     this.scheduler = scheduler;
-    this.workers = workers;
+    this.calls = new ThreadPoolExecutor(CALL_THREADS, CALL_THREADS, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+        daemonThreads("agent-call-"));
+    calls.allowCoreThreadTimeOut(true);
+    this.io = Executors.newFixedThreadPool(IO_THREADS, daemonThreads("agent-io-"));
     this.http = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)                 // vLLM and mock-llm speak plain HTTP/1.1
         .connectTimeout(config.upstream().connectTimeout())
         .followRedirects(HttpClient.Redirect.NEVER)
-        .executor(workers)
+        .executor(io)
         .build();
   }
 
-  /** The session's acceptor: runs each call on a worker thread. */
+  /** The session's acceptor (on its reader thread, which must not block): runs each call on a call thread. */
   public void accept(MuxStream stream) {
-    workers.execute(() -> serve(stream));
+    calls.execute(() -> serve(stream));
+  }
+
+  /** Stops the agent's threads; upstream requests still running are aborted with them. */
+  public void close() {
+    calls.shutdownNow();
+    io.shutdownNow();
+  }
+
+  private static ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
   }
 
   private void serve(MuxStream stream) {
@@ -197,9 +222,8 @@ public final class Agent {
   }
 
   /**
-   * Streams a request to the job's model server and the response back. Credit on the mux stream is the backpressure:
-   * a slow gateway reader blocks {@link MuxStream#write}, which stops reading the upstream body, which stops the model
-   * server's TCP writes. A reset from the gateway (client gone) closes the upstream body, which aborts the request.
+   * Checks a forward against the agent's own config and jobs, then hands it to an {@link UpstreamExchange}, which
+   * streams the request to the job's model server and the response back without holding this thread.
    */
   private void forward(MuxStream stream, Messages.Forward f) throws Scheduler.SchedulerException, StreamResetException {
     ServiceSpec service = config.service(f.service());
@@ -218,55 +242,41 @@ public final class Agent {
           job.map(j -> "job " + j.id() + " is " + j.state()).orElse("job " + f.job() + " is unknown to this agent")));
       return;
     }
-    HttpRequest request;
+    long length;
     try {
-      request = upstreamRequest(stream, f, endpoint.get(), scheduler.token(job.get()));
+      length = contentLength(f);
     } catch (IllegalArgumentException e) {
       reply(stream, Reply.error(400, BAD_REQUEST, e.getMessage()));
       return;
-    } catch (IOException e) {
-      if (stream.resetReason() != null) throw new StreamResetException(stream.resetReason());
-      reply(stream, Reply.error(400, BAD_REQUEST, "request body could not be read: " + e.getMessage()));
-      return;
     }
-    HttpResponse<InputStream> response;
-    long started = System.nanoTime();
-    try {
-      response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
-    } catch (HttpTimeoutException e) {
-      replyQuietly(stream, Reply.error(504, UPSTREAM_ERROR, "model server sent no response head in time"));
-      return;
-    } catch (IOException e) {
-      if (stream.resetReason() != null) throw new StreamResetException(stream.resetReason());
-      replyQuietly(stream, Reply.error(502, UPSTREAM_ERROR, "model server unreachable: " + e.getClass().getSimpleName()));
-      return;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      stream.reset(INTERNAL, "interrupted");
-      return;
-    }
-    try (InputStream body = response.body()) {        // closing it early aborts the upstream request
-      stream.sendReply(new Reply(response.statusCode(), responseHeaders(response), null, null), false);
-      byte[] buf = new byte[16 * 1024];
-      long bytes = 0;
-      for (int n; (n = body.read(buf)) != -1; bytes += n) stream.write(buf, 0, n);
-      stream.finish();
-      // One line per forward, with the gateway's request id (it is also the model server's X-Request-Id): an operator
-      // follows one request from the gateway's request log to here and to the model server's log.
-      long sent = bytes;
-      LOG.info(() -> "forward " + (f.requestId() == null ? "-" : f.requestId()) + " " + f.service() + " job " + f.job() + " "
-          + f.method() + " " + pathOnly(f.path()) + " -> " + response.statusCode() + " in "
-          + (System.nanoTime() - started) / 1_000_000 + " ms, " + sent + " bytes");
-    } catch (StreamResetException e) {
-      LOG.fine(() -> "request " + f.requestId() + " cancelled by the gateway (" + e.code() + ")");
-    } catch (IOException e) {
-      LOG.info(() -> "model server broke off request " + f.requestId() + ": " + e.getMessage());
-      stream.reset(UPSTREAM_ERROR, "model server broke off the response");
+    UpstreamExchange exchange = new UpstreamExchange(stream, f, upstreamRequest(f, endpoint.get(), scheduler.token(job.get())),
+        http, io);
+    if (length == 0) {
+      exchange.start(RequestBodies.none(exchange));
+    } else if (length > 0 && length <= WHOLE_BODY_BYTES) {
+      exchange.start(new RequestBodies.Whole(exchange, stream, (int) length));
+    } else {
+      RequestBodies.Streamed body = new RequestBodies.Streamed(stream);
+      exchange.send(body.publisher(length));
+      exchange.start(body);
     }
   }
 
-  private HttpRequest upstreamRequest(MuxStream stream, Messages.Forward f, URI endpoint, Optional<String> token)
-      throws IOException {
+  /** The announced body length: 0 for none, -1 for a body of unknown length; refuses what the agent does not take. */
+  private long contentLength(Messages.Forward f) {
+    String length = f.headers().get("content-length");
+    if (length == null) return -1;
+    long n;
+    try {
+      n = Long.parseLong(length);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("content-length is not a number");
+    }
+    if (n < 0 || n > config.upstream().maxRequestBytes()) throw new IllegalArgumentException("request body too large");
+    return n;
+  }
+
+  private HttpRequest.Builder upstreamRequest(Messages.Forward f, URI endpoint, Optional<String> token) {
     HttpRequest.Builder b = HttpRequest.newBuilder(endpoint.resolve(f.path()))
         .timeout(config.upstream().headersTimeout());
     f.headers().forEach((k, v) -> {
@@ -275,41 +285,7 @@ public final class Agent {
     // The job's own secret, never the gateway's: the client's Authorization header is not on the allow-list.
     token.ifPresent(t -> b.header("Authorization", "Bearer " + t));
     if (f.requestId() != null && !f.headers().containsKey("x-request-id")) b.header("x-request-id", f.requestId());
-    String length = f.headers().get("content-length");
-    HttpRequest.BodyPublisher body;
-    if (length != null) {
-      long n;
-      try {
-        n = Long.parseLong(length);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("content-length is not a number");
-      }
-      if (n < 0 || n > config.upstream().maxRequestBytes()) throw new IllegalArgumentException("request body too large");
-      // Streams the body from the mux stream as it arrives, yet sends a Content-Length like the original request.
-      if (n == 0) {
-        body = HttpRequest.BodyPublishers.noBody();
-      } else if (n <= WHOLE_BODY_BYTES) {
-        // The usual chat request: read it here, on this worker, and hand the client one array. Streaming it through
-        // the client's publisher costs extra thread hand-offs on every request.
-        byte[] whole = stream.inputStream().readNBytes((int) n);
-        if (whole.length != n) throw new IllegalArgumentException("request body is shorter than its content-length");
-        body = HttpRequest.BodyPublishers.ofByteArray(whole);
-      } else {
-        body = HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(stream::inputStream), n);
-      }
-    } else {
-      body = HttpRequest.BodyPublishers.ofInputStream(stream::inputStream);
-    }
-    return b.method(f.method(), body).build();
-  }
-
-  private static Map<String, String> responseHeaders(HttpResponse<?> response) {
-    Map<String, String> out = new LinkedHashMap<>();
-    response.headers().map().forEach((k, v) -> {
-      String name = k.toLowerCase(Locale.ROOT);
-      if (RESPONSE_HEADERS.contains(name) && !v.isEmpty()) out.put(name, v.get(0));
-    });
-    return out;
+    return b;
   }
 
   /** The job if this agent submitted it for this service; another service's job counts as unknown. */
@@ -326,7 +302,7 @@ public final class Agent {
     stream.sendReply(reply, true);
   }
 
-  private static void replyQuietly(MuxStream stream, Reply reply) {
+  static void replyQuietly(MuxStream stream, Reply reply) {
     try {
       stream.sendReply(reply, true);
     } catch (StreamResetException | IllegalStateException e) {
@@ -334,7 +310,7 @@ public final class Agent {
     }
   }
 
-  private static String pathOnly(String path) {
+  static String pathOnly(String path) {
     int q = path.indexOf('?');
     return q < 0 ? path : path.substring(0, q);
   }

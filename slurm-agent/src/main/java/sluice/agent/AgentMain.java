@@ -130,8 +130,7 @@ public final class AgentMain {
       return EXIT_USAGE;
     }
 
-    ExecutorService workers = Executors.newCachedThreadPool(daemonThreads());
-    Agent agent = new Agent(config, scheduler, workers);
+    Agent agent = new Agent(config, scheduler);
     Limits limits = new Limits(Limits.DEFAULT.maxDataFrame(), Limits.DEFAULT.maxHeadBytes(), config.maxStreams(),
         Math.max(config.streamWindow(), Limits.DEFAULT.maxDataFrame()), 0);
     try {
@@ -151,7 +150,7 @@ public final class AgentMain {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    workers.shutdownNow();                          // aborts upstream requests still running
+    agent.close();                                  // aborts upstream requests still running
     return end.code() == ProblemCode.PROTOCOL_ERROR ? 1 : 0;
   }
 
@@ -278,14 +277,5 @@ public final class AgentMain {
         reportError("cannot close the agent log", e, ErrorManager.CLOSE_FAILURE);
       }
     }
-  }
-
-  private static ThreadFactory daemonThreads() {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, "agent-worker-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
   }
 }

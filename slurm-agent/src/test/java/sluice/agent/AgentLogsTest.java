@@ -39,6 +39,7 @@ import sluice.agent.wire.WireJson;
 @Timeout(60)
 class AgentLogsTest {
   @TempDir Path dir;
+  private Agent agent;
   private final ExecutorService pool = Executors.newCachedThreadPool();
   private LocalScheduler scheduler;
   private MuxSession client;
@@ -70,7 +71,7 @@ class AgentLogsTest {
           "huge": {"sbatch": "huge.sbatch", "time-limit": "5", "allowed-paths": ["/"]}}}}""");
     AgentConfig config = AgentConfig.load(dir.resolve("agent.json"));
     scheduler = new LocalScheduler(config.stateDir(), config.local(), runner, Clock.systemUTC());
-    Agent agent = new Agent(config, scheduler, pool);
+    agent = new Agent(config, scheduler);
     Socket a;
     Socket b;
     try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -91,6 +92,7 @@ class AgentLogsTest {
     if (client != null) client.close();
     if (server != null) server.close();
     pool.shutdownNow();
+    agent.close();
   }
 
   private Messages.Reply call(Messages.Call call) throws Exception {

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
 import sluice.agent.config.AgentConfig;
 import sluice.agent.config.ServiceSpec;
 import sluice.agent.sched.Scheduler;
+import sluice.agent.testing.Await;
 import sluice.agent.wire.Limits;
 import sluice.agent.wire.Messages;
 import sluice.agent.wire.Messages.JobInfo;
@@ -48,7 +50,12 @@ import sluice.agent.wire.WireJson;
 class AgentTest {
   @TempDir Path dir;
   private HttpServer upstream;
-  private final ExecutorService pool = Executors.newCachedThreadPool();
+  private Agent agent;
+  // The model server's threads are named, so that the agent's own threads can be told apart from them.
+  private final AtomicInteger modelThreads = new AtomicInteger();
+  private final ExecutorService pool = Executors.newCachedThreadPool(r -> new Thread(r, "model-" + modelThreads.incrementAndGet()));
+  private final CountDownLatch slowRelease = new CountDownLatch(1);
+  private final AtomicInteger slowOpen = new AtomicInteger();
   private MuxSession client;
   private MuxSession server;
   private final Map<String, String> seenHeaders = new ConcurrentHashMap<>();
@@ -84,7 +91,7 @@ class AgentTest {
   }
 
   @BeforeEach void setUp() throws Exception {
-    upstream = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    upstream = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 4096);
     upstream.setExecutor(pool);
     upstream.createContext("/health", ex -> {
       ex.sendResponseHeaders(healthStatus, -1);
@@ -118,15 +125,28 @@ class AgentTest {
       }
       ex.close();
     });
+    upstream.createContext("/v1/slow", ex -> {
+      ex.getResponseHeaders().add("Content-Type", "text/event-stream");
+      ex.sendResponseHeaders(200, 0);
+      try (OutputStream out = ex.getResponseBody()) {
+        out.write("data: first\n\n".getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        slowOpen.incrementAndGet();
+        slowRelease.await();                            // every stream stays open until the test has looked
+        out.write("data: last\n\n".getBytes(StandardCharsets.UTF_8));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
     upstream.start();
 
     Files.writeString(dir.resolve("m.sbatch"), "#!/bin/bash\n");
     Files.writeString(dir.resolve("agent.json"), """
         {"sluice-agent": {"state-dir": "state", "upstream": {"probe-timeout": "1s"}, "services": {
-          "m": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo", "/v1/stream"]},
+          "m": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo", "/v1/stream", "/v1/slow"]},
           "other": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo"]}}}}""");
     AgentConfig config = AgentConfig.load(dir.resolve("agent.json"));
-    Agent agent = new Agent(config, new FakeScheduler(), pool);
+    agent = new Agent(config, new FakeScheduler());
     SocketPairs pair = SocketPairs.open();
     server = MuxSession.server(pair.b.getInputStream(), pair.b.getOutputStream(), Limits.DEFAULT, "agent", agent::accept).start("agent");
     client = MuxSession.client(new BufferedInputStream(pair.a.getInputStream()), pair.a.getOutputStream(), Limits.DEFAULT, "gw").start("gw");
@@ -138,6 +158,7 @@ class AgentTest {
     server.close();
     upstream.stop(0);
     pool.shutdownNow();
+    agent.close();
   }
 
   private record SocketPairs(java.net.Socket a, java.net.Socket b) {
@@ -205,6 +226,30 @@ class AgentTest {
     in.close();                                             // the HTTP client went away
     Throwable t = streamWriteFailure.get(10, TimeUnit.SECONDS);
     assertTrue(t instanceof IOException, "the model server saw its client disconnect: " + t);
+  }
+
+  @Test void thousandsOfOpenStreamsShareAFewAgentThreads() throws Exception {
+    // The agent used to hold a thread per open stream (4,887 threads at 5,000 streams); now a stream waiting for its
+    // model costs no thread. A session that allows 2,000 streams, and 2,000 streams open at once through it.
+    int n = 2_000;
+    Limits many = new Limits(16 * 1024, Limits.DEFAULT.maxHeadBytes(), n, 16 * 1024, 0);
+    SocketPairs pair = SocketPairs.open();
+    try (MuxSession agentEnd = MuxSession.server(pair.b.getInputStream(), pair.b.getOutputStream(), many, "agent", agent::accept)
+             .start("agent-session");
+         MuxSession gatewayEnd = MuxSession.client(new BufferedInputStream(pair.a.getInputStream()), pair.a.getOutputStream(), many,
+             "gw").start("gw-session")) {
+      gatewayEnd.peerHello().get(5, TimeUnit.SECONDS);
+      List<MuxStream> streams = new java.util.ArrayList<>();
+      for (int i = 0; i < n; i++) streams.add(gatewayEnd.open(fwd("m", "7", "/v1/slow", Map.of("content-length", "0")), true));
+      Await.until(java.time.Duration.ofSeconds(20), "all streams open at the model server", () -> slowOpen.get() == n);
+      long others = Thread.getAllStackTraces().keySet().stream().filter(t -> !t.getName().startsWith("model-")).count();
+      assertTrue(others <= 64, "threads besides the model server's with " + n + " streams open: " + others);
+      slowRelease.countDown();
+      for (MuxStream s : streams) {
+        assertEquals(200, s.reply().get(10, TimeUnit.SECONDS).status());
+        assertEquals("data: first\n\ndata: last\n\n", new String(s.inputStream().readAllBytes(), StandardCharsets.UTF_8));
+      }
+    }
   }
 
   @Test void probeReportsReadinessFromTheHealthPath() throws Exception {
