@@ -89,9 +89,12 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
     HttpRequest built = request.method(call.method(), publisher).build();
     io.execute(() -> {
       if (aborted.get()) return;
-      sent = http.sendAsync(built, this).whenComplete((r, t) -> {
+      CompletableFuture<HttpResponse<Void>> exchange = http.sendAsync(built, this);
+      sent = exchange;                               // cancelling this one (not a stage after it) aborts the request
+      exchange.whenComplete((r, t) -> {
         if (t != null) failed(t instanceof CompletionException && t.getCause() != null ? t.getCause() : t);
       });
+      if (aborted.get()) exchange.cancel(true);      // reset while the request was being sent
     });
   }
 

@@ -195,6 +195,26 @@ class AgentTest {
     assertFalse(seenHeaders.containsKey("x-forwarded-for"));
   }
 
+  @Test void largeAndUnannouncedBodiesStreamThrough() throws Exception {
+    // Above 1 MiB the body is published to the model server as it arrives, with its Content-Length; without a length,
+    // as it comes. Both must arrive whole, and a body that does not match its length is refused.
+    byte[] big = new byte[3 << 20];
+    for (int i = 0; i < big.length; i++) big[i] = (byte) ('a' + i % 26);
+    for (Map<String, String> headers : List.of(Map.of("content-length", Integer.toString(big.length)), Map.<String, String>of())) {
+      MuxStream s = client.open(fwd("m", "7", "/v1/echo", headers), false);
+      s.write(big, 0, big.length);                           // blocks on credit: the agent reads as the model server takes
+      s.finish();
+      assertEquals(201, s.reply().get(10, TimeUnit.SECONDS).status(), headers.toString());
+      assertTrue(java.util.Arrays.equals(big, s.inputStream().readAllBytes()), "the body came back whole with " + headers);
+    }
+    MuxStream shorter = client.open(fwd("m", "7", "/v1/echo", Map.of("content-length", "10")), false);
+    shorter.write(new byte[4], 0, 4);
+    shorter.finish();
+    Messages.Reply refused = shorter.reply().get(10, TimeUnit.SECONDS);
+    assertEquals(400, refused.status());
+    assertEquals(ProblemCode.BAD_REQUEST, refused.error().code());
+  }
+
   @Test void refusesWhatItsConfigDoesNotAllow() throws Exception {
     assertEquals(ProblemCode.PATH_NOT_ALLOWED, call(fwd("other", "8", "/v1/stream", Map.of())).error().code());
     assertEquals(ProblemCode.UNKNOWN_SERVICE, call(fwd("nope", "7", "/v1/echo", Map.of())).error().code());
