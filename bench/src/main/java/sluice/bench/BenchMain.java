@@ -23,7 +23,7 @@ import java.util.stream.Stream;
 
 /**
  * {@code bin/sluice bench}: measures requests/s, latency and CPU of short non-streaming chat completions on three
- * paths (direct to mock-llm, embedded gateway, gateway over SSH to real Slurm), prints a table and writes
+ * paths (direct to mock-llm, nginx in front of it, embedded gateway, gateway over SSH to real Slurm), prints a table and writes
  * docs/benchmarks.md. With {@code --lifecycle}, the replica lifecycle instead ({@link LifecycleBench}), written to
  * docs/benchmarks-lifecycle.md; with {@code --journal}, the journal on H2 and PostgreSQL ({@link JournalBench}), written
  * to docs/benchmarks-journal.md. See bench/README.md.
@@ -31,7 +31,7 @@ import java.util.stream.Stream;
 public final class BenchMain {
   static final int EXIT_USAGE = 2;
   private static final String USAGE = """
-      usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,embedded,limited,ssh]
+      usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,nginx,embedded,limited,ssh]
                    [--clients 1,64] [--path-warmup SECONDS] [--warmup SECONDS] [--window SECONDS]
              bench --lifecycle [--quick] [--out FILE] [--home DIR]
              bench --journal [--quick] [--events N] [--users N] [--databases h2,postgres] [--pg-sandbox DIR] [--out FILE]
@@ -62,7 +62,7 @@ public final class BenchMain {
     Path home = Path.of(System.getProperty("sluice.home", ".")).toAbsolutePath().normalize();
     Path outFile = null;
     String sandboxDir = System.getenv("SLUICE_HPC_SANDBOX");
-    List<String> paths = List.of("direct", "embedded", "limited", "ssh");
+    List<String> paths = List.of("direct", "nginx", "embedded", "limited", "ssh");
     List<Integer> clients = List.of(1, 64);
     // Long enough for C1 and C2 to compile the hot paths of the gateway and the agent (their compiler threads were
     // still among the busiest threads after 5 s).
@@ -244,6 +244,8 @@ public final class BenchMain {
       try {
         if (path.equals("direct")) {
           stack = DirectStack.start(home, work, settings.mockArgs());
+        } else if (path.equals("nginx")) {
+          stack = NginxStack.start(home, work, settings.mockArgs(), 1024);
         } else if (path.equals("embedded") || path.equals("limited")) {
           stack = GatewayStack.embedded(home, work, settings.mockArgs());
         } else {

@@ -312,6 +312,9 @@ final class Report {
     b.append("| path | request travels |\n|---|---|\n");
     b.append("| direct | client → mock-llm (`java -Xmx256m -XX:+UseSerialGC -jar mock-llm.jar`, as the job script "
         + "runs it) |\n");
+    b.append("| nginx | client → Debian's nginx (`/usr/sbin/nginx`, master + 1 worker, its own config in a temp folder: "
+        + "HTTP/1.1 keep-alive to the upstream, `proxy_buffering off`, no access log) → the same mock-llm as direct; "
+        + "the proxy floor: what forwarding costs at least |\n");
     b.append("| embedded | client → gateway → agent (child process of the gateway, protocol on its stdin/stdout) → "
         + "mock-llm started by the agent's local scheduler from `sbatch/mock-llm.sbatch`; what `bin/sluice demo` runs |\n");
     b.append("| limited | the embedded path, with an admin-made API key whose user, model and key each have limits in "
@@ -342,7 +345,7 @@ final class Report {
     b.append("**CPU.** `/proc/<pid>/stat` of every process, read just before and just after each window, and the "
         + "first line of `/proc/stat` for the machine. Each process's CPU time (utime + stime, plus cutime + cstime: "
         + "children that ended in the window, such as the agent's `squeue` calls) is charged to a component: "
-        + "*load generator* = the bench JVM; *gateway* = the gateway JVM; *agent* = the agent processes (embedded: "
+        + "*load generator* = the bench JVM; *nginx* = nginx's master and worker; *gateway* = the gateway JVM; *agent* = the agent processes (embedded: "
         + "the gateway's child; ssh: the sandbox user's `slurm-agent.jar` processes started for this gateway); "
         + "*sshd* = the per-connection sshd processes above those agents (not the listener); *job runner* = the "
         + "local scheduler's runner; *mock-llm* = the model server; *slurm + munge* = slurmctld, slurmd, slurmstepd "

@@ -17,7 +17,7 @@ record Settings(List<String> paths, List<Integer> concurrency, Duration pathWarm
     mockArgs = List.copyOf(mockArgs);
     if (!paths.contains("direct")) throw new IllegalArgumentException("the direct path is the baseline: it is always measured");
     for (String p : paths) {
-      if (!List.of("direct", "embedded", "limited", "ssh").contains(p)) throw new IllegalArgumentException("unknown path: " + p);
+      if (!List.of("direct", "nginx", "embedded", "limited", "ssh").contains(p)) throw new IllegalArgumentException("unknown path: " + p);
     }
     if (concurrency.isEmpty() || concurrency.stream().anyMatch(c -> c < 1 || c > 1024)) {
       throw new IllegalArgumentException("concurrency must be 1..1024: " + concurrency);

@@ -5,7 +5,7 @@ import java.util.Map;
 
 /** One path under test, running: where to send requests and which processes belong to which component. */
 interface Stack extends AutoCloseable {
-  /** "direct", "embedded" or "ssh". */
+  /** "direct", "nginx", "embedded", "limited" or "ssh". */
   String path();
 
   /** {@code http://127.0.0.1:<port>}: the OpenAI API of the gateway, or mock-llm itself on the direct path. */
