@@ -18,10 +18,11 @@ final class Report {
 
   /** Everything the report says; every number in it comes from {@code rows}. */
   record Data(ZonedDateTime at, Duration took, String command, Machine machine, Settings settings, List<Row> rows, List<Idle> idle,
-              List<String> notes, String answer, boolean answersIdentical, Optional<String> sandbox) {
+              List<StreamRow> streams, List<String> notes, String answer, boolean answersIdentical, Optional<String> sandbox) {
     Data {
       rows = List.copyOf(rows);
       idle = List.copyOf(idle);
+      streams = List.copyOf(streams);
       notes = List.copyOf(notes);
     }
   }
@@ -127,6 +128,7 @@ final class Report {
     interference(d.rows()).ifPresent(b::append);
 
     cpuSection(b, d);
+    StreamReport.section(b, d);
     methodSection(b, d);
 
     b.append("## Machine\n\n");
@@ -303,7 +305,8 @@ final class Report {
     b.append("## Method\n\n");
     b.append("**What is measured.** `POST /v1/chat/completions` with the body `").append(Api.CHAT_BODY)
         .append("`, not streamed. The model server is mock-llm with `").append(String.join(" ", s.mockArgs()))
-        .append("`: a 16-token answer with no generation delay, so the latency is transport and processing only. "
+        .append("`: with the request's `max_tokens`, a 16-token answer with no generation delay, so the latency is "
+            + "transport and processing only. "
             + "Every path gets the same request bytes; before measuring, the bench checked that every path returns "
             + "the same answer (")
         .append(d.answersIdentical() ? "it did" : "**it did not**").append(": `")
