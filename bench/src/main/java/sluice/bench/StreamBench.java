@@ -30,7 +30,10 @@ import sluice.bench.StreamLoad.Outcome;
 final class StreamBench {
   private StreamBench() {}
 
-  /** Every streaming scenario on one path; a scenario that fails is left out (null) and named in {@code notes}. */
+  /**
+   * Every streaming scenario on one path; a scenario that fails is left out (null) and named in {@code notes}. The
+   * streams back to back go first: their warm-up also warms the streaming code of every process for the long stream.
+   */
   static StreamRow measure(Stack stack, String key, Settings s, Map<Long, String> owners, Supplier<Sample> probe,
                            double hz, List<String> notes, java.io.PrintStream err) throws InterruptedException {
     StreamPlan p = s.streams();
@@ -39,18 +42,18 @@ final class StreamBench {
     StreamRow.EventCost events = null;
     StreamRow.Concurrent concurrent = null;
     try {
+      err.printf("bench: %s path: %d clients, %d-token streams back to back%n", path, p.eventClients(), p.eventTokens());
+      events = eventCost(stack.baseUri(), key, p, p.eventWarmup(), p.eventWindow(), owners, probe, hz);
+      if (events.errors() > 0) notes.add(path + " path, streams back to back: " + events.errors() + " failed; first: " + events.firstError());
+    } catch (RuntimeException e) {
+      notes.add(path + " path, streams back to back: failed: " + e);
+    }
+    try {
       err.printf("bench: %s path: one %d-token stream, %d times%n", path, p.longTokens(), p.longWarmups() + p.longRuns());
       one = longStream(stack.baseUri(), key, p);
       if (one.errors() > 0) notes.add(path + " path, long stream: " + one.errors() + " failed; first: " + one.firstError());
     } catch (RuntimeException e) {
       notes.add(path + " path, long stream: failed: " + e);
-    }
-    try {
-      err.printf("bench: %s path: %d clients, %d-token streams back to back%n", path, p.eventClients(), p.eventTokens());
-      events = eventCost(stack.baseUri(), key, p, s.warmup(), s.window(), owners, probe, hz);
-      if (events.errors() > 0) notes.add(path + " path, streams back to back: " + events.errors() + " failed; first: " + events.firstError());
-    } catch (RuntimeException e) {
-      notes.add(path + " path, streams back to back: failed: " + e);
     }
     try {
       err.printf("bench: %s path: %d slow streams at once, a probe every %d ms%n", path, p.streams(), p.probeEvery().toMillis());

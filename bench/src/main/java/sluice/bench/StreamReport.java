@@ -67,18 +67,19 @@ final class StreamReport {
     }
     b.append('\n');
 
-    eventSection(b, rows);
+    eventSection(b, rows, p);
     concurrentSection(b, rows, p);
   }
 
-  private static void eventSection(StringBuilder b, List<StreamRow> rows) {
+  private static void eventSection(StringBuilder b, List<StreamRow> rows, StreamPlan p) {
     List<StreamRow> measured = rows.stream().filter(r -> r.events() != null).toList();
     if (measured.isEmpty()) return;
     StreamRow.EventCost first = measured.get(0).events();
     b.append("### CPU per 1,000 SSE events\n\n");
     b.append(first.clients()).append(" clients, each opening its next ").append(Report.fmt(first.tokens(), 0))
-        .append("-token stream when the previous one ended, through the same warm-up and window as the short "
-            + "requests. CPU milliseconds (user + system, from /proc as in the CPU table above) per 1,000 SSE events "
+        .append("-token stream when the previous one ended: ").append(Report.fmt(p.eventWarmup().toSeconds(), 0))
+        .append(" s of warm-up, then a ").append(Report.fmt(p.eventWindow().toSeconds(), 0)).append(" s window. "
+            + "CPU milliseconds (user + system, from /proc as in the CPU table above) per 1,000 SSE events "
             + "received in the window; an event is a role, token or final chunk, or `[DONE]`.\n\n");
     List<String> columns = new ArrayList<>();
     for (String c : CpuUse.COMPONENTS) {
