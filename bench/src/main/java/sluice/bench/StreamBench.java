@@ -15,7 +15,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -68,26 +67,27 @@ final class StreamBench {
     return new StreamRow(path, one, events, concurrent);
   }
 
-  /** One long stream, {@code longWarmups} times unrecorded, then {@code longRuns} times. */
+  /** One long stream on one kept-alive connection, {@code longWarmups} times unrecorded, then {@code longRuns} times. */
   static StreamRow.LongStream longStream(URI base, String key, StreamPlan p) {
-    HttpClient http = Api.client();
-    HttpRequest request = StreamLoad.request(base, key, p.longTokens(), 0, Duration.ofSeconds(60));
+    byte[] request = SseConnection.request(base, key, StreamLoad.body(p.longTokens(), -1));
     List<Double> rates = new ArrayList<>();
     List<Double> firsts = new ArrayList<>();
     int errors = 0;
     String firstError = null;
-    for (int i = 0; i < p.longWarmups() + p.longRuns(); i++) {
-      Outcome o = StreamLoad.open(http, request, new LongAdder(), Duration.ofSeconds(120)).join();
-      if (i < p.longWarmups()) continue;
-      long tokens = o.events() - 3;         // role chunk, final chunk and [DONE] besides the tokens
-      String error = o.ok() && tokens < p.longTokens() ? "only " + tokens + " of " + p.longTokens() + " tokens" : o.error();
-      if (error != null) {
-        errors++;
-        if (firstError == null) firstError = error;
-        continue;
+    try (SseConnection c = new SseConnection(base)) {
+      for (int i = 0; i < p.longWarmups() + p.longRuns(); i++) {
+        Outcome o = c.stream(request, new LongAdder());
+        if (i < p.longWarmups()) continue;
+        long tokens = o.events() - 3;         // role chunk, final chunk and [DONE] besides the tokens
+        String error = o.ok() && tokens < p.longTokens() ? "only " + tokens + " of " + p.longTokens() + " tokens" : o.error();
+        if (error != null) {
+          errors++;
+          if (firstError == null) firstError = error;
+          continue;
+        }
+        rates.add(tokens / o.seconds());
+        firsts.add(o.firstByteMs());
       }
-      rates.add(tokens / o.seconds());
-      firsts.add(o.firstByteMs());
     }
     Collections.sort(rates);
     Collections.sort(firsts);
@@ -95,21 +95,44 @@ final class StreamBench {
         median(firsts), firsts.isEmpty() ? Double.NaN : firsts.get(firsts.size() - 1), errors, firstError);
   }
 
-  /** {@code eventClients} streams back to back through a warm-up and a window; CPU read around the window. */
+  /**
+   * {@code eventClients} threads, each on its own kept-alive connection opening its next stream when the previous one
+   * ended, through a warm-up and a window; CPU read around the window.
+   */
   static StreamRow.EventCost eventCost(URI base, String key, StreamPlan p, Duration warmup, Duration window,
                                        Map<Long, String> owners, Supplier<Sample> probe, double hz)
       throws InterruptedException {
-    HttpClient http = Api.client();
-    HttpRequest request = StreamLoad.request(base, key, p.eventTokens(), 0, Duration.ofSeconds(60));
+    byte[] request = SseConnection.request(base, key, StreamLoad.body(p.eventTokens(), -1));
     LongAdder events = new LongAdder();
     long from = System.nanoTime() + warmup.toNanos();
     long to = from + window.toNanos();
     AtomicLong streams = new AtomicLong();
     AtomicLong errors = new AtomicLong();
     AtomicReference<String> firstError = new AtomicReference<>();
-    CountDownLatch finished = new CountDownLatch(p.eventClients());
+    List<Thread> clients = new ArrayList<>();
     for (int i = 0; i < p.eventClients(); i++) {
-      new BackToBack(http, request, events, from, to, streams, errors, firstError, finished).next();
+      Thread t = new Thread(() -> {
+        try (SseConnection c = new SseConnection(base)) {
+          while (System.nanoTime() < to) {
+            Outcome o = c.stream(request, events);
+            boolean inWindow = o.end() >= from && o.end() <= to;
+            if (o.ok()) {
+              if (inWindow) streams.incrementAndGet();
+            } else {
+              if (inWindow) errors.incrementAndGet();
+              firstError.compareAndSet(null, o.error());
+              try {
+                Thread.sleep(10);             // no spinning on a failing path
+              } catch (InterruptedException e) {
+                return;
+              }
+            }
+          }
+        }
+      }, "bench-stream-" + i);
+      t.setDaemon(true);
+      t.start();
+      clients.add(t);
     }
     ClosedLoop.sleepUntil(from);
     Sample before = probe.get();
@@ -117,31 +140,12 @@ final class StreamBench {
     ClosedLoop.sleepUntil(to);
     Sample after = probe.get();
     long e1 = events.sum();
-    if (!finished.await(150, TimeUnit.SECONDS)) throw new IllegalStateException("streams still open 150 s after the window");
+    for (Thread t : clients) {
+      t.join(Duration.ofSeconds(150).toMillis());
+      if (t.isAlive()) throw new IllegalStateException("a stream still open 150 s after the window");
+    }
     CpuUse cpu = CpuUse.between(before, after, owners, hz, window.toNanos() / 1e9);
     return new StreamRow.EventCost(p.eventClients(), p.eventTokens(), streams.get(), e1 - e0, errors.get(), firstError.get(), cpu);
-  }
-
-  /** One client: opens its next stream when the previous one ended, until the window is over. */
-  private record BackToBack(HttpClient http, HttpRequest request, LongAdder events, long from, long to, AtomicLong streams,
-                            AtomicLong errors, AtomicReference<String> firstError, CountDownLatch finished) {
-    void next() {
-      if (System.nanoTime() >= to) {
-        finished.countDown();
-        return;
-      }
-      StreamLoad.open(http, request, events, Duration.ofSeconds(120)).thenAccept(o -> {
-        boolean inWindow = o.end() >= from && o.end() <= to;
-        if (o.ok()) {
-          if (inWindow) streams.incrementAndGet();
-          next();
-        } else {
-          if (inWindow) errors.incrementAndGet();
-          firstError.compareAndSet(null, o.error());
-          CompletableFuture.delayedExecutor(10, TimeUnit.MILLISECONDS).execute(this::next);   // no spinning on a failing path
-        }
-      });
-    }
   }
 
   /**
