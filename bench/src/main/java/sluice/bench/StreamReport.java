@@ -44,8 +44,11 @@ final class StreamReport {
     StreamPlan p = d.settings().streams();
     b.append("## Streams\n\n");
     b.append("Streaming chat completions (`\"stream\": true`) on every measured path, after its short-request rows, "
-        + "from the same bench JVM: the JDK `HttpClient`'s async API, one callback per stream on the client's selector "
-        + "thread (no thread per stream), counting SSE events by their blank-line ends without parsing them.\n\n");
+        + "from the same bench JVM, which counts SSE events by their blank-line ends without parsing them. The streams "
+        + "back to back and the long stream go through kept-alive blocking HTTP/1.1 connections that decode the "
+        + "chunks themselves (the cheapest client the JDK allows: the JDK `HttpClient` cost about as much CPU per "
+        + "event as mock-llm); the slow streams through the JDK `HttpClient`'s async API, a callback per stream on "
+        + "its selector thread, no thread per stream.\n\n");
 
     b.append("### One long stream\n\n");
     b.append("A stream of ").append(Report.fmt(p.longTokens(), 0)).append(" tokens with no delay between them, ")
@@ -102,6 +105,21 @@ final class StreamReport {
           .append(e.errors()).append(" |\n");
     }
     b.append('\n');
+    List<String> heavier = measured.stream().filter(r -> loadShare(r.events()) >= 1).map(StreamRow::path).toList();
+    b.append(heavier.isEmpty()
+        ? "The load generator used less CPU per event than the path it measured (every component but the load "
+            + "generator and the other processes) on every path.\n\n"
+        : "**The load generator used as much CPU per event as the path it measured, or more, on " + String.join(", ", heavier)
+            + "**: there it took CPU the path could have used, and the path's events/s are a lower bound.\n\n");
+  }
+
+  /** The load generator's CPU over the path's (its components but the load generator, other and unattributed). */
+  static double loadShare(StreamRow.EventCost e) {
+    double path = 0;
+    for (Map.Entry<String, Double> c : e.cpu().seconds().entrySet()) {
+      if (!List.of(CpuUse.LOAD, CpuUse.OTHER, CpuUse.UNATTRIBUTED).contains(c.getKey())) path += c.getValue();
+    }
+    return path == 0 ? Double.POSITIVE_INFINITY : e.cpu().seconds().getOrDefault(CpuUse.LOAD, 0.0) / path;
   }
 
   private static void concurrentSection(StringBuilder b, List<StreamRow> rows, StreamPlan p) {

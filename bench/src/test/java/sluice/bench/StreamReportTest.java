@@ -60,7 +60,17 @@ class StreamReportTest {
     assertTrue(md.contains("| embedded | 1,000 | 1,000 | 0 | 998 |"), md);
   }
 
-  @Test void noStreamsNoSection() {
+  @Test void saysWhenTheLoadGeneratorCostMoreThanThePath() {
+    String fine = Report.markdown(data(List.of(row("nginx", Map.of(CpuUse.LOAD, 2.0, CpuUse.NGINX, 0.2, CpuUse.MOCK, 3.0,
+        CpuUse.OTHER, 9.0), null, Map.of()))));
+    assertTrue(fine.contains("The load generator used less CPU per event than the path it measured"), fine);
+    String heavy = Report.markdown(data(List.of(
+        row("direct", Map.of(CpuUse.LOAD, 3.0, CpuUse.MOCK, 2.5), null, Map.of()),
+        row("nginx", Map.of(CpuUse.LOAD, 2.0, CpuUse.NGINX, 0.2, CpuUse.MOCK, 3.0), null, Map.of()))));
+    assertTrue(heavy.contains("**The load generator used as much CPU per event as the path it measured, or more, on direct**"), heavy);
+  }
+
+    @Test void noStreamsNoSection() {
     assertFalse(Report.markdown(data(List.of())).contains("## Streams"));
   }
 
