@@ -316,7 +316,7 @@ public final class BenchMain {
         Thread.sleep(settings.idle().toMillis());
         Sample after = probe.get();
         idle.add(new Idle(path, CpuUse.between(before, after, owners, ticksPerSecond, (System.nanoTime() - idleStart) / 1e9)));
-        StreamRow streamRow = StreamBench.measure(stack, key, settings, owners, probe, ticksPerSecond, notes, err);
+        StreamRow streamRow = StreamBench.measure(path, stack, key, settings, owners, probe, ticksPerSecond, notes, err);
         streamRows.add(streamRow);
         out.print(StreamReport.console(streamRow));
       } catch (IOException | RuntimeException e) {

@@ -109,7 +109,9 @@ final class GatewayStack implements Stack {
           home = %s
           deployment = "%s"
           data-dir = %s
-          http { interface = "127.0.0.1", port = %d }
+          # Every connection of the bench comes from 127.0.0.1, as from a reverse proxy: no cap per address (its
+          # default, 1,024, closed slow streams beside the load generator's kept-alive connections).
+          http { interface = "127.0.0.1", port = %d, connections.max-per-address = 0 }
           management { interface = "127.0.0.1", port = %d }
           admin.key = "%s"
           auth.api-keys = [{ name = "bench", key = "%s" }]

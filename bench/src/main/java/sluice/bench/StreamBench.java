@@ -33,10 +33,11 @@ final class StreamBench {
    * Every streaming scenario on one path; a scenario that fails is left out (null) and named in {@code notes}. The
    * streams back to back go first: their warm-up also warms the streaming code of every process for the long stream.
    */
-  static StreamRow measure(Stack stack, String key, Settings s, Map<Long, String> owners, Supplier<Sample> probe,
-                           double hz, List<String> notes, java.io.PrintStream err) throws InterruptedException {
+  /** @param path the path's name in the report ("limited" runs on an embedded stack) */
+  static StreamRow measure(String path, Stack stack, String key, Settings s, Map<Long, String> owners,
+                           Supplier<Sample> probe, double hz, List<String> notes, java.io.PrintStream err)
+      throws InterruptedException {
     StreamPlan p = s.streams();
-    String path = stack.path();
     StreamRow.LongStream one = null;
     StreamRow.EventCost events = null;
     StreamRow.Concurrent concurrent = null;
