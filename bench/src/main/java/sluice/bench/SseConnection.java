@@ -20,8 +20,6 @@ import sluice.bench.StreamLoad.Outcome;
  * back to back). The JDK HttpClient cost about as much CPU per event as mock-llm itself.
  */
 final class SseConnection implements Closeable {
-  private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
-
   private final InetSocketAddress address;
   private final byte[] buf = new byte[64 * 1024];
   private Socket socket;
@@ -134,7 +132,8 @@ final class SseConnection implements Closeable {
   /** The body as it passes: events counted, the last bytes kept to see [DONE], the start of an error body. */
   private final class Body {
     final LongAdder sink;
-    final byte[] tail = new byte[DONE.length];
+    final byte[] tail = new byte[StreamLoad.TAIL];
+    long seen;
     final StringBuilder error = new StringBuilder();
     long firstByte;
     long events;
@@ -175,6 +174,7 @@ final class SseConnection implements Closeable {
         }
       }
       newline = nl;
+      seen += len;
       int keep = Math.min(len, tail.length);
       System.arraycopy(tail, keep, tail, 0, tail.length - keep);
       System.arraycopy(buf, pos + len - keep, tail, tail.length - keep, keep);
@@ -184,10 +184,10 @@ final class SseConnection implements Closeable {
     }
 
     Outcome outcome(long sent, int status, String failure) {
-      boolean done = Arrays.equals(tail, DONE);
+      boolean done = StreamLoad.endsWithDone(tail);
       String e = failure != null ? failure
           : status != 200 ? "HTTP " + status + ": " + error.toString().replace('\n', ' ').trim()
-          : !done ? "ended without [DONE] after " + events + " events" : null;
+          : !done ? "ended without [DONE] after " + events + " events" + StreamLoad.lastEvent(tail, seen) : null;
       return new Outcome(status, sent, firstByte, System.nanoTime(), events, done, e);
     }
   }

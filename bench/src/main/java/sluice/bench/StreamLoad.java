@@ -84,13 +84,32 @@ final class StreamLoad {
         s == null ? 0 : s.events, false, error);
   }
 
+  /** How many of a body's last bytes are kept: enough for an in-band error event. */
+  static final int TAIL = 320;
+
+  static boolean endsWithDone(byte[] tail) {
+    byte[] done = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+    return java.util.Arrays.equals(tail, tail.length - done.length, tail.length, done, 0, done.length);
+  }
+
+  /** "; last: <the last event>" from a body's kept last bytes ({@code seen} bytes in all), for a stream cut short. */
+  static String lastEvent(byte[] tail, long seen) {
+    int have = (int) Math.min(seen, tail.length);
+    String text = new String(tail, tail.length - have, have, StandardCharsets.UTF_8).stripTrailing();
+    int start = text.lastIndexOf("\n\n");
+    String last = (start >= 0 ? text.substring(start + 2) : text).replace('\n', ' ').trim();
+    if (last.isEmpty()) return "";
+    return "; last: " + (last.length() > 200 ? last.substring(last.length() - 200) : last);
+  }
+
   /** Counts events (a blank line ends one) and keeps the body's last bytes to see [DONE]; the body of a non-200. */
   private static final class Sse implements Flow.Subscriber<List<ByteBuffer>> {
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
     final long sent;
+    long seen;
     final int status;
     final LongAdder sink;
-    final byte[] tail = new byte[DONE.length];
+    final byte[] tail = new byte[TAIL];
     final StringBuilder errorBody = new StringBuilder();
     long firstByte;
     long events;
@@ -132,7 +151,8 @@ final class StreamLoad {
             newline = false;
           }
         }
-        // the last DONE.length bytes seen so far
+        // the last TAIL bytes seen so far
+        seen += len;
         int keep = Math.min(len, tail.length);
         System.arraycopy(tail, keep, tail, 0, tail.length - keep);
         b.duplicate().position(b.limit() - keep).get(tail, tail.length - keep, keep);
@@ -151,10 +171,10 @@ final class StreamLoad {
     }
 
     Outcome outcome() {
-      boolean done = java.util.Arrays.equals(tail, DONE);
+      boolean done = endsWithDone(tail);
       String error = failed != null ? failed
           : status != 200 ? "HTTP " + status + ": " + errorBody.toString().replace('\n', ' ').trim()
-          : !done ? "ended without [DONE] after " + events + " events" : null;
+          : !done ? "ended without [DONE] after " + events + " events" + lastEvent(tail, seen) : null;
       return new Outcome(status, sent, firstByte, end == 0 ? System.nanoTime() : end, events, done, error);
     }
   }

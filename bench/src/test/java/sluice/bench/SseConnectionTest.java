@@ -61,6 +61,7 @@ class SseConnectionTest {
         StreamLoad.Outcome o = c.stream(request, new LongAdder());
         assertEquals(1, o.events());
         assertTrue(o.error().contains("closed"), o.error());
+        assertTrue(!o.done());
       }
     }
   }

@@ -71,8 +71,23 @@ class StreamBenchTest {
   }
 
   @Test void failuresAreGroupedByTheirStart() {
-    String longError = "HTTP 503: " + "x".repeat(200);
-    assertEquals(93, StreamBench.reason(longError).length());
+    String longError = "HTTP 503: " + "x".repeat(300);
+    assertEquals(223, StreamBench.reason(longError).length());
     assertEquals("IOException: reset", StreamBench.reason("IOException: reset"));
+    // streams cut at different points, with their own ids, are one reason
+    String cut = "ended without [DONE] after 17 events; last: data: {\"id\":\"chatcmpl-9\",\"created\":1700,\"error\":{\"code\":\"upstream_error\"}}";
+    assertEquals("ended without [DONE] after N events; last: data: {\"id\":…,\"created\":…,\"error\":{\"code\":\"upstream_error\"}}",
+        StreamBench.reason(cut));
+  }
+
+  @Test void aStreamCutShortSaysItsLastEvent() {
+    byte[] tail = new byte[StreamLoad.TAIL];
+    byte[] body = "data: {\"a\":1}\n\ndata: {\"error\":{\"code\":\"tunnel_unresponsive\"}}\n\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    System.arraycopy(body, 0, tail, tail.length - body.length, body.length);
+    assertEquals("; last: data: {\"error\":{\"code\":\"tunnel_unresponsive\"}}", StreamLoad.lastEvent(tail, body.length));
+    assertTrue(!StreamLoad.endsWithDone(tail));
+    byte[] done = "data: [DONE]\n\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    System.arraycopy(done, 0, tail, tail.length - done.length, done.length);
+    assertTrue(StreamLoad.endsWithDone(tail));
   }
 }
