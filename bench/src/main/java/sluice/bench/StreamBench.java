@@ -34,8 +34,9 @@ final class StreamBench {
    * slow streams go first, on a path that only carried short requests so far (the floods of the other two made the
    * current agent miss pings, and the gateway then cut every stream of the tunnel); the streams back to back warm
    * the streaming code of every process for the long stream.
+   *
+   * @param path the path's name in the report ("limited" runs on an embedded stack)
    */
-  /** @param path the path's name in the report ("limited" runs on an embedded stack) */
   static StreamRow measure(String path, Stack stack, String key, Settings s, Map<Long, String> owners,
                            Supplier<Sample> probe, double hz, List<String> notes, java.io.PrintStream err)
       throws InterruptedException {
@@ -153,8 +154,8 @@ final class StreamBench {
 
   /**
    * N slow streams (1 token per {@code slowDelayMs}), opened at {@code openPerSecond}, with a short stream sent every
-   * {@code probeEvery} beside them; the processes' RSS and threads (and the gateway's heap) read 2 s after the last
-   * one opened.
+   * {@code probeEvery} beside them; the processes' RSS and threads (and the gateway's heap) at the second when the
+   * most streams were open.
    */
   static StreamRow.Concurrent concurrent(Stack stack, String key, StreamPlan p, Map<Long, String> owners) throws InterruptedException {
     URI base = stack.baseUri();
@@ -172,33 +173,57 @@ final class StreamBench {
     });
     List<CompletableFuture<Outcome>> all = new ArrayList<>(p.streams());
     long start = System.nanoTime();
-    List<StreamRow.Peak> peak;
-    Long heap;
-    long peakAt;
+    // The processes are read every second until the last stream ended; the reading kept is the one taken when the
+    // most streams were open (known only afterwards: a stream is open from its first byte to its end).
+    List<Reading> readings = new ArrayList<>();
+    Thread sampler = new Thread(() -> {
+      try {
+        while (!Thread.currentThread().isInterrupted()) {
+          Thread.sleep(1000);
+          long at = System.nanoTime();
+          List<StreamRow.Peak> procs = peak(owners);
+          Long heapNow = stack.metricsUri().map(u -> heapUsed(probeHttp, u)).orElse(null);
+          synchronized (readings) {
+            readings.add(new Reading(at, procs, heapNow));
+          }
+        }
+      } catch (InterruptedException stop) {
+        // the streams have ended
+      }
+    }, "bench-peak");
+    sampler.setDaemon(true);
     try {
+      sampler.start();
       timer.scheduleAtFixedRate(() -> probes.add(StreamLoad.open(probeHttp, quick, ignored, Duration.ofSeconds(30))),
           0, p.probeEvery().toMillis(), TimeUnit.MILLISECONDS);
       for (int i = 0; i < p.streams(); i++) {
         ClosedLoop.sleepUntil(start + i * 1_000_000_000L / p.openPerSecond());
         all.add(StreamLoad.open(slowHttp, slow, ignored, limit));
       }
-      ClosedLoop.sleepUntil(System.nanoTime() + Duration.ofSeconds(2).toNanos());
-      peakAt = System.nanoTime();
-      peak = peak(owners);
-      heap = stack.metricsUri().map(u -> heapUsed(probeHttp, u)).orElse(null);
       CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).join();
     } finally {
       timer.shutdownNow();
+      sampler.interrupt();
+      sampler.join(15_000);
     }
     List<Outcome> probeOutcomes = probes.stream().map(CompletableFuture::join).toList();
     Map<String, Integer> failures = new TreeMap<>();
     int completed = 0;
-    int openAtPeak = 0;
-    for (CompletableFuture<Outcome> f : all) {
-      Outcome o = f.join();
+    List<Outcome> outcomes = all.stream().map(CompletableFuture::join).toList();
+    for (Outcome o : outcomes) {
       if (o.ok()) completed++;
       else failures.merge(reason(o.error()), 1, Integer::sum);
-      if (o.firstByte() != 0 && o.firstByte() <= peakAt && o.end() > peakAt) openAtPeak++;
+    }
+    Reading peak = new Reading(System.nanoTime(), List.of(), null);
+    int openAtPeak = -1;
+    synchronized (readings) {
+      for (Reading r : readings) {
+        int open = openAt(outcomes, r.at());
+        if (open > openAtPeak) {
+          openAtPeak = open;
+          peak = r;
+        }
+      }
     }
     Histogram ttfb = new Histogram(Duration.ofMinutes(2).toNanos(), 3);
     long probeErrors = 0;
@@ -213,7 +238,20 @@ final class StreamBench {
     }
     long[] files = openFiles();
     return new StreamRow.Concurrent(p.streams(), p.slowTokens(), p.slowDelayMs(), completed, failures, openAtPeak,
-        probeOutcomes.size(), probeErrors, probeError, Latency.of(ttfb), peak, heap, fdNote(files[0], files[1], p.streams()));
+        probeOutcomes.size(), probeErrors, probeError, Latency.of(ttfb), peak.procs(), peak.heap(),
+        fdNote(files[0], files[1], p.streams()));
+  }
+
+  /** The path's processes (and the gateway's heap) read at one instant of the slow-streams scenario. */
+  private record Reading(long at, List<StreamRow.Peak> procs, Long heap) {}
+
+  /** Streams open at {@code at}: they had their first byte and had not ended. */
+  static int openAt(List<Outcome> outcomes, long at) {
+    int open = 0;
+    for (Outcome o : outcomes) {
+      if (o.firstByte() != 0 && o.firstByte() <= at && o.end() > at) open++;
+    }
+    return open;
   }
 
   /** Errors grouped by their start: the status and the first words, not every stream's own id. */

@@ -43,7 +43,18 @@ class StreamBenchTest {
     assertTrue(!StreamLoad.body(2000, -1).contains("mock_token_delay_ms"));
   }
 
-  @Test void procStatusGivesRssAndThreads() {
+  @Test void aStreamIsOpenFromItsFirstByteToItsEnd() {
+    List<StreamLoad.Outcome> o = List.of(
+        new StreamLoad.Outcome(200, 0, 10, 100, 5, true, null),
+        new StreamLoad.Outcome(200, 0, 50, 60, 5, true, null),
+        new StreamLoad.Outcome(0, 0, 0, 30, 0, false, "ConnectException"));   // never had a byte
+    assertEquals(0, StreamBench.openAt(o, 5));
+    assertEquals(1, StreamBench.openAt(o, 20));
+    assertEquals(2, StreamBench.openAt(o, 55));
+    assertEquals(0, StreamBench.openAt(o, 100));
+  }
+
+    @Test void procStatusGivesRssAndThreads() {
     String status = "Name:\tjava\nState:\tS (sleeping)\nVmPeak:\t 9000000 kB\nVmRSS:\t  524288 kB\nThreads:\t1043\n";
     StreamRow.Peak p = StreamBench.parseStatus(CpuUse.GATEWAY, 42, status);
     assertEquals(524288, p.rssKiB());
