@@ -16,9 +16,12 @@ final class Api {
   /** Bench-only credentials of gateways that listen on loopback for the length of one run. */
   static final String API_KEY = "sk-bench-0123456789abcdef";
   static final String ADMIN_KEY = "admin-bench-0123456789abcdef";
-  /** A short, non-streaming chat completion; mock-llm answers it with its default --tokens (16). */
-  static final String CHAT_BODY =
-      "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Say something short.\"}]}";
+  /**
+   * A short, non-streaming chat completion of 16 tokens: max_tokens, because the bench's mock-llm runs with
+   * --tokens 2000 for the long stream.
+   */
+  static final String CHAT_BODY = "{\"model\":\"" + MODEL
+      + "\",\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"Say something short.\"}]}";
 
   private Api() {}
 
@@ -107,7 +110,7 @@ final class Api {
   static String limitedKey(HttpClient http, URI base) throws IOException, InterruptedException {
     String big = "{\"requests\":{\"minute\":100000000,\"hour\":100000000,\"day\":100000000,\"month\":100000000},"
         + "\"tokens\":{\"minute\":100000000000,\"hour\":100000000000,\"day\":100000000000,\"month\":100000000000},"
-        + "\"concurrent\":1000";
+        + "\"concurrent\":1000000";
     post(http, base.resolve("/admin/users"), ADMIN_KEY, "{\"id\":\"bench-limited\",\"limits\":" + big
         + ",\"models\":{\"" + MODEL + "\":" + big + "}}}}");
     return post(http, base.resolve("/admin/users/bench-limited/keys"), ADMIN_KEY,

@@ -23,7 +23,7 @@ import java.util.stream.Stream;
 
 /**
  * {@code bin/sluice bench}: measures requests/s, latency and CPU of short non-streaming chat completions on three
- * paths (direct to mock-llm, embedded gateway, gateway over SSH to real Slurm), prints a table and writes
+ * paths (direct to mock-llm, nginx in front of it, embedded gateway, gateway over SSH to real Slurm), prints a table and writes
  * docs/benchmarks.md. With {@code --lifecycle}, the replica lifecycle instead ({@link LifecycleBench}), written to
  * docs/benchmarks-lifecycle.md; with {@code --journal}, the journal on H2 and PostgreSQL ({@link JournalBench}), written
  * to docs/benchmarks-journal.md. See bench/README.md.
@@ -31,8 +31,8 @@ import java.util.stream.Stream;
 public final class BenchMain {
   static final int EXIT_USAGE = 2;
   private static final String USAGE = """
-      usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,embedded,limited,ssh]
-                   [--clients 1,64] [--path-warmup SECONDS] [--warmup SECONDS] [--window SECONDS]
+      usage: bench [--quick] [--out FILE] [--home DIR] [--sandbox DIR] [--paths direct,nginx,embedded,limited,ssh]
+                   [--clients 1,64] [--path-warmup SECONDS] [--warmup SECONDS] [--window SECONDS] [--streams N]
              bench --lifecycle [--quick] [--out FILE] [--home DIR]
              bench --journal [--quick] [--events N] [--users N] [--databases h2,postgres] [--pg-sandbox DIR] [--out FILE]
                            [--home DIR]
@@ -43,6 +43,7 @@ public final class BenchMain {
         --home DIR       the Sluice folder with the built jars (default: the sluice.home property, else .)
         --sandbox DIR    a running bin/hpc-sandbox for the ssh path (default: $SLUICE_HPC_SANDBOX)
         --paths LIST     paths to measure; direct is the baseline and always measured
+        --streams N      slow streams open at once in the concurrency scenario (default 1,000; --quick 200)
         --lifecycle      the replica lifecycle on the embedded path instead: scale-up decision, renewal under load,
                          recovery after SIGKILL (docs/benchmarks-lifecycle.md; no sandbox needed)
         --journal        the journal instead: write throughput, the key index's catch-up and users' recoveries on a
@@ -62,7 +63,7 @@ public final class BenchMain {
     Path home = Path.of(System.getProperty("sluice.home", ".")).toAbsolutePath().normalize();
     Path outFile = null;
     String sandboxDir = System.getenv("SLUICE_HPC_SANDBOX");
-    List<String> paths = List.of("direct", "embedded", "limited", "ssh");
+    List<String> paths = List.of("direct", "nginx", "embedded", "limited", "ssh");
     List<Integer> clients = List.of(1, 64);
     // Long enough for C1 and C2 to compile the hot paths of the gateway and the agent (their compiler threads were
     // still among the busiest threads after 5 s).
@@ -79,6 +80,7 @@ public final class BenchMain {
     Integer users = null;
     List<String> databases = List.of("h2", "postgres");
     String pgSandbox = null;
+    Integer streams = null;
     List<String> throughputOnly = new ArrayList<>();   // options that mean nothing to --lifecycle and --journal
     List<String> journalOnly = new ArrayList<>();
     JournalPlan journalPlan = null;
@@ -86,7 +88,7 @@ public final class BenchMain {
     try {
       for (int i = 0; i < args.length; i++) {
         String a = args[i];
-        if (List.of("--sandbox", "--paths", "--clients", "--path-warmup", "--warmup", "--window").contains(a)) throughputOnly.add(a);
+        if (List.of("--sandbox", "--paths", "--clients", "--path-warmup", "--warmup", "--window", "--streams").contains(a)) throughputOnly.add(a);
         if (List.of("--events", "--users", "--databases", "--pg-sandbox").contains(a)) journalOnly.add(a);
         switch (a) {
           case "--lifecycle" -> lifecycle = true;
@@ -95,6 +97,7 @@ public final class BenchMain {
           case "--users" -> users = Integer.parseInt(value(args, ++i, a).replace(",", "").replace("_", ""));
           case "--databases" -> databases = Arrays.stream(value(args, ++i, a).split(",")).map(String::trim).toList();
           case "--pg-sandbox" -> pgSandbox = value(args, ++i, a);
+          case "--streams" -> streams = Integer.parseInt(value(args, ++i, a).replace(",", "").replace("_", ""));
           case "--quick" -> {
             quick = true;
             warmup = Duration.ofSeconds(2);
@@ -129,8 +132,7 @@ public final class BenchMain {
         if (!List.of("h2", "postgres").contains(db)) throw new IllegalArgumentException("unknown database: " + db + " (h2, postgres)");
       }
       if (journal) journalPlan = plan(events, users, quick);
-      // The model server's flags on every path: 16 tokens (its default), no delay per token.
-      settings = new Settings(paths, clients, pathWarmup, warmup, window, idleWindow, List.of("--tokens", "16", "--token-delay-ms", "0"));
+      settings = settings(paths, clients, pathWarmup, warmup, window, idleWindow, StreamPlan.of(quick, streams));
     } catch (IllegalArgumentException e) {
       err.println("bench: " + e.getMessage());
       err.println(USAGE);
@@ -170,6 +172,17 @@ public final class BenchMain {
       err.println("bench: failed: " + e);
       System.exit(1);
     }
+  }
+
+  /**
+   * The model server's flags on every path: up to 2,000 tokens (the short requests ask for 16 with max_tokens), no
+   * delay per token (the slow streams ask for theirs with mock_token_delay_ms), a thread for every open stream.
+   */
+  static Settings settings(List<String> paths, List<Integer> clients, Duration pathWarmup, Duration warmup,
+                           Duration window, Duration idle, StreamPlan streams) {
+    return new Settings(paths, clients, pathWarmup, warmup, window, idle, List.of("--tokens",
+        Integer.toString(streams.longTokens()), "--token-delay-ms", "0", "--threads", Integer.toString(streams.mockThreads())),
+        streams);
   }
 
   private static JournalPlan plan(Integer events, Integer users, boolean quick) {
@@ -234,6 +247,7 @@ public final class BenchMain {
     List<Row> rows = new ArrayList<>();
     List<String> notes = new ArrayList<>();
     List<Idle> idle = new ArrayList<>();
+    List<StreamRow> streamRows = new ArrayList<>();
     String reference = null;
     boolean identical = true;
     Optional<String> sandboxUsed = Optional.empty();
@@ -244,12 +258,14 @@ public final class BenchMain {
       try {
         if (path.equals("direct")) {
           stack = DirectStack.start(home, work, settings.mockArgs());
+        } else if (path.equals("nginx")) {
+          stack = NginxStack.start(home, work, settings.mockArgs(), settings.streams().inflight());
         } else if (path.equals("embedded") || path.equals("limited")) {
-          stack = GatewayStack.embedded(home, work, settings.mockArgs());
+          stack = GatewayStack.embedded(home, work, settings.mockArgs(), settings.streams().inflight());
         } else {
           if (sandbox == null) throw new IOException(noSandbox);
           sandboxUsed = Optional.of(sandbox.dir().toString());
-          stack = GatewayStack.ssh(home, work, sandbox);
+          stack = GatewayStack.ssh(home, work, sandbox, settings.streams().inflight());
         }
       } catch (IOException | RuntimeException e) {
         String why = path + " path: not measured: " + firstLine(e.getMessage());
@@ -300,6 +316,9 @@ public final class BenchMain {
         Thread.sleep(settings.idle().toMillis());
         Sample after = probe.get();
         idle.add(new Idle(path, CpuUse.between(before, after, owners, ticksPerSecond, (System.nanoTime() - idleStart) / 1e9)));
+        StreamRow streamRow = StreamBench.measure(path, stack, key, settings, owners, probe, ticksPerSecond, notes, err);
+        streamRows.add(streamRow);
+        out.print(StreamReport.console(streamRow));
       } catch (IOException | RuntimeException e) {
         String why = path + " path: failed while measuring: " + firstLine(String.valueOf(e.getMessage()));
         err.println("bench: " + why);
@@ -316,7 +335,7 @@ public final class BenchMain {
           + t.met().map(ok -> ok ? "met" : "NOT MET").orElse("not measured"));
     }
     Report.Data data = new Report.Data(ZonedDateTime.now(), Duration.ofNanos(System.nanoTime() - started), command,
-        machine, settings, rows, idle, notes,
+        machine, settings, rows, idle, streamRows, notes,
         reference == null ? "(no answer)" : reference, identical, sandboxUsed);
     Files.createDirectories(outFile.toAbsolutePath().getParent());
     Files.writeString(outFile, Report.markdown(data), StandardCharsets.UTF_8);

@@ -14,6 +14,7 @@ import java.util.Map;
 record CpuUse(Map<String, Double> seconds, Map<String, Map<String, Double>> threads, double machineBusySeconds,
               double machineCapacitySeconds, double stealSeconds, double windowSeconds) {
   static final String LOAD = "load generator";
+  static final String NGINX = "nginx";
   static final String GATEWAY = "gateway";
   static final String SSHD = "sshd";
   static final String AGENT = "agent";
@@ -28,7 +29,7 @@ record CpuUse(Map<String, Double> seconds, Map<String, Map<String, Double>> thre
    */
   static final String UNATTRIBUTED = "unattributed";
   /** Display order: from the client to the model server, then what is not part of the path. */
-  static final List<String> COMPONENTS = List.of(LOAD, GATEWAY, SSHD, AGENT, RUNNER, MOCK, SLURM, OTHER, UNATTRIBUTED);
+  static final List<String> COMPONENTS = List.of(LOAD, NGINX, GATEWAY, SSHD, AGENT, RUNNER, MOCK, SLURM, OTHER, UNATTRIBUTED);
 
   CpuUse {
     seconds = Collections.unmodifiableMap(new LinkedHashMap<>(seconds));

@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -35,20 +36,23 @@ final class GatewayStack implements Stack {
   private final String path;
   private final Process process;
   private final URI base;
+  private final URI metrics;
   private final Path log;
   private final Sandbox sandbox;          // null on the embedded path
   private final Set<Long> existedBefore;  // processes older than this gateway: never charged to it
 
-  private GatewayStack(String path, Process process, URI base, Path log, Sandbox sandbox, Set<Long> existedBefore) {
+  private GatewayStack(String path, Process process, URI base, URI metrics, Path log, Sandbox sandbox, Set<Long> existedBefore) {
     this.path = path;
     this.process = process;
     this.base = base;
+    this.metrics = metrics;
     this.log = log;
     this.sandbox = sandbox;
     this.existedBefore = existedBefore;
   }
 
-  static GatewayStack embedded(Path home, Path work, List<String> mockArgs) throws IOException, InterruptedException {
+  /** @param inflight requests the replica may carry at once, and streams the agent may hold open */
+  static GatewayStack embedded(Path home, Path work, List<String> mockArgs, int inflight) throws IOException, InterruptedException {
     Path dir = work.resolve("embedded");
     Files.createDirectories(dir);
     ObjectNode service = Api.JSON.createObjectNode()
@@ -61,7 +65,8 @@ final class GatewayStack implements Stack {
     ObjectNode agent = Api.JSON.createObjectNode();
     ObjectNode root = agent.putObject("sluice-agent")
         .put("scheduler", "local")
-        .put("state-dir", dir.resolve("agent-state").toString());
+        .put("state-dir", dir.resolve("agent-state").toString())
+        .put("max-streams", inflight + 64);
     root.putObject("local").put("kill-wait", "2s");
     root.putObject("services").set(Api.MODEL, service);
     Path agentConfig = dir.resolve("agent.json");
@@ -73,10 +78,10 @@ final class GatewayStack implements Stack {
           poll-interval = 1s
           cancel-jobs-on-shutdown = on
         }""".formatted(quote(agentConfig.toString()));
-    return start("embedded", home, dir, "local", cluster, null);
+    return start("embedded", home, dir, "local", cluster, null, inflight);
   }
 
-  static GatewayStack ssh(Path home, Path work, Sandbox sandbox) throws IOException, InterruptedException {
+  static GatewayStack ssh(Path home, Path work, Sandbox sandbox, int inflight) throws IOException, InterruptedException {
     Path dir = work.resolve("ssh");
     Files.createDirectories(dir);
     sandbox.installJars(home);
@@ -94,41 +99,46 @@ final class GatewayStack implements Stack {
           }
         }""".formatted(quote(sandbox.sshHost() + ":" + sandbox.sshPort()), quote(sandbox.user()),
         quote(sandbox.key().toString()), quote(sandbox.knownHosts().toString()));
-    return start("ssh", home, dir, "hpc", cluster, sandbox);
+    return start("ssh", home, dir, "hpc", cluster, sandbox, inflight);
   }
 
   /** The whole deployment config of one path; everything not set here is the gateway's default. */
-  static String config(Path home, Path dir, int port, int managementPort, String clusterName, String cluster) {
+  static String config(Path home, Path dir, int port, int managementPort, String clusterName, String cluster, int inflight) {
     return """
         sluice {
           home = %s
           deployment = "%s"
           data-dir = %s
-          http { interface = "127.0.0.1", port = %d }
+          # Every connection of the bench comes from 127.0.0.1, as from a reverse proxy: no cap per address (its
+          # default, 1,024, closed slow streams beside the load generator's kept-alive connections).
+          http { interface = "127.0.0.1", port = %d, connections.max-per-address = 0 }
           management { interface = "127.0.0.1", port = %d }
           admin.key = "%s"
           auth.api-keys = [{ name = "bench", key = "%s" }]
           readiness.probe-interval = 500ms
         %s
-          # One replica that may carry every client's request at once: the bench measures the path, not the queue.
-          services.%s { cluster = %s, min-replicas = 1, max-replicas = 1, max-inflight-per-replica = 128, max-queue = 256 }
+          # One replica that may carry every client's request (and every open stream) at once: the bench measures the
+          # path, not the queue.
+          services.%s { cluster = %s, min-replicas = 1, max-replicas = 1, max-inflight-per-replica = %d, max-queue = 256 }
         }
         pekko.coordinated-shutdown.exit-jvm = on
         """.formatted(quote(home.toString()), DEPLOYMENT, quote(dir.resolve("data").toString()), port, managementPort,
-        Api.ADMIN_KEY, Api.API_KEY, cluster.indent(2).stripTrailing(), Api.MODEL, clusterName);
+        Api.ADMIN_KEY, Api.API_KEY, cluster.indent(2).stripTrailing(), Api.MODEL, clusterName, inflight);
   }
 
-  private static GatewayStack start(String path, Path home, Path dir, String clusterName, String cluster, Sandbox sandbox)
-      throws IOException, InterruptedException {
+  private static GatewayStack start(String path, Path home, Path dir, String clusterName, String cluster, Sandbox sandbox,
+                                    int inflight) throws IOException, InterruptedException {
     int port = Processes.freePort();
+    int managementPort = Processes.freePort();
     Path conf = dir.resolve("gateway.conf");
-    Files.writeString(conf, config(home, dir, port, Processes.freePort(), clusterName, cluster));
+    Files.writeString(conf, config(home, dir, port, managementPort, clusterName, cluster, inflight));
     Set<Long> before = new HashSet<>(ProcSnapshot.take().procs().keySet());
     Path log = dir.resolve("gateway.log");
     Process p = Processes.start(List.of(Processes.java(), "-Dsluice.home=" + home, "-jar",
             home.resolve("http-edge/target/sluice.jar").toString(), "serve", "--config", conf.toString()),
         Map.of("SLUICE_HOME", home.toString()), log);
-    GatewayStack g = new GatewayStack(path, p, URI.create("http://127.0.0.1:" + port), log, sandbox, Set.copyOf(before));
+    GatewayStack g = new GatewayStack(path, p, URI.create("http://127.0.0.1:" + port),
+        URI.create("http://127.0.0.1:" + managementPort + "/metrics"), log, sandbox, Set.copyOf(before));
     try {
       g.awaitReady();
     } catch (IOException | InterruptedException | RuntimeException e) {
@@ -173,6 +183,10 @@ final class GatewayStack implements Stack {
 
   @Override public URI baseUri() {
     return base;
+  }
+
+  @Override public Optional<URI> metricsUri() {
+    return Optional.of(metrics);
   }
 
   @Override public Map<Long, String> owners(ProcSnapshot s) {

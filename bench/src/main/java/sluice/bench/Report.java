@@ -18,10 +18,11 @@ final class Report {
 
   /** Everything the report says; every number in it comes from {@code rows}. */
   record Data(ZonedDateTime at, Duration took, String command, Machine machine, Settings settings, List<Row> rows, List<Idle> idle,
-              List<String> notes, String answer, boolean answersIdentical, Optional<String> sandbox) {
+              List<StreamRow> streams, List<String> notes, String answer, boolean answersIdentical, Optional<String> sandbox) {
     Data {
       rows = List.copyOf(rows);
       idle = List.copyOf(idle);
+      streams = List.copyOf(streams);
       notes = List.copyOf(notes);
     }
   }
@@ -127,6 +128,7 @@ final class Report {
     interference(d.rows()).ifPresent(b::append);
 
     cpuSection(b, d);
+    StreamReport.section(b, d);
     methodSection(b, d);
 
     b.append("## Machine\n\n");
@@ -303,7 +305,8 @@ final class Report {
     b.append("## Method\n\n");
     b.append("**What is measured.** `POST /v1/chat/completions` with the body `").append(Api.CHAT_BODY)
         .append("`, not streamed. The model server is mock-llm with `").append(String.join(" ", s.mockArgs()))
-        .append("`: a 16-token answer with no generation delay, so the latency is transport and processing only. "
+        .append("`: with the request's `max_tokens`, a 16-token answer with no generation delay, so the latency is "
+            + "transport and processing only. "
             + "Every path gets the same request bytes; before measuring, the bench checked that every path returns "
             + "the same answer (")
         .append(d.answersIdentical() ? "it did" : "**it did not**").append(": `")
@@ -312,6 +315,9 @@ final class Report {
     b.append("| path | request travels |\n|---|---|\n");
     b.append("| direct | client → mock-llm (`java -Xmx256m -XX:+UseSerialGC -jar mock-llm.jar`, as the job script "
         + "runs it) |\n");
+    b.append("| nginx | client → Debian's nginx (`/usr/sbin/nginx`, master + 1 worker, its own config in a temp folder: "
+        + "HTTP/1.1 keep-alive to the upstream, `proxy_buffering off`, no access log) → the same mock-llm as direct; "
+        + "the proxy floor: what forwarding costs at least |\n");
     b.append("| embedded | client → gateway → agent (child process of the gateway, protocol on its stdin/stdout) → "
         + "mock-llm started by the agent's local scheduler from `sbatch/mock-llm.sbatch`; what `bin/sluice demo` runs |\n");
     b.append("| limited | the embedded path, with an admin-made API key whose user, model and key each have limits in "
@@ -342,7 +348,7 @@ final class Report {
     b.append("**CPU.** `/proc/<pid>/stat` of every process, read just before and just after each window, and the "
         + "first line of `/proc/stat` for the machine. Each process's CPU time (utime + stime, plus cutime + cstime: "
         + "children that ended in the window, such as the agent's `squeue` calls) is charged to a component: "
-        + "*load generator* = the bench JVM; *gateway* = the gateway JVM; *agent* = the agent processes (embedded: "
+        + "*load generator* = the bench JVM; *nginx* = nginx's master and worker; *gateway* = the gateway JVM; *agent* = the agent processes (embedded: "
         + "the gateway's child; ssh: the sandbox user's `slurm-agent.jar` processes started for this gateway); "
         + "*sshd* = the per-connection sshd processes above those agents (not the listener); *job runner* = the "
         + "local scheduler's runner; *mock-llm* = the model server; *slurm + munge* = slurmctld, slurmd, slurmstepd "

@@ -2,10 +2,11 @@ package sluice.bench;
 
 import java.net.URI;
 import java.util.Map;
+import java.util.Optional;
 
 /** One path under test, running: where to send requests and which processes belong to which component. */
 interface Stack extends AutoCloseable {
-  /** "direct", "embedded" or "ssh". */
+  /** "direct", "nginx", "embedded", "limited" or "ssh". */
   String path();
 
   /** {@code http://127.0.0.1:<port>}: the OpenAI API of the gateway, or mock-llm itself on the direct path. */
@@ -13,6 +14,11 @@ interface Stack extends AutoCloseable {
 
   /** The component each process of this path belongs to, the load generator (this JVM) included. */
   Map<Long, String> owners(ProcSnapshot snapshot);
+
+  /** The gateway's Prometheus page ({@code /metrics} on its management port); empty on paths without a gateway. */
+  default Optional<URI> metricsUri() {
+    return Optional.empty();
+  }
 
   /** Stops every process this path started, and cancels its jobs. */
   @Override void close();

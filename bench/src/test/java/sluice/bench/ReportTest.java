@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 class ReportTest {
   static final Settings SETTINGS = new Settings(List.of("direct", "embedded", "ssh"), List.of(1, 64),
-      Duration.ofSeconds(40), Duration.ofSeconds(5), Duration.ofSeconds(15), Duration.ofSeconds(5), List.of("--tokens", "16", "--token-delay-ms", "0"));
+      Duration.ofSeconds(40), Duration.ofSeconds(5), Duration.ofSeconds(15), Duration.ofSeconds(5), List.of("--tokens", "16", "--token-delay-ms", "0"), StreamPlan.of(false, null));
   static final Machine MACHINE = new Machine(2, "23.5 GiB", "Some CPU", "openjdk version \"17\"", "6.1", "OpenSSH_9.2p1",
       "slurm 22.05.8");
 
@@ -59,7 +59,7 @@ class ReportTest {
     String md = Report.markdown(new Report.Data(ZonedDateTime.of(2025, 11, 22, 23, 30, 0, 0, ZoneOffset.UTC),
         Duration.ofSeconds(200), "bin/sluice bench", MACHINE, SETTINGS, rows(2.0, 12000),
         List.of(new Idle("ssh", new CpuUse(Map.of(CpuUse.GATEWAY, 0.5, CpuUse.AGENT, 0.1), Map.of(), 1, 10, 0, 5))),
-        List.of("embedded path: not measured: boom"),
+        List.of(), List.of("embedded path: not measured: boom"),
         "a b c | usage {}", true, Optional.of("/tmp/sandbox")));
     assertTrue(md.contains("2025-11-22 23:30"), md);
     assertTrue(md.contains("| ssh | 64 | 12,000 | 1,200 | 40.000 | 60.000 | 90.000 | 180.000 | +32.000 | +70.000 | 0 |"), md);

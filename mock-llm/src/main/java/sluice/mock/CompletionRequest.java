@@ -1,6 +1,7 @@
 package sluice.mock;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
 
 /**
  * A validated chat or text completion request, reduced to what the mock needs to answer it.
@@ -10,6 +11,7 @@ import com.fasterxml.jackson.databind.JsonNode;
  * @param includeUsage     stream_options.include_usage: a final usage-only chunk, "usage": null on the others
  * @param continuousUsage  stream_options.continuous_usage_stats (vLLM's), only with include_usage: every chunk
  *                         carries the usage so far instead of null
+ * @param tokenDelay       pause before each token: the body's mock_token_delay_ms, else --token-delay-ms
  */
 record CompletionRequest(
         Kind kind,
@@ -19,7 +21,11 @@ record CompletionRequest(
         String finishReason,
         boolean stream,
         boolean includeUsage,
-        boolean continuousUsage) {
+        boolean continuousUsage,
+        Duration tokenDelay) {
+
+    /** The per-request delay's upper bound: a minute per token is slow enough for any test. */
+    static final int MAX_TOKEN_DELAY_MS = 60_000;
 
     Usage usage() {
         return new Usage(promptTokens, completionTokens);
@@ -30,7 +36,7 @@ record CompletionRequest(
         return new Usage(promptTokens, generated);
     }
 
-    static CompletionRequest parse(Kind kind, JsonNode body, String model, int defaultTokens) {
+    static CompletionRequest parse(Kind kind, JsonNode body, String model, int defaultTokens, Duration defaultDelay) {
         Fields.requireModel(body, model);
         StringBuilder promptText = new StringBuilder();
         int[] words = {0};
@@ -54,7 +60,10 @@ record CompletionRequest(
                 cutShort ? "length" : "stop",
                 stream,
                 options.includeUsage(),
-                options.includeUsage() && options.continuousUsage());
+                options.includeUsage() && options.continuousUsage(),
+                Fields.present(body, "mock_token_delay_ms")
+                        ? Duration.ofMillis(Fields.optionalInt(body, "mock_token_delay_ms", 0, MAX_TOKEN_DELAY_MS))
+                        : defaultDelay);
     }
 
     private static void readMessages(JsonNode body, StringBuilder promptText, int[] words) {

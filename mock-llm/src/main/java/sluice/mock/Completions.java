@@ -22,7 +22,7 @@ final class Completions {
 
     void handle(HttpExchange exchange, Kind kind) throws IOException {
         JsonNode body = Exchanges.readJsonObject(exchange);
-        CompletionRequest request = CompletionRequest.parse(kind, body, config.model(), config.tokens());
+        CompletionRequest request = CompletionRequest.parse(kind, body, config.model(), config.tokens(), config.tokenDelay());
         counters.completionAccepted(request.promptTokens());
         Envelope envelope = new Envelope(
                 kind.idPrefix + ids.incrementAndGet(), System.currentTimeMillis() / 1000, config.model());
@@ -36,7 +36,7 @@ final class Completions {
     private void respond(HttpExchange exchange, CompletionRequest request, Envelope envelope) throws IOException {
         int tokens = request.completionTokens();
         // One sleep for the whole generation: same total as per-token pauses, without their overshoot.
-        if (!pause(config.tokenDelay().multipliedBy(tokens))) {
+        if (!pause(request.tokenDelay().multipliedBy(tokens))) {
             throw new ApiException(503, "the server is shutting down", "server_error", null, null);
         }
         counters.generated(tokens);
@@ -72,7 +72,7 @@ final class Completions {
             sse.event(OpenAiJson.chatChunk(envelope, "assistant", "", null, usageField, usageSoFar(request, 0)));
         }
         for (int i = 0; i < request.completionTokens(); i++) {
-            if (!pause(config.tokenDelay())) {
+            if (!pause(request.tokenDelay())) {
                 return false;
             }
             String token = Tokens.token(request.seed(), i);

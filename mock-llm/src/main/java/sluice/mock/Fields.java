@@ -52,6 +52,15 @@ final class Fields {
         return value.canConvertToLong() ? value.longValue() : Long.MAX_VALUE;
     }
 
+    /** A present value must be an integer in min..max (the caller checks presence). */
+    static int optionalInt(JsonNode body, String name, int min, int max) {
+        JsonNode value = body.get(name);
+        if (!value.isIntegralNumber() || !value.canConvertToInt() || value.intValue() < min || value.intValue() > max) {
+            throw ApiException.invalid(name, "'" + name + "' must be an integer from " + min + " to " + max + ", got " + value);
+        }
+        return value.intValue();
+    }
+
     /** Only one choice is ever generated; silently ignoring n > 1 would corrupt a client's accounting. */
     static void requireSingleChoice(JsonNode body) {
         if (!present(body, "n")) {

@@ -294,6 +294,44 @@ final class MockLlmServerTest {
         assertError(http.get("/v1/models/gpt-4o"), 404, "model_not_found");
     }
 
+    /**
+     * The per-request delay lets one server carry slow streams and quick requests side by side (the bench's
+     * concurrent-streams scenario): this server has no delay, the request asks for 250 ms per token.
+     */
+    @Test
+    void mockTokenDelayMsSlowsThisRequestOnly() throws Exception {
+        long t0 = System.nanoTime();
+        HttpResponse<String> slow = http.post(CHAT, TestHttp.chatBody(MODEL, "slowly",
+                "\"max_tokens\":3,\"stream\":true,\"mock_token_delay_ms\":250"));
+        long slowMs = (System.nanoTime() - t0) / 1_000_000;
+        assertEquals(200, slow.statusCode(), slow.body());
+        assertEquals(1 + 3 + 1, TestHttp.jsonEvents(slow.body()).size(), "role, 3 tokens, final");
+        assertTrue(slowMs >= 3 * 250, "3 tokens at 250 ms each took only " + slowMs + " ms");
+
+        t0 = System.nanoTime();
+        JsonNode plain = http.postOk(CHAT, TestHttp.chatBody(MODEL, "slowly", "\"max_tokens\":2,\"mock_token_delay_ms\":300"));
+        long plainMs = (System.nanoTime() - t0) / 1_000_000;
+        assertUsage(plain.get("usage"), 1, 2);
+        assertTrue(plainMs >= 2 * 300, "2 tokens at 300 ms each took only " + plainMs + " ms");
+
+        t0 = System.nanoTime();
+        http.postOk(CHAT, TestHttp.chatBody(MODEL, "quickly", "\"mock_token_delay_ms\":0"));
+        http.postOk(CHAT, TestHttp.chatBody(MODEL, "quickly", ""));
+        long quickMs = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(quickMs < 3 * 250, "two requests without a delay took " + quickMs + " ms");
+    }
+
+    @Test
+    void mockTokenDelayMsMustBeAnIntegerFrom0To60000() throws Exception {
+        for (String bad : List.of("-1", "60001", "\"5\"", "2.5", "true", "{}")) {
+            assertParam(http.post(CHAT, TestHttp.chatBody(MODEL, "x", "\"mock_token_delay_ms\":" + bad)),
+                    "mock_token_delay_ms");
+        }
+        assertParam(http.post(TEXT, "{\"model\":\"test-model\",\"prompt\":\"x\",\"mock_token_delay_ms\":-5}"),
+                "mock_token_delay_ms");
+        assertEquals(200, http.post(CHAT, TestHttp.chatBody(MODEL, "x", "\"mock_token_delay_ms\":null")).statusCode());
+    }
+
     @Test
     void malformedOrInvalidRequestsAre400WithOpenAiErrors() throws Exception {
         assertError(http.post(CHAT, "{\"model\": \"test-model\", "), 400, null);
