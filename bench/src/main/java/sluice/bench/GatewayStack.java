@@ -18,7 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Paths 2 and 3: a gateway in its own JVM ({@code java -jar sluice.jar serve --config FILE}, default JVM options, as
+ * Paths 2 and 3: a gateway in its own JVM ({@code java @conf/jvm.options -jar sluice.jar serve --config FILE}, as
  * {@code bin/sluice serve} runs it) with one service, mock-llm, of exactly one replica.
  * <ul>
  *   <li>embedded: the local transport: the agent is a child process on pipes and the local scheduler runs
@@ -134,7 +134,7 @@ final class GatewayStack implements Stack {
     Files.writeString(conf, config(home, dir, port, managementPort, clusterName, cluster, inflight));
     Set<Long> before = new HashSet<>(ProcSnapshot.take().procs().keySet());
     Path log = dir.resolve("gateway.log");
-    Process p = Processes.start(List.of(Processes.java(), "-Dsluice.home=" + home, "-jar",
+    Process p = Processes.start(List.of(Processes.java(), "@" + home.resolve("conf/jvm.options"), "-Dsluice.home=" + home, "-jar",
             home.resolve("http-edge/target/sluice.jar").toString(), "serve", "--config", conf.toString()),
         Map.of("SLUICE_HOME", home.toString()), log);
     GatewayStack g = new GatewayStack(path, p, URI.create("http://127.0.0.1:" + port),

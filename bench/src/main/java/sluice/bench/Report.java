@@ -329,10 +329,10 @@ final class Report {
         + "command → mock-llm running as a real Slurm job").append(d.sandbox().map(x -> " (sandbox `" + x + "`)").orElse(""))
         .append(" |\n\n");
     b.append("The gateway runs in its own JVM, started as `java -jar http-edge/target/sluice.jar serve --config FILE` "
-        + "with the JVM's default options, so its CPU is read from /proc like every other process's. The bench "
+        + "with the JVM options of `conf/jvm.options` (as `bin/sluice serve`: 1 GiB heap, G1), so its CPU is read from /proc like every other process's. The bench "
         + "writes the config (kept with the logs under `bench/target/run/`): one service `mock-llm` with exactly one "
-        + "replica (min = max = 1), `max-inflight-per-replica = 128` and `max-queue = 256`, so no request waits for "
-        + "a lease at 64 clients; `poll-interval = 1s`. The measuring starts once `GET /v1/models` reports the "
+        + "replica (min = max = 1), `max-inflight-per-replica` = the slow streams + 64 and `max-queue = 256`, so no "
+        + "request waits for a lease; `poll-interval = 1s`. The measuring starts once `GET /v1/models` reports the "
         + "model `ready`. The gateway is stopped after each path and cancels its job; the bench then cancels any "
         + "job of its own deployment (`").append(GatewayStack.DEPLOYMENT).append("`) still listed by Slurm.\n\n");
     b.append("**Load.** A closed loop in the bench's JVM: each of N client threads sends its next request as soon as "
