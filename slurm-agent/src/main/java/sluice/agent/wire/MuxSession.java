@@ -9,11 +9,14 @@ import java.io.OutputStream;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -33,9 +36,14 @@ public final class MuxSession implements AutoCloseable {
     void accept(MuxStream stream);
   }
 
-  /** Frames beyond this many queued make the session ignore PINGs: a peer that never reads cannot grow our memory. */
-  private static final int MAX_QUEUED_FOR_PING = 1024;
+  /**
+   * PING answers waiting to be written beyond this many make the session ignore PINGs: a peer that floods PINGs and
+   * never reads cannot grow our memory. Queued DATA does not count: a busy session still answers its pings.
+   */
+  private static final int MAX_QUEUED_PING_ANSWERS = 16;
   private static final Frame CLOSE_WRITER = new Frame(FrameType.GO_AWAY, 0, 0, null);
+  /** Wakes the writer for an urgent frame; never written itself. */
+  private static final Frame WAKE_WRITER = new Frame(FrameType.PING, 0, 0, null);
 
   private final Role role;
   private final Limits limits;
@@ -45,6 +53,12 @@ public final class MuxSession implements AutoCloseable {
   private final Acceptor acceptor;
   private final Map<Integer, MuxStream> streams = new ConcurrentHashMap<>();
   private final BlockingQueue<Frame> outbox = new LinkedBlockingQueue<>();
+  /**
+   * PINGs and their answers, written ahead of the outbox: liveness then measures the peer's reader and the pipe, not
+   * how much DATA a busy session has queued (a flood of events once delayed pings past the gateway's ping timeout).
+   */
+  private final Queue<Frame> urgent = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger queuedPingAnswers = new AtomicInteger();
   private final Map<Long, PendingPing> pings = new ConcurrentHashMap<>();
   private final AtomicLong pingIds = new AtomicLong();
   private final CompletableFuture<Messages.Hello> peerHello = new CompletableFuture<>();
@@ -142,7 +156,7 @@ public final class MuxSession implements AutoCloseable {
       pings.remove(id);
       p.result().completeExceptionally(new IOException("session closed"));
     } else {
-      enqueue(Frame.ping(false, id));
+      enqueueUrgent(Frame.ping(false, id));
     }
     return p.result();
   }
@@ -165,12 +179,25 @@ public final class MuxSession implements AutoCloseable {
     outbox.add(frame);
   }
 
+  private void enqueueUrgent(Frame frame) {
+    urgent.add(frame);
+    outbox.add(WAKE_WRITER);
+  }
+
   private void writeLoop() {
     try (OutputStream buffered = new BufferedOutputStream(out, 64 * 1024)) {
+      boolean helloWritten = false;                // HELLO, the first frame queued, goes before any urgent one
       while (true) {
         Frame f = outbox.take();
+        for (Frame u; helloWritten && (u = urgent.poll()) != null; ) {
+          FrameCodec.write(buffered, u);
+          if (u.has(Frame.ACK)) queuedPingAnswers.decrementAndGet();
+        }
         if (f == CLOSE_WRITER) break;
-        FrameCodec.write(buffered, f);
+        if (f != WAKE_WRITER) {
+          FrameCodec.write(buffered, f);
+          helloWritten = true;
+        }
         if (outbox.isEmpty()) buffered.flush();   // batch frames that queued up meanwhile into one write
       }
       buffered.flush();
@@ -241,8 +268,10 @@ public final class MuxSession implements AutoCloseable {
     if (f.has(Frame.ACK)) {
       PendingPing p = pings.remove(opaque);
       if (p != null) p.result().complete(Duration.ofNanos(System.nanoTime() - p.sentNanos()));
-    } else if (outbox.size() < MAX_QUEUED_FOR_PING) {
-      enqueue(Frame.ping(true, opaque));
+    } else if (queuedPingAnswers.incrementAndGet() <= MAX_QUEUED_PING_ANSWERS) {
+      enqueueUrgent(Frame.ping(true, opaque));
+    } else {
+      queuedPingAnswers.decrementAndGet();
     }
   }
 

@@ -12,6 +12,10 @@ import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -220,6 +224,56 @@ class MuxSessionTest {
     MuxSession client = client(SMALL, MuxSessionTest::echo);
     Duration rtt = client.ping().get(5, TimeUnit.SECONDS);
     assertTrue(!rtt.isNegative() && rtt.compareTo(Duration.ofSeconds(5)) < 0);
+  }
+
+  @Test void aSessionWithThousandsOfFramesQueuedStillAnswersPingsAtOnce() throws Exception {
+    // The bench's flood of SSE events (about 60,000 a second) queued thousands of DATA frames in the agent; PINGs were
+    // ignored while 1,024 frames waited, so the gateway found the agent unresponsive and cut every stream. A gateway
+    // with small socket buffers that has not read yet meets 8 streams of 1,024 small DATA frames each.
+    try (ServerSocket listener = new ServerSocket()) {
+      listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      Socket gatewaySide = new Socket();
+      gatewaySide.setReceiveBufferSize(4096);
+      gatewaySide.connect(listener.getLocalSocketAddress());
+      gatewaySide.setSoTimeout(10_000);                 // a PING never answered fails here, not by hanging
+      Socket agentSide = listener.accept();
+      agentSide.setSendBufferSize(4096);
+      closeables.add(gatewaySide);
+      closeables.add(agentSide);
+      int streams = 8;
+      CountDownLatch flooded = new CountDownLatch(streams);
+      MuxSession agent = MuxSession.server(agentSide.getInputStream(), agentSide.getOutputStream(), SMALL, "agent", stream ->
+          pool.submit(() -> {
+            try {
+              stream.sendReply(new Messages.Reply(200, Map.of(), null, null), false);
+              for (int i = 0; i < 1024; i++) stream.offer(new byte[16], 0, 16);     // exactly the 16 KiB window
+            } catch (StreamResetException e) {
+              throw new IllegalStateException(e);
+            } finally {
+              flooded.countDown();
+            }
+          })).start("agent");
+      closeables.add(agent);
+      DataInputStream in = new DataInputStream(new BufferedInputStream(gatewaySide.getInputStream()));
+      OutputStream out = gatewaySide.getOutputStream();
+      FrameCodec.write(out, Frame.json(FrameType.HELLO, 0, 0, WireJson.write(new Messages.Hello(1, "raw", 8, 16 * 1024, 4096))));
+      for (int id = 1; id < 2 * streams; id += 2) {
+        FrameCodec.write(out, Frame.json(FrameType.HEADERS, Frame.SYN | Frame.FIN, id, WireJson.write(forward("/flood"))));
+      }
+      out.flush();
+      assertTrue(flooded.await(10, TimeUnit.SECONDS), "the agent queued its frames");
+      FrameCodec.write(out, Frame.ping(false, 7));
+      out.flush();
+      // Reading now: the answer comes ahead of the DATA still queued, after what the socket buffers and the writer's
+      // 64 KiB buffer already hold (about 2,000 of these frames).
+      int before = 0;
+      for (Frame f = FrameCodec.readRequired(in, Limits.DEFAULT); !(f.type() == FrameType.PING && f.number() == 7);
+           f = FrameCodec.readRequired(in, Limits.DEFAULT)) {
+        before++;
+      }
+      int all = streams * 1025;
+      assertTrue(before < all / 2, "frames before the PING's answer: " + before + " of " + all);
+    }
   }
 
   // ---------------------------------------------------------------- a raw, misbehaving client against the server
