@@ -32,7 +32,7 @@ import sluice.agent.wire.StreamResetException;
  * it; the response body goes back as the gateway grants credit. Mux credit and the HTTP client's subscription are one
  * flow control: the next chunk is asked of the model server only when less than {@link #LOW_WATER} bytes wait for the
  * gateway's credit, so a slow client stops the model server's TCP writes, and the agent holds at most a stream window
- * plus one chunk per stream. A reset from the gateway (client gone) cancels the subscription, which aborts the request.
+ * plus a few chunks per stream. A reset from the gateway (client gone) cancels the subscription, which aborts the request.
  *
  * <p>Callbacks arrive on the session's reader thread (stream events) and the HTTP client's executor (response); none
  * of them blocks.
@@ -43,6 +43,11 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   /** Response headers passed back; hop-by-hop and server-identifying headers stay behind. */
   private static final Set<String> RESPONSE_HEADERS = Set.of("content-type", "content-length", "retry-after");
   private static final long LOW_WATER = 16 * 1024;
+  /**
+   * Chunks asked of the HTTP client ahead: one at a time would make a fast stream wait for a round trip between the
+   * client's selector and its executor after every chunk. The client's chunks hold at most 16 KiB.
+   */
+  private static final int AHEAD = 4;
 
   /** How the request body reaches the model server: already whole, collected first, or streamed. */
   interface RequestBody {
@@ -64,7 +69,7 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   private volatile RequestBody body;
   private volatile CompletableFuture<?> sent;
   private volatile Flow.Subscription subscription;
-  private volatile boolean outstanding;                            // a request(1) whose chunk has not come yet
+  private final AtomicInteger outstanding = new AtomicInteger();   // chunks asked for that have not come yet
   private volatile boolean ended;
   private volatile boolean headSent;
   private volatile int status;
@@ -149,7 +154,7 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   }
 
   @Override public void onNext(List<ByteBuffer> chunks) {
-    outstanding = false;
+    outstanding.decrementAndGet();
     try {
       for (ByteBuffer chunk : chunks) {
         int n = chunk.remaining();
@@ -184,14 +189,15 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
         + (System.nanoTime() - started) / 1_000_000 + " ms, " + sentBytes + " bytes");
   }
 
-  /** Asks the model server for one more chunk when the previous ones have left for the gateway. */
+  /** Asks the model server for up to {@link #AHEAD} more chunks while little waits for the gateway's credit. */
   private void pull() {
     if (pulls.getAndIncrement() != 0) return;       // the thread already in the loop below takes this turn too
     do {
       Flow.Subscription s = subscription;
-      if (s != null && !outstanding && !ended && !aborted.get() && stream.pendingBytes() < LOW_WATER) {
-        outstanding = true;
-        s.request(1);
+      int more = AHEAD - outstanding.get();
+      if (s != null && more > 0 && !ended && !aborted.get() && stream.pendingBytes() < LOW_WATER) {
+        outstanding.addAndGet(more);
+        s.request(more);
       }
     } while (pulls.decrementAndGet() != 0);
   }
