@@ -1,6 +1,7 @@
 package sluice.core.service;
 
 import java.time.Clock;
+import java.time.Instant;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.Map;
@@ -29,6 +30,7 @@ final class JobChildren {
   private final ActorRef<ReplicaView> reports;
   private final Function<String, ServiceActor.Command> stopped;
   private final Map<String, ActorRef<SlurmJobActor.Command>> children = new HashMap<>();
+  private final Map<String, Instant> adoptedAt = new HashMap<>();
 
   /** @param stopped the message this actor gets when the child of a job id stops */
   JobChildren(ActorContext<ServiceActor.Command> ctx, ServiceSettings settings, CoreSettings core, ClusterGateway gateway,
@@ -54,6 +56,7 @@ final class JobChildren {
 
   /** A job just tracked: spawns its child, which starts from what the cluster said of the job. */
   void adopt(TrackedJob job, JobSnapshot seen) {
+    adoptedAt.put(job.jobId(), clock.instant());
     spawn(job);
     tell(job.jobId(), new SlurmJobActor.Observe(seen));
   }
@@ -61,12 +64,16 @@ final class JobChildren {
   /** The job's child stopped; {@code job} is the job if it is still tracked, or null. */
   void stopped(String jobId, TrackedJob job) {
     children.remove(jobId);
+    if (job == null) adoptedAt.remove(jobId);
     if (job != null) spawn(job);
   }
 
   boolean has(String jobId) { return children.containsKey(jobId); }
 
   Set<String> jobIds() { return Collections.unmodifiableSet(children.keySet()); }
+
+  /** When this incarnation learned of each job it adopted (see {@link ListingReconciler#reconcile}). */
+  Map<String, Instant> adoptedAt() { return Collections.unmodifiableMap(adoptedAt); }
 
   /** Tells the job's child, if it has one. */
   void tell(String jobId, SlurmJobActor.Command command) {

@@ -59,13 +59,14 @@ final class ListingReconciler {
 
   /**
    * @param children    tracked jobs that have a child actor
+   * @param adoptedAt   when this incarnation learned of a job (the submission's answer, or an adoption by tag)
    * @param submitting  tags whose submission is on its way (not an earlier incarnation's)
    * @param asked       when the listing was asked for
    * @param orphansSeen {@code orphanCandidates} of the previous listing
    * @param now         the time recorded in the events
    */
-  Result reconcile(State state, Set<String> children, Set<String> submitting, List<JobSnapshot> listing, Instant asked,
-                   Set<String> orphansSeen, Instant now) {
+  Result reconcile(State state, Set<String> children, Map<String, Instant> adoptedAt, Set<String> submitting,
+                   List<JobSnapshot> listing, Instant asked, Set<String> orphansSeen, Instant now) {
     Map<String, JobSnapshot> byId = new HashMap<>();
     Map<String, JobSnapshot> byTag = new HashMap<>();
     for (JobSnapshot j : listing) {
@@ -74,12 +75,18 @@ final class ListingReconciler {
       byTag.put(j.tag(), j);
     }
     // A cluster's listing is shared by its services for up to one poll interval, so a job submitted since may be
-    // missing from it without having vanished: only a listing taken after the submission may declare it gone.
+    // missing from it without having vanished: only a listing taken after the submission may declare it gone. The
+    // submission is dated by its intent, but the job exists only from the submit's answer, which may come much later
+    // (a slow sbatch, submits queued behind the submit lock): the later of the two counts. With the intent alone, a
+    // listing taken between the two declared a new job gone, and every re-adoption of it by its tag met the same fate.
     Instant listedNoEarlierThan = asked.minus(pollInterval);
     List<Observation> observations = new ArrayList<>();
     for (TrackedJob job : state.jobs().values()) {
       JobSnapshot seen = byId.get(job.jobId());
-      if (children.contains(job.jobId()) && (seen != null || job.submittedAt().isBefore(listedNoEarlierThan))) {
+      Instant exists = job.submittedAt();
+      Instant adopted = adoptedAt.get(job.jobId());
+      if (adopted != null && adopted.isAfter(exists)) exists = adopted;
+      if (children.contains(job.jobId()) && (seen != null || exists.isBefore(listedNoEarlierThan))) {
         observations.add(new Observation(job.jobId(), seen));
       }
     }

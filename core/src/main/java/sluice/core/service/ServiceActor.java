@@ -312,7 +312,8 @@ public final class ServiceActor
   private ReplyEffect<Event, State> onPolled(State s, Polled p) {
     polledSinceStart = true;
     health.listed();
-    var r = reconciler.reconcile(s, children.jobIds(), replicas.submittingTags(), p.jobs(), p.asked(), orphansSeen, clock.instant());
+    var r = reconciler.reconcile(s, children.jobIds(), children.adoptedAt(), replicas.submittingTags(), p.jobs(), p.asked(),
+        orphansSeen, clock.instant());
     orphansSeen = r.orphanCandidates();
     r.observations().forEach(o -> children.tell(o.jobId(), new SlurmJobActor.Observe(o.seen())));
     for (JobSnapshot j : r.orphansToCancel()) {

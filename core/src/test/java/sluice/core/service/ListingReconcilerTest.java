@@ -59,7 +59,7 @@ class ListingReconcilerTest {
   /** A listing asked at {@code asked}, by a service whose children are {@code children}, with nothing being submitted. */
   private static ListingReconciler.Result listed(ListingReconciler r, State s, Set<String> children, Set<String> seen,
                                                  Instant asked, JobSnapshot... jobs) {
-    return r.reconcile(s, children, Set.of(), List.of(jobs), asked, seen, asked.plusMillis(5));
+    return r.reconcile(s, children, Map.of(), Set.of(), List.of(jobs), asked, seen, asked.plusMillis(5));
   }
 
   // ---------------------------------------------------------------- intents of an earlier incarnation
@@ -79,7 +79,7 @@ class ListingReconcilerTest {
   }
 
   @Test void anIntentBeingSubmittedIsLeftAlone() {
-    var r = ADOPT.reconcile(withIntent(TAG, T0), Set.of(), Set.of(TAG), List.of(), T0.plusSeconds(60), Set.of(), T0.plusSeconds(60));
+    var r = ADOPT.reconcile(withIntent(TAG, T0), Set.of(), Map.of(), Set.of(TAG), List.of(), T0.plusSeconds(60), Set.of(), T0.plusSeconds(60));
     assertEquals(List.of(), r.events());
   }
 
@@ -175,6 +175,21 @@ class ListingReconcilerTest {
     // Asked one second after the submission, but listings are shared for up to a poll interval: it may predate the job.
     var r = listed(ADOPT, tracking("7", TAG, T0), Set.of("7"), Set.of(), T0.plusSeconds(1));
     assertEquals(List.of(), r.observations());
+  }
+
+  @Test void aJobWhoseSubmitWasAnsweredLateIsNotDeclaredGoneByAListingOlderThanTheAnswer() {
+    // The intent at T0, the submit's answer (the job's id) only POLL + 5 s later: a listing asked one second after the
+    // answer may predate the job. CI saw such a job declared gone 33 ms after its submission, then re-adopted by its
+    // tag and declared gone again, 380 times in two minutes.
+    Instant answered = T0.plus(POLL).plusSeconds(5);
+    State s = tracking("7", TAG, T0);
+    var early = ADOPT.reconcile(s, Set.of("7"), Map.of("7", answered), Set.of(), List.of(), answered.plusSeconds(1), Set.of(),
+        answered.plusSeconds(1));
+    assertEquals(List.of(), early.observations());
+    var late = ADOPT.reconcile(s, Set.of("7"), Map.of("7", answered), Set.of(), List.of(), answered.plus(POLL).plusSeconds(1),
+        Set.of(), answered.plus(POLL).plusSeconds(1));
+    assertEquals(1, late.observations().size(), "a listing taken after the answer may declare it gone");
+    assertNull(late.observations().get(0).seen());
   }
 
   @Test void aJobWithoutAChildIsNotObserved() {
