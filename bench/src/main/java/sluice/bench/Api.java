@@ -20,20 +20,24 @@ final class Api {
    * A short, non-streaming chat completion of 16 tokens: max_tokens, because the bench's mock-llm runs with
    * --tokens 2000 for the long stream.
    */
-  static final String CHAT_BODY = "{\"model\":\"" + MODEL
-      + "\",\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"Say something short.\"}]}";
+  static final String CHAT_BODY = chatBody(MODEL);
+
+  static String chatBody(String model) {
+    return "{\"model\":\"" + model
+        + "\",\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"Say something short.\"}]}";
+  }
 
   private Api() {}
 
   /** The same bytes go to every path; mock-llm ignores the Authorization header. */
-  static HttpRequest chat(URI base) { return chat(base, API_KEY); }
+  static HttpRequest chat(URI base) { return chat(base, API_KEY, MODEL); }
 
-  static HttpRequest chat(URI base, String key) {
+  static HttpRequest chat(URI base, String key, String model) {
     return HttpRequest.newBuilder(base.resolve("/v1/chat/completions"))
         .timeout(Duration.ofSeconds(30))
         .header("Content-Type", "application/json")
         .header("Authorization", "Bearer " + key)
-        .POST(HttpRequest.BodyPublishers.ofString(CHAT_BODY))
+        .POST(HttpRequest.BodyPublishers.ofString(chatBody(model)))
         .build();
   }
 

@@ -279,7 +279,7 @@ public final class BenchMain {
         HttpClient http = Api.client();
         // limited: the embedded path with an admin-made key whose user, model and key scopes all have limits.
         String key = path.equals("limited") ? Api.limitedKey(http, stack.baseUri()) : Api.API_KEY;
-        String answer = Api.answerOf(Api.send(http, Api.chat(stack.baseUri(), key)));
+        String answer = Api.answerOf(Api.send(http, Api.chat(stack.baseUri(), key, stack.model())));
         if (reference == null) {
           reference = answer;
         } else if (!reference.equals(answer)) {
@@ -298,10 +298,10 @@ public final class BenchMain {
         if (!settings.pathWarmup().isZero()) {
           int most = settings.concurrency().stream().max(Integer::compare).orElse(1);
           err.printf("bench: %s path: %d s of warm-up at %d clients%n", path, settings.pathWarmup().toSeconds(), most);
-          ClosedLoop.run(http, Api.chat(stack.baseUri(), key), most, settings.pathWarmup(), Duration.ofSeconds(1), probe);
+          ClosedLoop.run(http, Api.chat(stack.baseUri(), key, stack.model()), most, settings.pathWarmup(), Duration.ofSeconds(1), probe);
         }
         for (int c : settings.concurrency()) {
-          ClosedLoop.Result r = ClosedLoop.run(http, Api.chat(stack.baseUri(), key), c, settings.warmup(), settings.window(), probe);
+          ClosedLoop.Result r = ClosedLoop.run(http, Api.chat(stack.baseUri(), key, stack.model()), c, settings.warmup(), settings.window(), probe);
           double seconds = r.window().toNanos() / 1e9;
           CpuUse cpu = CpuUse.between(r.before(), r.after(), owners, ticksPerSecond, seconds);
           Row row = new Row(path, c, r.requests(), r.errors(), seconds, Latency.of(r.latencyNanos()), cpu);

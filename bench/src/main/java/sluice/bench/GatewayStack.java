@@ -32,6 +32,11 @@ final class GatewayStack implements Stack {
   static final String DEPLOYMENT = "sluice-bench";
   private static final Duration READY_WAIT = Duration.ofMinutes(3);
   private static final Pattern COMMENT_PORT = Pattern.compile("\\bport=(\\d+)");
+  /**
+   * The sandbox's service for the bench (bin/hpc-sandbox): mock-llm with 2,000 tokens and threads for 10,000 streams;
+   * its "mock-llm" service is sized for the tests (16 tokens, 128 threads).
+   */
+  static final String SANDBOX_MODEL = "bench";
 
   private final String path;
   private final Process process;
@@ -40,8 +45,10 @@ final class GatewayStack implements Stack {
   private final Path log;
   private final Sandbox sandbox;          // null on the embedded path
   private final Set<Long> existedBefore;  // processes older than this gateway: never charged to it
+  private final String model;
 
-  private GatewayStack(String path, Process process, URI base, URI metrics, Path log, Sandbox sandbox, Set<Long> existedBefore) {
+  private GatewayStack(String path, Process process, URI base, URI metrics, Path log, Sandbox sandbox, Set<Long> existedBefore,
+                       String model) {
     this.path = path;
     this.process = process;
     this.base = base;
@@ -49,6 +56,7 @@ final class GatewayStack implements Stack {
     this.log = log;
     this.sandbox = sandbox;
     this.existedBefore = existedBefore;
+    this.model = model;
   }
 
   /** @param inflight requests the replica may carry at once, and streams the agent may hold open */
@@ -78,7 +86,7 @@ final class GatewayStack implements Stack {
           poll-interval = 1s
           cancel-jobs-on-shutdown = on
         }""".formatted(quote(agentConfig.toString()));
-    return start("embedded", home, dir, "local", cluster, null, inflight);
+    return start("embedded", home, dir, "local", cluster, null, inflight, Api.MODEL);
   }
 
   static GatewayStack ssh(Path home, Path work, Sandbox sandbox, int inflight) throws IOException, InterruptedException {
@@ -99,11 +107,12 @@ final class GatewayStack implements Stack {
           }
         }""".formatted(quote(sandbox.sshHost() + ":" + sandbox.sshPort()), quote(sandbox.user()),
         quote(sandbox.key().toString()), quote(sandbox.knownHosts().toString()));
-    return start("ssh", home, dir, "hpc", cluster, sandbox, inflight);
+    return start("ssh", home, dir, "hpc", cluster, sandbox, inflight, SANDBOX_MODEL);
   }
 
   /** The whole deployment config of one path; everything not set here is the gateway's default. */
-  static String config(Path home, Path dir, int port, int managementPort, String clusterName, String cluster, int inflight) {
+  static String config(Path home, Path dir, int port, int managementPort, String clusterName, String cluster, int inflight,
+                       String model) {
     return """
         sluice {
           home = %s
@@ -123,22 +132,22 @@ final class GatewayStack implements Stack {
         }
         pekko.coordinated-shutdown.exit-jvm = on
         """.formatted(quote(home.toString()), DEPLOYMENT, quote(dir.resolve("data").toString()), port, managementPort,
-        Api.ADMIN_KEY, Api.API_KEY, cluster.indent(2).stripTrailing(), Api.MODEL, clusterName, inflight);
+        Api.ADMIN_KEY, Api.API_KEY, cluster.indent(2).stripTrailing(), model, clusterName, inflight);
   }
 
   private static GatewayStack start(String path, Path home, Path dir, String clusterName, String cluster, Sandbox sandbox,
-                                    int inflight) throws IOException, InterruptedException {
+                                    int inflight, String model) throws IOException, InterruptedException {
     int port = Processes.freePort();
     int managementPort = Processes.freePort();
     Path conf = dir.resolve("gateway.conf");
-    Files.writeString(conf, config(home, dir, port, managementPort, clusterName, cluster, inflight));
+    Files.writeString(conf, config(home, dir, port, managementPort, clusterName, cluster, inflight, model));
     Set<Long> before = new HashSet<>(ProcSnapshot.take().procs().keySet());
     Path log = dir.resolve("gateway.log");
     Process p = Processes.start(List.of(Processes.java(), "@" + home.resolve("conf/jvm.options"), "-Dsluice.home=" + home, "-jar",
             home.resolve("http-edge/target/sluice.jar").toString(), "serve", "--config", conf.toString()),
         Map.of("SLUICE_HOME", home.toString()), log);
     GatewayStack g = new GatewayStack(path, p, URI.create("http://127.0.0.1:" + port),
-        URI.create("http://127.0.0.1:" + managementPort + "/metrics"), log, sandbox, Set.copyOf(before));
+        URI.create("http://127.0.0.1:" + managementPort + "/metrics"), log, sandbox, Set.copyOf(before), model);
     try {
       g.awaitReady();
     } catch (IOException | InterruptedException | RuntimeException e) {
@@ -157,7 +166,7 @@ final class GatewayStack implements Stack {
       if (!process.isAlive()) throw new IOException("the gateway exited; its log ends with:\n" + Processes.tail(log, 30));
       try {
         for (JsonNode m : Api.get(http, base.resolve("/v1/models"), Api.API_KEY).path("data")) {
-          if (m.path("id").asText().equals(Api.MODEL)) {
+          if (m.path("id").asText().equals(model)) {
             last = "status " + m.path("status").asText("?");
             if (m.path("status").asText().equals("ready")) return;
           }
@@ -169,12 +178,16 @@ final class GatewayStack implements Stack {
     }
     String admin;
     try {
-      admin = Api.get(http, base.resolve("/admin/services/" + Api.MODEL), Api.ADMIN_KEY).toString();
+      admin = Api.get(http, base.resolve("/admin/services/" + model), Api.ADMIN_KEY).toString();
     } catch (IOException e) {
       admin = e.getMessage();
     }
-    throw new IOException("model " + Api.MODEL + " not ready after " + READY_WAIT.toSeconds() + " s (" + last + "); admin: "
+    throw new IOException("model " + model + " not ready after " + READY_WAIT.toSeconds() + " s (" + last + "); admin: "
         + admin + "\ngateway log ends with:\n" + Processes.tail(log, 30));
+  }
+
+  @Override public String model() {
+    return model;
   }
 
   @Override public String path() {

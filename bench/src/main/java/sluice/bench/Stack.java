@@ -15,6 +15,11 @@ interface Stack extends AutoCloseable {
   /** The component each process of this path belongs to, the load generator (this JVM) included. */
   Map<Long, String> owners(ProcSnapshot snapshot);
 
+  /** The model the path serves: mock-llm, or on the ssh path the sandbox's service sized for the bench. */
+  default String model() {
+    return Api.MODEL;
+  }
+
   /** The gateway's Prometheus page ({@code /metrics} on its management port); empty on paths without a gateway. */
   default Optional<URI> metricsUri() {
     return Optional.empty();

@@ -56,14 +56,14 @@ final class StreamBench {
     }
     try {
       err.printf("bench: %s path: %d clients, %d-token streams back to back%n", path, p.eventClients(), p.eventTokens());
-      events = eventCost(stack.baseUri(), key, p, p.eventWarmup(), p.eventWindow(), owners, probe, hz);
+      events = eventCost(stack.baseUri(), key, stack.model(), p, p.eventWarmup(), p.eventWindow(), owners, probe, hz);
       if (events.errors() > 0) notes.add(path + " path, streams back to back: " + events.errors() + " failed; first: " + events.firstError());
     } catch (RuntimeException e) {
       notes.add(path + " path, streams back to back: failed: " + e);
     }
     try {
       err.printf("bench: %s path: one %d-token stream, %d times%n", path, p.longTokens(), p.longWarmups() + p.longRuns());
-      one = longStream(stack.baseUri(), key, p);
+      one = longStream(stack.baseUri(), key, stack.model(), p);
       if (one.errors() > 0) notes.add(path + " path, long stream: " + one.errors() + " failed; first: " + one.firstError());
     } catch (RuntimeException e) {
       notes.add(path + " path, long stream: failed: " + e);
@@ -72,8 +72,8 @@ final class StreamBench {
   }
 
   /** One long stream on one kept-alive connection, {@code longWarmups} times unrecorded, then {@code longRuns} times. */
-  static StreamRow.LongStream longStream(URI base, String key, StreamPlan p) {
-    byte[] request = SseConnection.request(base, key, StreamLoad.body(p.longTokens(), -1));
+  static StreamRow.LongStream longStream(URI base, String key, String model, StreamPlan p) {
+    byte[] request = SseConnection.request(base, key, StreamLoad.body(model, p.longTokens(), -1));
     List<Double> rates = new ArrayList<>();
     List<Double> firsts = new ArrayList<>();
     int errors = 0;
@@ -103,10 +103,10 @@ final class StreamBench {
    * {@code eventClients} threads, each on its own kept-alive connection opening its next stream when the previous one
    * ended, through a warm-up and a window; CPU read around the window.
    */
-  static StreamRow.EventCost eventCost(URI base, String key, StreamPlan p, Duration warmup, Duration window,
+  static StreamRow.EventCost eventCost(URI base, String key, String model, StreamPlan p, Duration warmup, Duration window,
                                        Map<Long, String> owners, Supplier<Sample> probe, double hz)
       throws InterruptedException {
-    byte[] request = SseConnection.request(base, key, StreamLoad.body(p.eventTokens(), -1));
+    byte[] request = SseConnection.request(base, key, StreamLoad.body(model, p.eventTokens(), -1));
     LongAdder events = new LongAdder();
     long from = System.nanoTime() + warmup.toNanos();
     long to = from + window.toNanos();
@@ -161,8 +161,8 @@ final class StreamBench {
     URI base = stack.baseUri();
     HttpClient slowHttp = Api.client();
     HttpClient probeHttp = Api.client();
-    HttpRequest slow = StreamLoad.request(base, key, p.slowTokens(), p.slowDelayMs(), Duration.ofSeconds(60));
-    HttpRequest quick = StreamLoad.request(base, key, 4, 0, Duration.ofSeconds(30));
+    HttpRequest slow = StreamLoad.request(base, key, stack.model(), p.slowTokens(), p.slowDelayMs(), Duration.ofSeconds(60));
+    HttpRequest quick = StreamLoad.request(base, key, stack.model(), 4, 0, Duration.ofSeconds(30));
     Duration limit = Duration.ofMillis((long) p.slowTokens() * p.slowDelayMs()).plusSeconds(60);
     LongAdder ignored = new LongAdder();
     ConcurrentLinkedQueue<CompletableFuture<Outcome>> probes = new ConcurrentLinkedQueue<>();

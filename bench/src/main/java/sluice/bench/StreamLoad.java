@@ -41,17 +41,17 @@ final class StreamLoad {
   }
 
   /** A streaming chat completion of {@code tokens} tokens; {@code delayMs} ≥ 0 sets mock_token_delay_ms. */
-  static HttpRequest request(URI base, String key, int tokens, int delayMs, Duration timeout) {
+  static HttpRequest request(URI base, String key, String model, int tokens, int delayMs, Duration timeout) {
     return HttpRequest.newBuilder(base.resolve("/v1/chat/completions"))
         .timeout(timeout)
         .header("Content-Type", "application/json")
         .header("Authorization", "Bearer " + key)
-        .POST(HttpRequest.BodyPublishers.ofString(body(tokens, delayMs)))
+        .POST(HttpRequest.BodyPublishers.ofString(body(model, tokens, delayMs)))
         .build();
   }
 
-  static String body(int tokens, int delayMs) {
-    return "{\"model\":\"" + Api.MODEL + "\",\"stream\":true,\"max_tokens\":" + tokens
+  static String body(String model, int tokens, int delayMs) {
+    return "{\"model\":\"" + model + "\",\"stream\":true,\"max_tokens\":" + tokens
         + (delayMs >= 0 ? ",\"mock_token_delay_ms\":" + delayMs : "")
         + ",\"messages\":[{\"role\":\"user\",\"content\":\"Stream something.\"}]}";
   }

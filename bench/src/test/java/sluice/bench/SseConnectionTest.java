@@ -32,7 +32,7 @@ class SseConnectionTest {
   @Test void countsEventsAcrossChunksKeepsTheConnectionAndReportsARefusal() throws Exception {
     try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       URI base = URI.create("http://127.0.0.1:" + server.getLocalPort());
-      byte[] request = SseConnection.request(base, "sk-test", StreamLoad.body(3, -1));
+      byte[] request = SseConnection.request(base, "sk-test", StreamLoad.body(Api.MODEL, 3, -1));
       CompletableFuture<Integer> served = CompletableFuture.supplyAsync(() -> serve(server, List.of(STREAM, STREAM, REFUSED), request.length));
       LongAdder sink = new LongAdder();
       try (SseConnection c = new SseConnection(base)) {

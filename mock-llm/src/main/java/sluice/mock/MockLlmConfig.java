@@ -39,7 +39,7 @@ public record MockLlmConfig(
     public static final int DEFAULT_THREADS = 128;
     /** Upper bounds keep a typo from turning into an out-of-memory error or a week-long sleep. */
     static final int MAX_TOKENS = 1_000_000;
-    static final int MAX_THREADS = 10_000;
+    static final int MAX_THREADS = 16_384;
     static final long MAX_DELAY_MS = 3_600_000;
 
     private static final Set<String> OPTIONS = Set.of(

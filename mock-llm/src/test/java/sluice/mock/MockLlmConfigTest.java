@@ -42,7 +42,7 @@ final class MockLlmConfigTest {
         "--port 1 --tokens -3              | option --tokens must be in 1..1000000, got -3",
         "--port 1 --token-delay-ms -1      | option --token-delay-ms must be in 0..3600000, got -1",
         "--port 1 --startup-delay-ms x     | option --startup-delay-ms must be an integer, got 'x'",
-        "--port 1 --threads 0              | option --threads must be in 1..10000, got 0",
+        "--port 1 --threads 0              | option --threads must be in 1..16384, got 0",
         "--port 1 --port 2                 | option --port given more than once",
         "--port 1 --model=                 | option --model must not be blank",
         "--port 99999999999999999999       | option --port must be an integer, got '99999999999999999999'",

@@ -156,12 +156,18 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   @Override public void onNext(List<ByteBuffer> chunks) {
     outstanding.decrementAndGet();
     try {
-      for (ByteBuffer chunk : chunks) {
-        int n = chunk.remaining();
-        if (n == 0) continue;
+      // Whatever the client read at once goes on as one piece: one copy, one frame when it fits, one wake of the writer.
+      int n = 0;
+      for (ByteBuffer chunk : chunks) n += chunk.remaining();
+      if (n > 0) {
         byte[] copy = new byte[n];
-        chunk.get(copy);
-        stream.offer(copy, 0, n);
+        int at = 0;
+        for (ByteBuffer chunk : chunks) {
+          int len = chunk.remaining();
+          chunk.get(copy, at, len);
+          at += len;
+        }
+        stream.offerOwned(copy);
         bytes += n;
       }
     } catch (StreamResetException e) {

@@ -1,6 +1,7 @@
 package sluice.bridge.stream;
 
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.stream.Attributes;
@@ -13,6 +14,7 @@ import org.apache.pekko.stream.stage.GraphStage;
 import org.apache.pekko.stream.stage.GraphStageLogic;
 import org.apache.pekko.stream.stage.TimerGraphStageLogic;
 import org.apache.pekko.util.ByteString;
+import org.apache.pekko.util.ByteStringBuilder;
 import sluice.agent.wire.ProblemCode;
 import sluice.agent.wire.MuxStream;
 import sluice.agent.wire.StreamResetException;
@@ -29,6 +31,10 @@ import sluice.core.cluster.ClusterFailure;
  * <p>A body never hangs on a stalled agent: it fails with a {@link ClusterException} when its connection is marked
  * unresponsive (the agent answers no ping), and with {@link ClusterFailure#UPSTREAM_TIMEOUT} when downstream has
  * waited {@code silence} for a byte that did not come (time the client itself does not read is not counted).
+ *
+ * <p>Per element the stage costs the same whatever its size, so when downstream pulls it takes every chunk buffered
+ * by then (up to {@link #MAX_ELEMENT}) as one element, and the reader wakes it once for a run of frames, not per
+ * frame: a fast stream behind a busy client becomes few large elements instead of one per SSE event.
  */
 public final class MuxSource extends GraphStage<SourceShape<ByteString>> {
   /** Tells a body that its connection stopped answering; returns how to stop being told. */
@@ -40,6 +46,8 @@ public final class MuxSource extends GraphStage<SourceShape<ByteString>> {
   }
 
   private static final String SILENCE = "silence";
+  /** Chunks buffered at a pull are joined up to this size; more than a frame, less than a stream's window. */
+  static final int MAX_ELEMENT = 64 * 1024;
 
   private final MuxStream stream;
   private final Duration silence;
@@ -64,6 +72,10 @@ public final class MuxSource extends GraphStage<SourceShape<ByteString>> {
     return new TimerGraphStageLogic(shape) {
       private boolean finished;
       private Runnable unwatch = () -> {};
+      /** A wake is on its way to the stage: the reader need not send another. */
+      private final AtomicBoolean wakePending = new AtomicBoolean();
+      /** When downstream started waiting for a byte that has not come (System.nanoTime), or 0 when it is not waiting. */
+      private long waitingSince;
 
       {
         setHandler(out, new AbstractOutHandler() {
@@ -78,10 +90,22 @@ public final class MuxSource extends GraphStage<SourceShape<ByteString>> {
       }
 
       @Override public void preStart() {
-        AsyncCallback<NotUsed> wake = createAsyncCallback(n -> deliver());
+        AsyncCallback<NotUsed> wake = createAsyncCallback(n -> {
+          wakePending.set(false);                               // before polling: a frame after this poll wakes again
+          deliver();
+        });
         AsyncCallback<ClusterException> stalled = createAsyncCallback(this::abort);
-        stream.setListener(() -> wake.invoke(NotUsed.getInstance()));
+        stream.setListener(() -> {
+          if (wakePending.compareAndSet(false, true)) wake.invoke(NotUsed.getInstance());
+        });
         unwatch = watch.watch(stalled::invoke);
+        // One periodic check instead of a timer set and cancelled around every element; it fires at most an eighth
+        // of the bound late.
+        if (!silence.isZero()) scheduleWithFixedDelay(SILENCE, silenceCheck(), silenceCheck());
+      }
+
+      private Duration silenceCheck() {
+        return Duration.ofNanos(Math.max(silence.toNanos() / 8, Duration.ofMillis(10).toNanos()));
       }
 
       private void deliver() {
@@ -89,13 +113,13 @@ public final class MuxSource extends GraphStage<SourceShape<ByteString>> {
         try {
           byte[] chunk = stream.poll();
           if (chunk != null) {
-            cancelTimer(SILENCE);
-            push(out, ByteString.fromArrayUnsafe(chunk));     // the frame's own array: never reused by the session
+            waitingSince = 0;
+            push(out, withBuffered(chunk));
           } else if (stream.isInputFinished()) {
             finished = true;
             completeStage();
-          } else if (!silence.isZero() && !isTimerActive(SILENCE)) {
-            scheduleOnce(SILENCE, silence);                   // downstream waits: from now on the agent owes a byte
+          } else if (waitingSince == 0) {
+            waitingSince = Math.max(1, System.nanoTime());      // downstream waits: from now on the agent owes a byte
           }
         } catch (StreamResetException e) {
           finished = true;
@@ -103,7 +127,20 @@ public final class MuxSource extends GraphStage<SourceShape<ByteString>> {
         }
       }
 
+      /** {@code first} and whatever else is buffered now, as one element (the frames' own arrays: never reused). */
+      private ByteString withBuffered(byte[] first) throws StreamResetException {
+        byte[] next = first.length < MAX_ELEMENT ? stream.poll() : null;
+        if (next == null) return ByteString.fromArrayUnsafe(first);
+        ByteStringBuilder joined = new ByteStringBuilder();
+        joined.putBytes(first);
+        do {
+          joined.putBytes(next);
+        } while (joined.length() < MAX_ELEMENT && (next = stream.poll()) != null);
+        return joined.result();
+      }
+
       @Override public void onTimer(Object key) {
+        if (waitingSince == 0 || System.nanoTime() - waitingSince < silence.toNanos()) return;
         abort(new ClusterException(ClusterFailure.UPSTREAM_TIMEOUT,
             "the model server sent nothing for " + silence.toSeconds() + " s (response-silence-timeout)"));
       }

@@ -160,6 +160,24 @@ public final class MuxStream {
     }
   }
 
+  /**
+   * Queues {@code bytes} for sending, taking the array itself (the caller must not touch it again) when it fits one
+   * frame: a stream's response chunks are copied once, off the HTTP client's buffers, and not again here.
+   */
+  public void offerOwned(byte[] bytes) throws StreamResetException {
+    if (bytes.length > maxFrame) {
+      offer(bytes, 0, bytes.length);
+      return;
+    }
+    synchronized (this) {
+      if (reset != null) throw new StreamResetException(reset);
+      if (finRequested) throw new IllegalStateException("stream " + id + " output already finished");
+      pending.add(bytes);
+      pendingBytes += bytes.length;
+      pump();
+    }
+  }
+
   /** Sends bytes, blocking until the peer's credit has taken all of them (backpressure for blocking writers). */
   public void write(byte[] bytes, int off, int len) throws IOException {
     offer(bytes, off, len);
