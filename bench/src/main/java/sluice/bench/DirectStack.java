@@ -20,11 +20,18 @@ final class DirectStack implements Stack {
     this.base = base;
   }
 
+  /**
+   * mock-llm's JVM options on every path the bench starts (MOCK_LLM_JAVA_OPTS of sbatch/mock-llm.sbatch, and of the
+   * sandbox's bench service): its default 256 MiB heap collected without end under 10,000 open connections.
+   */
+  static final List<String> MOCK_JVM = List.of("-Xmx1g", "-XX:+UseSerialGC");
+
   static DirectStack start(Path home, Path work, List<String> mockArgs) throws IOException, InterruptedException {
     int port = Processes.freePort();
-    // The JVM options of sbatch/mock-llm.sbatch, so the model server is the same program on every path.
-    List<String> cmd = new ArrayList<>(List.of(Processes.java(), "-Xmx256m", "-XX:+UseSerialGC", "-jar",
-        home.resolve("mock-llm/target/mock-llm.jar").toString(), "--port", Integer.toString(port), "--model", Api.MODEL));
+    // The JVM options the bench gives sbatch/mock-llm.sbatch, so the model server is the same program on every path.
+    List<String> cmd = new ArrayList<>(List.of(Processes.java()));
+    cmd.addAll(MOCK_JVM);
+    cmd.addAll(List.of("-jar", home.resolve("mock-llm/target/mock-llm.jar").toString(), "--port", Integer.toString(port), "--model", Api.MODEL));
     cmd.addAll(mockArgs);
     Path log = work.resolve("direct/mock-llm.log");
     DirectStack s = new DirectStack(Processes.start(cmd, Map.of(), log), URI.create("http://127.0.0.1:" + port));

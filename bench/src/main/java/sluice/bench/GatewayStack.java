@@ -69,7 +69,8 @@ final class GatewayStack implements Stack {
         .put("health-path", "/health");
     service.putArray("allowed-paths").add("/v1/chat/completions");
     service.putArray("allowed-methods").add("GET").add("POST");
-    service.putObject("environment").put("MOCK_LLM_ARGS", String.join(" ", mockArgs));
+    service.putObject("environment").put("MOCK_LLM_ARGS", String.join(" ", mockArgs))
+        .put("MOCK_LLM_JAVA_OPTS", String.join(" ", DirectStack.MOCK_JVM));
     ObjectNode agent = Api.JSON.createObjectNode();
     ObjectNode root = agent.putObject("sluice-agent")
         .put("scheduler", "local")
