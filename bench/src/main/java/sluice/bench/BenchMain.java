@@ -248,6 +248,7 @@ public final class BenchMain {
     List<String> notes = new ArrayList<>();
     List<Idle> idle = new ArrayList<>();
     List<StreamRow> streamRows = new ArrayList<>();
+    List<Startup> startups = new ArrayList<>();
     String reference = null;
     boolean identical = true;
     Optional<String> sandboxUsed = Optional.empty();
@@ -295,10 +296,17 @@ public final class BenchMain {
             .filter(e -> List.of(CpuUse.LOAD, CpuUse.GATEWAY, CpuUse.AGENT, CpuUse.MOCK).contains(e.getValue()))
             .map(Map.Entry::getKey).collect(Collectors.toSet());
         Supplier<Sample> probe = () -> Sample.take(lookInside);
+        int most = settings.concurrency().stream().max(Integer::compare).orElse(1);
+        long warmupStarted = System.nanoTime();
+        List<Long> warmupPerSecond = List.of();
         if (!settings.pathWarmup().isZero()) {
-          int most = settings.concurrency().stream().max(Integer::compare).orElse(1);
           err.printf("bench: %s path: %d s of warm-up at %d clients%n", path, settings.pathWarmup().toSeconds(), most);
-          ClosedLoop.run(http, Api.chat(stack.baseUri(), key, stack.model()), most, settings.pathWarmup(), Duration.ofSeconds(1), probe);
+          warmupPerSecond = ClosedLoop.run(http, Api.chat(stack.baseUri(), key, stack.model()), most, settings.pathWarmup(),
+              Duration.ofSeconds(1), probe).perSecond();
+        }
+        // A fresh gateway's start: its first 200, and how its rate grew through the warm-up (the targets' "start").
+        for (Startup.Launch l : stack.launch().stream().toList()) {
+          startups.add(Startup.of(path, l, warmupStarted, most, warmupPerSecond));
         }
         for (int c : settings.concurrency()) {
           ClosedLoop.Result r = ClosedLoop.run(http, Api.chat(stack.baseUri(), key, stack.model()), c, settings.warmup(), settings.window(), probe);
@@ -330,13 +338,10 @@ public final class BenchMain {
 
     out.println();
     out.print(Report.console(rows));
-    for (Report.Target t : Report.targets(rows)) {
-      out.println("target: " + t.goal() + ": " + t.measured() + " -> "
-          + t.met().map(ok -> ok ? "met" : "NOT MET").orElse("not measured"));
-    }
     Report.Data data = new Report.Data(ZonedDateTime.now(), Duration.ofNanos(System.nanoTime() - started), command,
-        machine, settings, rows, idle, streamRows, notes,
+        machine, settings, rows, idle, streamRows, startups, notes,
         reference == null ? "(no answer)" : reference, identical, sandboxUsed);
+    out.print(Targets.console(Targets.of(data)));
     Files.createDirectories(outFile.toAbsolutePath().getParent());
     Files.writeString(outFile, Report.markdown(data), StandardCharsets.UTF_8);
     out.println("wrote " + outFile);

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.HdrHistogram.Histogram;
@@ -21,8 +22,16 @@ import org.HdrHistogram.Histogram;
 final class ClosedLoop {
   private static final long HIGHEST_NANOS = Duration.ofMinutes(2).toNanos();
 
+  /**
+   * @param perSecond 200 answers completed in each whole second since the run began, warm-up included: how fast a
+   *                  fresh path reaches its steady rate
+   */
   record Result(int clients, long requests, long errors, Duration window, Histogram latencyNanos, String firstError,
-                Sample before, Sample after) {
+                Sample before, Sample after, List<Long> perSecond) {
+    Result {
+      perSecond = List.copyOf(perSecond);
+    }
+
     double requestsPerSecond() {
       return requests / (window.toNanos() / 1e9);
     }
@@ -36,9 +45,10 @@ final class ClosedLoop {
     long start = System.nanoTime();
     long measureFrom = start + warmup.toNanos();
     long measureTo = measureFrom + window.toNanos();
+    AtomicLongArray perSecond = new AtomicLongArray((int) ((measureTo - start) / 1_000_000_000L));
     List<Client> all = new ArrayList<>();
     for (int i = 0; i < clients; i++) {
-      Client c = new Client(http, request, measureFrom, measureTo);
+      Client c = new Client(http, request, start, measureFrom, measureTo, perSecond);
       all.add(c);
       Thread t = new Thread(c, "bench-client-" + i);
       t.setDaemon(true);
@@ -61,7 +71,9 @@ final class ClosedLoop {
       errors += c.errors;
       if (firstError == null) firstError = c.firstError.get();
     }
-    return new Result(clients, requests, errors, window, merged, firstError, before, after);
+    List<Long> seconds = new ArrayList<>();
+    for (int i = 0; i < perSecond.length(); i++) seconds.add(perSecond.get(i));
+    return new Result(clients, requests, errors, window, merged, firstError, before, after, seconds);
   }
 
   static void sleepUntil(long nanoTime) throws InterruptedException {
@@ -72,19 +84,23 @@ final class ClosedLoop {
   private static final class Client implements Runnable {
     final HttpClient http;
     final HttpRequest request;
+    final long start;
     final long measureFrom;
     final long measureTo;
+    final AtomicLongArray perSecond;
     final Histogram latencies = new Histogram(HIGHEST_NANOS, 3);
     final AtomicReference<String> firstError = new AtomicReference<>();
     long ok;
     long errors;
     Thread thread;
 
-    Client(HttpClient http, HttpRequest request, long measureFrom, long measureTo) {
+    Client(HttpClient http, HttpRequest request, long start, long measureFrom, long measureTo, AtomicLongArray perSecond) {
       this.http = http;
       this.request = request;
+      this.start = start;
       this.measureFrom = measureFrom;
       this.measureTo = measureTo;
+      this.perSecond = perSecond;
     }
 
     @Override public void run() {
@@ -103,6 +119,8 @@ final class ClosedLoop {
         long t1 = System.nanoTime();
         boolean counted = t1 >= measureFrom && t1 <= measureTo;
         if (error == null) {
+          int second = (int) ((t1 - start) / 1_000_000_000L);
+          if (second < perSecond.length()) perSecond.incrementAndGet(second);
           if (counted) {
             ok++;
             latencies.recordValue(Math.min(t1 - t0, HIGHEST_NANOS));

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,9 +47,11 @@ final class GatewayStack implements Stack {
   private final Sandbox sandbox;          // null on the embedded path
   private final Set<Long> existedBefore;  // processes older than this gateway: never charged to it
   private final String model;
+  private final long started;             // System.nanoTime() just before the gateway process was started
+  private Startup.Launch launch;
 
   private GatewayStack(String path, Process process, URI base, URI metrics, Path log, Sandbox sandbox, Set<Long> existedBefore,
-                       String model) {
+                       String model, long started) {
     this.path = path;
     this.process = process;
     this.base = base;
@@ -57,6 +60,7 @@ final class GatewayStack implements Stack {
     this.sandbox = sandbox;
     this.existedBefore = existedBefore;
     this.model = model;
+    this.started = started;
   }
 
   /** @param inflight requests the replica may carry at once, and streams the agent may hold open */
@@ -144,18 +148,61 @@ final class GatewayStack implements Stack {
     Files.writeString(conf, config(home, dir, port, managementPort, clusterName, cluster, inflight, model));
     Set<Long> before = new HashSet<>(ProcSnapshot.take().procs().keySet());
     Path log = dir.resolve("gateway.log");
+    long started = System.nanoTime();
     Process p = Processes.start(List.of(Processes.java(), "@" + home.resolve("conf/jvm.options"), "-Dsluice.home=" + home, "-jar",
             home.resolve("http-edge/target/sluice.jar").toString(), "serve", "--config", conf.toString()),
         Map.of("SLUICE_HOME", home.toString()), log);
     GatewayStack g = new GatewayStack(path, p, URI.create("http://127.0.0.1:" + port),
-        URI.create("http://127.0.0.1:" + managementPort + "/metrics"), log, sandbox, Set.copyOf(before), model);
+        URI.create("http://127.0.0.1:" + managementPort + "/metrics"), log, sandbox, Set.copyOf(before), model, started);
     try {
+      g.awaitFirstOk();
       g.awaitReady();
     } catch (IOException | InterruptedException | RuntimeException e) {
       g.close();
       throw e;
     }
     return g;
+  }
+
+  /**
+   * Sends the short chat request from the process start on until one is answered 200, and notes when the gateway
+   * first answered at all and when it first said 200: what "the first 200 within 3 s of process start" asks.
+   */
+  private void awaitFirstOk() throws IOException, InterruptedException {
+    HttpClient http = Api.client();
+    long until = started + READY_WAIT.toNanos();
+    long listening = 0;
+    long firstAnswer = 0;
+    int firstStatus = 0;
+    String last = "no answer yet";
+    while (System.nanoTime() < until) {
+      if (!process.isAlive()) throw new IOException("the gateway exited; its log ends with:\n" + Processes.tail(log, 30));
+      long sent = System.nanoTime();
+      try {
+        HttpResponse<String> r = http.send(Api.chat(base, Api.API_KEY, model), HttpResponse.BodyHandlers.ofString());
+        long now = System.nanoTime();
+        if (firstAnswer == 0) {
+          listening = sent;
+          firstAnswer = now;
+          firstStatus = r.statusCode();
+        }
+        if (r.statusCode() == 200) {
+          launch = new Startup.Launch(started, listening, firstAnswer, firstStatus, now);
+          return;
+        }
+        last = "HTTP " + r.statusCode();
+      } catch (IOException e) {
+        last = String.valueOf(e.getMessage());
+      }
+      Thread.sleep(20);     // a refused connection fails at once: do not spin
+    }
+    throw new IOException("no 200 to the chat request within " + READY_WAIT.toSeconds() + " s (" + last
+        + "); gateway log ends with:\n" + Processes.tail(log, 30));
+  }
+
+  /** When this gateway first answered, and first answered 200, after its process start. */
+  @Override public Optional<Startup.Launch> launch() {
+    return Optional.ofNullable(launch);
   }
 
   /** Polls GET /v1/models until the model's status is "ready" (its job runs and passed a readiness probe). */

@@ -25,6 +25,11 @@ interface Stack extends AutoCloseable {
     return Optional.empty();
   }
 
+  /** How the path's gateway came up after its process start; empty on paths without a gateway. */
+  default Optional<Startup.Launch> launch() {
+    return Optional.empty();
+  }
+
   /** Stops every process this path started, and cancels its jobs. */
   @Override void close();
 }

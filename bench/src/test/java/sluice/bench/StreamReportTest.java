@@ -25,7 +25,7 @@ class StreamReportTest {
   static Report.Data data(List<StreamRow> streams) {
     return new Report.Data(ZonedDateTime.of(2026, 12, 6, 15, 0, 0, 0, ZoneOffset.UTC), Duration.ofMinutes(11),
         "bin/sluice bench", ReportTest.MACHINE, ReportTest.SETTINGS, ReportTest.rows(2.0, 12000), List.of(), streams,
-        List.of(), "a b | usage {}", true, Optional.empty());
+        List.of(), List.of(), "a b | usage {}", true, Optional.empty());
   }
 
   @Test void streamsSectionHasTheThreeScenariosPerPath() {
