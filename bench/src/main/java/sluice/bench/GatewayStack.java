@@ -108,7 +108,9 @@ final class GatewayStack implements Stack {
             user = %s
             identity-file = %s
             known-hosts = %s
-            channels = 2
+            # One agent process carries every stream: the targets are for one login-node agent (the default, 2,
+            # would split the streams over two).
+            channels = 1
           }
         }""".formatted(quote(sandbox.sshHost() + ":" + sandbox.sshPort()), quote(sandbox.user()),
         quote(sandbox.key().toString()), quote(sandbox.knownHosts().toString()));

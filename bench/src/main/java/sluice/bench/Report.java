@@ -286,7 +286,7 @@ final class Report {
         + "every request is checked and counted against 9 request windows, 12 token windows and 3 concurrency limits. "
         + "On embedded the configured key's user has no limits; both paths authenticate, admit through the user's actor, "
         + "meter the answer and write a usage record |\n");
-    b.append("| ssh | client → gateway → SSH (one connection, 2 channels) → OpenSSH sshd → agent as the key's forced "
+    b.append("| ssh | client → gateway → SSH (one connection, 1 channel: one agent process) → OpenSSH sshd → agent as the key's forced "
         + "command → mock-llm running as a real Slurm job").append(d.sandbox().map(x -> " (sandbox `" + x + "`)").orElse(""))
         .append(" |\n\n");
     b.append("The gateway runs in its own JVM, started as `java -jar http-edge/target/sluice.jar serve --config FILE` "
