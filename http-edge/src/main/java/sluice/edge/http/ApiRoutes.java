@@ -16,7 +16,6 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.regex.Pattern;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.headers.Connection;
@@ -151,7 +150,7 @@ final class ApiRoutes {
    * admission id without counting it again.
    */
   private Route admit(RequestContext ctx, ServiceSettings service, StreamOptions.Prepared upstream, long reserve) {
-    String admissionId = UUID.randomUUID().toString();
+    String admissionId = RequestIds.next();
     var caller = ctx.caller();
     return onSuccess(accounts.users().admit(caller.userId(), admissionId, caller.credential(), ServiceId.of(service.id()), reserve),
         admission -> {

@@ -16,7 +16,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
@@ -104,7 +103,7 @@ final class EdgeDirectives {
 
   /** The client's x-request-id when well-formed, else a new one. */
   static String requestId(Optional<String> given) {
-    return given.filter(v -> REQUEST_ID.matcher(v).matches()).orElseGet(() -> UUID.randomUUID().toString());
+    return given.filter(v -> REQUEST_ID.matcher(v).matches()).orElseGet(RequestIds::next);
   }
 
   /**

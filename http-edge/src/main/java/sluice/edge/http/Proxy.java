@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -124,7 +123,7 @@ public final class Proxy {
    * retried once on another replica, since the model server sent nothing yet; {@code failed} is the replica to avoid.
    */
   private CompletableFuture<Outcome> attempt(Call call, String failed) {
-    String leaseId = UUID.randomUUID().toString();
+    String leaseId = RequestIds.next();
     return services.acquire(call.service(), leaseId, call.request().caller().userId().value(), failed).toCompletableFuture()
         .thenCompose(reply -> {
           if (reply instanceof LeaseReply.Unavailable u) return CompletableFuture.<Outcome>completedFuture(new Refused(ApiError.of(u)));
