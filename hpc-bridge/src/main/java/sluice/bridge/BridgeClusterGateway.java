@@ -92,6 +92,11 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
     return false;
   }
 
+  /** Starts connecting to the agent now, not on the first call, so the agent starts while the gateway still does. */
+  public void connect() {
+    link.connection();
+  }
+
   @Override public CompletionStage<JobSnapshot> submit(String service, String tag) {
     return control(new Messages.Submit(service, tag)).whenComplete((r, e) -> forgetListing())
         .thenApply(r -> snapshot(WireJson.convert(r.result(), Messages.JobInfo.class)));

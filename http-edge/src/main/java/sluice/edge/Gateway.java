@@ -128,6 +128,7 @@ public final class Gateway implements AutoCloseable {
       Map<String, BridgeClusterGateway> bridges = Bridges.create(clusterSettings, transports, core, blocking,
           system.executionContext(), tunnels::observer, SluiceMetrics.get(system));
       bridges.forEach((name, bridge) -> tunnels.attach(name, bridge.sampler()));
+      bridges.values().forEach(BridgeClusterGateway::connect);     // the agents start while the rest of the gateway does
       closeClustersOnShutdown(system, clusterSettings, bridges);
       // One job listing per HPC cluster for all gateway nodes (a cluster singleton); the rest goes through this node.
       Map<String, Duration> reuseListing = new LinkedHashMap<>();

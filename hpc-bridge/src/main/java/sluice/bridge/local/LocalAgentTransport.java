@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 import sluice.bridge.AgentConnection;
 import sluice.bridge.AgentTransport;
 import sluice.bridge.StderrTail;
+import sluice.agent.ClassDataSharing;
 import sluice.agent.wire.Limits;
 import sluice.core.tunnel.TunnelObserver;
 
@@ -39,14 +40,17 @@ public final class LocalAgentTransport implements AgentTransport {
   /**
    * The agent from the gateway's own class path, run by the gateway's own java, in a session of its own: a Ctrl-C in
    * the gateway's terminal must not kill the agent before the gateway has used it to shut down cleanly. The agent's
-   * life is bound to its stdin instead. {@code stateDir}, when given, replaces the agent config's state-dir.
+   * life is bound to its stdin instead. It maps the class-data archive the build made for it, when there is one.
+   * {@code stateDir}, when given, replaces the agent config's state-dir.
    */
   public static List<String> defaultCommand(Path agentConfig, Optional<Path> stateDir) {
     List<String> cmd = new ArrayList<>();
     if (new File("/usr/bin/setsid").canExecute()) cmd.add("/usr/bin/setsid");
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-        "sluice.agent.AgentMain", "--config", agentConfig.toString()));
+    String classPath = System.getProperty("java.class.path");
+    cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC"));
+    cmd.addAll(ClassDataSharing.options(classPath, "agent", System.getenv()));
+    cmd.addAll(List.of("-cp", classPath, "sluice.agent.AgentMain", "--config", agentConfig.toString()));
     stateDir.ifPresent(dir -> cmd.addAll(List.of("--state-dir", dir.toString())));
     return cmd;
   }

@@ -20,6 +20,7 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
+import sluice.agent.ClassDataSharing;
 import sluice.agent.config.AgentConfig;
 import sluice.agent.config.ServiceSpec;
 import sluice.agent.wire.Messages.CancelResult;
@@ -57,14 +58,19 @@ public final class LocalScheduler implements Scheduler {
     }
   }
 
-  /** Runs {@link LocalJobRunner} with the agent's own JVM and class path, in a session of its own when setsid exists. */
+  /**
+   * Runs {@link LocalJobRunner} with the agent's own JVM and class path (and its class-data archive), in a session of
+   * its own when setsid exists.
+   */
   public static List<String> defaultRunnerCommand() {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> cmd = new ArrayList<>();
     // A new session keeps jobs alive when the agent's terminal or process group is signalled, like real Slurm jobs.
     if (new File("/usr/bin/setsid").canExecute()) cmd.add("/usr/bin/setsid");
-    cmd.addAll(List.of(java, "-Xmx32m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-        "-cp", System.getProperty("java.class.path"), LocalJobRunner.class.getName()));
+    String classPath = System.getProperty("java.class.path");
+    cmd.addAll(List.of(java, "-Xmx32m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto"));
+    cmd.addAll(ClassDataSharing.options(classPath, "runner", System.getenv()));
+    cmd.addAll(List.of("-cp", classPath, LocalJobRunner.class.getName()));
     return cmd;
   }
 
