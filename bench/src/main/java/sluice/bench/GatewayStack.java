@@ -9,6 +9,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -151,9 +152,7 @@ final class GatewayStack implements Stack {
     Set<Long> before = new HashSet<>(ProcSnapshot.take().procs().keySet());
     Path log = dir.resolve("gateway.log");
     long started = System.nanoTime();
-    Process p = Processes.start(List.of(Processes.java(), "@" + home.resolve("conf/jvm.options"), "-Dsluice.home=" + home, "-jar",
-            home.resolve("http-edge/target/sluice.jar").toString(), "serve", "--config", conf.toString()),
-        Map.of("SLUICE_HOME", home.toString()), log);
+    Process p = Processes.start(command(home, conf), Map.of("SLUICE_HOME", home.toString()), log);
     GatewayStack g = new GatewayStack(path, p, URI.create("http://127.0.0.1:" + port),
         URI.create("http://127.0.0.1:" + managementPort + "/metrics"), log, sandbox, Set.copyOf(before), model, started);
     try {
@@ -164,6 +163,19 @@ final class GatewayStack implements Stack {
       throw e;
     }
     return g;
+  }
+
+  /**
+   * The gateway's command line as {@code bin/sluice serve} builds it: conf/jvm.options, and the class-data archive the
+   * build trained beside the jar when there is one (docs/operations.md "Fast start").
+   */
+  static List<String> command(Path home, Path conf) {
+    Path jar = home.resolve("http-edge/target/sluice.jar");
+    Path archive = home.resolve("http-edge/target/sluice.jsa");
+    List<String> cmd = new ArrayList<>(List.of(Processes.java(), "@" + home.resolve("conf/jvm.options")));
+    if (Files.isRegularFile(archive)) cmd.addAll(List.of("-XX:SharedArchiveFile=" + archive, "-Xlog:cds*=off"));
+    cmd.addAll(List.of("-Dsluice.home=" + home, "-jar", jar.toString(), "serve", "--config", conf.toString()));
+    return cmd;
   }
 
   /**
