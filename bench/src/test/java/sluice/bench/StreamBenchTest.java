@@ -18,7 +18,7 @@ class StreamBenchTest {
     assertThrows(IllegalArgumentException.class, () -> StreamPlan.of(false, 10_001));
     // every slow stream is still open when the last one opens: 10,000 at 1,000/s take 10 s
     assertEquals(12, StreamPlan.of(false, 1000).slowTokens());
-    assertEquals(28, StreamPlan.of(false, 10_000).slowTokens());   // a 20 s ramp, then 8 s with all open
+    assertEquals(48, StreamPlan.of(false, 10_000).slowTokens());   // a 40 s ramp, then 8 s with all open
     assertEquals(10, StreamPlan.of(true, 200).slowTokens());
   }
 

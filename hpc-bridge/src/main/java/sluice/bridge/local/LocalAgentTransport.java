@@ -48,7 +48,8 @@ public final class LocalAgentTransport implements AgentTransport {
     if (new File("/usr/bin/setsid").canExecute()) cmd.add("/usr/bin/setsid");
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     String classPath = System.getProperty("java.class.path");
-    cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC"));
+    // Out of memory, the agent ends (its streams fail, the link starts a new one) rather than limp on half-broken.
+    cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError"));
     cmd.addAll(ClassDataSharing.options(classPath, "agent", System.getenv()));
     cmd.addAll(List.of("-cp", classPath, "sluice.agent.AgentMain", "--config", agentConfig.toString()));
     stateDir.ifPresent(dir -> cmd.addAll(List.of("--state-dir", dir.toString())));
