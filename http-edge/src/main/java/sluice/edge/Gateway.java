@@ -109,6 +109,15 @@ public final class Gateway implements AutoCloseable {
     DataFolder.prepare(config);
     // The schema before the actor system: no journal plugin may see a database without its tables.
     if (database.migrate()) Migrations.migrate(database); else Migrations.check(database);
+    // The listening ports are held from here on: the agent and the services start before the servers bind.
+    PortReservation api = PortReservation.hold(edge.interfaceName(), edge.port());
+    PortReservation management;
+    try {
+      management = PortReservation.hold(config.getString("pekko.management.http.hostname"), edge.managementPort());
+    } catch (Exception e) {
+      api.close();
+      throw e;
+    }
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), GatewayCluster.SYSTEM_NAME, config);
     try {
       JvmMetrics.builder().register(SluiceMetrics.get(system).registry);      // GC, memory, threads beside ours
@@ -156,8 +165,10 @@ public final class Gateway implements AutoCloseable {
       Drain drain = new Drain();
       Routes routes = new Routes(new Routes.Parts(edge, auth, users, services, gateways, tunnels, usageStore, usage,
           storage, drain, blocking, Clock.systemUTC(), system));
+      api.close();
       ServerBinding binding = ApiServer.bind(system, edge, config, routes.all()).toCompletableFuture().get(30, TimeUnit.SECONDS);
       drainOnShutdown(system, binding, drain, edge.shutdownDeadline());
+      management.close();
       PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
       if (members.bootstrap()) ClusterBootstrap.get(system.classicSystem()).start();
       // Ready while the database takes writes, once this node is an Up member (management's own membership check)
@@ -177,6 +188,8 @@ public final class Gateway implements AutoCloseable {
           members.describe());
       return new Gateway(system, binding, services, bridges, edge);
     } catch (Exception e) {
+      api.close();
+      management.close();
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
       throw e;
