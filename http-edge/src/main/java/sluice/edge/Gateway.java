@@ -111,13 +111,7 @@ public final class Gateway implements AutoCloseable {
     if (database.migrate()) Migrations.migrate(database); else Migrations.check(database);
     // The listening ports are held from here on: the agent and the services start before the servers bind.
     PortReservation api = PortReservation.hold(edge.interfaceName(), edge.port());
-    PortReservation management;
-    try {
-      management = PortReservation.hold(config.getString("pekko.management.http.hostname"), edge.managementPort());
-    } catch (Exception e) {
-      api.close();
-      throw e;
-    }
+    PortReservation management = PortReservation.hold(config.getString("pekko.management.http.hostname"), edge.managementPort());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), GatewayCluster.SYSTEM_NAME, config);
     try {
       JvmMetrics.builder().register(SluiceMetrics.get(system).registry);      // GC, memory, threads beside ours

@@ -1,12 +1,17 @@
 package sluice.edge;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.net.BindException;
+import java.net.ConnectException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import org.junit.jupiter.api.Test;
 
 class PortReservationTest {
@@ -16,9 +21,15 @@ class PortReservationTest {
   @Test void aHeldPortCannotBeTakenAndIsFreeTheMomentItIsLetGo() throws Exception {
     int port = freePort();
     PortReservation held = PortReservation.hold(HOST, port);
-    try (ServerSocket job = new ServerSocket()) {
+    assertTrue(held.held());
+    try (ServerSocket job = new ServerSocket()) {                // Java's server sockets ask for SO_REUSEADDR
       assertThrows(BindException.class, () -> job.bind(new InetSocketAddress(HOST, port)));
     }
+    try (ServerSocket job = new ServerSocket(0, 50, InetAddress.getByName(HOST))) {
+      assertNotEquals(port, job.getLocalPort(), "a free port for a job is never the held one");
+    }
+    // A client that comes early is refused, as when nothing is bound, not accepted and then dropped.
+    assertThrows(ConnectException.class, () -> new Socket(HOST, port).close());
     held.close();
     try (ServerSocket gateway = new ServerSocket()) {
       gateway.bind(new InetSocketAddress(HOST, port));
@@ -27,10 +38,12 @@ class PortReservationTest {
     held.close();                                            // idempotent
   }
 
-  @Test void aPortInUseFailsTheStartAtOnceNamingIt() throws Exception {
-    try (ServerSocket other = new ServerSocket(0, 1, java.net.InetAddress.getByName(HOST))) {
-      BindException e = assertThrows(BindException.class, () -> PortReservation.hold(HOST, other.getLocalPort()));
-      assertTrue(e.getMessage().contains(HOST + ":" + other.getLocalPort()), e.getMessage());
+  /** Best effort: a port it cannot hold now is left to the server's own bind, as before (no exception, nothing held). */
+  @Test void aPortInUseIsNotHeldAndDoesNotFailTheStart() throws Exception {
+    try (ServerSocket other = new ServerSocket(0, 1, InetAddress.getByName(HOST))) {
+      PortReservation r = PortReservation.hold(HOST, other.getLocalPort());
+      assertFalse(r.held());
+      r.close();
     }
   }
 
