@@ -32,7 +32,7 @@ import sluice.core.cluster.ClusterFailure;
  * unresponsive (the agent answers no ping), and with {@link ClusterFailure#UPSTREAM_TIMEOUT} when downstream has
  * waited {@code silence} for a byte that did not come (time the client itself does not read is not counted).
  *
- * <p>Per element the stage costs the same whatever its size, so when downstream pulls it takes every chunk buffered
+ * <p>The work per element (stages, wake-ups, writes) hardly depends on its size, so when downstream pulls it takes every chunk buffered
  * by then (up to {@link #MAX_ELEMENT}) as one element, and the reader wakes it once for a run of frames, not per
  * frame: a fast stream behind a busy client becomes few large elements instead of one per SSE event.
  */

@@ -94,9 +94,6 @@ public final class MuxStream {
     return remoteFin && inbound.isEmpty();
   }
 
-  /** Inbound chunks buffered and not yet polled; with {@code inputArrived}, what a reader would find now. */
-  public synchronized int bufferedChunks() { return inbound.size(); }
-
   /** True once the peer has sent FIN, whether or not every byte has been polled. */
   public synchronized boolean inputArrived() { return remoteFin; }
 
