@@ -236,10 +236,25 @@ final class StreamBench {
         if (probeError == null) probeError = o.error();
       }
     }
+    printTimeline(start, probeOutcomes, outcomes);
     long[] files = openFiles();
     return new StreamRow.Concurrent(p.streams(), p.slowTokens(), p.slowDelayMs(), completed, failures, openAtPeak,
         probeOutcomes.size(), probeErrors, probeError, Latency.of(ttfb), peak.procs(), peak.heap(),
         fdNote(files[0], files[1], p.streams()));
+  }
+
+  /** The probes' time to first byte per 5 s of the scenario, beside the streams open then (stderr). */
+  private static void printTimeline(long start, List<Outcome> probes, List<Outcome> streams) {
+    Map<Long, List<Double>> buckets = new TreeMap<>();
+    for (Outcome o : probes) {
+      buckets.computeIfAbsent((o.sent() - start) / 5_000_000_000L, k -> new ArrayList<>()).add(o.ok() ? o.firstByteMs() : -1);
+    }
+    buckets.forEach((b, ttfb) -> {
+      List<Double> sorted = ttfb.stream().sorted().toList();
+      System.err.printf("bench:   %3d s: %5d streams open, probe TTFB p50 %8.1f ms, max %8.1f ms (%d probes)%n", b * 5,
+          openAt(streams, start + b * 5_000_000_000L + 2_500_000_000L), sorted.get(sorted.size() / 2),
+          sorted.get(sorted.size() - 1), sorted.size());
+    });
   }
 
   /** The path's processes (and the gateway's heap) read at one instant of the slow-streams scenario. */

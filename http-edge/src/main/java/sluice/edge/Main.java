@@ -17,6 +17,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import sluice.core.Stages;
 import sluice.core.service.ServiceStatus;
 import sluice.edge.cli.AdminCli;
 import sluice.persistence.DataFolder;
@@ -37,6 +38,7 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
+    Stages.atLeastTwoCommonPoolThreads();                // before anything uses the common pool
     PrintStream out = System.out;
     PrintStream err = System.err;
     if (args.length == 0 || args[0].equals("--help") || args[0].equals("help")) {

@@ -19,6 +19,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ForkJoinPool;
 import java.util.logging.ErrorManager;
 import java.util.logging.Handler;
 import java.util.logging.Level;
@@ -63,11 +64,29 @@ public final class AgentMain {
   public static void main(String[] args) {
     // Before the HTTP client's classes read it; -Djdk.httpclient.bufsize on the command line still wins.
     if (System.getProperty("jdk.httpclient.bufsize") == null) System.setProperty("jdk.httpclient.bufsize", HTTP_READ_BUFFER);
+    atLeastTwoCommonPoolThreads();
     // Stdout carries the protocol: keep the raw descriptor and send anything printed by accident to stderr instead.
     OutputStream protocolOut = new FileOutputStream(FileDescriptor.out);
     PrintStream err = System.err;
     System.setOut(err);
     System.exit(run(args, System.getenv(), protocolOut, err));
+  }
+
+  /**
+   * The HTTP client hands every response it completes to {@code CompletableFuture}'s default executor, which on a
+   * machine with fewer than three cores is a new thread per task: 12,965 threads started while the agent carried the
+   * bench's 10,000 slow streams (JFR, {@code jdk.ThreadStart}). With two common-pool threads it is that pool instead.
+   * The command line's {@code -Djava.util.concurrent.ForkJoinPool.common.parallelism} still wins; effective only
+   * before the pool is first used. The gateway does the same ({@code sluice.core.Stages}).
+   *
+   * @return the common pool's parallelism now
+   */
+  static int atLeastTwoCommonPoolThreads() {
+    String property = "java.util.concurrent.ForkJoinPool.common.parallelism";
+    if (System.getProperty(property) == null && Runtime.getRuntime().availableProcessors() < 3) {
+      System.setProperty(property, "2");
+    }
+    return ForkJoinPool.getCommonPoolParallelism();
   }
 
   static int run(String[] args, Map<String, String> env, OutputStream protocolOut, PrintStream err) {

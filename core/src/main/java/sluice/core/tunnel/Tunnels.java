@@ -16,6 +16,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import sluice.core.metrics.SluiceMetrics;
+import sluice.core.Asks;
 
 /** The {@link TunnelActor}s of this gateway node, one per cluster and login node, and the observers that feed them. */
 public final class Tunnels {
@@ -74,8 +75,8 @@ public final class Tunnels {
   public CompletionStage<List<TunnelStatus>> statuses(Duration timeout) {
     List<CompletableFuture<Optional<TunnelStatus>>> all = new ArrayList<>();
     byCluster.values().forEach(nodes -> nodes.values().forEach(ref -> all.add(
-        AskPattern.<TunnelActor.Command, TunnelStatus>ask(ref, TunnelActor.GetStatus::new, timeout, system.scheduler())
-            .toCompletableFuture().thenApply(Optional::of).exceptionally(e -> Optional.empty()))));
+        Asks.plain(AskPattern.<TunnelActor.Command, TunnelStatus>ask(ref, TunnelActor.GetStatus::new, timeout, system.scheduler()))
+            .thenApply(Optional::of).exceptionally(e -> Optional.empty()))));
     return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
         .thenApply(v -> all.stream().map(CompletableFuture::join).flatMap(Optional::stream).toList());
   }

@@ -23,6 +23,7 @@ import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.core.Stages;
 import sluice.core.service.ServiceDirectory;
 import sluice.core.service.ServiceStatus;
 import sluice.core.tunnel.Tunnels;
@@ -161,7 +162,7 @@ public final class DashboardFeed {
           .map(Frame::bytes)
           .keepAlive(keepAlive, () -> KEEP_ALIVE)
           .watchTermination((m, done) -> {
-            done.whenComplete((d, e) -> watchers.decrementAndGet());
+            Stages.whenDone(done, (d, e) -> watchers.decrementAndGet());
             return m;
           });
     }).mapMaterializedValue(m -> NotUsed.getInstance());

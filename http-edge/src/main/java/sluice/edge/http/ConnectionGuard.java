@@ -34,6 +34,7 @@ import org.apache.pekko.stream.stage.TimerGraphStageLogic;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.core.Stages;
 
 /**
  * Guards one connection of the API port, between Pekko's HTTP layer and the routes, at the level of requests and
@@ -144,7 +145,7 @@ final class ConnectionGuard extends GraphStage<BidiShape<HttpRequest, HttpReques
 
     private RequestEntity watchBody(RequestEntity entity, SharedKillSwitch ks) {
       Source<ByteString, ?> data = entity.getDataBytes().via(ks.<ByteString>flow()).watchTermination((m, done) -> {
-        done.whenComplete((d, e) -> bodyRead.invoke(ks));
+        Stages.whenDone(done, (d, e) -> bodyRead.invoke(ks));
         return m;
       });
       if (entity instanceof HttpEntity.Default d) return HttpEntities.create(d.getContentType(), d.getContentLength(), data);
@@ -177,7 +178,7 @@ final class ConnectionGuard extends GraphStage<BidiShape<HttpRequest, HttpReques
     /** The entity with its end reported to {@link #onResponseSent}, or null for a kind that cannot be watched. */
     private ResponseEntity watchResponse(ResponseEntity entity) {
       Source<ByteString, ?> data = entity.getDataBytes().watchTermination((m, done) -> {
-        done.whenComplete((d, e) -> responseSent.invoke(Done.getInstance()));
+        Stages.whenDone(done, (d, e) -> responseSent.invoke(Done.getInstance()));
         return m;
       });
       if (entity instanceof HttpEntity.Default d) return HttpEntities.create(d.getContentType(), d.getContentLength(), data);

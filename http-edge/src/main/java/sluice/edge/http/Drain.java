@@ -13,6 +13,7 @@ import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.core.Stages;
 
 /**
  * The API requests in flight, for a graceful shutdown: once it begins no new request is taken, the open ones run on
@@ -65,7 +66,7 @@ public final class Drain {
         }, true)
         .takeWhile(b -> b != LAST, true)                  // by identity: nothing else is this instance
         .watchTermination((ending, done) -> {
-          done.whenComplete((d, e) -> endings.remove(ending));
+          Stages.whenDone(done, (d, e) -> endings.remove(ending));
           return NotUsed.getInstance();
         });
   }

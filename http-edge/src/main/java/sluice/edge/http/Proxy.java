@@ -27,6 +27,7 @@ import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sluice.core.Stages;
 import sluice.core.cluster.ClusterException;
 import sluice.core.cluster.ClusterGateways;
 import sluice.core.cluster.UpstreamRequest;
@@ -193,8 +194,7 @@ public final class Proxy {
   private Source<ByteString, NotUsed> guarded(Source<ByteString, NotUsed> body, Runnable release) {
     AtomicBoolean claimed = new AtomicBoolean();
     Source<ByteString, NotUsed> released = body.watchTermination((mat, done) -> {
-      // Pekko's stage runs even non-async callbacks on the common pool (a new thread each on small machines): run inline.
-      done.whenCompleteAsync((d, e) -> release.run(), Runnable::run);
+      Stages.whenDone(done, (d, e) -> release.run());
       return mat;
     });
     system.scheduler().scheduleOnce(UNCLAIMED_BODY, () -> {
