@@ -173,6 +173,7 @@ final class StreamBench {
     });
     List<CompletableFuture<Outcome>> all = new ArrayList<>(p.streams());
     long start = System.nanoTime();
+    long lastOpened = Long.MAX_VALUE;
     // The processes are read every second until the last stream ended; the reading kept is the one taken when the
     // most streams were open (known only afterwards: a stream is open from its first byte to its end).
     List<Reading> readings = new ArrayList<>();
@@ -200,6 +201,7 @@ final class StreamBench {
         ClosedLoop.sleepUntil(start + i * 1_000_000_000L / p.openPerSecond());
         all.add(StreamLoad.open(slowHttp, slow, ignored, limit));
       }
+      lastOpened = System.nanoTime();
       CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).join();
     } finally {
       timer.shutdownNow();
@@ -226,11 +228,15 @@ final class StreamBench {
       }
     }
     Histogram ttfb = new Histogram(Duration.ofMinutes(2).toNanos(), 3);
+    Histogram whileOpening = new Histogram(Duration.ofMinutes(2).toNanos(), 3);
+    Histogram onceOpened = new Histogram(Duration.ofMinutes(2).toNanos(), 3);
     long probeErrors = 0;
     String probeError = null;
     for (Outcome o : probeOutcomes) {
       if (o.ok()) {
-        ttfb.recordValue(Math.min(o.firstByte() - o.sent(), ttfb.getHighestTrackableValue()));
+        long nanos = Math.min(o.firstByte() - o.sent(), ttfb.getHighestTrackableValue());
+        ttfb.recordValue(nanos);
+        (o.sent() < lastOpened ? whileOpening : onceOpened).recordValue(nanos);
       } else {
         probeErrors++;
         if (probeError == null) probeError = o.error();
@@ -239,7 +245,8 @@ final class StreamBench {
     printTimeline(start, probeOutcomes, outcomes);
     long[] files = openFiles();
     return new StreamRow.Concurrent(p.streams(), p.slowTokens(), p.slowDelayMs(), completed, failures, openAtPeak,
-        probeOutcomes.size(), probeErrors, probeError, Latency.of(ttfb), peak.procs(), peak.heap(),
+        probeOutcomes.size(), probeErrors, probeError, Latency.of(ttfb), Latency.of(whileOpening), Latency.of(onceOpened),
+        peak.procs(), peak.heap(),
         fdNote(files[0], files[1], p.streams()));
   }
 

@@ -34,8 +34,8 @@ record StreamRow(String path, LongStream longStream, EventCost events, Concurren
    * @param fdNote     what the open-files limit allows, and whether it capped the streams
    */
   record Concurrent(int streams, int tokens, int delayMs, int completed, Map<String, Integer> failures, int openAtPeak,
-                    long probes, long probeErrors, String probeError, Latency probeTtfb, List<Peak> peak,
-                    Long heapBytes, String fdNote) {
+                    long probes, long probeErrors, String probeError, Latency probeTtfb, Latency probeWhileOpening,
+                    Latency probeOnceOpened, List<Peak> peak, Long heapBytes, String fdNote) {
     Concurrent {
       failures = Map.copyOf(failures);
       peak = List.copyOf(peak);

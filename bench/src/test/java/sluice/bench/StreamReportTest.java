@@ -17,7 +17,7 @@ class StreamReportTest {
         new StreamRow.LongStream(2000, 9, 120_000, 90_000, 6.5, 12.25, 0, null),
         new StreamRow.EventCost(8, 500, 1000, 503_000, 0, null, new CpuUse(cpu, Map.of(), 20, 30, 0, 15)),
         new StreamRow.Concurrent(1000, 12, 1000, 1000 - failures.values().stream().mapToInt(i -> i).sum(), failures, 998,
-            80, 0, null, new Latency(3.5, 4, 21.75, 40),
+            80, 0, null, new Latency(3.5, 4, 21.75, 40), new Latency(4, 5, 22, 40), new Latency(3, 4, 5, 6),
             List.of(new StreamRow.Peak(CpuUse.LOAD, 11, 300 * 1024, 30), new StreamRow.Peak(CpuUse.GATEWAY, 12, 512 * 1024, 1040)),
             heap, "open files (`ulimit -n`): soft 20,000, hard 20,000; enough for 1,000 streams"));
   }

@@ -126,7 +126,7 @@ public final class BridgeClusterGateway implements ClusterGateway, AutoCloseable
   @Override public CompletionStage<ProbeOutcome> probe(String service, String jobId) {
     return control(new Messages.Probe(service, jobId)).thenApply(r -> {
       Messages.ProbeResult p = WireJson.convert(r.result(), Messages.ProbeResult.class);
-      return new ProbeOutcome(p.ready(), p.detail());
+      return new ProbeOutcome(p.ready(), p.detail(), p.timedOut());
     });
   }
 

@@ -63,7 +63,7 @@ class TunnelMetricsTest {
       Banner.write(server.getOutputStream());
       MuxSession.server(server.getInputStream(), server.getOutputStream(), Limits.DEFAULT, "stand-in", stream -> pool.submit(() -> {
         try {
-          stream.sendReply(Messages.Reply.ok(WireJson.tree(new Messages.ProbeResult(true, 200, "ok"))), true);
+          stream.sendReply(Messages.Reply.ok(WireJson.tree(new Messages.ProbeResult(true, 200, "ok", false))), true);
         } catch (IOException e) {
           stream.reset(ProblemCode.INTERNAL, String.valueOf(e));
         }

@@ -137,7 +137,7 @@ class UnresponsiveAgentTest {
   private void serve(MuxStream stream) {
     try {
       if (stream.call() instanceof Messages.Probe) {
-        stream.sendReply(Messages.Reply.ok(WireJson.tree(new Messages.ProbeResult(true, 200, "ok"))), true);
+        stream.sendReply(Messages.Reply.ok(WireJson.tree(new Messages.ProbeResult(true, 200, "ok", false))), true);
         return;
       }
       String path = ((Messages.Forward) stream.call()).path();

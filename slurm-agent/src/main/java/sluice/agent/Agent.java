@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -181,7 +182,7 @@ public final class Agent {
     if (job.isEmpty()) return refuse(404, UNKNOWN_JOB, "job " + p.job() + " of " + p.service() + " is unknown to this agent");
     Optional<URI> endpoint = scheduler.endpoint(job.get());
     if (endpoint.isEmpty()) {
-      return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "job is " + job.get().state())));
+      return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "job is " + job.get().state(), false)));
     }
     HttpRequest.Builder probe = HttpRequest.newBuilder(endpoint.get().resolve(service.healthPath()))
         .timeout(config.upstream().probeTimeout()).GET();
@@ -190,12 +191,15 @@ public final class Agent {
     try {
       HttpResponse<Void> resp = http.send(req, HttpResponse.BodyHandlers.discarding());
       boolean ready = resp.statusCode() / 100 == 2;
-      return Reply.ok(WireJson.tree(new Messages.ProbeResult(ready, resp.statusCode(), "health answered " + resp.statusCode())));
+      return Reply.ok(WireJson.tree(new Messages.ProbeResult(ready, resp.statusCode(), "health answered " + resp.statusCode(), false)));
+    } catch (HttpTimeoutException e) {
+      return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0,
+          "health check timed out after " + config.upstream().probeTimeout().toMillis() + " ms", true)));
     } catch (IOException e) {
-      return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "health check failed: " + e.getClass().getSimpleName())));
+      return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "health check failed: " + e.getClass().getSimpleName(), false)));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "interrupted")));
+      return Reply.ok(WireJson.tree(new Messages.ProbeResult(false, 0, "interrupted", false)));
     }
   }
 

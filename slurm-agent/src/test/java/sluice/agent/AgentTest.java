@@ -62,6 +62,7 @@ class AgentTest {
   private final CompletableFuture<Throwable> streamWriteFailure = new CompletableFuture<>();
   private final AtomicInteger upstreamCalls = new AtomicInteger();
   private volatile int healthStatus = 200;
+  private volatile long healthDelayMillis;
 
   /** Jobs: 7 runs service m, 8 runs service other, 9 is m but still pending. */
   private final class FakeScheduler implements Scheduler {
@@ -94,6 +95,11 @@ class AgentTest {
     upstream = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 4096);
     upstream.setExecutor(pool);
     upstream.createContext("/health", ex -> {
+      try {
+        Thread.sleep(healthDelayMillis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       ex.sendResponseHeaders(healthStatus, -1);
       ex.close();
     });
@@ -279,9 +285,25 @@ class AgentTest {
     var loading = WireJson.convert(call(new Messages.Probe("m", "7")).result(), Messages.ProbeResult.class);
     assertFalse(loading.ready());
     assertEquals(503, loading.status());
+    assertFalse(loading.timedOut(), "it answered");
     var pending = WireJson.convert(call(new Messages.Probe("m", "9")).result(), Messages.ProbeResult.class);
     assertFalse(pending.ready());
     assertTrue(pending.detail().contains("PENDING"));
+  }
+
+  /** A model server too busy to answer its health path within probe-timeout (1 s here): the check says it timed out. */
+  @Test void aHealthCheckTheServerAnswersTooLateTimesOut() throws Exception {
+    healthDelayMillis = 3000;
+    var late = WireJson.convert(call(new Messages.Probe("m", "7")).result(), Messages.ProbeResult.class);
+    assertFalse(late.ready());
+    assertTrue(late.timedOut());
+    assertEquals("health check timed out after 1000 ms", late.detail());
+  }
+
+  @Test void aProbeResultFromAnAgentOlderThanTimedOutDecodesAsNotTimedOut() {
+    var old = WireJson.convert(WireJson.tree(java.util.Map.of("ready", false, "status", 0, "detail", "health check failed")),
+        Messages.ProbeResult.class);
+    assertEquals(new Messages.ProbeResult(false, 0, "health check failed", false), old);
   }
 
   @Test void logsOfAJobWithoutOutputYetAreEmpty() throws Exception {

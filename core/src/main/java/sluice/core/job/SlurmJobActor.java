@@ -49,6 +49,9 @@ public final class SlurmJobActor
   /** A request to this replica just failed before its response: check its health now instead of at the next tick. */
   public enum CheckNow implements Command { INSTANCE }
 
+  /** The replica's model server began answering a request (a response head came back): it is alive, if slow. */
+  public enum Answered implements Command { INSTANCE }
+
   private enum ProbeTick implements Command { INSTANCE }
 
   /** A probe's answer; {@code unreachable} when it could not reach the replica at all (see {@link ReplicaView}). */
@@ -103,6 +106,8 @@ public final class SlurmJobActor
   // Runtime only: rebuilt after every restart, never persisted.
   private boolean confirmed;                 // a probe succeeded in this incarnation and no check failed since
   private boolean probing;
+  private boolean answeredDuringCheck;       // an Answered arrived while the current check was waiting
+  private boolean keptWhileSlow;             // the last check timed out but the replica answered meanwhile
   private Duration probeEvery;
   private int failedChecks;
   private ClusterFailure unreachable;        // the last check could not reach the replica, or null
@@ -141,6 +146,10 @@ public final class SlurmJobActor
           return probe(s);
         })
         .onCommand(ProbeTick.class, (s, c) -> probe(s))
+        .onCommand(Answered.class, (s, c) -> {
+          answeredDuringCheck = true;
+          return Effect().noReply();
+        })
         .onCommand(Probed.class, this::onProbed)
         .onCommand(StopRecoveredEnded.class, (s, c) -> Effect().stop().thenNoReply())
         .build();
@@ -197,6 +206,7 @@ public final class SlurmJobActor
       return Effect().noReply();
     }
     probing = true;
+    answeredDuringCheck = false;
     ctx.pipeToSelf(gateway.probe(spec.service(), spec.jobId()), (outcome, err) -> {
       if (err == null) return new Probed(outcome, null);
       var cluster = ClusterException.in(err);
@@ -210,6 +220,7 @@ public final class SlurmJobActor
     probing = false;
     boolean asked = checkAsked;
     checkAsked = false;
+    boolean answered = answeredDuringCheck;
     if (s.phase() != ReplicaPhase.RUNNING && s.phase() != ReplicaPhase.READY) return Effect().noReply();
     lastDetail = p.outcome().detail();
     if (!p.outcome().ready()) {
@@ -221,7 +232,17 @@ public final class SlurmJobActor
         if (changed) ctx.getLog().warn("job {} of {} cannot be checked: {}", spec.jobId(), spec.service(), lastDetail);
         scheduleProbes(spec.probeInterval());
         if (changed || asked) report(s);
+      } else if (s.phase() == ReplicaPhase.READY && confirmed && p.outcome().timedOut() && answered) {
+        // Busy, not dead: its model server answered requests while this check waited. Stopping its traffic would turn
+        // a late health answer into refused requests; a hung server answers nothing and fails the next check.
+        lastDetail = lastDetail + "; it answered requests meanwhile, so it keeps its traffic";
+        boolean first = !keptWhileSlow;
+        keptWhileSlow = true;
+        if (first) ctx.getLog().warn("job {} of {}: {}", spec.jobId(), spec.service(), lastDetail);
+        scheduleProbes(spec.probeInterval());
+        if (first || asked) report(s);
       } else if (s.phase() == ReplicaPhase.READY) {       // a health check failed: no traffic until one passes
+        keptWhileSlow = false;
         unreachable = null;
         failedChecks++;
         confirmed = false;
@@ -232,7 +253,8 @@ public final class SlurmJobActor
       return Effect().noReply();
     }
     if (lastSlurmState != SlurmState.RUNNING) return Effect().noReply();
-    boolean changed = !confirmed || failedChecks > 0;
+    boolean changed = !confirmed || failedChecks > 0 || keptWhileSlow;
+    keptWhileSlow = false;
     confirmed = true;
     failedChecks = 0;
     unreachable = null;

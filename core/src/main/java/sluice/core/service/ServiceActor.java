@@ -75,6 +75,8 @@ public final class ServiceActor
 
   /** The request holding this lease has ended; {@code replicaFailed} when its replica failed before answering. */
   public record Release(String leaseId, boolean replicaFailed) implements Command {}
+  /** A replica's model server began answering a request: its health check may time out on a busy server. */
+  public record ReplicaAnswered(String jobId) implements Command {}
   public record GetStatus(ActorRef<ServiceStatus> replyTo) implements Command {}
   /** An operator's replica bounds; they override the configured ones until changed again. */
   public record SetScale(int min, int max, ActorRef<AdminReply> replyTo) implements Command {}
@@ -201,6 +203,10 @@ public final class ServiceActor
             : Effect().persist(new Created(clock.instant())).thenNoReply())
         .onCommand(Acquire.class, this::onAcquire)
         .onCommand(Release.class, this::onRelease)
+        .onCommand(ReplicaAnswered.class, (s, c) -> {
+          children.tell(c.jobId(), SlurmJobActor.Answered.INSTANCE);
+          return Effect().noReply();
+        })
         .onCommand(NodeLeft.class, (s, c) -> leases.nodeLeft(c.node()) ? evaluate(s) : Effect().noReply())
         .onCommand(GetStatus.class, (s, c) -> Effect().reply(c.replyTo(), status(s)))
         .onCommand(SetScale.class, this::onSetScale)

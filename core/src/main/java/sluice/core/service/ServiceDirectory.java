@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
@@ -23,7 +24,12 @@ import sluice.core.config.ServiceSettings;
  * jobs after a restart or a rebalance) and wraps the asks the edge needs.
  */
 public final class ServiceDirectory {
+  /** At most one {@link ServiceActor.ReplicaAnswered} per replica per this long from this node. */
+  private static final long ANSWERED_EVERY_NANOS = Duration.ofMillis(500).toNanos();
+  private static final int MAX_ANSWERED_REMEMBERED = 4096;
+
   private final ClusterSharding sharding;
+  private final ConcurrentHashMap<String, Long> answeredTold = new ConcurrentHashMap<>();
   private final CoreSettings core;
 
   private ServiceDirectory(ClusterSharding sharding, CoreSettings core) {
@@ -62,6 +68,20 @@ public final class ServiceDirectory {
   /** Ends a lease; {@code replicaFailed} when its replica failed before answering (it is health-checked at once). */
   public void release(String service, String leaseId, boolean replicaFailed) {
     ref(service).tell(new ServiceActor.Release(leaseId, replicaFailed));
+  }
+
+  /**
+   * A replica's model server began answering a request (its response head came back). Told at most twice a second per
+   * replica: its health checks need to know that it answers (a busy server may answer them late), not how often.
+   */
+  public void answered(String service, String jobId) {
+    long now = System.nanoTime();
+    String key = service + '/' + jobId;
+    Long last = answeredTold.get(key);
+    if (last != null && now - last < ANSWERED_EVERY_NANOS) return;
+    if (answeredTold.size() >= MAX_ANSWERED_REMEMBERED) answeredTold.clear();   // ended replicas: one extra tell each
+    answeredTold.put(key, now);
+    ref(service).tell(new ServiceActor.ReplicaAnswered(jobId));
   }
 
   public CompletionStage<AdminReply> scale(String service, int min, int max) {

@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import sluice.core.cluster.ClusterException;
 import sluice.core.cluster.ClusterFailure;
@@ -37,6 +38,10 @@ final class InMemoryCluster implements ClusterGateway {
   volatile boolean loseSubmitReplies;
   /** When set, every probe fails with this before reaching a job (the way to the cluster is broken). */
   volatile ClusterFailure probesFailWith;
+  /** When set, every health check reaches the job and times out, 100 ms after {@link #whileProbing} ran. */
+  volatile boolean probesTimeOut;
+  /** Runs as each health check starts (a busy model server answering requests meanwhile). */
+  volatile Runnable whileProbing = () -> {};
 
   InMemoryCluster(Clock clock) { this.clock = clock; }
 
@@ -66,6 +71,11 @@ final class InMemoryCluster implements ClusterGateway {
     probes.incrementAndGet();
     ClusterFailure broken = probesFailWith;
     if (broken != null) return CompletableFuture.failedFuture(new ClusterException(broken, "the agent on login1 has not answered"));
+    if (probesTimeOut) {
+      whileProbing.run();
+      return CompletableFuture.supplyAsync(() -> new ProbeOutcome(false, "health check timed out after 3000 ms", true),
+          CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS, Runnable::run));
+    }
     boolean ok = ready.contains(jobId);
     return CompletableFuture.completedFuture(new ProbeOutcome(ok, ok ? "health answered 200" : "health answered 503"));
   }

@@ -279,6 +279,39 @@ class ServiceActorTest extends ServiceActorFixture {
     assertNotEquals(job, replacement);
   }
 
+  @Test void aHealthCheckThatTimesOutWhileTheReplicaAnswersRequestsKeepsItsTraffic() {
+    var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
+    String job = readyJob(service, 1);
+    // A busy model server: its health path answers too late, while the requests it serves keep getting answers.
+    cluster.whileProbing = () -> service.tell(new ServiceActor.ReplicaAnswered(job));
+    cluster.probesTimeOut = true;
+    int probed = cluster.probes.get();
+    awaitStatus(service, s -> replica(service, job).reason().contains("keeps its traffic"), "the late check is shown");
+    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+      assertTrue(cluster.probes.get() >= probed + 5, "more late checks than health-failures (2)");
+      return null;
+    });
+    ServiceStatus.Replica slow = replica(service, job);
+    assertTrue(slow.routable(), "still takes traffic");
+    assertEquals(0, slow.failedChecks());
+    assertEquals(List.of(), cluster.cancelledJobs());
+    TestProbe<LeaseReply> p = testKit.createTestProbe();
+    assertEquals(job, ((LeaseReply.Granted) acquire(service, p, "while-slow")).jobId());
+    cluster.probesTimeOut = false;                                           // the health path answers in time again
+    awaitStatus(service, s -> replica(service, job).reason().equals("health answered 200"), "an ordinary check again");
+  }
+
+  @Test void aHealthCheckThatTimesOutWhileTheReplicaAnswersNothingStopsItsTrafficAndReplacesIt() {
+    var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
+    String job = readyJob(service, 1);
+    cluster.probesTimeOut = true;                                            // hung: no answer to anything
+    awaitStatus(service, s -> s.replicas().stream().noneMatch(ServiceStatus.Replica::routable), "no traffic to it");
+    testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+      assertEquals(List.of(job), cluster.cancelledJobs(), "cancelled after 2 late checks");
+      return null;
+    });
+  }
+
   @Test void aReplicaBehindAnUnresponsiveAgentTakesNoTrafficIsNotReplacedAndServesWhenTheAgentAnswers() {
     var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
     String job = readyJob(service, 1);

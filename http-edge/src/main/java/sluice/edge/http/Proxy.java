@@ -140,6 +140,7 @@ public final class Proxy {
           gateways.get(g.cluster()).forward(request).whenCompleteAsync((r, err) -> {
             if (err == null) {
               call.ledger().upstream(g.jobId(), r.status());
+              if (r.status() < 500) services.answered(g.service(), g.jobId());   // alive, if slow (health checks)
               Runnable end = () -> {
                 release.run();
                 call.ledger().bodyEnded();

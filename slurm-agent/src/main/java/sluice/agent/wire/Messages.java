@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
+import java.util.Set;
 
 /**
  * The JSON payloads of HELLO, HEADERS, RESET and GO_AWAY frames. Everything the gateway sends is validated here on
@@ -18,24 +18,45 @@ public final class Messages {
   private Messages() {}
 
   /** Service names, job ids and tags are short tokens: no paths, no spaces, no shell metacharacters. */
-  static final Pattern SERVICE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-  static final Pattern JOB_ID = Pattern.compile("[0-9]{1,18}");
-  static final Pattern TAG = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-  static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
-  static final Pattern METHOD = Pattern.compile("GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS");
-  /** An origin-form path with an optional query: no scheme, no authority, no dot segments, no control characters. */
-  static final Pattern PATH = Pattern.compile("/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,2047}(\\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,2047})?");
-  static final Pattern HEADER_NAME = Pattern.compile("[a-z0-9-]{1,64}");
+  static final Token SERVICE = Token.of("service", 1, 128, "[A-Za-z0-9]", "[A-Za-z0-9._-]");
+  static final Token JOB_ID = Token.of("job", 1, 18, "[0-9]");
+  static final Token TAG = Token.of("tag", 1, 128, "[A-Za-z0-9]", "[A-Za-z0-9._-]");
+  static final Token REQUEST_ID = Token.of("requestId", 1, 128, "[A-Za-z0-9._:-]");
+  static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
+  /**
+   * An origin-form path with an optional query: {@code /} and up to 2,047 of {@link #PATH_SEGMENTS}, then optionally
+   * {@code ?} and up to 2,047 of {@link #QUERY}. No scheme, no authority, no spaces or control characters; dot segments
+   * are refused separately.
+   */
+  static final Token PATH_SEGMENTS = Token.of("path", 0, 2047, "[A-Za-z0-9._~!$&'()*+,;=:@%/-]");
+  static final Token QUERY = Token.of("query", 0, 2047, "[A-Za-z0-9._~!$&'()*+,;=:@%/?-]");
+  static final Token HEADER_NAME = Token.of("header name", 1, 64, "[a-z0-9-]");
   static final int MAX_HEADERS = 32;
   static final int MAX_HEADER_VALUE = 1024;
   /** Lines a {@link Logs} call may ask for, and what it gets when it names no number. */
   public static final int MAX_LOG_LINES = 200;
   public static final int DEFAULT_LOG_LINES = 50;
 
-  static String require(String field, String value, Pattern pattern) {
+  static String require(String field, String value, Token token) {
     if (value == null) throw new IllegalArgumentException(field + " is required");
-    if (!pattern.matcher(value).matches()) throw new IllegalArgumentException(field + " is malformed");
+    if (!token.matches(value)) throw new IllegalArgumentException(field + " is malformed");
     return value;
+  }
+
+  static boolean isPath(String p) {
+    if (p.isEmpty() || p.charAt(0) != '/') return false;
+    int q = p.indexOf('?');
+    return q < 0 ? PATH_SEGMENTS.matches(p, 1, p.length())
+        : PATH_SEGMENTS.matches(p, 1, q) && QUERY.matches(p, q + 1, p.length());
+  }
+
+  /** A header value may hold tabs but no other control character (no CR/LF: no header injection). */
+  static boolean hasControlCharacter(String v) {
+    for (int i = 0; i < v.length(); i++) {
+      char c = v.charAt(i);
+      if (c < 0x20 && c != '\t' || c == 0x7f) return true;
+    }
+    return false;
   }
 
   /** First frame of each side after the banner. */
@@ -126,8 +147,10 @@ public final class Messages {
     public Forward {
       require("service", service, SERVICE);
       require("job", job, JOB_ID);
-      require("method", method, METHOD);
-      require("path", path, PATH);
+      if (method == null) throw new IllegalArgumentException("method is required");
+      if (!METHODS.contains(method)) throw new IllegalArgumentException("method is malformed");
+      if (path == null) throw new IllegalArgumentException("path is required");
+      if (!isPath(path)) throw new IllegalArgumentException("path is malformed");
       if (path.contains("/../") || path.endsWith("/..") || path.contains("/./")) {
         throw new IllegalArgumentException("path must not contain dot segments");
       }
@@ -136,7 +159,7 @@ public final class Messages {
       if (headers.size() > MAX_HEADERS) throw new IllegalArgumentException("too many headers");
       headers.forEach((k, v) -> {
         require("header name", k, HEADER_NAME);
-        if (v == null || v.length() > MAX_HEADER_VALUE || v.chars().anyMatch(c -> c < 0x20 && c != '\t' || c == 0x7f)) {
+        if (v == null || v.length() > MAX_HEADER_VALUE || hasControlCharacter(v)) {
           throw new IllegalArgumentException("header " + k + " has a malformed value");
         }
       });
@@ -191,7 +214,16 @@ public final class Messages {
   }
 
   /** Result of a probe: ready when the health path answered 2xx. */
-  public record ProbeResult(boolean ready, int status, String detail) {}
+  /**
+   * A job's health check. {@code timedOut}: its model server did not answer within the agent's probe-timeout (slow or
+   * hung), as opposed to answering an error or refusing the connection. Absent from agents older than the field: false.
+   */
+  public record ProbeResult(boolean ready, int status, String detail, boolean timedOut) {
+    @JsonCreator static ProbeResult decode(@JsonProperty("ready") boolean ready, @JsonProperty("status") int status,
+                                           @JsonProperty("detail") String detail, @JsonProperty("timedOut") Boolean timedOut) {
+      return new ProbeResult(ready, status, detail, Boolean.TRUE.equals(timedOut));
+    }
+  }
 
   public record CancelResult(String job, boolean cancelled, JobState state) {}
 

@@ -265,14 +265,15 @@ class MuxSessionTest {
       FrameCodec.write(out, Frame.ping(false, 7));
       out.flush();
       // Reading now: the answer comes ahead of the DATA still queued, after what the socket buffers and the writer's
-      // 64 KiB buffer already hold (about 2,000 of these frames).
+      // 64 KiB buffer already hold: about 2,000 of these frames, and up to twice that when the writer was blocked in the
+      // middle of writing one buffer out (4,681 seen once). A PING behind the queue would come after all 8,200.
       int before = 0;
       for (Frame f = FrameCodec.readRequired(in, Limits.DEFAULT); !(f.type() == FrameType.PING && f.number() == 7);
            f = FrameCodec.readRequired(in, Limits.DEFAULT)) {
         before++;
       }
       int all = streams * 1025;
-      assertTrue(before < all / 2, "frames before the PING's answer: " + before + " of " + all);
+      assertTrue(before < all * 3 / 4, "frames before the PING's answer: " + before + " of " + all);
     }
   }
 
