@@ -11,6 +11,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -22,7 +23,6 @@ import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.japi.pf.PFBuilder;
-import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
@@ -100,15 +100,19 @@ public final class Proxy {
       if (o instanceof Refused r) call.ledger().refused(r.error());
     });
     if (!call.stream()) return outcome.thenApply(o -> respond(call, o));
-    // Race the outcome against the commit deadline; exactly one side consumes the outcome.
+    // Race the outcome against the commit deadline; exactly one side consumes the outcome. An outcome in time cancels
+    // the timer, which would otherwise hold the request and its stream until the deadline (see ClaimedOnce).
     AtomicBoolean decided = new AtomicBoolean();
     CompletableFuture<HttpResponse> result = new CompletableFuture<>();
-    outcome.thenAccept(o -> {
-      if (decided.compareAndSet(false, true)) result.complete(respond(call, o));
-    });
-    system.scheduler().scheduleOnce(settings.sseCommitAfter(), () -> {
+    Cancellable commit = system.scheduler().scheduleOnce(settings.sseCommitAfter(), () -> {
       if (decided.compareAndSet(false, true)) result.complete(committedStream(call, outcome));
     }, system.executionContext());
+    outcome.thenAccept(o -> {
+      if (decided.compareAndSet(false, true)) {
+        commit.cancel();
+        result.complete(respond(call, o));
+      }
+    });
     return result;
   }
 
@@ -193,18 +197,10 @@ public final class Proxy {
 
   /** Releases the lease when the body ends, and cancels a body that no one runs (the client left before it started). */
   private Source<ByteString, NotUsed> guarded(Source<ByteString, NotUsed> body, Runnable release) {
-    AtomicBoolean claimed = new AtomicBoolean();
-    Source<ByteString, NotUsed> released = body.watchTermination((mat, done) -> {
+    return ClaimedOnce.of(body.watchTermination((mat, done) -> {
       Stages.whenDone(done, (d, e) -> release.run());
       return mat;
-    });
-    system.scheduler().scheduleOnce(UNCLAIMED_BODY, () -> {
-      if (claimed.compareAndSet(false, true)) released.runWith(Sink.cancelled(), system);
-    }, system.executionContext());
-    return Source.fromMaterializer((mat, attrs) -> {
-      if (!claimed.compareAndSet(false, true)) return Source.<ByteString>empty();
-      return released;
-    }).mapMaterializedValue(f -> NotUsed.getInstance());
+    }), UNCLAIMED_BODY, system);
   }
 
   // ---------------------------------------------------------------- responses
