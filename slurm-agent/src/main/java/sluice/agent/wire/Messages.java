@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * The JSON payloads of HELLO, HEADERS, RESET and GO_AWAY frames. Everything the gateway sends is validated here on
@@ -18,28 +19,28 @@ public final class Messages {
   private Messages() {}
 
   /** Service names, job ids and tags are short tokens: no paths, no spaces, no shell metacharacters. */
-  static final Token SERVICE = Token.of("service", 1, 128, "[A-Za-z0-9]", "[A-Za-z0-9._-]");
-  static final Token JOB_ID = Token.of("job", 1, 18, "[0-9]");
-  static final Token TAG = Token.of("tag", 1, 128, "[A-Za-z0-9]", "[A-Za-z0-9._-]");
-  static final Token REQUEST_ID = Token.of("requestId", 1, 128, "[A-Za-z0-9._:-]");
+  static final Token SERVICE = Token.of(1, 128, "[A-Za-z0-9]", "[A-Za-z0-9._-]");
+  static final Token JOB_ID = Token.of(1, 18, "[0-9]");
+  static final Token TAG = Token.of(1, 128, "[A-Za-z0-9]", "[A-Za-z0-9._-]");
+  static final Token REQUEST_ID = Token.of(1, 128, "[A-Za-z0-9._:-]");
   static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
   /**
    * An origin-form path with an optional query: {@code /} and up to 2,047 of {@link #PATH_SEGMENTS}, then optionally
    * {@code ?} and up to 2,047 of {@link #QUERY}. No scheme, no authority, no spaces or control characters; dot segments
    * are refused separately.
    */
-  static final Token PATH_SEGMENTS = Token.of("path", 0, 2047, "[A-Za-z0-9._~!$&'()*+,;=:@%/-]");
-  static final Token QUERY = Token.of("query", 0, 2047, "[A-Za-z0-9._~!$&'()*+,;=:@%/?-]");
-  static final Token HEADER_NAME = Token.of("header name", 1, 64, "[a-z0-9-]");
+  static final Token PATH_SEGMENTS = Token.of(0, 2047, "[A-Za-z0-9._~!$&'()*+,;=:@%/-]");
+  static final Token QUERY = Token.of(0, 2047, "[A-Za-z0-9._~!$&'()*+,;=:@%/?-]");
+  static final Token HEADER_NAME = Token.of(1, 64, "[a-z0-9-]");
   static final int MAX_HEADERS = 32;
   static final int MAX_HEADER_VALUE = 1024;
   /** Lines a {@link Logs} call may ask for, and what it gets when it names no number. */
   public static final int MAX_LOG_LINES = 200;
   public static final int DEFAULT_LOG_LINES = 50;
 
-  static String require(String field, String value, Token token) {
+  static String require(String field, String value, Predicate<String> wellFormed) {
     if (value == null) throw new IllegalArgumentException(field + " is required");
-    if (!token.matches(value)) throw new IllegalArgumentException(field + " is malformed");
+    if (!wellFormed.test(value)) throw new IllegalArgumentException(field + " is malformed");
     return value;
   }
 
@@ -102,8 +103,8 @@ public final class Messages {
   /** Submit one job of a configured service. The tag is the gateway's idempotency key, stored with the job. */
   public record Submit(String service, String tag) implements Call {
     public Submit {
-      require("service", service, SERVICE);
-      require("tag", tag, TAG);
+      require("service", service, SERVICE::matches);
+      require("tag", tag, TAG::matches);
     }
   }
 
@@ -112,14 +113,14 @@ public final class Messages {
 
   /** Cancel a job this agent submitted. */
   public record Cancel(String job) implements Call {
-    public Cancel { require("job", job, JOB_ID); }
+    public Cancel { require("job", job, JOB_ID::matches); }
   }
 
   /** Ask the job's model server for its health path and report whether it is ready. */
   public record Probe(String service, String job) implements Call {
     public Probe {
-      require("service", service, SERVICE);
-      require("job", job, JOB_ID);
+      require("service", service, SERVICE::matches);
+      require("job", job, JOB_ID::matches);
     }
   }
 
@@ -129,8 +130,8 @@ public final class Messages {
    */
   public record Logs(String service, String job, int lines) implements Call {
     public Logs {
-      require("service", service, SERVICE);
-      require("job", job, JOB_ID);
+      require("service", service, SERVICE::matches);
+      require("job", job, JOB_ID::matches);
       if (lines < 1 || lines > MAX_LOG_LINES) throw new IllegalArgumentException("lines must be in [1, " + MAX_LOG_LINES + "]");
     }
 
@@ -145,20 +146,18 @@ public final class Messages {
   public record Forward(String service, String job, String method, String path, Map<String, String> headers,
                         String requestId) implements Call {
     public Forward {
-      require("service", service, SERVICE);
-      require("job", job, JOB_ID);
-      if (method == null) throw new IllegalArgumentException("method is required");
-      if (!METHODS.contains(method)) throw new IllegalArgumentException("method is malformed");
-      if (path == null) throw new IllegalArgumentException("path is required");
-      if (!isPath(path)) throw new IllegalArgumentException("path is malformed");
+      require("service", service, SERVICE::matches);
+      require("job", job, JOB_ID::matches);
+      require("method", method, METHODS::contains);
+      require("path", path, Messages::isPath);
       if (path.contains("/../") || path.endsWith("/..") || path.contains("/./")) {
         throw new IllegalArgumentException("path must not contain dot segments");
       }
-      if (requestId != null) require("requestId", requestId, REQUEST_ID);
+      if (requestId != null) require("requestId", requestId, REQUEST_ID::matches);
       headers = headers == null ? Map.of() : Map.copyOf(headers);
       if (headers.size() > MAX_HEADERS) throw new IllegalArgumentException("too many headers");
       headers.forEach((k, v) -> {
-        require("header name", k, HEADER_NAME);
+        require("header name", k, HEADER_NAME::matches);
         if (v == null || v.length() > MAX_HEADER_VALUE || hasControlCharacter(v)) {
           throw new IllegalArgumentException("header " + k + " has a malformed value");
         }

@@ -10,14 +10,12 @@ import java.util.regex.Pattern;
  * unions. MessagesTest checks each rule against the regex it replaced on generated strings.
  */
 final class Token {
-  private final String name;
   private final int min;
   private final int max;
   private final boolean[] first;
   private final boolean[] rest;
 
-  private Token(String name, int min, int max, String firstClass, String restClass) {
-    this.name = name;
+  private Token(int min, int max, String firstClass, String restClass) {
     this.min = min;
     this.max = max;
     this.first = table(firstClass);
@@ -25,12 +23,12 @@ final class Token {
   }
 
   /** {@code min..max} characters, the first of {@code firstClass}, the others of {@code restClass} (regex classes). */
-  static Token of(String name, int min, int max, String firstClass, String restClass) {
-    return new Token(name, min, max, firstClass, restClass);
+  static Token of(int min, int max, String firstClass, String restClass) {
+    return new Token(min, max, firstClass, restClass);
   }
 
-  static Token of(String name, int min, int max, String charClass) {
-    return new Token(name, min, max, charClass, charClass);
+  static Token of(int min, int max, String charClass) {
+    return new Token(min, max, charClass, charClass);
   }
 
   /** Whether {@code s} is such a token. */
@@ -48,8 +46,6 @@ final class Token {
     }
     return true;
   }
-
-  @Override public String toString() { return name; }
 
   private static boolean[] table(String charClass) {
     Pattern p = Pattern.compile(charClass);
