@@ -23,6 +23,7 @@ import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -70,6 +71,8 @@ public final class Agent {
   private final Scheduler scheduler;
   private final ThreadPoolExecutor calls;
   private final ExecutorService io;
+  /** Sends the response bytes a stream held back (see ResponseFrames): one thread for every stream. */
+  private final ScheduledExecutorService frameTimer;
   private final Object changesLock = new Object();
   private int changesInFlight;                           // guarded by changesLock
   private final HttpClient http;
@@ -81,6 +84,7 @@ public final class Agent {
         daemonThreads("agent-call-"));
     calls.allowCoreThreadTimeOut(true);
     this.io = Executors.newFixedThreadPool(IO_THREADS, daemonThreads("agent-io-"));
+    this.frameTimer = Executors.newSingleThreadScheduledExecutor(daemonThreads("agent-frames-"));
     this.http = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)                 // vLLM and mock-llm speak plain HTTP/1.1
         .connectTimeout(config.upstream().connectTimeout())
@@ -98,6 +102,7 @@ public final class Agent {
   public void close() {
     calls.shutdownNow();
     io.shutdownNow();
+    frameTimer.shutdownNow();
   }
 
   private static ThreadFactory daemonThreads(String prefix) {
@@ -254,7 +259,7 @@ public final class Agent {
       return;
     }
     UpstreamExchange exchange = new UpstreamExchange(stream, f, upstreamRequest(f, endpoint.get(), scheduler.token(job.get())),
-        http, io);
+        http, io, frameTimer, config.upstream().minFrameInterval());
     if (length == 0) {
       exchange.start(RequestBodies.none(exchange));
     } else if (length > 0 && length <= WHOLE_BODY_BYTES) {

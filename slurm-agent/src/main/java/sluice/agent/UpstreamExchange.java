@@ -10,6 +10,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -19,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Flow;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
@@ -29,9 +31,10 @@ import sluice.agent.wire.StreamResetException;
 
 /**
  * One forward in flight, without a thread of its own. The request body comes off the mux stream as the gateway sends
- * it; the response body goes back as the gateway grants credit. Mux credit and the HTTP client's subscription are one
+ * it; the response body goes back as the gateway grants credit, in frames no closer than the agent's
+ * {@code upstream.min-frame-interval} ({@link ResponseFrames}). Mux credit and the HTTP client's subscription are one
  * flow control: the next chunk is asked of the model server only when less than {@link #LOW_WATER} bytes wait for the
- * gateway's credit, so a slow client stops the model server's TCP writes, and the agent holds at most a stream window
+ * gateway's credit or in a held frame, so a slow client stops the model server's TCP writes, and the agent holds at most a stream window
  * plus a few chunks per stream. A reset from the gateway (client gone) cancels the subscription, which aborts the request.
  *
  * <p>Callbacks arrive on the session's reader thread (stream events) and the HTTP client's executor (response); none
@@ -63,6 +66,7 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   private final HttpRequest.Builder request;
   private final HttpClient http;
   private final Executor io;
+  private final ResponseFrames frames;
   private final long started = System.nanoTime();
   private final AtomicInteger pulls = new AtomicInteger();          // work-in-progress count of pull()
   private final AtomicBoolean aborted = new AtomicBoolean();
@@ -75,12 +79,14 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   private volatile int status;
   private long bytes;                                               // onNext calls are serial
 
-  UpstreamExchange(MuxStream stream, Messages.Forward call, HttpRequest.Builder request, HttpClient http, Executor io) {
+  UpstreamExchange(MuxStream stream, Messages.Forward call, HttpRequest.Builder request, HttpClient http, Executor io,
+                   ScheduledExecutorService frameTimer, Duration minFrameInterval) {
     this.stream = stream;
     this.call = call;
     this.request = request;
     this.http = http;
     this.io = io;
+    this.frames = new ResponseFrames(stream, minFrameInterval.toNanos(), frameTimer, System::nanoTime, this::pull);
   }
 
   /** Starts the exchange: {@code body} decides when the request goes out (see {@link #send}). */
@@ -128,6 +134,7 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
     LOG.fine(() -> "request " + call.requestId() + " cancelled by the gateway (" + stream.resetReason() + ")");
     RequestBody b = body;
     if (b != null) b.abort();
+    frames.drop();
     Flow.Subscription s = subscription;
     if (s != null) s.cancel();
     CompletableFuture<?> f = sent;
@@ -156,20 +163,8 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   @Override public void onNext(List<ByteBuffer> chunks) {
     outstanding.decrementAndGet();
     try {
-      // Whatever the client read at once goes on as one piece: one copy, one frame when it fits, one wake of the writer.
-      int n = 0;
-      for (ByteBuffer chunk : chunks) n += chunk.remaining();
-      if (n > 0) {
-        byte[] copy = new byte[n];
-        int at = 0;
-        for (ByteBuffer chunk : chunks) {
-          int len = chunk.remaining();
-          chunk.get(copy, at, len);
-          at += len;
-        }
-        stream.offerOwned(copy);
-        bytes += n;
-      }
+      for (ByteBuffer chunk : chunks) bytes += chunk.remaining();
+      frames.add(chunks);
     } catch (StreamResetException e) {
       abort();
       return;
@@ -181,12 +176,13 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
     ended = true;
     if (aborted.get() || stream.resetReason() != null) return;
     LOG.info(() -> "model server broke off request " + call.requestId() + ": " + t.getMessage());
+    frames.sendHeldNow();
     stream.reset(UPSTREAM_ERROR, "model server broke off the response");
   }
 
   @Override public void onComplete() {
     ended = true;
-    stream.finish();
+    frames.finish();
     // One line per forward, with the gateway's request id (it is also the model server's X-Request-Id): an operator
     // follows one request from the gateway's request log to here and to the model server's log.
     long sentBytes = bytes;
@@ -195,13 +191,14 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
         + (System.nanoTime() - started) / 1_000_000 + " ms, " + sentBytes + " bytes");
   }
 
-  /** Asks the model server for up to {@link #AHEAD} more chunks while little waits for the gateway's credit. */
+  /** Asks the model server for up to {@link #AHEAD} more chunks while little waits for credit and no frame is due. */
   private void pull() {
     if (pulls.getAndIncrement() != 0) return;       // the thread already in the loop below takes this turn too
     do {
       Flow.Subscription s = subscription;
       int more = AHEAD - outstanding.get();
-      if (s != null && more > 0 && !ended && !aborted.get() && stream.pendingBytes() < LOW_WATER) {
+      if (s != null && more > 0 && !ended && !aborted.get() && !frames.holding()
+          && stream.pendingBytes() + frames.held() < LOW_WATER) {
         outstanding.addAndGet(more);
         s.request(more);
       }

@@ -63,6 +63,8 @@ class AgentTest {
   private final AtomicInteger upstreamCalls = new AtomicInteger();
   private volatile int healthStatus = 200;
   private volatile long healthDelayMillis;
+  private final CountDownLatch pairRelease = new CountDownLatch(1);
+  static final int BURST = 300;
 
   /** Jobs: 7 runs service m, 8 runs service other, 9 is m but still pending. */
   private final class FakeScheduler implements Scheduler {
@@ -144,12 +146,38 @@ class AgentTest {
         Thread.currentThread().interrupt();
       }
     });
+    upstream.createContext("/v1/burst", ex -> {                // a fast model: a token a millisecond, each flushed
+      ex.getResponseHeaders().add("Content-Type", "text/event-stream");
+      ex.sendResponseHeaders(200, 0);
+      try (OutputStream out = ex.getResponseBody()) {
+        for (int i = 0; i < BURST; i++) {
+          out.write(("data: " + i + "\n\n").getBytes(StandardCharsets.UTF_8));
+          out.flush();
+          Thread.sleep(1);                                      // paces the tokens; waits for nothing
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    upstream.createContext("/v1/pair", ex -> {                 // two tokens at once, then a long silence
+      ex.getResponseHeaders().add("Content-Type", "text/event-stream");
+      ex.sendResponseHeaders(200, 0);
+      try (OutputStream out = ex.getResponseBody()) {
+        out.write("data: a\n\n".getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        out.write("data: b\n\n".getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        pairRelease.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
     upstream.start();
 
     Files.writeString(dir.resolve("m.sbatch"), "#!/bin/bash\n");
     Files.writeString(dir.resolve("agent.json"), """
-        {"sluice-agent": {"state-dir": "state", "upstream": {"probe-timeout": "1s"}, "services": {
-          "m": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo", "/v1/stream", "/v1/slow"]},
+        {"sluice-agent": {"state-dir": "state", "upstream": {"probe-timeout": "1s", "min-frame-interval": "50ms"}, "services": {
+          "m": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo", "/v1/stream", "/v1/slow", "/v1/burst", "/v1/pair"]},
           "other": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo"]}}}}""");
     AgentConfig config = AgentConfig.load(dir.resolve("agent.json"));
     agent = new Agent(config, new FakeScheduler());
@@ -160,6 +188,7 @@ class AgentTest {
   }
 
   @AfterEach void tearDown() {
+    pairRelease.countDown();
     client.close();
     server.close();
     upstream.stop(0);
@@ -252,6 +281,40 @@ class AgentTest {
     in.close();                                             // the HTTP client went away
     Throwable t = streamWriteFailure.get(10, TimeUnit.SECONDS);
     assertTrue(t instanceof IOException, "the model server saw its client disconnect: " + t);
+  }
+
+  /**
+   * A model server flushing a token every millisecond: each flush used to become a frame of its own (300 tokens, 300
+   * frames), and each frame wakes threads in the agent, sshd and the gateway. With a 50 ms minimum between a stream's
+   * frames they arrive in a handful, every byte in order.
+   */
+  @Test void tokensSentBackToBackTravelInFewFrames() throws Exception {
+    MuxStream s = client.open(new Messages.Forward("m", "7", "GET", "/v1/burst", Map.of(), "r"), true);
+    assertEquals(200, s.reply().get(10, TimeUnit.SECONDS).status());
+    java.util.concurrent.Semaphore arrived = new java.util.concurrent.Semaphore(0);
+    s.setListener(arrived::release);
+    java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+    int frames = 0;
+    while (true) {
+      byte[] chunk;
+      while ((chunk = s.poll()) != null) {
+        frames++;
+        got.write(chunk);
+      }
+      if (s.isInputFinished()) break;
+      assertTrue(arrived.tryAcquire(10, TimeUnit.SECONDS), "the rest of the stream came");
+    }
+    StringBuilder expected = new StringBuilder();
+    for (int i = 0; i < BURST; i++) expected.append("data: ").append(i).append("\n\n");
+    assertEquals(expected.toString(), got.toString(StandardCharsets.UTF_8), "every token, in order");
+    assertTrue(frames <= 40, BURST + " tokens came in " + frames + " frames");
+  }
+
+  /** Bytes held for the minimum interval go out when it ends, though the model server sends nothing more. */
+  @Test void heldBytesGoOutWhileTheModelServerIsSilent() throws Exception {
+    MuxStream s = client.open(new Messages.Forward("m", "7", "GET", "/v1/pair", Map.of(), "r"), true);
+    assertEquals(200, s.reply().get(10, TimeUnit.SECONDS).status());
+    assertEquals("data: a\n\ndata: b\n\n", new String(s.inputStream().readNBytes(18), StandardCharsets.UTF_8));
   }
 
   @Test void thousandsOfOpenStreamsShareAFewAgentThreads() throws Exception {

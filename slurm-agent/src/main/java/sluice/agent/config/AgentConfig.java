@@ -33,7 +33,9 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
 
   public enum SchedulerKind { LOCAL, SLURM }
 
-  public record Upstream(Duration connectTimeout, Duration headersTimeout, Duration probeTimeout, long maxRequestBytes) {}
+  /** @param minFrameInterval response bytes of one stream go out at most once per this (see ResponseFrames); zero: at once */
+  public record Upstream(Duration connectTimeout, Duration headersTimeout, Duration probeTimeout, long maxRequestBytes,
+                         Duration minFrameInterval) {}
 
   public record Local(Duration killWait, Duration keepFinished, String shell) {}
 
@@ -157,7 +159,7 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
           positive(a, "max-streams"),
           positive(a, "stream-window"),
           new Upstream(duration(up, "connect-timeout"), duration(up, "headers-timeout"), duration(up, "probe-timeout"),
-              positive(up, "max-request-bytes")),
+              positive(up, "max-request-bytes"), atMost(up, "min-frame-interval", MAX_FRAME_INTERVAL)),
           new Local(duration(local, "kill-wait"), duration(local, "keep-finished"), text(local, "shell")),
           slurm(slurm, base),
           services);
@@ -167,6 +169,9 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
       throw new ConfigError(source + ": " + e.getMessage());
     }
   }
+
+  /** Upper bound of upstream.min-frame-interval: tokens held longer than this would be a visible stutter. */
+  static final Duration MAX_FRAME_INTERVAL = Duration.ofMillis(100);
 
   private static final Pattern PORT_RANGE = Pattern.compile("(\\d{1,5})-(\\d{1,5})");
 
@@ -264,6 +269,13 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
     } catch (IllegalArgumentException e) {
       throw new ConfigError(key + ": " + e.getMessage());
     }
+  }
+
+  /** A duration up to {@code max}: a bound a typo (10s for 10ms) cannot turn into a stalled stream. */
+  private static Duration atMost(JsonNode n, String key, Duration max) {
+    Duration d = duration(n, key);
+    if (d.compareTo(max) > 0) throw new ConfigError(key + " must be at most " + max.toMillis() + "ms, was " + text(n, key));
+    return d;
   }
 
   private static SchedulerKind enumValue(JsonNode n, String key) {

@@ -121,6 +121,15 @@ class AgentConfigTest {
     }
   }
 
+  @Test void minFrameIntervalDefaultsToFiveMillisAndIsBounded() throws IOException {
+    assertEquals(Duration.ofMillis(5), load("{\"sluice-agent\":{}}").upstream().minFrameInterval());
+    assertEquals(Duration.ZERO,
+        load("{\"sluice-agent\":{\"upstream\":{\"min-frame-interval\":\"0ms\"}}}").upstream().minFrameInterval());
+    var e = assertThrows(AgentConfig.ConfigError.class,
+        () -> load("{\"sluice-agent\":{\"upstream\":{\"min-frame-interval\":\"1s\"}}}"));
+    assertTrue(e.getMessage().contains("min-frame-interval must be at most 100ms, was 1s"), e.getMessage());
+  }
+
   @Test void sbatchArgsMayNotReplaceWhatTheAgentSets() {
     for (String arg : java.util.List.of("--comment=x", "--comm=x", "--job-name=x", "--output=/tmp/x", "--error=/tmp/x", "--err=x", "--export=NONE",
         "--exp=NONE", "--time=1", "--wrap=id", "--array=1-3", "--partition=x", "--chdir=/", "-J x", "--mem 4G",

@@ -1,0 +1,151 @@
+package sluice.agent;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import sluice.agent.wire.MuxStream;
+import sluice.agent.wire.StreamResetException;
+
+/**
+ * The response bytes of one forward on their way into mux frames, at most one frame per {@code minInterval}. Bytes
+ * go out at once unless the stream's previous frame left less than {@code minInterval} ago; then they wait out the
+ * rest of it, joined with whatever else arrives meanwhile, and leave as one frame. Every frame costs a wake-up or
+ * several in the agent, sshd and the gateway, whatever its size; a model server sending tokens back to back
+ * (thousands a second) would otherwise cost that per token. A stream slower than one piece per {@code minInterval}
+ * (a model generating 20 to 100 tokens a second) is never held; neither is a response's first piece or its end.
+ *
+ * <p>Pieces arrive one at a time on the HTTP client's executor; the timer flushes on its own thread; the monitor
+ * guards both.
+ */
+final class ResponseFrames {
+  /**
+   * A piece this large goes out at once, and so do held bytes once they reach it: it is worth its wake-ups, and a full
+   * read of the HTTP client's buffer (4 KiB, {@code AgentMain}) means more is waiting at the model server.
+   */
+  static final int SEND_AT = 4 * 1024;
+
+  private final MuxStream stream;
+  private final long minIntervalNanos;
+  private final ScheduledExecutorService timer;
+  private final LongSupplier nanoTime;
+  private final Runnable afterTimedFlush;
+  private byte[] held = new byte[0];
+  private int heldLength;
+  private boolean flushScheduled;
+  private boolean sentAny;
+  private long lastSent;
+  private boolean closed;
+
+  /** @param afterTimedFlush run (outside the monitor) after the timer sent held bytes: room to ask for more */
+  ResponseFrames(MuxStream stream, long minIntervalNanos, ScheduledExecutorService timer, LongSupplier nanoTime,
+                 Runnable afterTimedFlush) {
+    this.stream = stream;
+    this.minIntervalNanos = minIntervalNanos;
+    this.timer = timer;
+    this.nanoTime = nanoTime;
+    this.afterTimedFlush = afterTimedFlush;
+  }
+
+  /** Whatever the HTTP client read at once: sent now as one frame, or held with what came before. */
+  synchronized void add(List<ByteBuffer> chunks) throws StreamResetException {
+    if (closed) return;
+    int n = 0;
+    for (ByteBuffer chunk : chunks) n += chunk.remaining();
+    if (n == 0) return;
+    long now = nanoTime.getAsLong();
+    if (heldLength == 0 && (n >= SEND_AT || !sentAny || !flushScheduled && now - lastSent >= minIntervalNanos)) {
+      byte[] copy = new byte[n];                          // one copy off the client's buffers, owned by the frame
+      int at = 0;
+      for (ByteBuffer chunk : chunks) {
+        int len = chunk.remaining();
+        chunk.get(copy, at, len);
+        at += len;
+      }
+      stream.offerOwned(copy);
+      sent(now);
+      return;
+    }
+    if (held.length < heldLength + n) held = Arrays.copyOf(held, Math.max(heldLength + n, Math.min(2 * held.length, SEND_AT)));
+    for (ByteBuffer chunk : chunks) {
+      int len = chunk.remaining();
+      chunk.get(held, heldLength, len);
+      heldLength += len;
+    }
+    if (heldLength >= SEND_AT) {
+      sendHeld(now);
+    } else if (!flushScheduled) {
+      flushScheduled = true;
+      timer.schedule(this::flush, Math.max(0, lastSent + minIntervalNanos - now), TimeUnit.NANOSECONDS);
+    }
+  }
+
+  /** Bytes taken but not yet in a frame. */
+  synchronized int held() { return heldLength; }
+
+  /**
+   * Bytes wait for the interval's end: until then the exchange asks its HTTP client for nothing more, so that the model
+   * server's next tokens wait in the socket and come in one read, not one read (and wake-up) each. A stream with more
+   * waiting than that fills the client's buffer, and full reads go out at once: it is never slowed down.
+   */
+  synchronized boolean holding() { return heldLength > 0; }
+
+  /** The response ended: what is held goes out now, and FIN after it. */
+  synchronized void finish() {
+    if (closed) return;
+    closed = true;
+    try {
+      if (heldLength > 0) sendHeld(nanoTime.getAsLong());
+    } catch (StreamResetException e) {
+      return;                                             // the reset reached the exchange through the stream
+    } finally {
+      held = new byte[0];                                 // the HTTP client's pool may keep this exchange a while
+    }
+    stream.finish();
+  }
+
+  /** The response broke off: what is held goes out before the reset that says so. */
+  synchronized void sendHeldNow() {
+    if (closed || heldLength == 0) return;
+    try {
+      sendHeld(nanoTime.getAsLong());
+    } catch (StreamResetException e) {
+      drop();
+    }
+  }
+
+  /** The stream was reset: nothing more goes out. */
+  synchronized void drop() {
+    closed = true;
+    held = new byte[0];
+    heldLength = 0;
+  }
+
+  private void flush() {
+    synchronized (this) {
+      flushScheduled = false;
+      if (closed || heldLength == 0) return;
+      try {
+        sendHeld(nanoTime.getAsLong());
+      } catch (StreamResetException e) {
+        drop();                                           // the stream's listener tells the exchange
+        return;
+      }
+    }
+    afterTimedFlush.run();
+  }
+
+  private void sendHeld(long now) throws StreamResetException {
+    int n = heldLength;
+    heldLength = 0;
+    stream.offer(held, 0, n);                            // copies: the buffer is kept for the next run of pieces
+    sent(now);
+  }
+
+  private void sent(long now) {
+    sentAny = true;
+    lastSent = now;
+  }
+}
