@@ -31,11 +31,12 @@ import sluice.agent.wire.StreamResetException;
 
 /**
  * One forward in flight, without a thread of its own. The request body comes off the mux stream as the gateway sends
- * it; the response body goes back as the gateway grants credit, in frames no closer than the agent's
+ * it; the response body goes back as the gateway grants credit, its small pieces joined per
  * {@code upstream.min-frame-interval} ({@link ResponseFrames}). Mux credit and the HTTP client's subscription are one
  * flow control: the next chunk is asked of the model server only when less than {@link #LOW_WATER} bytes wait for the
- * gateway's credit or in a held frame, so a slow client stops the model server's TCP writes, and the agent holds at most a stream window
- * plus a few chunks per stream. A reset from the gateway (client gone) cancels the subscription, which aborts the request.
+ * gateway's credit and none for the interval's end, so a slow client stops the model server's TCP writes, and the agent
+ * holds at most a stream window plus a few chunks per stream. A reset from the gateway (client gone) cancels the
+ * subscription, which aborts the request.
  *
  * <p>Callbacks arrive on the session's reader thread (stream events) and the HTTP client's executor (response); none
  * of them blocks.

@@ -288,7 +288,7 @@ class AgentTest {
    * frames), and each frame wakes threads in the agent, sshd and the gateway. With a 50 ms minimum between a stream's
    * frames they arrive in a handful, every byte in order.
    */
-  @Test void tokensSentBackToBackTravelInFewFrames() throws Exception {
+  @Test void tokensOfAFastModelTravelInFewFrames() throws Exception {
     MuxStream s = client.open(new Messages.Forward("m", "7", "GET", "/v1/burst", Map.of(), "r"), true);
     assertEquals(200, s.reply().get(10, TimeUnit.SECONDS).status());
     java.util.concurrent.Semaphore arrived = new java.util.concurrent.Semaphore(0);
