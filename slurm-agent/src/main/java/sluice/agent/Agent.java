@@ -71,7 +71,7 @@ public final class Agent {
   private final Scheduler scheduler;
   private final ThreadPoolExecutor calls;
   private final ExecutorService io;
-  /** Sends the response bytes a stream held back (see ResponseFrames): one thread for every stream. */
+  /** Sends the response bytes streams held back (see ResponseFrames): one thread shared by all of them. */
   private final ScheduledExecutorService frameTimer;
   private final Object changesLock = new Object();
   private int changesInFlight;                           // guarded by changesLock

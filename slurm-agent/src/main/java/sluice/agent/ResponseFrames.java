@@ -70,7 +70,9 @@ final class ResponseFrames {
       sent(now);
       return;
     }
-    if (held.length < heldLength + n) held = Arrays.copyOf(held, Math.max(heldLength + n, Math.min(2 * held.length, SEND_AT)));
+    if (held.length < heldLength + n) {
+      held = Arrays.copyOf(held, Math.max(heldLength + n, Math.min(2 * held.length, SEND_AT)));
+    }
     for (ByteBuffer chunk : chunks) {
       int len = chunk.remaining();
       chunk.get(held, heldLength, len);

@@ -176,8 +176,10 @@ class AgentTest {
 
     Files.writeString(dir.resolve("m.sbatch"), "#!/bin/bash\n");
     Files.writeString(dir.resolve("agent.json"), """
-        {"sluice-agent": {"state-dir": "state", "upstream": {"probe-timeout": "1s", "min-frame-interval": "50ms"}, "services": {
-          "m": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo", "/v1/stream", "/v1/slow", "/v1/burst", "/v1/pair"]},
+        {"sluice-agent": {"state-dir": "state", "upstream": {"probe-timeout": "1s", "min-frame-interval": "50ms"},
+          "services": {
+          "m": {"sbatch": "m.sbatch", "time-limit": "5",
+                "allowed-paths": ["/v1/echo", "/v1/stream", "/v1/slow", "/v1/burst", "/v1/pair"]},
           "other": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo"]}}}}""");
     AgentConfig config = AgentConfig.load(dir.resolve("agent.json"));
     agent = new Agent(config, new FakeScheduler());
