@@ -5,7 +5,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.LongSupplier;
 import sluice.agent.wire.MuxStream;
 import sluice.agent.wire.StreamResetException;
 
@@ -32,7 +31,6 @@ final class ResponseFrames {
   private final MuxStream stream;
   private final long minIntervalNanos;
   private final ScheduledExecutorService timer;
-  private final LongSupplier nanoTime;
   private final Runnable afterTimedFlush;
   private byte[] held = new byte[0];
   private int heldLength;
@@ -42,12 +40,10 @@ final class ResponseFrames {
   private boolean closed;
 
   /** @param afterTimedFlush run (outside the monitor) after the timer sent held bytes: room to ask for more */
-  ResponseFrames(MuxStream stream, long minIntervalNanos, ScheduledExecutorService timer, LongSupplier nanoTime,
-                 Runnable afterTimedFlush) {
+  ResponseFrames(MuxStream stream, long minIntervalNanos, ScheduledExecutorService timer, Runnable afterTimedFlush) {
     this.stream = stream;
     this.minIntervalNanos = minIntervalNanos;
     this.timer = timer;
-    this.nanoTime = nanoTime;
     this.afterTimedFlush = afterTimedFlush;
   }
 
@@ -57,15 +53,10 @@ final class ResponseFrames {
     int n = 0;
     for (ByteBuffer chunk : chunks) n += chunk.remaining();
     if (n == 0) return;
-    long now = nanoTime.getAsLong();
+    long now = System.nanoTime();
     if (heldLength == 0 && (n >= SEND_AT || !sentAny || !flushScheduled && now - lastSent >= minIntervalNanos)) {
       byte[] copy = new byte[n];                          // one copy off the client's buffers, owned by the frame
-      int at = 0;
-      for (ByteBuffer chunk : chunks) {
-        int len = chunk.remaining();
-        chunk.get(copy, at, len);
-        at += len;
-      }
+      copyInto(chunks, copy, 0);
       stream.offerOwned(copy);
       sent(now);
       return;
@@ -73,11 +64,7 @@ final class ResponseFrames {
     if (held.length < heldLength + n) {
       held = Arrays.copyOf(held, Math.max(heldLength + n, Math.min(2 * held.length, SEND_AT)));
     }
-    for (ByteBuffer chunk : chunks) {
-      int len = chunk.remaining();
-      chunk.get(held, heldLength, len);
-      heldLength += len;
-    }
+    heldLength = copyInto(chunks, held, heldLength);
     if (heldLength >= SEND_AT) {
       sendHeld(now);
     } else if (!flushScheduled) {
@@ -101,7 +88,7 @@ final class ResponseFrames {
     if (closed) return;
     closed = true;
     try {
-      if (heldLength > 0) sendHeld(nanoTime.getAsLong());
+      if (heldLength > 0) sendHeld(System.nanoTime());
     } catch (StreamResetException e) {
       return;                                             // the reset reached the exchange through the stream
     } finally {
@@ -114,7 +101,7 @@ final class ResponseFrames {
   synchronized void sendHeldNow() {
     if (closed || heldLength == 0) return;
     try {
-      sendHeld(nanoTime.getAsLong());
+      sendHeld(System.nanoTime());
     } catch (StreamResetException e) {
       drop();
     }
@@ -132,7 +119,7 @@ final class ResponseFrames {
       flushScheduled = false;
       if (closed || heldLength == 0) return;
       try {
-        sendHeld(nanoTime.getAsLong());
+        sendHeld(System.nanoTime());
       } catch (StreamResetException e) {
         drop();                                           // the stream's listener tells the exchange
         return;
@@ -146,6 +133,16 @@ final class ResponseFrames {
     heldLength = 0;
     stream.offer(held, 0, n);                            // copies: the buffer is kept for the next run of pieces
     sent(now);
+  }
+
+  /** Copies the chunks' remaining bytes to {@code to} from {@code at}; returns the index past the last. */
+  private static int copyInto(List<ByteBuffer> chunks, byte[] to, int at) {
+    for (ByteBuffer chunk : chunks) {
+      int len = chunk.remaining();
+      chunk.get(to, at, len);
+      at += len;
+    }
+    return at;
   }
 
   private void sent(long now) {

@@ -87,7 +87,7 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
     this.request = request;
     this.http = http;
     this.io = io;
-    this.frames = new ResponseFrames(stream, minFrameInterval.toNanos(), frameTimer, System::nanoTime, this::pull);
+    this.frames = new ResponseFrames(stream, minFrameInterval.toNanos(), frameTimer, this::pull);
   }
 
   /** Starts the exchange: {@code body} decides when the request goes out (see {@link #send}). */
