@@ -11,11 +11,12 @@ import sluice.agent.wire.StreamResetException;
 /**
  * The response bytes of one forward on their way into mux frames. Every frame costs a wake-up or several in the agent,
  * sshd and the gateway, whatever its size, and a model server that flushes each token (vLLM does) would cost that per
- * token. So a small piece that arrives less than {@code minInterval} after the stream's previous frame waits out the
- * rest of it, joined with whatever else arrives meanwhile, and leaves as one frame; while it waits, the exchange reads
- * nothing more ({@link #holding}), and the model server's next tokens wait in the socket for one read. Never held: a
- * response's first piece and its end, a full read ({@link #SEND_AT}: more is waiting, so a fast stream is never slowed
- * down), and anything of a stream slower than one piece per {@code minInterval} (a model generating 20 to 100 tokens a
+ * token. So bytes that arrive less than {@code minInterval} after the stream's previous frame wait out the rest of it,
+ * joined with whatever else arrives meanwhile, and leave as one frame, at the latest when {@link #MAX_FRAME} bytes
+ * are held. While less than {@link #FAST} bytes wait, the exchange reads nothing more ({@link #holding}), and the
+ * model server's next tokens wait in the socket for one read; past it the stream is fast and it goes on reading, so a
+ * fast stream is never slowed down, only sent in larger frames. Never held: a response's first piece and its
+ * end, and anything of a stream slower than one piece per {@code minInterval} (a model generating 20 to 100 tokens a
  * second sees no delay at 5 ms).
  *
  * <p>Pieces arrive one at a time on the HTTP client's executor; the timer flushes on its own thread; the monitor
@@ -23,10 +24,18 @@ import sluice.agent.wire.StreamResetException;
  */
 final class ResponseFrames {
   /**
-   * A piece this large goes out at once, and so do held bytes once they reach it: it is worth its wake-ups, and a full
-   * read of the HTTP client's buffer (4 KiB, {@code AgentMain}) means more is waiting at the model server.
+   * This much held within one interval, a read of the HTTP client's buffer (4 KiB, {@code AgentMain}) or more: the
+   * model server is fast and more is waiting. (Not a single read's size: the client's chunked decoding delivers a
+   * full buffer as less than 3 KiB when the events are small.)
    */
-  static final int SEND_AT = 4 * 1024;
+  static final int FAST = 4 * 1024;
+
+  /**
+   * Held bytes go out once they reach this, without waiting for the interval's end: a fast stream (the bench's
+   * model server at full speed) then travels in 16 KiB frames, not a frame per 4 KiB read. No more than the exchange's
+   * low-water mark, below which it keeps reading.
+   */
+  static final int MAX_FRAME = 16 * 1024;
 
   private final MuxStream stream;
   private final long minIntervalNanos;
@@ -54,7 +63,7 @@ final class ResponseFrames {
     for (ByteBuffer chunk : chunks) n += chunk.remaining();
     if (n == 0) return;
     long now = System.nanoTime();
-    if (heldLength == 0 && (n >= SEND_AT || !sentAny || !flushScheduled && now - lastSent >= minIntervalNanos)) {
+    if (heldLength == 0 && (!sentAny || !flushScheduled && now - lastSent >= minIntervalNanos)) {
       byte[] copy = new byte[n];                          // one copy off the client's buffers, owned by the frame
       copyInto(chunks, copy, 0);
       stream.offerOwned(copy);
@@ -62,10 +71,10 @@ final class ResponseFrames {
       return;
     }
     if (held.length < heldLength + n) {
-      held = Arrays.copyOf(held, Math.max(heldLength + n, Math.min(2 * held.length, SEND_AT)));
+      held = Arrays.copyOf(held, Math.max(heldLength + n, Math.min(2 * held.length, MAX_FRAME)));
     }
     heldLength = copyInto(chunks, held, heldLength);
-    if (heldLength >= SEND_AT) {
+    if (heldLength >= MAX_FRAME) {
       sendHeld(now);
     } else if (!flushScheduled) {
       flushScheduled = true;
@@ -77,11 +86,11 @@ final class ResponseFrames {
   synchronized int held() { return heldLength; }
 
   /**
-   * Bytes wait for the interval's end: until then the exchange asks its HTTP client for nothing more, so that the model
-   * server's next tokens wait in the socket and come in one read, not one read (and wake-up) each. A stream with more
-   * waiting than that fills the client's buffer, and full reads go out at once: it is never slowed down.
+   * A few bytes wait for the interval's end: until then the exchange asks its HTTP client for nothing more, so that the
+   * model server's next tokens wait in the socket and come in one read, not one read (and wake-up) each. Past
+   * {@link #FAST} bytes more is waiting: the exchange goes on reading into the held bytes.
    */
-  synchronized boolean holding() { return heldLength > 0; }
+  synchronized boolean holding() { return heldLength > 0 && heldLength < FAST; }
 
   /** The response ended: what is held goes out now, and FIN after it. */
   synchronized void finish() {

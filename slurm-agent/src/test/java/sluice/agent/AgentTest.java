@@ -65,6 +65,7 @@ class AgentTest {
   private volatile long healthDelayMillis;
   private final CountDownLatch pairRelease = new CountDownLatch(1);
   static final int BURST = 300;
+  static final int FLOOD = 100_000;
 
   /** Jobs: 7 runs service m, 8 runs service other, 9 is m but still pending. */
   private final class FakeScheduler implements Scheduler {
@@ -159,6 +160,16 @@ class AgentTest {
         Thread.currentThread().interrupt();
       }
     });
+    upstream.createContext("/v1/flood", ex -> {                // a model at full speed: each token flushed, no pause
+      ex.getResponseHeaders().add("Content-Type", "text/event-stream");
+      ex.sendResponseHeaders(200, 0);
+      try (OutputStream out = ex.getResponseBody()) {
+        for (int i = 0; i < FLOOD; i++) {
+          out.write(("data: " + i + "\n\n").getBytes(StandardCharsets.UTF_8));
+          out.flush();
+        }
+      }
+    });
     upstream.createContext("/v1/pair", ex -> {                 // two tokens at once, then a long silence
       ex.getResponseHeaders().add("Content-Type", "text/event-stream");
       ex.sendResponseHeaders(200, 0);
@@ -179,7 +190,7 @@ class AgentTest {
         {"sluice-agent": {"state-dir": "state", "upstream": {"probe-timeout": "1s", "min-frame-interval": "50ms"},
           "services": {
           "m": {"sbatch": "m.sbatch", "time-limit": "5",
-                "allowed-paths": ["/v1/echo", "/v1/stream", "/v1/slow", "/v1/burst", "/v1/pair"]},
+                "allowed-paths": ["/v1/echo", "/v1/stream", "/v1/slow", "/v1/burst", "/v1/flood", "/v1/pair"]},
           "other": {"sbatch": "m.sbatch", "time-limit": "5", "allowed-paths": ["/v1/echo"]}}}}""");
     AgentConfig config = AgentConfig.load(dir.resolve("agent.json"));
     agent = new Agent(config, new FakeScheduler());
@@ -310,6 +321,32 @@ class AgentTest {
     for (int i = 0; i < BURST; i++) expected.append("data: ").append(i).append("\n\n");
     assertEquals(expected.toString(), got.toString(StandardCharsets.UTF_8), "every token, in order");
     assertTrue(frames <= 40, BURST + " tokens came in " + frames + " frames");
+  }
+
+  /**
+   * A model server writing as fast as it can: the HTTP client reads it 4 KiB at a time, and each read used to leave
+   * as a frame of its own. Within the minimum interval the reads now join into frames of up to 16 KiB.
+   */
+  @Test void aModelAtFullSpeedTravelsInLargeFrames() throws Exception {
+    MuxStream s = client.open(new Messages.Forward("m", "7", "GET", "/v1/flood", Map.of(), "r"), true);
+    assertEquals(200, s.reply().get(10, TimeUnit.SECONDS).status());
+    java.util.concurrent.Semaphore arrived = new java.util.concurrent.Semaphore(0);
+    s.setListener(arrived::release);
+    java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+    int frames = 0;
+    while (true) {
+      byte[] chunk;
+      while ((chunk = s.poll()) != null) {
+        frames++;
+        got.write(chunk);
+      }
+      if (s.isInputFinished()) break;
+      assertTrue(arrived.tryAcquire(10, TimeUnit.SECONDS), "the rest of the stream came");
+    }
+    StringBuilder expected = new StringBuilder();
+    for (int i = 0; i < FLOOD; i++) expected.append("data: ").append(i).append("\n\n");
+    assertEquals(expected.toString(), got.toString(StandardCharsets.UTF_8), "every token, in order");
+    assertTrue(frames <= got.size() / (8 * 1024), got.size() + " bytes came in " + frames + " frames");
   }
 
   /** Bytes held for the minimum interval go out when it ends, though the model server sends nothing more. */

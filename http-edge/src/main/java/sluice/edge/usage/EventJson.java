@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
+import java.util.Arrays;
 
 /**
  * What one SSE event's JSON payload (a completion chunk) holds for metering, with the byte positions of its top-level
@@ -25,8 +26,20 @@ record EventJson(TokenUsage usage, int usageMembers, boolean usageIsNull, int ch
 
   private static final JsonFactory FACTORY = new JsonFactory();
 
-  /** Parses a JSON object; null when the payload is anything else (an array, a scalar, trailing tokens). */
-  static EventJson scan(byte[] json) throws IOException {
+  /**
+   * Reads the JSON object in {@code b[from, to)}, offsets relative to {@code from}; null when the payload is anything
+   * else (an array, a scalar, trailing tokens, not JSON). {@link ChunkScanner} reads it unless it is unusual.
+   */
+  static EventJson scan(byte[] b, int from, int to) throws IOException {
+    try {
+      return ChunkScanner.scan(b, from, to);
+    } catch (ChunkScanner.Unusual unusual) {
+      return jackson(Arrays.copyOfRange(b, from, to));
+    }
+  }
+
+  /** {@link #scan} with Jackson's streaming parser: for what {@link ChunkScanner} leaves to it, and its tests' reference. */
+  static EventJson jackson(byte[] json) throws IOException {
     try (JsonParser p = FACTORY.createParser(json)) {
       if (p.nextToken() != JsonToken.START_OBJECT) return null;
       TokenUsage usage = null;

@@ -3,7 +3,6 @@ package sluice.edge.usage;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.Optional;
 import java.util.function.DoubleConsumer;
 import org.apache.pekko.NotUsed;
@@ -159,8 +158,7 @@ public final class UsageMeter {
         reachedEnd = true;
         return null;
       }
-      byte[] json = Arrays.copyOfRange(b, payloadStart, payloadEnd);
-      EventJson e = EventJson.scan(json);
+      EventJson e = EventJson.scan(b, payloadStart, payloadEnd);
       if (e == null) return null;
       meter(e);
       if (e.usageMembers() != 1 || policy == Policy.KEEP) return null;
