@@ -32,8 +32,8 @@ final class ResponseFrames {
 
   /**
    * Held bytes go out once they reach this, without waiting for the interval's end: a fast stream (the bench's
-   * model server at full speed) then travels in 16 KiB frames, not a frame per 4 KiB read. No more than the exchange's
-   * low-water mark, below which it keeps reading.
+   * model server at full speed) then travels in 16 KiB frames, not a frame per 4 KiB read. The exchange's low-water
+   * mark is this size: a frame being filled never stops its reads.
    */
   static final int MAX_FRAME = 16 * 1024;
 

@@ -31,10 +31,11 @@ import sluice.agent.wire.StreamResetException;
 
 /**
  * One forward in flight, without a thread of its own. The request body comes off the mux stream as the gateway sends
- * it; the response body goes back as the gateway grants credit, its small pieces joined per
+ * it; the response body goes back as the gateway grants credit, its pieces joined per
  * {@code upstream.min-frame-interval} ({@link ResponseFrames}). Mux credit and the HTTP client's subscription are one
  * flow control: the next chunk is asked of the model server only when less than {@link #LOW_WATER} bytes wait for the
- * gateway's credit and none for the interval's end, so a slow client stops the model server's TCP writes, and the agent
+ * gateway's credit or in a frame to be, and a few bytes for the interval's end (ResponseFrames.holding), so a slow
+ * client stops the model server's TCP writes, and the agent
  * holds at most a stream window plus a few chunks per stream. A reset from the gateway (client gone) cancels the
  * subscription, which aborts the request.
  *
@@ -46,7 +47,7 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   private static final Logger LOG = Logger.getLogger(Agent.class.getName());
   /** Response headers passed back; hop-by-hop and server-identifying headers stay behind. */
   private static final Set<String> RESPONSE_HEADERS = Set.of("content-type", "content-length", "retry-after");
-  private static final long LOW_WATER = 16 * 1024;
+  private static final long LOW_WATER = ResponseFrames.MAX_FRAME;   // a frame being filled never stops the reads
   /**
    * Chunks asked of the HTTP client ahead: one at a time would make a fast stream wait for a round trip between the
    * client's selector and its executor after every chunk. The client's chunks hold at most 16 KiB.

@@ -33,7 +33,7 @@ public record AgentConfig(SchedulerKind scheduler, Path stateDir, Path logFile, 
 
   public enum SchedulerKind { LOCAL, SLURM }
 
-  /** @param minFrameInterval a stream's small response pieces are joined per this interval (ResponseFrames); zero: not */
+  /** @param minFrameInterval a stream's response bytes are joined into one frame per this interval (ResponseFrames); zero: not */
   public record Upstream(Duration connectTimeout, Duration headersTimeout, Duration probeTimeout, long maxRequestBytes,
                          Duration minFrameInterval) {}
 
