@@ -73,7 +73,7 @@ class MetricsIT {
           management.port = %d
           admin.key = "%s"
           auth.api-keys = [{ name = "test", key = "%s" }]
-          clusters.local { transport = local, local.agent-config = "%s", poll-interval = 300ms }
+          clusters.local { transport = local, local.agent-config = "%s", poll-interval = 300ms, cancel-jobs-on-shutdown = on }
           services {
             mock-llm { cluster = local, max-inflight-per-replica = 8 }
             slow { cluster = local }
