@@ -48,6 +48,7 @@ class MetricsIT {
       .connectTimeout(Duration.ofSeconds(5)).build();
   private static final String CHAT = "/v1/chat/completions";
   private static final String PROMPT = "a prompt that must never reach a log line";
+  private static final String WRONG_KEY = "sk-nobody-issued-this-0123456789abcdef";
 
   private Path dir;
   private int mgmtPort;
@@ -111,6 +112,8 @@ class MetricsIT {
     post(EmbeddedStack.API_KEY, "sleepy", false, 503);
     // A model nobody configured: 404, counted under model "-"
     post(EmbeddedStack.API_KEY, "no-such-model", false, 404);
+    // A key nobody issued: 401, counted (and logged) under model "-" although the body names one
+    post(WRONG_KEY, "mock-llm", false, 401);
     // A stream whose client leaves after the first tokens
     abandonStream();
 
@@ -122,6 +125,8 @@ class MetricsIT {
     assertEquals(1, delta(before, after, "sluice_ratelimit_refusals_total{kind=\"requests\",model=\"mock-llm\"}"));
     assertEquals(1, delta(before, after, "sluice_requests_total{endpoint=\"/v1/chat/completions\",model=\"sleepy\",outcome=\"model_not_ready\",status=\"503\"}"));
     assertEquals(1, delta(before, after, "sluice_requests_total{endpoint=\"/v1/chat/completions\",model=\"-\",outcome=\"model_not_found\",status=\"404\"}"));
+    assertEquals(1, delta(before, after, "sluice_requests_total{endpoint=\"/v1/chat/completions\",model=\"-\",outcome=\"invalid_api_key\",status=\"401\"}"),
+        "a refused key is counted like any refusal");
     assertEquals(1, delta(before, after, "sluice_requests_total{endpoint=\"/v1/chat/completions\",model=\"slow\",outcome=\"client_disconnected\",status=\"200\"}"));
     assertEquals(5, delta(before, after, "sluice_request_duration_seconds_count{endpoint=\"/v1/chat/completions\",model=\"mock-llm\"}"),
         "every finished mock-llm request is timed, the 429 too");
@@ -160,7 +165,10 @@ class MetricsIT {
     assertEquals("rate_limit_exceeded", refused.path("outcome").asText());
     // Other log lines are JSON too (logback's encoder), so a shipper reads the whole file.
     assertTrue(Stream.of(log.split("\n")).filter(l -> l.startsWith("{")).count() > lines.size());
-    for (String secret : List.of(EmbeddedStack.API_KEY, limitedSecret, EmbeddedStack.ADMIN_KEY, PROMPT, "Bearer")) {
+    JsonNode unauthenticated = lines.stream().filter(l -> l.path("status").asInt() == 401).findFirst().orElseThrow();
+    assertEquals("invalid_api_key", unauthenticated.path("outcome").asText());
+    assertEquals("-", unauthenticated.path("user").asText(), "nobody is known to have sent it: " + unauthenticated);
+    for (String secret : List.of(EmbeddedStack.API_KEY, limitedSecret, EmbeddedStack.ADMIN_KEY, WRONG_KEY, PROMPT, "Bearer")) {
       assertFalse(log.contains(secret), "the gateway's log holds no '" + secret + "'");
     }
   }

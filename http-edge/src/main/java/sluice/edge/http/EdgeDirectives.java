@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
@@ -120,10 +121,16 @@ final class EdgeDirectives {
     return handleExceptions(exceptions, () -> handleRejections(REJECTIONS, inner));
   }
 
-  /** The caller of the OpenAI API, or 401 (503 when a JWT issuer's keys cannot be fetched). */
-  Route authenticated(Function<Authenticator.Caller, Route> inner) {
+  /**
+   * The caller of the OpenAI API, or 401 (503 when a JWT issuer's keys cannot be fetched), which {@code denied} hears
+   * of first.
+   */
+  Route authenticated(Consumer<ApiError> denied, Function<Authenticator.Caller, Route> inner) {
     return optionalHeaderValueByName("Authorization", header -> onSuccess(auth.authenticate(header), result -> {
-      if (result instanceof Authenticator.Denied d) return refuse(d.error());
+      if (result instanceof Authenticator.Denied d) {
+        denied.accept(d.error());
+        return refuse(d.error());
+      }
       return inner.apply(((Authenticator.Authenticated) result).caller());
     }));
   }

@@ -6,6 +6,7 @@ import static org.apache.pekko.http.javadsl.server.Directives.pathPrefix;
 import static org.apache.pekko.http.javadsl.server.Directives.post;
 
 import java.time.Clock;
+import java.time.Instant;
 import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.server.Route;
@@ -43,13 +44,14 @@ public final class Routes {
   private final UserAdminRoutes userAdmin;
   private final UsageRoutes usage;
   private final DashboardRoutes dashboard;
+  private final RequestLedger.Accounts accounts;
 
   public Routes(Parts p) {
     this.directives = new EdgeDirectives(p.auth(), p.settings().adminKey(), p.storage(), p.drain());
     var meters = new RequestMeters(SluiceMetrics.get(p.system()), p.services().ids());
     var log = new RequestLog(LogFormat.json(p.system().settings().config()),
         Cluster.get(p.system()).selfMember().address().hostPort(), p.services().ids());
-    var accounts = new RequestLedger.Accounts(p.users(), p.usage(), p.clock(), p.drain(), meters, log);
+    this.accounts = new RequestLedger.Accounts(p.users(), p.usage(), p.clock(), p.drain(), meters, log);
     this.api = new ApiRoutes(p.settings(), p.services(), new Proxy(p.services(), p.clusters(), p.settings(), p.drain(), p.system()),
         accounts, p.system());
     this.models = new ModelRoutes(p.services(), p.users(), p.clock());
@@ -63,9 +65,14 @@ public final class Routes {
 
   public Route all() {
     return directives.withRequestId(requestId -> EdgeDirectives.jsonTimeouts(() -> directives.handleErrors(() -> concat(
-        pathPrefix("v1", () -> directives.authenticated(caller -> concat(
-            models.routes(caller),
-            post(() -> directives.whenTaking(() -> extractUnmatchedPath(rest -> api.call("/v1" + rest, caller, requestId))))))),
+        pathPrefix("v1", () -> extractUnmatchedPath(rest -> {
+          Instant startedAt = accounts.clock().instant();
+          return directives.authenticated(
+              denied -> RequestLedger.unauthenticated(accounts, requestId, "/v1" + rest, startedAt, denied),
+              caller -> concat(
+                  models.routes(caller),
+                  post(() -> directives.whenTaking(() -> api.call("/v1" + rest, caller, requestId)))));
+        })),
         pathPrefix("admin", () -> directives.admin(() -> directives.whenWritableOrReading(() ->
             concat(serviceAdmin.routes(), userAdmin.routes(), usage.routes(), dashboard.events())))),
         dashboard.page()))));
