@@ -32,8 +32,12 @@ public final class MockLlm implements AutoCloseable {
         // ACK then costs ~40 ms per keep-alive request.
         defaultProperty("sun.net.httpserver.nodelay", "true");
         // Beyond 200 idle connections (the default) the server silently closes each connection after
-        // its response, which breaks keep-alive for any benchmark with more concurrent clients.
-        defaultProperty("sun.net.httpserver.maxIdleConnections", "10000");
+        // its response, which breaks keep-alive for any benchmark with more concurrent clients. At
+        // 10,000, the bench's 10,000 slow streams left as many kept-alive connections behind, and the
+        // next clients' connections were closed after each answer: their next request on them failed
+        // ("connection closed mid-answer", 295 to 4,346 streams a run). Idle connections cost a
+        // descriptor each, nothing more.
+        defaultProperty("sun.net.httpserver.maxIdleConnections", "1000000");
         // Idle connections are closed after 30 s by default, racing client pools that use the same
         // timeout (a request sent on a connection the server is closing fails); let clients go first.
         defaultProperty("sun.net.httpserver.idleInterval", "300");
