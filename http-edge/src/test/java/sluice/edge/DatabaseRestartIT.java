@@ -51,7 +51,7 @@ class DatabaseRestartIT {
           http.port = %d
           users.checkpoint-interval = %dms
           usage.flush-interval = 200ms
-          clusters.local { transport = local, local.agent-config = "%s", poll-interval = 300ms, cancel-jobs-on-shutdown = on }
+          clusters.local { transport = local, local.agent-config = "%s", poll-interval = 300ms }
           services { mock-llm { cluster = local, max-inflight-per-replica = 8 } }
         }
         """.formatted(dir.resolve("data"), EmbeddedStack.freePort(), EmbeddedStack.ADMIN_KEY, EmbeddedStack.API_KEY, port,

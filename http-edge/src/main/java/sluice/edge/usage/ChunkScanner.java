@@ -9,8 +9,9 @@ package sluice.edge.usage;
  * no comments, no leading zeros, no unescaped control characters, valid escapes and UTF-8 sequences, one root value)
  * and reports the same positions; {@code ChunkScannerTest} checks that against Jackson on mutated chunks. What it does
  * not decide itself it hands back as {@link Unusual}, and {@link EventJson#scan} asks Jackson: a member name with an
- * escape or a byte outside printable ASCII, a payload that may not be UTF-8 (a byte-order mark or a NUL among its first bytes), nesting deeper than
- * {@value #MAX_DEPTH}, a count of more than 18 digits, a payload over {@value #MAX_PAYLOAD} bytes.
+ * escape or a byte outside printable ASCII, a payload that may not be UTF-8 (a byte-order mark or a NUL among its
+ * first bytes), nesting deeper than {@value #MAX_DEPTH}, a count of more than 18 digits, a number of more than
+ * {@value #MAX_NUMBER} characters, a payload over {@value #MAX_PAYLOAD} bytes.
  */
 final class ChunkScanner {
   static final int MAX_DEPTH = 64;
@@ -47,7 +48,10 @@ final class ChunkScanner {
     this.pos = from;
   }
 
-  /** What {@link EventJson#scan} reports for {@code b[from, to)}, offsets relative to {@code from}; null if not a JSON object. */
+  /**
+   * What {@link EventJson#scan} reports for {@code b[from, to)}, offsets relative to {@code from}; null if it is not a
+   * JSON object.
+   */
   static EventJson scan(byte[] b, int from, int to) throws Unusual {
     if (to - from > MAX_PAYLOAD) throw Unusual.INSTANCE;
     for (int i = from; i < Math.min(to, from + 4); i++) {
