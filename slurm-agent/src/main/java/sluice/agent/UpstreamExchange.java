@@ -33,11 +33,11 @@ import sluice.agent.wire.StreamResetException;
  * One forward in flight, without a thread of its own. The request body comes off the mux stream as the gateway sends
  * it; the response body goes back as the gateway grants credit, its pieces joined per
  * {@code upstream.min-frame-interval} ({@link ResponseFrames}). Mux credit and the HTTP client's subscription are one
- * flow control: the next chunk is asked of the model server only when less than {@link #LOW_WATER} bytes wait for the
- * gateway's credit or in a frame to be, and a few bytes for the interval's end (ResponseFrames.holding), so a slow
- * client stops the model server's TCP writes, and the agent
- * holds at most a stream window plus a few chunks per stream. A reset from the gateway (client gone) cancels the
- * subscription, which aborts the request.
+ * flow control: the next chunk is asked of the model server only when less than {@link #LOW_WATER} bytes wait (for the
+ * gateway's credit, or held for the next frame) and the stream is not waiting out its frame interval
+ * ({@link ResponseFrames#holding}), so a slow client stops the model server's TCP writes, and the agent holds at most a
+ * stream window plus a few chunks per stream. A reset from the gateway (client gone) cancels the subscription, which
+ * aborts the request.
  *
  * <p>Callbacks arrive on the session's reader thread (stream events) and the HTTP client's executor (response); none
  * of them blocks.
@@ -50,7 +50,7 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   private static final long LOW_WATER = ResponseFrames.MAX_FRAME;   // a frame being filled never stops the reads
   /**
    * Chunks asked of the HTTP client ahead: one at a time would make a fast stream wait for a round trip between the
-   * client's selector and its executor after every chunk. The client's chunks hold at most 16 KiB.
+   * client's selector and its executor after every chunk. The client's chunks hold at most its read buffer (4 KiB).
    */
   private static final int AHEAD = 4;
 

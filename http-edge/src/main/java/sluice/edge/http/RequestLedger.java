@@ -60,7 +60,8 @@ public final class RequestLedger {
    * A request refused before anyone was known to send it (no key, a wrong key, an unverifiable token): counted and
    * logged like any other, under user, key and model "-". No usage record: there is no user to bill.
    */
-  public static void unauthenticated(Accounts accounts, String requestId, String endpoint, Instant startedAt, ApiError error) {
+  public static void unauthenticated(Accounts accounts, String requestId, String endpoint, Instant startedAt,
+                                     ApiError error) {
     Duration duration = Duration.between(startedAt, accounts.clock().instant());
     FinishedRequest finished = new FinishedRequest(requestId, "-", "-", "-", text(endpoint), false,
         error.status().intValue(), error.kind().code(), null, null, duration, 0, 0, false, false, null);
