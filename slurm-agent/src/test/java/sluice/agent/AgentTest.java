@@ -302,25 +302,9 @@ class AgentTest {
    * frames they arrive in a handful, every byte in order.
    */
   @Test void tokensOfAFastModelTravelInFewFrames() throws Exception {
-    MuxStream s = client.open(new Messages.Forward("m", "7", "GET", "/v1/burst", Map.of(), "r"), true);
-    assertEquals(200, s.reply().get(10, TimeUnit.SECONDS).status());
-    java.util.concurrent.Semaphore arrived = new java.util.concurrent.Semaphore(0);
-    s.setListener(arrived::release);
-    java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
-    int frames = 0;
-    while (true) {
-      byte[] chunk;
-      while ((chunk = s.poll()) != null) {
-        frames++;
-        got.write(chunk);
-      }
-      if (s.isInputFinished()) break;
-      assertTrue(arrived.tryAcquire(10, TimeUnit.SECONDS), "the rest of the stream came");
-    }
-    StringBuilder expected = new StringBuilder();
-    for (int i = 0; i < BURST; i++) expected.append("data: ").append(i).append("\n\n");
-    assertEquals(expected.toString(), got.toString(StandardCharsets.UTF_8), "every token, in order");
-    assertTrue(frames <= 40, BURST + " tokens came in " + frames + " frames");
+    Frames got = framesOf("/v1/burst");
+    assertEquals(tokens(BURST), got.text(), "every token, in order");
+    assertTrue(got.count() <= 40, BURST + " tokens came in " + got.count() + " frames");
   }
 
   /**
@@ -328,7 +312,17 @@ class AgentTest {
    * as a frame of its own. Within the minimum interval the reads now join into frames of up to 16 KiB.
    */
   @Test void aModelAtFullSpeedTravelsInLargeFrames() throws Exception {
-    MuxStream s = client.open(new Messages.Forward("m", "7", "GET", "/v1/flood", Map.of(), "r"), true);
+    Frames got = framesOf("/v1/flood");
+    assertEquals(tokens(FLOOD), got.text(), "every token, in order");
+    int bytes = got.text().length();
+    assertTrue(got.count() <= bytes / (8 * 1024), bytes + " bytes came in " + got.count() + " frames");
+  }
+
+  /** A forward's response as the gateway's end of the mux received it: its bytes and how many frames carried them. */
+  private record Frames(String text, int count) {}
+
+  private Frames framesOf(String path) throws Exception {
+    MuxStream s = client.open(new Messages.Forward("m", "7", "GET", path, Map.of(), "r"), true);
     assertEquals(200, s.reply().get(10, TimeUnit.SECONDS).status());
     java.util.concurrent.Semaphore arrived = new java.util.concurrent.Semaphore(0);
     s.setListener(arrived::release);
@@ -340,13 +334,16 @@ class AgentTest {
         frames++;
         got.write(chunk);
       }
-      if (s.isInputFinished()) break;
+      if (s.isInputFinished()) return new Frames(got.toString(StandardCharsets.UTF_8), frames);
       assertTrue(arrived.tryAcquire(10, TimeUnit.SECONDS), "the rest of the stream came");
     }
+  }
+
+  /** What the test model servers send: "data: i" events for i below n. */
+  private static String tokens(int n) {
     StringBuilder expected = new StringBuilder();
-    for (int i = 0; i < FLOOD; i++) expected.append("data: ").append(i).append("\n\n");
-    assertEquals(expected.toString(), got.toString(StandardCharsets.UTF_8), "every token, in order");
-    assertTrue(frames <= got.size() / (8 * 1024), got.size() + " bytes came in " + frames + " frames");
+    for (int i = 0; i < n; i++) expected.append("data: ").append(i).append("\n\n");
+    return expected.toString();
   }
 
   /** Bytes held for the minimum interval go out when it ends, though the model server sends nothing more. */

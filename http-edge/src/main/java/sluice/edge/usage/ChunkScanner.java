@@ -3,7 +3,8 @@ package sluice.edge.usage;
 /**
  * Reads one completion chunk's JSON for {@link EventJson} in a single pass over its bytes, without Jackson's per-parser
  * setup, token objects and name decoding: every streamed token of every stream passes here, and Jackson's streaming
- * parser cost about 1 µs per chunk, half of the gateway's CPU per SSE event (JFR; docs/architecture.md, step 5a).
+ * parser cost about 1 µs per chunk and half of the gateway's JFR execution samples under streaming load
+ * (docs/architecture.md, step 5a).
  *
  * <p>It accepts and rejects exactly what Jackson's default {@code JsonFactory} does for these payloads (strict JSON:
  * no comments, no leading zeros, no unescaped control characters, valid escapes and UTF-8 sequences, one root value)
@@ -40,6 +41,8 @@ final class ChunkScanner {
   private final int from;
   private final int to;
   private int pos;
+  private int nameFrom;                                  // the last member name's raw bytes: b[nameFrom, nameTo)
+  private int nameTo;
 
   private ChunkScanner(byte[] b, int from, int to) {
     this.b = b;
@@ -67,7 +70,7 @@ final class ChunkScanner {
 
   private EventJson chunk() throws Invalid, Unusual {
     skipSpace();
-    if (next() != '{') throw Invalid.INSTANCE;
+    if (peek() != '{') throw Invalid.INSTANCE;
     TokenUsage usage = null;
     int usageMembers = 0;
     boolean usageIsNull = false;
@@ -80,47 +83,41 @@ final class ChunkScanner {
     int nextNameStart = -1;
     int lastValueEnd = -1;
     boolean afterUsage = false;
-    skipSpace();
-    if (peek() == '}') {
-      pos++;
-    } else {
-      while (true) {
+    if (opened('}')) {
+      do {
         int memberStart = pos;
         if (afterUsage) {
           nextNameStart = memberStart - from;
           afterUsage = false;
         }
-        int nameEnd = name();
+        name();
         int start = pos;
-        if (is(memberStart, nameEnd, "usage")) {
+        if (nameIs("usage")) {
           usageMembers++;
-          usageIsNull = startsValue("null");
-          usage = peek() == '{' ? usage() : skipValueGivingNull(1);
+          usageIsNull = startsWith("null");
+          usage = null;
+          if (peek() == '{') usage = usage();
+          else skipValue(1);
           nameStart = memberStart - from;
           valueStart = start - from;
           valueEnd = pos - from;
           prevValueEnd = lastValueEnd;
           nextNameStart = -1;
           afterUsage = true;
-        } else if (is(memberStart, nameEnd, "choices") && peek() == '[') {
-          pos++;
+        } else if (nameIs("choices") && peek() == '[') {
           choices = 0;
-          skipSpace();
-          if (peek() == ']') {
-            pos++;
-          } else {
-            while (true) {
+          if (opened(']')) {
+            do {
               choices++;
-              content |= peek() == '{' ? choice() : skipValueGivingFalse(2);
-              if (endOfList(']')) break;
-            }
+              if (peek() == '{') content |= choice();
+              else skipValue(2);
+            } while (!endOfList(']'));
           }
         } else {
           skipValue(1);
         }
         lastValueEnd = pos - from;
-        if (endOfList('}')) break;
-      }
+      } while (!endOfList('}'));
     }
     skipSpace();
     if (pos != to) throw Invalid.INSTANCE;               // trailing bytes or a second root value
@@ -132,19 +129,13 @@ final class ChunkScanner {
   private TokenUsage usage() throws Invalid, Unusual {
     long prompt = -1;
     long completion = 0;
-    pos++;
-    skipSpace();
-    if (peek() == '}') {
-      pos++;
-    } else {
-      while (true) {
-        int nameStart = pos;
-        int nameEnd = name();
-        if (is(nameStart, nameEnd, "prompt_tokens")) prompt = count();
-        else if (is(nameStart, nameEnd, "completion_tokens")) completion = count();
+    if (opened('}')) {
+      do {
+        name();
+        if (nameIs("prompt_tokens")) prompt = count();
+        else if (nameIs("completion_tokens")) completion = count();
         else skipValue(2);
-        if (endOfList('}')) break;
-      }
+      } while (!endOfList('}'));
     }
     return prompt >= 0 && completion >= 0 ? new TokenUsage(prompt, completion) : null;
   }
@@ -152,79 +143,76 @@ final class ChunkScanner {
   /** A choice object carries chat's delta content, reasoning or tool calls, or a text completion's text. */
   private boolean choice() throws Invalid, Unusual {
     boolean content = false;
-    pos++;
-    skipSpace();
-    if (peek() == '}') {
-      pos++;
-      return false;
+    if (opened('}')) {
+      do {
+        name();
+        if (nameIs("delta") && peek() == '{') content |= delta();
+        else if (nameIs("text")) content |= nonEmptyString(3);
+        else skipValue(3);
+      } while (!endOfList('}'));
     }
-    while (true) {
-      int nameStart = pos;
-      int nameEnd = name();
-      if (is(nameStart, nameEnd, "delta") && peek() == '{') {
-        content |= delta();
-      } else if (is(nameStart, nameEnd, "text")) {
-        content |= nonEmptyString(3);
-      } else {
-        skipValue(3);
-      }
-      if (endOfList('}')) return content;
-    }
+    return content;
   }
 
   private boolean delta() throws Invalid, Unusual {
     boolean content = false;
-    pos++;
-    skipSpace();
-    if (peek() == '}') {
-      pos++;
-      return false;
+    if (opened('}')) {
+      do {
+        name();
+        if (nameIs("content") || nameIs("reasoning_content") || nameIs("reasoning")) {
+          content |= nonEmptyString(4);
+        } else if (nameIs("tool_calls") && peek() == '[') {
+          if (opened(']')) {
+            content = true;
+            do skipValue(5); while (!endOfList(']'));
+          }
+        } else {
+          skipValue(4);
+        }
+      } while (!endOfList('}'));
     }
-    while (true) {
-      int nameStart = pos;
-      int nameEnd = name();
-      if (is(nameStart, nameEnd, "content") || is(nameStart, nameEnd, "reasoning_content")
-          || is(nameStart, nameEnd, "reasoning")) {
-        content |= nonEmptyString(4);
-      } else if (is(nameStart, nameEnd, "tool_calls") && peek() == '[') {
-        int open = pos;
-        skipValue(4);
-        content |= !emptyList(open);
-      } else {
-        skipValue(4);
-      }
-      if (endOfList('}')) return content;
-    }
+    return content;
   }
 
   // ---------------------------------------------------------------- grammar
 
   /**
-   * A member name, its colon and the space after it; returns the end of its bytes (before the closing quote). A name
-   * that is not plain printable ASCII goes to Jackson, which decodes names before comparing them.
+   * A member name, its colon and the space after it; its raw bytes (without the quotes) are then
+   * {@code b[nameFrom, nameTo)}. A name that is not plain printable ASCII goes to Jackson, which decodes names before
+   * comparing them.
    */
-  private int name() throws Invalid, Unusual {
+  private void name() throws Invalid, Unusual {
     if (peek() != '"') throw Invalid.INSTANCE;
-    pos++;
+    nameFrom = ++pos;
     while (true) {
       if (pos >= to) throw Invalid.INSTANCE;
       byte c = b[pos++];
       if (c == '"') break;
       if (c < 0x20 || c == '\\') throw Unusual.INSTANCE;   // bytes of 0x80 and more are negative
     }
-    int end = pos - 1;
+    nameTo = pos - 1;
     skipSpace();
     if (next() != ':') throw Invalid.INSTANCE;
     skipSpace();
-    return end;
   }
 
-  /** The raw name between {@code nameStart}'s quote and {@code nameEnd} is {@code expected}. */
-  private boolean is(int nameStart, int nameEnd, String expected) {
-    int start = nameStart + 1;
-    if (nameEnd - start != expected.length()) return false;
-    for (int i = 0; i < expected.length(); i++) if (b[start + i] != expected.charAt(i)) return false;
+  /** The last member name read is {@code expected}. */
+  private boolean nameIs(String expected) {
+    if (nameTo - nameFrom != expected.length()) return false;
+    for (int i = 0; i < expected.length(); i++) if (b[nameFrom + i] != expected.charAt(i)) return false;
     return true;
+  }
+
+  /**
+   * Steps into the object or array whose opening byte is at {@code pos}: false if it is empty ({@code close} consumed
+   * too), true if a member or element follows.
+   */
+  private boolean opened(char close) {
+    pos++;
+    skipSpace();
+    if (peek() != close) return true;
+    pos++;
+    return false;
   }
 
   /** After a value: a comma (more follows) or {@code close} (consumed; true). */
@@ -235,13 +223,6 @@ final class ChunkScanner {
     if (c != ',') throw Invalid.INSTANCE;
     skipSpace();
     return false;
-  }
-
-  /** The array starting at {@code open} (already skipped) has no element. */
-  private boolean emptyList(int open) {
-    int i = open + 1;
-    while (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') i++;
-    return b[i] == ']';
   }
 
   private boolean nonEmptyString(int depth) throws Invalid, Unusual {
@@ -258,7 +239,7 @@ final class ChunkScanner {
   private long count() throws Invalid, Unusual {
     int start = pos;
     int c = peek();
-    if (c != '-' && (c < '0' || c > '9')) {
+    if (c != '-' && !isDigit(c)) {
       skipValue(2);
       return -1;
     }
@@ -271,16 +252,6 @@ final class ChunkScanner {
     return n;
   }
 
-  private TokenUsage skipValueGivingNull(int depth) throws Invalid, Unusual {
-    skipValue(depth);
-    return null;
-  }
-
-  private boolean skipValueGivingFalse(int depth) throws Invalid, Unusual {
-    skipValue(depth);
-    return false;
-  }
-
   /** Skips one value whose first byte is at {@code pos}; {@code depth} is the nesting of the structure holding it. */
   private void skipValue(int depth) throws Invalid, Unusual {
     int c = peek();
@@ -288,17 +259,12 @@ final class ChunkScanner {
       case '"' -> skipString();
       case '{', '[' -> {
         if (depth >= MAX_DEPTH) throw Unusual.INSTANCE;  // Jackson has its own nesting limit
-        pos++;
         char close = c == '{' ? '}' : ']';
-        skipSpace();
-        if (peek() == close) {
-          pos++;
-          return;
-        }
-        while (true) {
-          if (close == '}') name();
-          skipValue(depth + 1);
-          if (endOfList(close)) return;
+        if (opened(close)) {
+          do {
+            if (close == '}') name();
+            skipValue(depth + 1);
+          } while (!endOfList(close));
         }
       }
       case 't' -> literal("true");
@@ -311,14 +277,14 @@ final class ChunkScanner {
     }
   }
 
-  private boolean startsValue(String literal) {
+  private boolean startsWith(String literal) {
     if (to - pos < literal.length()) return false;
     for (int i = 0; i < literal.length(); i++) if (b[pos + i] != literal.charAt(i)) return false;
     return true;
   }
 
   private void literal(String literal) throws Invalid {
-    if (!startsValue(literal)) throw Invalid.INSTANCE;
+    if (!startsWith(literal)) throw Invalid.INSTANCE;
     pos += literal.length();
   }
 
@@ -357,19 +323,14 @@ final class ChunkScanner {
     return c >= '0' && c <= '9';
   }
 
-  /**
-   * Skips a string whose opening quote is at {@code pos}, checking its escapes and UTF-8 sequences as Jackson does;
-   * true if it held an escape.
-   */
-  private boolean skipString() throws Invalid {
+  /** Skips a string whose opening quote is at {@code pos}, checking its escapes and UTF-8 sequences as Jackson does. */
+  private void skipString() throws Invalid {
     pos++;
-    boolean escaped = false;
     while (true) {
       if (pos >= to) throw Invalid.INSTANCE;
       int c = b[pos++] & 0xFF;
-      if (c == '"') return escaped;
+      if (c == '"') return;
       if (c == '\\') {
-        escaped = true;
         escape();
       } else if (c < 0x20) {
         throw Invalid.INSTANCE;
