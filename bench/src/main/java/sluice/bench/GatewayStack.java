@@ -89,7 +89,8 @@ final class GatewayStack implements Stack {
         clusters.local {
           transport = local
           local.agent-config = %s
-          poll-interval = 1s
+          # As conf/embedded.conf (bin/sluice demo): a local listing is cheap, and a started job is seen sooner.
+          poll-interval = 300ms
           cancel-jobs-on-shutdown = on
         }""".formatted(quote(agentConfig.toString()));
     return start("embedded", home, dir, "local", cluster, null, inflight, Api.MODEL);
@@ -132,7 +133,8 @@ final class GatewayStack implements Stack {
           management { interface = "127.0.0.1", port = %d }
           admin.key = "%s"
           auth.api-keys = [{ name = "bench", key = "%s" }]
-          readiness.probe-interval = 500ms
+          # As conf/embedded.conf: mock-llm answers its health path about half a second after its job starts.
+          readiness.probe-interval = 200ms
         %s
           # One replica that may carry every client's request (and every open stream) at once: the bench measures the
           # path, not the queue.

@@ -290,10 +290,11 @@ final class Report {
         + "command → mock-llm running as a real Slurm job").append(d.sandbox().map(x -> " (sandbox `" + x + "`)").orElse(""))
         .append(" |\n\n");
     b.append("The gateway runs in its own JVM, started as `java -jar http-edge/target/sluice.jar serve --config FILE` "
-        + "with the JVM options of `conf/jvm.options` (as `bin/sluice serve`: 1 GiB heap, G1), so its CPU is read from /proc like every other process's. The bench "
+        + "with the JVM options of `conf/jvm.options` (as `bin/sluice serve`: 1 GiB heap, G1, C2's thresholds raised), so its CPU is read from /proc like every other process's. The bench "
         + "writes the config (kept with the logs under `bench/target/run/`): one service `mock-llm` with exactly one "
         + "replica (min = max = 1), `max-inflight-per-replica` = the slow streams + 64 and `max-queue = 256`, so no "
-        + "request waits for a lease; `poll-interval = 1s`. From just before the gateway process starts, the bench "
+        + "request waits for a lease; the job listing every 300 ms on the local paths (as in `conf/embedded.conf`, the "
+        + "demo) and every second over SSH (Slurm), a starting job probed every 200 ms. From just before the gateway process starts, the bench "
         + "sends the short chat request until one is answered 200 (the *start* target); the measuring starts once "
         + "`GET /v1/models` also reports the model `ready`. The gateway is stopped after each path and cancels its job; the bench then cancels any "
         + "job of its own deployment (`").append(GatewayStack.DEPLOYMENT).append("`) still listed by Slurm.\n\n");

@@ -12,6 +12,15 @@ import sluice.core.tunnel.TunnelObserver;
 public interface AgentTransport {
   AgentConnection connect(TunnelObserver observer) throws IOException;
 
+  /**
+   * Starts what the first {@link #connect} will need, without waiting for it: the gateway calls this before its actor
+   * system starts, so the two start side by side. Nothing by default.
+   */
+  default void prestart() {}
+
+  /** Stops what {@link #prestart} started and no {@link #connect} has taken: the gateway failed to start. */
+  default void discardPrestarted() {}
+
   /** Names the nodes this transport may connect to, in the order it tries them; used to set up tunnel status. */
   default List<String> nodes() { return List.of("local"); }
 

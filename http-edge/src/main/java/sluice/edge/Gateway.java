@@ -107,85 +107,92 @@ public final class Gateway implements AutoCloseable {
     LogFormat.json(config);                                           // a bad sluice.log.format fails here
     StorageHealth.Settings storageSettings = StorageHealth.Settings.from(config);
     DataFolder.prepare(config);
-    // The schema before the actor system: no journal plugin may see a database without its tables.
-    if (database.migrate()) Migrations.migrate(database); else Migrations.check(database);
-    // The listening ports are held from here on: the agent and the services start before the servers bind.
-    PortReservation api = PortReservation.hold(edge.interfaceName(), edge.port());
-    PortReservation management = PortReservation.hold(config.getString("pekko.management.http.hostname"), edge.managementPort());
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), GatewayCluster.SYSTEM_NAME, config);
+    Map<String, AgentTransport> transports = new LinkedHashMap<>();
+    Map<String, List<String>> nodes = new LinkedHashMap<>();
+    clusterSettings.forEach((name, s) -> {
+      AgentTransport t = Bridges.transport(s);
+      transports.put(name, t);
+      nodes.put(name, t.nodes());
+    });
+    // A local agent's JVM starts while this one migrates and starts its actor system (docs/operations.md "Fast start").
+    transports.values().forEach(AgentTransport::prestart);
     try {
-      JvmMetrics.builder().register(SluiceMetrics.get(system).registry);      // GC, memory, threads beside ours
-      if (members.seedNodes().isEmpty() && !members.bootstrap()) {
-        Cluster cluster = Cluster.get(system);
-        cluster.manager().tell(Join.create(cluster.selfMember().address()));   // a cluster of one
+      // The schema before the actor system: no journal plugin may see a database without its tables.
+      if (database.migrate()) Migrations.migrate(database); else Migrations.check(database);
+      // The listening ports are held from here on: the agent and the services start before the servers bind.
+      PortReservation api = PortReservation.hold(edge.interfaceName(), edge.port());
+      PortReservation management = PortReservation.hold(config.getString("pekko.management.http.hostname"), edge.managementPort());
+      ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), GatewayCluster.SYSTEM_NAME, config);
+      try {
+        JvmMetrics.builder().register(SluiceMetrics.get(system).registry);      // GC, memory, threads beside ours
+        if (members.seedNodes().isEmpty() && !members.bootstrap()) {
+          Cluster cluster = Cluster.get(system);
+          cluster.manager().tell(Join.create(cluster.selfMember().address()));   // a cluster of one
+        }
+        Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(EdgeSettings.BLOCKING_DISPATCHER));
+        Tunnels tunnels = Tunnels.start(system, nodes, Clock.systemUTC());
+        Map<String, BridgeClusterGateway> bridges = Bridges.create(clusterSettings, transports, core, blocking,
+            system.executionContext(), tunnels::observer, SluiceMetrics.get(system));
+        bridges.forEach((name, bridge) -> tunnels.attach(name, bridge.sampler()));
+        bridges.values().forEach(BridgeClusterGateway::connect);     // the agents start while the rest of the gateway does
+        closeClustersOnShutdown(system, clusterSettings, bridges);
+        // One job listing per HPC cluster for all gateway nodes (a cluster singleton); the rest goes through this node.
+        Map<String, Duration> reuseListing = new LinkedHashMap<>();
+        core.clusters().forEach((name, c) -> reuseListing.put(name, c.pollInterval().multipliedBy(9).dividedBy(10)));
+        ClusterGateways gateways = new ClusterGateways(SharedListing.start(system, new LinkedHashMap<>(bridges), reuseListing,
+            core.askTimeout(), Clock.systemUTC()));
+        ServiceDirectory services = ServiceDirectory.start(system, core, gateways, Clock.systemUTC());
+        // Every key made through the admin API, replayed from the journal before the first request is accepted.
+        KeyIndex index = KeyIndex.load(system, userSettings.readJournal()).toCompletableFuture().get(60, TimeUnit.SECONDS);
+        UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout(),
+            core.failoverWait());
+        UsageStore usageStore = UsageStore.open(database);
+        // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
+        UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings, blocking);
+        // Records older than sluice.usage.retention become daily totals: shortly after start, then daily.
+        UsageRollUp.start(system, new UsageRollUp(database, retention, Clock.systemUTC()), blocking);
+        Optional<Path> dataFolder = DataFolder.embedded(config);
+        StorageHealth storage = StorageHealth.start(system, () -> {
+          if (dataFolder.isPresent()) DataFolder.requireFreeSpace(dataFolder.get(), storageSettings.minFreeSpace());
+          usageStore.probe();
+        }, storageSettings, blocking);
+        usage.reportFailuresTo(e -> storage.failed("a usage insert", e));
+        DataFolder.prepare(config);                                     // the database files H2 has just made: owner-only
+        Authenticator auth = new Authenticator(keys, users, jwt, blocking);
+        Drain drain = new Drain();
+        Routes routes = new Routes(new Routes.Parts(edge, auth, users, services, gateways, tunnels, usageStore, usage,
+            storage, drain, blocking, Clock.systemUTC(), system));
+        api.close();
+        ServerBinding binding = ApiServer.bind(system, edge, config, routes.all()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        drainOnShutdown(system, binding, drain, edge.shutdownDeadline());
+        management.close();
+        PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        if (members.bootstrap()) ClusterBootstrap.get(system.classicSystem()).start();
+        // Ready while the database takes writes, once this node is an Up member (management's own membership check)
+        // and has reached every HPC cluster once: a node joining in a rolling restart takes no request before that.
+        EdgeReadiness.markReady(system.classicSystem(), () -> storage.writable() && bridges.values().stream()
+            .allMatch(BridgeClusterGateway::reachedOnce));
+        // Load balancers stop sending new requests as soon as a shutdown begins; the node keeps serving for the
+        // unready delay, so their health checks see it before the port is unbound.
+        CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "not-ready", () -> {
+          EdgeReadiness.markNotReady(system.classicSystem());
+          CompletionStage<Done> served = Patterns.after(members.unreadyDelay(), system.classicSystem().scheduler(),
+              system.executionContext(), () -> CompletableFuture.completedFuture(Done.getInstance()));
+          return served;
+        });
+        LOG.info("Sluice listening on http://{}:{} with {} services, {} API keys; management on port {}; gateway cluster: {}",
+            edge.interfaceName(), binding.localAddress().getPort(), core.services().size(), keys.size(), edge.managementPort(),
+            members.describe());
+        return new Gateway(system, binding, services, bridges, edge);
+      } catch (Exception e) {
+        api.close();
+        management.close();
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        throw e;
       }
-      Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(EdgeSettings.BLOCKING_DISPATCHER));
-      Map<String, AgentTransport> transports = new LinkedHashMap<>();
-      Map<String, List<String>> nodes = new LinkedHashMap<>();
-      clusterSettings.forEach((name, s) -> {
-        AgentTransport t = Bridges.transport(s);
-        transports.put(name, t);
-        nodes.put(name, t.nodes());
-      });
-      Tunnels tunnels = Tunnels.start(system, nodes, Clock.systemUTC());
-      Map<String, BridgeClusterGateway> bridges = Bridges.create(clusterSettings, transports, core, blocking,
-          system.executionContext(), tunnels::observer, SluiceMetrics.get(system));
-      bridges.forEach((name, bridge) -> tunnels.attach(name, bridge.sampler()));
-      bridges.values().forEach(BridgeClusterGateway::connect);     // the agents start while the rest of the gateway does
-      closeClustersOnShutdown(system, clusterSettings, bridges);
-      // One job listing per HPC cluster for all gateway nodes (a cluster singleton); the rest goes through this node.
-      Map<String, Duration> reuseListing = new LinkedHashMap<>();
-      core.clusters().forEach((name, c) -> reuseListing.put(name, c.pollInterval().multipliedBy(9).dividedBy(10)));
-      ClusterGateways gateways = new ClusterGateways(SharedListing.start(system, new LinkedHashMap<>(bridges), reuseListing,
-          core.askTimeout(), Clock.systemUTC()));
-      ServiceDirectory services = ServiceDirectory.start(system, core, gateways, Clock.systemUTC());
-      // Every key made through the admin API, replayed from the journal before the first request is accepted.
-      KeyIndex index = KeyIndex.load(system, userSettings.readJournal()).toCompletableFuture().get(60, TimeUnit.SECONDS);
-      UserDirectory users = UserDirectory.start(system, userSettings, index, Clock.systemUTC(), core.askTimeout(),
-          core.failoverWait());
-      UsageStore usageStore = UsageStore.open(database);
-      // Batched writes; on shutdown it empties its buffer after the HTTP server has drained (phase service-stop).
-      UsageWriter usage = UsageWriter.start(system, usageStore, usageSettings, blocking);
-      // Records older than sluice.usage.retention become daily totals: shortly after start, then daily.
-      UsageRollUp.start(system, new UsageRollUp(database, retention, Clock.systemUTC()), blocking);
-      Optional<Path> dataFolder = DataFolder.embedded(config);
-      StorageHealth storage = StorageHealth.start(system, () -> {
-        if (dataFolder.isPresent()) DataFolder.requireFreeSpace(dataFolder.get(), storageSettings.minFreeSpace());
-        usageStore.probe();
-      }, storageSettings, blocking);
-      usage.reportFailuresTo(e -> storage.failed("a usage insert", e));
-      DataFolder.prepare(config);                                     // the database files H2 has just made: owner-only
-      Authenticator auth = new Authenticator(keys, users, jwt, blocking);
-      Drain drain = new Drain();
-      Routes routes = new Routes(new Routes.Parts(edge, auth, users, services, gateways, tunnels, usageStore, usage,
-          storage, drain, blocking, Clock.systemUTC(), system));
-      api.close();
-      ServerBinding binding = ApiServer.bind(system, edge, config, routes.all()).toCompletableFuture().get(30, TimeUnit.SECONDS);
-      drainOnShutdown(system, binding, drain, edge.shutdownDeadline());
-      management.close();
-      PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
-      if (members.bootstrap()) ClusterBootstrap.get(system.classicSystem()).start();
-      // Ready while the database takes writes, once this node is an Up member (management's own membership check)
-      // and has reached every HPC cluster once: a node joining in a rolling restart takes no request before that.
-      EdgeReadiness.markReady(system.classicSystem(), () -> storage.writable() && bridges.values().stream()
-          .allMatch(BridgeClusterGateway::reachedOnce));
-      // Load balancers stop sending new requests as soon as a shutdown begins; the node keeps serving for the
-      // unready delay, so their health checks see it before the port is unbound.
-      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "not-ready", () -> {
-        EdgeReadiness.markNotReady(system.classicSystem());
-        CompletionStage<Done> served = Patterns.after(members.unreadyDelay(), system.classicSystem().scheduler(),
-            system.executionContext(), () -> CompletableFuture.completedFuture(Done.getInstance()));
-        return served;
-      });
-      LOG.info("Sluice listening on http://{}:{} with {} services, {} API keys; management on port {}; gateway cluster: {}",
-          edge.interfaceName(), binding.localAddress().getPort(), core.services().size(), keys.size(), edge.managementPort(),
-          members.describe());
-      return new Gateway(system, binding, services, bridges, edge);
-    } catch (Exception e) {
-      api.close();
-      management.close();
-      system.terminate();
-      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (Exception | Error e) {
+      transports.values().forEach(AgentTransport::discardPrestarted);
       throw e;
     }
   }

@@ -28,6 +28,10 @@ public final class LocalAgentTransport implements AgentTransport {
   private final List<String> command;
   private final Limits limits;
   private final Duration handshakeTimeout;
+  private Started prestarted;                    // started by prestart(), not yet taken by connect()
+
+  /** An agent process, its stderr already copied to the log (a full pipe would stall its start). */
+  private record Started(Process process, StderrTail stderr) {}
 
   public LocalAgentTransport(String cluster, List<String> command, Limits limits, Duration handshakeTimeout) {
     if (command.isEmpty()) throw new IllegalArgumentException("agent command is empty");
@@ -59,12 +63,45 @@ public final class LocalAgentTransport implements AgentTransport {
   /** The one "node" of a local cluster, as the tunnel status shows it. */
   public static final String NODE = "local";
 
+  /**
+   * Starts the agent's process now: its JVM starts while the gateway's migrates and starts its actor system, and the
+   * first {@link #connect} finds it ready (docs/operations.md "Fast start"). A failure here is only logged.
+   */
+  @Override public synchronized void prestart() {
+    if (prestarted != null) return;
+    try {
+      prestarted = start();
+    } catch (IOException e) {
+      LOG.warn("could not start the agent of cluster {} ahead of time ({}); the first connection will try again", cluster,
+          e.getMessage());
+    }
+  }
+
+  @Override public synchronized void discardPrestarted() {
+    if (prestarted != null) prestarted.process().destroyForcibly();
+    prestarted = null;
+  }
+
+  /** The prestarted process, even one that has exited: the handshake then fails with what it wrote to stderr. */
+  private synchronized Started takePrestarted() {
+    Started p = prestarted;
+    prestarted = null;
+    return p;
+  }
+
+  private Started start() throws IOException {
+    Process process = new ProcessBuilder(command).start();
+    LOG.info("started agent for cluster {} as pid {}", cluster, process.pid());
+    return new Started(process, StderrTail.start(process.getErrorStream(), cluster));
+  }
+
   @Override public AgentConnection connect(TunnelObserver observer) throws IOException {
     observer.connecting(NODE);
     try {
-      Process process = new ProcessBuilder(command).start();
-      LOG.info("started agent for cluster {} as pid {}", cluster, process.pid());
-      StderrTail stderr = StderrTail.start(process.getErrorStream(), cluster);
+      Started early = takePrestarted();
+      Started started = early != null ? early : start();
+      Process process = started.process();
+      StderrTail stderr = started.stderr();
       AgentConnection conn;
       try {
         conn = AgentConnection.handshake(NODE, process.getInputStream(), process.getOutputStream(), limits,
