@@ -1,6 +1,7 @@
 package sluice.bridge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -54,7 +55,7 @@ class LocalAgentPrestartTest {
     try (AgentConnection again = transport.connect(TunnelObserver.NONE)) {
       Set<Long> now = newAgents();
       assertEquals(1, now.size());
-      assertTrue(!now.contains(prestarted), "a new process for the reconnect");
+      assertFalse(now.contains(prestarted), "a new process for the reconnect");
     }
   }
 
@@ -66,13 +67,17 @@ class LocalAgentPrestartTest {
     Await.until(WAIT, "the prestarted agent stopped", () -> newAgents().isEmpty());
   }
 
-  @Test void aPrestartedAgentThatExitedExplainsWhyOnConnect() throws Exception {
-    Path config = dir.resolve("agent.json");
-    Files.writeString(config, "{\"sluice-agent\": {\"services\": \"not an object\"}}");
-    LocalAgentTransport transport = transport(config);
+  @Test void aPrestartedAgentThatExitedIsTheOneThatExplainsWhy() throws Exception {
+    // An "agent" that notes each start, complains and exits at once, as the real one does with a bad config.
+    Path starts = dir.resolve("starts");
+    LocalAgentTransport transport = new LocalAgentTransport("local", List.of("/bin/sh", "-c",
+        "echo started >> '" + starts + "'; echo 'sluice-agent.services must be an object' >&2; exit 2"),
+        Limits.DEFAULT, Duration.ofSeconds(30));
     transport.prestart();
+    Await.until(WAIT, "the prestarted agent started", () -> Files.exists(starts));
     IOException e = assertThrows(IOException.class, () -> transport.connect(TunnelObserver.NONE));
-    assertTrue(e.getMessage().contains("services"), "the agent's own complaint reaches the gateway: " + e.getMessage());
+    assertTrue(e.getMessage().contains("must be an object"), "the agent's own complaint reaches the gateway: " + e.getMessage());
+    assertEquals(List.of("started"), Files.readAllLines(starts), "the connection used the agent that had exited, not a new one");
   }
 
   private Path writeConfig() throws IOException {
