@@ -10,9 +10,11 @@ import java.util.Map;
  * by the whole machine; and, inside the JVMs that were sampled, per thread group. Read from two {@link Sample}s.
  *
  * @param threads component → thread group → seconds, for the components whose threads were sampled
+ * @param wakeups component → thread group → times its threads went to sleep and were woken again (see {@link Sample})
  */
-record CpuUse(Map<String, Double> seconds, Map<String, Map<String, Double>> threads, double machineBusySeconds,
-              double machineCapacitySeconds, double stealSeconds, double windowSeconds) {
+record CpuUse(Map<String, Double> seconds, Map<String, Map<String, Double>> threads,
+              Map<String, Map<String, Long>> wakeups, double machineBusySeconds, double machineCapacitySeconds,
+              double stealSeconds, double windowSeconds) {
   static final String LOAD = "load generator";
   static final String NGINX = "nginx";
   static final String GATEWAY = "gateway";
@@ -34,6 +36,13 @@ record CpuUse(Map<String, Double> seconds, Map<String, Map<String, Double>> thre
   CpuUse {
     seconds = Collections.unmodifiableMap(new LinkedHashMap<>(seconds));
     threads = Map.copyOf(threads);
+    wakeups = Map.copyOf(wakeups);
+  }
+
+  /** Without wake-up counts. */
+  CpuUse(Map<String, Double> seconds, Map<String, Map<String, Double>> threads, double machineBusySeconds,
+         double machineCapacitySeconds, double stealSeconds, double windowSeconds) {
+    this(seconds, threads, Map.of(), machineBusySeconds, machineCapacitySeconds, stealSeconds, windowSeconds);
   }
 
   /**
@@ -65,9 +74,15 @@ record CpuUse(Map<String, Double> seconds, Map<String, Map<String, Double>> thre
       Map<String, Double> mine = threads.computeIfAbsent(owner, k -> new LinkedHashMap<>());
       groups.forEach((g, t) -> mine.merge(g, Math.max(0, t - was.getOrDefault(g, 0L)) / hz, Double::sum));
     });
+    Map<String, Map<String, Long>> wakeups = new LinkedHashMap<>();
+    after.wakeups().forEach((pid, groups) -> {
+      Map<String, Long> was = before.wakeups().getOrDefault(pid, Map.of());
+      Map<String, Long> mine = wakeups.computeIfAbsent(owners.getOrDefault(pid, OTHER), k -> new LinkedHashMap<>());
+      groups.forEach((g, n) -> mine.merge(g, Math.max(0, n - was.getOrDefault(g, 0L)), Long::sum));
+    });
     double all = (after.procs().machineAllTicks() - before.procs().machineAllTicks()) / hz;
     double steal = (after.procs().machineStealTicks() - before.procs().machineStealTicks()) / hz;
-    return new CpuUse(seconds, threads, busyTicks / hz, all, steal, windowSeconds);
+    return new CpuUse(seconds, threads, wakeups, busyTicks / hz, all, steal, windowSeconds);
   }
 
   /** CPU seconds of {@code component} per 1,000 requests, or NaN when the component was not part of this path. */

@@ -184,17 +184,22 @@ final class Report {
     b.append("### Threads\n\n");
     b.append("The busiest thread groups of the JVMs (load generator, gateway, agent, mock-llm) in each window, from "
         + "`/proc/<pid>/task/<tid>/stat`; names as the kernel keeps them (15 characters), pool numbers dropped. "
-        + "*% of a core* = CPU seconds / window.\n\n");
-    b.append("| path | clients | process | thread group | % of a core | CPU s per 1,000 requests |\n");
-    b.append("|---|--:|---|---|--:|--:|\n");
+        + "*% of a core* = CPU seconds / window. *Wake-ups per request*: how often the group's threads went to sleep "
+        + "(`voluntary_ctxt_switches` in `/proc/<pid>/task/<tid>/status`) per completed request; each is a hand-off "
+        + "that had to wake a thread, and with one connection most of a request's CPU beyond its work.\n\n");
+    b.append("| path | clients | process | thread group | % of a core | CPU s per 1,000 requests | wake-ups per request |\n");
+    b.append("|---|--:|---|---|--:|--:|--:|\n");
     for (Row r : d.rows()) {
       for (String component : List.of(CpuUse.LOAD, CpuUse.GATEWAY, CpuUse.AGENT, CpuUse.MOCK)) {
         Map<String, Double> groups = r.cpu().threads().get(component);
         if (groups == null) continue;
+        Map<String, Long> wakeups = r.cpu().wakeups().getOrDefault(component, Map.of());
         groups.entrySet().stream().sorted((x, y) -> Double.compare(y.getValue(), x.getValue())).limit(3).forEach(e ->
             b.append("| ").append(r.path()).append(" | ").append(r.clients()).append(" | ").append(component)
                 .append(" | `").append(e.getKey()).append("` | ").append(pct(e.getValue() / r.cpu().windowSeconds()))
-                .append(" | ").append(fmt(e.getValue() * 1000.0 / Math.max(1, r.requests()), 3)).append(" |\n"));
+                .append(" | ").append(fmt(e.getValue() * 1000.0 / Math.max(1, r.requests()), 3))
+                .append(" | ").append(wakeups.containsKey(e.getKey())
+                    ? fmt(wakeups.get(e.getKey()) / (double) Math.max(1, r.requests()), 2) : "–").append(" |\n"));
       }
     }
     b.append('\n');

@@ -45,8 +45,8 @@ class ProcSnapshotTest {
         1L, new ProcSnapshot.Proc(1, 0, 0, 400, 0, "gw"),
         2L, new ProcSnapshot.Proc(2, 1, 0, 130, 30, "agent"),        // 80 own + 20 of an ended squeue
         3L, new ProcSnapshot.Proc(3, 0, 0, 50, 5000, "make")), 1600, 5800, 40);   // a finished child is not ours
-    Sample b = new Sample(before, Map.of(1L, Map.of("pekko", 60L, "GC Thread", 40L)));
-    Sample a = new Sample(after, Map.of(1L, Map.of("pekko", 310L, "GC Thread", 90L)));
+    Sample b = new Sample(before, Map.of(1L, Map.of("pekko", 60L, "GC Thread", 40L)), Map.of(1L, Map.of("pekko", 1000L)));
+    Sample a = new Sample(after, Map.of(1L, Map.of("pekko", 310L, "GC Thread", 90L)), Map.of(1L, Map.of("pekko", 5200L)));
     CpuUse use = CpuUse.between(b, a, Map.of(1L, CpuUse.GATEWAY, 2L, CpuUse.AGENT), 100, 4);
     assertEquals(3.0, use.seconds().get(CpuUse.GATEWAY), 1e-9);
     assertEquals(1.0, use.seconds().get(CpuUse.AGENT), 1e-9);
@@ -59,6 +59,23 @@ class ProcSnapshotTest {
     assertEquals(0.75, use.coreShare(CpuUse.GATEWAY), 1e-9);
     assertEquals(Double.NaN, use.perThousand(CpuUse.SSHD, 2000));
     assertEquals(2.5, use.threads().get(CpuUse.GATEWAY).get("pekko"), 1e-9);
+    assertEquals(4200L, use.wakeups().get(CpuUse.GATEWAY).get("pekko"));
+  }
+
+  @Test void aThreadsWakeUpsAreItsVoluntaryContextSwitchesAndGrowWhenItSleeps() throws Exception {
+    String status = "Name:\tjava\nState:\tS (sleeping)\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n";
+    assertEquals(1234, Sample.voluntarySwitches(status));
+    // This JVM's own threads: sleeping 20 times puts at least 20 more wake-ups on this thread's group.
+    long pid = ProcessHandle.current().pid();
+    String group = Sample.threadGroup(Thread.currentThread().getName().length() > 15
+        ? Thread.currentThread().getName().substring(0, 15) : Thread.currentThread().getName());
+    Map<String, Long> ticks = new java.util.HashMap<>();
+    Map<String, Long> before = new java.util.HashMap<>();
+    Sample.threadsOf(pid, ticks, before);
+    for (int i = 0; i < 20; i++) Thread.sleep(1);
+    Map<String, Long> after = new java.util.HashMap<>();
+    Sample.threadsOf(pid, ticks, after);
+    assertTrue(after.get(group) - before.get(group) >= 20, before.get(group) + " -> " + after.get(group));
   }
 
   static ProcSnapshot snapshot(Map<Long, Long> parents, long busy, long all) {

@@ -19,7 +19,8 @@ class ReportTest {
 
   static Row row(String path, int clients, long requests, double p50, double p99, Map<String, Double> cpu) {
     return new Row(path, clients, requests, 0, 10, new Latency(p50, p50 * 1.5, p99, p99 * 2),
-        new CpuUse(cpu, Map.of(CpuUse.GATEWAY, Map.of("sluice-pekko.ac", 6.0, "C2 CompilerThre", 1.0)), 18, 20, 0, 10));
+        new CpuUse(cpu, Map.of(CpuUse.GATEWAY, Map.of("sluice-pekko.ac", 6.0, "C2 CompilerThre", 1.0)),
+            Map.of(CpuUse.GATEWAY, Map.of("sluice-pekko.ac", requests * 11)), 18, 20, 0, 10));
   }
 
   static List<Row> rows(double sshP50, long ssh64Requests) {
@@ -56,7 +57,7 @@ class ReportTest {
     assertTrue(md.contains("| cores (`nproc`) | 2 |"), md);
     assertTrue(md.contains("This run took 3.3 minutes."), md);
     assertTrue(md.contains("```\nbin/sluice bench\n```"), md);
-    assertTrue(md.contains("| ssh | 64 | gateway | `sluice-pekko.ac` | 60 % | 0.500 |"), md);
+    assertTrue(md.contains("| ssh | 64 | gateway | `sluice-pekko.ac` | 60 % | 0.500 | 11.00 |"), md);
     assertTrue(md.contains("| ssh | 10 % | 2 % | 10 % |"), md);
   }
 

@@ -64,7 +64,10 @@ public final class Agent {
    * leaves its thread once its exchange has started, so this bounds the agent's threads whatever the number of streams.
    */
   static final int CALL_THREADS = 16;
-  /** The HTTP client's executor: it only runs the exchanges' non-blocking callbacks. */
+  /**
+   * Threads that start the exchanges whose request body came after the call ({@code sendAsync} may resolve the node's
+   * name, which blocks; the session's reader thread must not).
+   */
   static final int IO_THREADS = Math.min(4, Math.max(2, Runtime.getRuntime().availableProcessors()));
 
   private final AgentConfig config;
@@ -80,8 +83,9 @@ public final class Agent {
   public Agent(AgentConfig config, Scheduler scheduler) {
     this.config = config;
     this.scheduler = scheduler;
+    AtomicInteger callThreads = new AtomicInteger();
     this.calls = new ThreadPoolExecutor(CALL_THREADS, CALL_THREADS, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-        daemonThreads("agent-call-"));
+        r -> new CallThread(r, "agent-call-" + callThreads.incrementAndGet()));
     calls.allowCoreThreadTimeOut(true);
     this.io = Executors.newFixedThreadPool(IO_THREADS, daemonThreads("agent-io-"));
     this.frameTimer = Executors.newSingleThreadScheduledExecutor(daemonThreads("agent-frames-"));
@@ -89,7 +93,9 @@ public final class Agent {
         .version(HttpClient.Version.HTTP_1_1)                 // vLLM and mock-llm speak plain HTTP/1.1
         .connectTimeout(config.upstream().connectTimeout())
         .followRedirects(HttpClient.Redirect.NEVER)
-        .executor(io)
+        // The client's callbacks run where they arise, mostly on its selector thread: they never block (UpstreamExchange),
+        // and a pool here cost about seven thread wake-ups per request (docs/operations.md, "Thread hand-offs").
+        .executor(Runnable::run)
         .build();
   }
 
@@ -103,6 +109,14 @@ public final class Agent {
     calls.shutdownNow();
     io.shutdownNow();
     frameTimer.shutdownNow();
+  }
+
+  /** A thread for calls that may block; an exchange it starts connects on it (UpstreamExchange#send). */
+  static final class CallThread extends Thread {
+    CallThread(Runnable task, String name) {
+      super(task, name);
+      setDaemon(true);
+    }
   }
 
   private static ThreadFactory daemonThreads(String prefix) {

@@ -39,8 +39,8 @@ import sluice.agent.wire.StreamResetException;
  * stream window plus a few chunks per stream. A reset from the gateway (client gone) cancels the subscription, which
  * aborts the request.
  *
- * <p>Callbacks arrive on the session's reader thread (stream events) and the HTTP client's executor (response); none
- * of them blocks.
+ * <p>Callbacks arrive on the session's reader thread (stream events) and the HTTP client's selector thread (response:
+ * the client runs its callbacks where they arise); none of them blocks, or every upstream exchange would stall.
  */
 final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Subscriber<List<ByteBuffer>> {
   // The forward's log line keeps the name operators already grep for.
@@ -49,8 +49,8 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   private static final Set<String> RESPONSE_HEADERS = Set.of("content-type", "content-length", "retry-after");
   private static final long LOW_WATER = ResponseFrames.MAX_FRAME;   // a frame being filled never stops the reads
   /**
-   * Chunks asked of the HTTP client ahead: one at a time would make a fast stream wait for a round trip between the
-   * client's selector and its executor after every chunk. The client's chunks hold at most its read buffer (4 KiB).
+   * Chunks asked of the HTTP client ahead: one at a time would make a fast stream wait after every chunk for the client
+   * to schedule its next read. The client's chunks hold at most its read buffer (4 KiB).
    */
   private static final int AHEAD = 4;
 
@@ -97,10 +97,13 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
     stream.setListener(this::onStreamEvent);
   }
 
-  /** Sends the request on the client's executor (resolving the node's name may block; the reader thread must not). */
+  /**
+   * Sends the request: at once on a call thread (the usual case, the body came with the call), else from an I/O
+   * thread (resolving the node's name may block; the session's reader thread must not).
+   */
   void send(HttpRequest.BodyPublisher publisher) {
     HttpRequest built = request.method(call.method(), publisher).build();
-    io.execute(() -> {
+    Runnable start = () -> {
       if (aborted.get()) return;
       CompletableFuture<HttpResponse<Void>> exchange = http.sendAsync(built, this);
       sent = exchange;                               // cancelling this one (not a stage after it) aborts the request
@@ -108,7 +111,9 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
         if (t != null) failed(t instanceof CompletionException && t.getCause() != null ? t.getCause() : t);
       });
       if (aborted.get()) exchange.cancel(true);      // reset while the request was being sent
-    });
+    };
+    if (Thread.currentThread() instanceof Agent.CallThread) start.run();
+    else io.execute(start);
   }
 
   /** Refuses the call before anything went upstream (a body that does not match its Content-Length). */

@@ -3,13 +3,13 @@ package sluice.edge.http;
 import java.time.Instant;
 import java.time.Clock;
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
-import static org.apache.pekko.http.javadsl.server.Directives.onComplete;
-import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
 import static org.apache.pekko.http.javadsl.server.Directives.path;
 import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 import static sluice.edge.http.EdgeDirectives.json;
 import static sluice.edge.http.EdgeDirectives.only;
 import static sluice.edge.http.EdgeDirectives.refuse;
+import static sluice.edge.http.FutureRoutes.onComplete;
+import static sluice.edge.http.FutureRoutes.onSuccess;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;

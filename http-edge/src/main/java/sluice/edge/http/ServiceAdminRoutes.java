@@ -2,12 +2,12 @@ package sluice.edge.http;
 
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
 import static org.apache.pekko.http.javadsl.server.Directives.get;
-import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
 import static org.apache.pekko.http.javadsl.server.Directives.path;
 import static org.apache.pekko.http.javadsl.server.Directives.post;
 import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 import static sluice.edge.http.EdgeDirectives.json;
 import static sluice.edge.http.EdgeDirectives.refuse;
+import static sluice.edge.http.FutureRoutes.onSuccess;
 
 import java.time.Duration;
 import java.util.Set;

@@ -2,11 +2,11 @@ package sluice.edge.http;
 
 import static org.apache.pekko.http.javadsl.server.Directives.complete;
 import static org.apache.pekko.http.javadsl.server.Directives.get;
-import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
 import static org.apache.pekko.http.javadsl.server.Directives.optionalHeaderValueByName;
 import static org.apache.pekko.http.javadsl.server.Directives.parameterMap;
 import static org.apache.pekko.http.javadsl.server.Directives.path;
 import static sluice.edge.http.EdgeDirectives.refuse;
+import static sluice.edge.http.FutureRoutes.onSuccess;
 
 import java.io.OutputStream;
 import java.util.Map;

@@ -3,7 +3,6 @@ package sluice.edge.http;
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
 import static org.apache.pekko.http.javadsl.server.Directives.delete;
 import static org.apache.pekko.http.javadsl.server.Directives.get;
-import static org.apache.pekko.http.javadsl.server.Directives.onSuccess;
 import static org.apache.pekko.http.javadsl.server.Directives.patch;
 import static org.apache.pekko.http.javadsl.server.Directives.path;
 import static org.apache.pekko.http.javadsl.server.Directives.post;
@@ -11,6 +10,7 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 import static sluice.edge.http.EdgeDirectives.body;
 import static sluice.edge.http.EdgeDirectives.json;
 import static sluice.edge.http.EdgeDirectives.refuse;
+import static sluice.edge.http.FutureRoutes.onSuccess;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
