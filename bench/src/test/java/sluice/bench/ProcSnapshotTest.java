@@ -2,8 +2,11 @@ package sluice.bench;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -65,16 +68,31 @@ class ProcSnapshotTest {
   @Test void aThreadsWakeUpsAreItsVoluntaryContextSwitchesAndGrowWhenItSleeps() throws Exception {
     String status = "Name:\tjava\nState:\tS (sleeping)\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n";
     assertEquals(1234, Sample.voluntarySwitches(status));
-    // This JVM's own threads: sleeping 20 times puts at least 20 more wake-ups on this thread's group.
+    // A thread of this JVM that sleeps 20 times between two samples has at least 20 more wake-ups in its group.
+    CountDownLatch sampled = new CountDownLatch(1);
+    CountDownLatch slept = new CountDownLatch(1);
+    Thread sleeper = new Thread(() -> {
+      try {
+        sampled.await();
+        for (int i = 0; i < 20; i++) Thread.sleep(1);
+        slept.countDown();
+        Thread.sleep(60_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "wake-probe-1");
+    sleeper.setDaemon(true);
+    sleeper.start();
     long pid = ProcessHandle.current().pid();
-    String group = Sample.threadGroup(Thread.currentThread().getName().length() > 15
-        ? Thread.currentThread().getName().substring(0, 15) : Thread.currentThread().getName());
+    String group = "wake-probe";
     Map<String, Long> ticks = new java.util.HashMap<>();
     Map<String, Long> before = new java.util.HashMap<>();
     Sample.threadsOf(pid, ticks, before);
-    for (int i = 0; i < 20; i++) Thread.sleep(1);
+    sampled.countDown();
+    assertTrue(slept.await(10, TimeUnit.SECONDS));
     Map<String, Long> after = new java.util.HashMap<>();
     Sample.threadsOf(pid, ticks, after);
+    sleeper.interrupt();
     assertTrue(after.get(group) - before.get(group) >= 20, before.get(group) + " -> " + after.get(group));
   }
 
