@@ -65,8 +65,9 @@ public final class Agent {
    */
   static final int CALL_THREADS = 16;
   /**
-   * Threads that start the exchanges whose request body came after the call ({@code sendAsync} may resolve the node's
-   * name, which blocks; the session's reader thread must not).
+   * The HTTP client's executor, which runs its non-blocking callbacks, and the threads that start the exchanges whose
+   * request body came after the call ({@code sendAsync} may resolve the node's name, which blocks; the session's
+   * reader thread must not).
    */
   static final int IO_THREADS = Math.min(4, Math.max(2, Runtime.getRuntime().availableProcessors()));
 
@@ -93,9 +94,9 @@ public final class Agent {
         .version(HttpClient.Version.HTTP_1_1)                 // vLLM and mock-llm speak plain HTTP/1.1
         .connectTimeout(config.upstream().connectTimeout())
         .followRedirects(HttpClient.Redirect.NEVER)
-        // The client's callbacks run where they arise, mostly on its selector thread: they never block (UpstreamExchange),
-        // and a pool here cost about seven thread wake-ups per request (docs/operations.md, "Thread hand-offs").
-        .executor(Runnable::run)
+        // A pool, not the selector thread itself: it saves a short request about seven wake-ups, but a fast stream then
+        // waits for each chunk to be passed on before the next is read (docs/operations.md, "Thread hand-offs").
+        .executor(io)
         .build();
   }
 

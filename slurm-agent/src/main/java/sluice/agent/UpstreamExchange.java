@@ -39,8 +39,8 @@ import sluice.agent.wire.StreamResetException;
  * stream window plus a few chunks per stream. A reset from the gateway (client gone) cancels the subscription, which
  * aborts the request.
  *
- * <p>Callbacks arrive on the session's reader thread (stream events) and the HTTP client's selector thread (response:
- * the client runs its callbacks where they arise); none of them blocks, or every upstream exchange would stall.
+ * <p>Callbacks arrive on the session's reader thread (stream events) and the HTTP client's executor (response); none
+ * of them blocks.
  */
 final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Subscriber<List<ByteBuffer>> {
   // The forward's log line keeps the name operators already grep for.
@@ -49,8 +49,8 @@ final class UpstreamExchange implements HttpResponse.BodyHandler<Void>, Flow.Sub
   private static final Set<String> RESPONSE_HEADERS = Set.of("content-type", "content-length", "retry-after");
   private static final long LOW_WATER = ResponseFrames.MAX_FRAME;   // a frame being filled never stops the reads
   /**
-   * Chunks asked of the HTTP client ahead: one at a time would make a fast stream wait after every chunk for the client
-   * to schedule its next read. The client's chunks hold at most its read buffer (4 KiB).
+   * Chunks asked of the HTTP client ahead: one at a time would make a fast stream wait for a round trip between the
+   * client's selector and its executor after every chunk. The client's chunks hold at most its read buffer (4 KiB).
    */
   private static final int AHEAD = 4;
 
