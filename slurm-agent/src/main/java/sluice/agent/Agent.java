@@ -94,8 +94,9 @@ public final class Agent {
         .version(HttpClient.Version.HTTP_1_1)                 // vLLM and mock-llm speak plain HTTP/1.1
         .connectTimeout(config.upstream().connectTimeout())
         .followRedirects(HttpClient.Redirect.NEVER)
-        // A pool, not the selector thread itself: it saves a short request about seven wake-ups, but a fast stream then
-        // waits for each chunk to be passed on before the next is read (docs/operations.md, "Thread hand-offs").
+        // A pool, not the selector thread itself: running the callbacks there saved a short request about seven
+        // wake-ups, but a fast stream then waited for each chunk to be passed on before the next was read
+        // (docs/operations.md, "Thread hand-offs").
         .executor(io)
         .build();
   }

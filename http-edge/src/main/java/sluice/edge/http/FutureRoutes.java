@@ -16,16 +16,17 @@ import scala.util.Try;
 /**
  * {@code onSuccess} and {@code onComplete} as Pekko HTTP's Java DSL has them, but continuing on the request's own
  * dispatcher. The Java DSL's versions (Pekko HTTP 1.3) pass every answer through Scala's global thread pool first, to
- * unwrap a {@code CompletionException}: a request's admission, lease and forward each woke a thread of that pool and
- * then one of the dispatcher again (docs/operations.md, "Thread hand-offs"). Same signatures, so a static import of
- * these replaces the Java DSL's.
+ * unwrap a {@code CompletionException}: each answer not there at once (a request's admission, its forward, its body)
+ * woke a thread of that pool and then one of the dispatcher again (docs/operations.md, "Thread hand-offs"). Same
+ * signatures, so a static import of these replaces the Java DSL's.
  */
 final class FutureRoutes {
   private FutureRoutes() {}
 
   /** The inner route with the stage's value; a failed stage fails the route with its cause, as the Java DSL's does. */
   static <T> Route onSuccess(CompletionStage<T> stage, Function<T, Route> inner) {
-    return onComplete(stage, result -> result.isSuccess() ? inner.apply(result.get()) : Directives.failWith(result.failed().get()));
+    return onComplete(stage, result -> result.isSuccess() ? inner.apply(result.get())
+        : Directives.failWith(result.failed().get()));
   }
 
   /** The inner route with the stage's outcome, a {@code CompletionException} replaced by its cause. */
@@ -47,5 +48,4 @@ final class FutureRoutes {
     Throwable t = result.failed().get();
     return t instanceof CompletionException && t.getCause() != null ? new Failure<>(t.getCause()) : result;
   }
-
 }
