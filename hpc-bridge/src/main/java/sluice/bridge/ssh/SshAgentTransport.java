@@ -12,6 +12,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.net.SocketFactory;
 import net.schmizz.keepalive.KeepAliveProvider;
 import net.schmizz.keepalive.KeepAliveRunner;
@@ -56,6 +57,7 @@ public final class SshAgentTransport implements AgentTransport {
   private final Duration handshakeTimeout;
   private final DefaultConfig sshConfig;
   private volatile int preferred;               // index of the node that last worked
+  private volatile String negotiatedCipher;
 
   public SshAgentTransport(String cluster, SshSettings settings, Limits limits, Duration handshakeTimeout) {
     this.cluster = cluster;
@@ -64,6 +66,13 @@ public final class SshAgentTransport implements AgentTransport {
     this.handshakeTimeout = handshakeTimeout;
     this.sshConfig = new DefaultConfig();
     sshConfig.setKeepAliveProvider(KeepAliveProvider.KEEP_ALIVE);
+    sshConfig.setCipherFactories(SshCiphers.ciphers());
+    sshConfig.setMACFactories(SshCiphers.macs());
+  }
+
+  /** The cipher the last connection agreed on (from the server, which carries the streams), or null before one. */
+  String negotiatedCipher() {
+    return negotiatedCipher;
   }
 
   @Override public List<String> nodes() {
@@ -114,6 +123,11 @@ public final class SshAgentTransport implements AgentTransport {
       } else {
         ssh.addHostKeyVerifier(settings.hostFingerprint().get());
       }
+      AtomicReference<String> cipher = new AtomicReference<>();     // set on sshj's reader thread during the key exchange
+      ssh.getTransport().addAlgorithmsVerifier(algorithms -> {
+        cipher.set(algorithms.getServer2ClientCipherAlgorithm());
+        return true;
+      });
       ssh.getConnection().getKeepAlive().setKeepAliveInterval((int) settings.keepAliveInterval().toSeconds());
       ((KeepAliveRunner) ssh.getConnection().getKeepAlive()).setMaxAliveCount(settings.keepAliveCount());
       ssh.connect(node.host(), node.port());
@@ -142,7 +156,9 @@ public final class SshAgentTransport implements AgentTransport {
         }
       }
       ScheduledFuture<?> dog = watchdog;
-      LOG.info("cluster {}: connected to {} as {} with {} agent channel(s)", cluster, node, settings.user(), channels.size());
+      negotiatedCipher = cipher.get();
+      LOG.info("cluster {}: connected to {} as {} with {} agent channel(s), cipher {}", cluster, node, settings.user(),
+          channels.size(), cipher.get());
       return AgentConnection.of(node.toString(), channels, () -> {
         dog.cancel(false);
         disconnectLater(ssh, node);

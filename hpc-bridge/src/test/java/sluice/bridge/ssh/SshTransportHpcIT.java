@@ -70,8 +70,11 @@ class SshTransportHpcIT {
 
   @Test void connectsWithStrictHostKeyAndServesCallsOverEveryChannel() throws Exception {
     Events events = new Events();
-    try (AgentConnection conn = transport(good(2, Duration.ofSeconds(15), 3, Duration.ofSeconds(45))).connect(events)) {
+    SshAgentTransport transport = transport(good(2, Duration.ofSeconds(15), 3, Duration.ofSeconds(45)));
+    try (AgentConnection conn = transport.connect(events)) {
       assertEquals(2, conn.channelCount());
+      // OpenSSH takes the gateway's first choice: AES-GCM, decrypted by the JDK's AES instructions (SshCiphers).
+      assertEquals(SshCiphers.PREFERRED, transport.negotiatedCipher());
       String node = sandbox.sshHost() + ":" + sandbox.sshPort();
       assertEquals(List.of("connecting " + node, "up " + node + " 2"), events.seen);
       // Four calls at once spread over both channels; each is answered by the agent on the login node.
