@@ -123,7 +123,7 @@ public final class SshAgentTransport implements AgentTransport {
       } else {
         ssh.addHostKeyVerifier(settings.hostFingerprint().get());
       }
-      AtomicReference<String> cipher = new AtomicReference<>();     // set on sshj's reader thread during the key exchange
+      AtomicReference<String> cipher = new AtomicReference<>();   // set on sshj's reader thread in the key exchange
       ssh.getTransport().addAlgorithmsVerifier(algorithms -> {
         cipher.set(algorithms.getServer2ClientCipherAlgorithm());
         return true;

@@ -14,12 +14,12 @@ import net.schmizz.sshj.transport.mac.MAC;
  * The ciphers and MACs the gateway offers a login node, in order of preference (the client's order decides in SSH).
  *
  * <p>AES-GCM comes first, computed by the JDK's own provider ({@code SunJCE}), which uses the CPU's AES and carry-less
- * multiply instructions. sshj takes every cipher from BouncyCastle once BouncyCastle is registered (it is: sshj needs
- * it for keys), and BouncyCastle's AES and ChaCha20-Poly1305 are plain Java: 7-13 ns per byte decrypted on the bench
- * machine against 0.2-1.5 for the JDK's AES-GCM (docs/operations.md "SSH ciphers"), and every byte of every stream
- * from the login node is decrypted on the connection's one reader thread. ChaCha20-Poly1305 and AES-CTR stay as fallbacks
- * for servers without GCM; CBC modes, RC4, 3DES and the other legacy ciphers sshj would offer, and MACs weaker than
- * HMAC-SHA2, are not offered at all.
+ * multiply instructions. sshj takes every cipher from BouncyCastle when BouncyCastle is on the class path (it is, as a
+ * dependency of sshj), and BouncyCastle's AES and ChaCha20-Poly1305 are plain Java: 7-13 ns per byte decrypted on the
+ * bench machine against 0.2-1.5 for the JDK's AES-GCM (docs/operations.md "SSH ciphers"), and every byte of every
+ * stream from the login node is decrypted on the connection's one reader thread. ChaCha20-Poly1305 and AES-CTR stay as
+ * fallbacks for servers without GCM; CBC modes, RC4, 3DES and the other legacy ciphers sshj would offer, and MACs
+ * weaker than HMAC-SHA2, are not offered at all.
  */
 final class SshCiphers {
   private SshCiphers() {}
