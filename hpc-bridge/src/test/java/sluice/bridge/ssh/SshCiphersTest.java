@@ -3,7 +3,6 @@ package sluice.bridge.ssh;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.hierynomus.sshj.transport.cipher.GcmCiphers;
 import java.util.Arrays;
