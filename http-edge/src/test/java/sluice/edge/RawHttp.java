@@ -37,7 +37,7 @@ final class RawHttp {
       } catch (IOException closedEarly) {
         // The server may answer and close before it has read everything (an over-long header): read its answer.
       }
-      return read(s.getInputStream());
+      return read(new BufferedInputStream(s.getInputStream()));
     }
   }
 
@@ -72,30 +72,34 @@ final class RawHttp {
     }
   }
 
+  /**
+   * One answer and not a byte more: the head up to its blank line, then Content-Length bytes (or everything up to the
+   * close when there is none). Answers to pipelined requests may share a TCP segment; the next one stays in {@code in}.
+   */
   private static Response read(InputStream in) throws IOException {
     ByteArrayOutputStream all = new ByteArrayOutputStream();
-    byte[] buf = new byte[8192];
-    int headEnd = -1;
-    int contentLength = -1;
     try {
-      for (int n; (n = in.read(buf)) != -1; ) {
-        all.write(buf, 0, n);
-        String sofar = all.toString(StandardCharsets.ISO_8859_1);
-        if (headEnd < 0 && (headEnd = sofar.indexOf("\r\n\r\n")) >= 0) {
-          contentLength = parseHead(sofar.substring(0, headEnd)).headers().containsKey("content-length")
-              ? Integer.parseInt(parseHead(sofar.substring(0, headEnd)).header("content-length").trim()) : -1;
-        }
-        if (headEnd >= 0 && contentLength >= 0 && all.size() >= headEnd + 4 + contentLength) break;
+      int lastFour = 0;
+      for (int b; lastFour != BLANK_LINE && (b = in.read()) != -1; lastFour = lastFour << 8 | b) all.write(b);
+      if (lastFour != BLANK_LINE) throw new IOException("no response head: '" + all.toString(StandardCharsets.UTF_8) + "'");
+      int headEnd = all.size();
+      Response head = parseHead(all.toString(StandardCharsets.ISO_8859_1).substring(0, headEnd - 4));
+      String length = head.header("content-length");
+      if (length == null) {
+        in.transferTo(all);
+      } else {
+        int expected = Integer.parseInt(length.trim());
+        for (int b; all.size() - headEnd < expected && (b = in.read()) != -1; ) all.write(b);
+        if (all.size() - headEnd < expected) throw new IOException("closed inside the body: " + all);
       }
+      return new Response(head.status(), head.headers(), new String(all.toByteArray(), headEnd, all.size() - headEnd,
+          StandardCharsets.UTF_8));
     } catch (SocketTimeoutException e) {
       throw new IOException("no complete answer within 15 s; got: " + all.toString(StandardCharsets.ISO_8859_1), e);
     }
-    String text = all.toString(StandardCharsets.UTF_8);
-    int end = text.indexOf("\r\n\r\n");
-    if (end < 0) throw new IOException("no response head: '" + text + "'");
-    Response head = parseHead(text.substring(0, end));
-    return new Response(head.status(), head.headers(), text.substring(end + 4));
   }
+
+  private static final int BLANK_LINE = '\r' << 24 | '\n' << 16 | '\r' << 8 | '\n';
 
   private static Response parseHead(String head) {
     String[] lines = head.split("\r\n");
