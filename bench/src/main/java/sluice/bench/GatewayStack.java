@@ -168,13 +168,19 @@ final class GatewayStack implements Stack {
   }
 
   /**
-   * The gateway's command line as {@code bin/sluice serve} builds it: conf/jvm.options, and the class-data archive the
-   * build trained beside the jar when there is one (docs/operations.md "Fast start").
+   * The gateway's command line as {@code bin/sluice serve} builds it: conf/jvm.options, conf/jvm-jdk17.options on a JDK
+   * that knows its flags (17 to 19; the gateway runs on the bench's own java), and the class-data archive the build
+   * trained beside the jar when there is one (docs/operations.md "Fast start").
    */
   static List<String> command(Path home, Path conf) {
+    return command(home, conf, Runtime.version().feature());
+  }
+
+  static List<String> command(Path home, Path conf, int javaFeature) {
     Path jar = home.resolve("http-edge/target/sluice.jar");
     Path archive = home.resolve("http-edge/target/sluice.jsa");
     List<String> cmd = new ArrayList<>(List.of(Processes.java(), "@" + home.resolve("conf/jvm.options")));
+    if (javaFeature >= 17 && javaFeature < 20) cmd.add("@" + home.resolve("conf/jvm-jdk17.options"));
     if (Files.isRegularFile(archive)) cmd.addAll(List.of("-XX:SharedArchiveFile=" + archive, "-Xlog:cds*=off"));
     cmd.addAll(List.of("-Dsluice.home=" + home, "-jar", jar.toString(), "serve", "--config", conf.toString()));
     return cmd;

@@ -295,7 +295,8 @@ final class Report {
         + "command → mock-llm running as a real Slurm job").append(d.sandbox().map(x -> " (sandbox `" + x + "`)").orElse(""))
         .append(" |\n\n");
     b.append("The gateway runs in its own JVM, started as `java -jar http-edge/target/sluice.jar serve --config FILE` "
-        + "with the JVM options of `conf/jvm.options` (as `bin/sluice serve`: 1 GiB heap, G1), so its CPU is read from /proc like every other process's. The bench "
+        + "with the JVM options of `conf/jvm.options` (as `bin/sluice serve`: 1 GiB heap, G1; on JDK 17 to 19 also "
+        + "`conf/jvm-jdk17.options`, G1's card refinement left to its pauses), so its CPU is read from /proc like every other process's. The bench "
         + "writes the config (kept with the logs under `bench/target/run/`): one service `mock-llm` with exactly one "
         + "replica (min = max = 1), `max-inflight-per-replica` = the slow streams + 64 and `max-queue = 256`, so no "
         + "request waits for a lease; the job listing every 300 ms on the local paths (as in `conf/embedded.conf`, the "
