@@ -28,7 +28,7 @@ class GatewayJvmOptionsTest {
     String options = "@" + home.resolve("conf/jvm-jdk17.options");
     for (int feature : List.of(17, 18, 19)) {
       List<String> cmd = GatewayStack.command(home, conf, feature);
-      assertEquals(2, cmd.indexOf(options), "after conf/jvm.options, so that SLUICE_JAVA_OPTS-like later options win: " + cmd);
+      assertEquals(2, cmd.indexOf(options), "right after conf/jvm.options, where bin/sluice puts it: " + cmd);
     }
     for (int feature : List.of(20, 21, 25)) {
       List<String> cmd = GatewayStack.command(home, conf, feature);
