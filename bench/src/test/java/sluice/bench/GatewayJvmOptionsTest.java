@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * conf/jvm-jdk17.options reaches the gateway only on a JDK that knows its flags (17 to 19): JDK 20 dropped them and
- * JDK 25 refuses to start with them, so a gateway given them there would not start at all.
+ * conf/jvm-jdk17.options reaches the gateway only on JDK 17 to 19: JDK 20 reworked the refinement they tune, and JDK 25
+ * refuses to start with them, so a gateway given them there would not start at all.
  */
 class GatewayJvmOptionsTest {
   private static final Path REPO = Path.of("..").toAbsolutePath().normalize();

@@ -69,9 +69,11 @@ class ProcSnapshotTest {
     String status = "Name:\tjava\nState:\tS (sleeping)\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n";
     assertEquals(1234, Sample.voluntarySwitches(status));
     // A thread of this JVM that sleeps 20 times between two samples has at least 20 more wake-ups in its group.
+    CountDownLatch running = new CountDownLatch(1);
     CountDownLatch sampled = new CountDownLatch(1);
     CountDownLatch slept = new CountDownLatch(1);
     Thread sleeper = new Thread(() -> {
+      running.countDown();            // the JVM gives the kernel thread its name before run(): /proc shows it from here
       try {
         sampled.await();
         for (int i = 0; i < 20; i++) Thread.sleep(1);
@@ -83,6 +85,7 @@ class ProcSnapshotTest {
     }, "wake-probe-1");
     sleeper.setDaemon(true);
     sleeper.start();
+    assertTrue(running.await(10, TimeUnit.SECONDS));
     long pid = ProcessHandle.current().pid();
     String group = "wake-probe";
     Map<String, Long> ticks = new java.util.HashMap<>();
