@@ -1,5 +1,6 @@
 package sluice.core.cluster;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 
@@ -13,6 +14,12 @@ public interface ClusterGateway {
 
   /** Every job of this deployment the scheduler knows; one call serves all services of the cluster. */
   CompletionStage<List<JobSnapshot>> jobs();
+
+  /**
+   * As {@link #jobs()}, from a listing taken no more than {@code maxAge} ago: a gateway that reuses one listing for
+   * several polls lists afresh when its listing is older; one that lists on every call needs nothing more.
+   */
+  default CompletionStage<List<JobSnapshot>> jobs(Duration maxAge) { return jobs(); }
 
   /** Cancels a job; completes with false when it had already ended. */
   CompletionStage<Boolean> cancel(String jobId);

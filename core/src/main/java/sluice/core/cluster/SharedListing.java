@@ -40,8 +40,11 @@ public final class SharedListing {
 
   public sealed interface Command extends CborSerializable {}
 
-  /** A service's poll. */
-  public record GetJobs(ActorRef<Listing> replyTo) implements Command {}
+  /**
+   * A service's poll. {@code maxAge} (nullable: the reuse period) bounds the age of the listing that may answer it:
+   * a poll right after a submission wants to see the new job's progress, not what a listing of a moment ago saw.
+   */
+  public record GetJobs(ActorRef<Listing> replyTo, Duration maxAge) implements Command {}
 
   /** A job was submitted or cancelled: the next poll lists afresh. */
   public enum Forget implements Command { INSTANCE }
@@ -75,7 +78,7 @@ public final class SharedListing {
       Lister l = new Lister(reuseFor, clock);
       return Behaviors.receive(Command.class)
           .onMessage(GetJobs.class, g -> {
-            if (l.fresh()) g.replyTo().tell(l.last);
+            if (l.fresh(g.maxAge())) g.replyTo().tell(l.last);
             else if (l.waiting.add(g.replyTo()) && l.waiting.size() == 1) ctx.pipeToSelf(gateway.jobs(), l.answer(clock.instant())::apply);
             return Behaviors.same();
           })
@@ -107,7 +110,10 @@ public final class SharedListing {
       this.clock = clock;
     }
 
-    boolean fresh() { return last != null && last.failure() == null && clock.instant().isBefore(lastAt.plus(reuseFor)); }
+    boolean fresh(Duration maxAge) {
+      Duration age = maxAge != null && maxAge.compareTo(reuseFor) < 0 ? maxAge : reuseFor;
+      return last != null && last.failure() == null && clock.instant().isBefore(lastAt.plus(age));
+    }
 
     BiFunction<List<JobSnapshot>, Throwable, Command> answer(Instant asked) {
       return (jobs, e) -> {
@@ -122,8 +128,11 @@ public final class SharedListing {
   /** This node's gateway, with its job listing taken from the singleton. */
   private record Shared(ClusterGateway local, ActorRef<Command> singleton, ActorSystem<?> system, Duration askTimeout)
       implements ClusterGateway {
-    @Override public CompletionStage<List<JobSnapshot>> jobs() {
-      CompletionStage<Listing> asked = AskPattern.ask(singleton, GetJobs::new, askTimeout, system.scheduler());
+    @Override public CompletionStage<List<JobSnapshot>> jobs() { return jobs(null); }
+
+    @Override public CompletionStage<List<JobSnapshot>> jobs(Duration maxAge) {
+      CompletionStage<Listing> asked = AskPattern.ask(singleton, replyTo -> new GetJobs(replyTo, maxAge), askTimeout,
+          system.scheduler());
       return Asks.plain(asked).handle((listing, e) -> {
         if (e != null) {
           LOG.warn("the shared job listing did not answer within {} ms ({}); listing through this node", askTimeout.toMillis(),

@@ -1,6 +1,7 @@
 package sluice.core.service;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,9 +35,12 @@ final class Outbox {
     this.replicas = replicas;
   }
 
-  void listJobs() {
+  void listJobs() { listJobs(null); }
+
+  /** @param maxAge how old a shared listing may be to answer (null: as old as the cluster reuses one) */
+  void listJobs(Duration maxAge) {
     Instant asked = clock.instant();
-    ctx.pipeToSelf(gateway.jobs(), (jobs, err) -> err == null ? new ServiceActor.Polled(jobs, asked)
+    ctx.pipeToSelf(maxAge == null ? gateway.jobs() : gateway.jobs(maxAge), (jobs, err) -> err == null ? new ServiceActor.Polled(jobs, asked)
         : new ServiceActor.PollFailed(StartHealth.rootMessage(err)));
   }
 

@@ -87,6 +87,8 @@ public final class ServiceActor
 
   // Internal messages: ticks, and the answers of the cluster calls (see Outbox).
   enum Tick implements Command { POLL, EVALUATE }
+  /** The {@code step}-th extra listing after a submission's answer (see {@link PollPace}). */
+  record PollSoon(int step) implements Command {}
   /** A job listing; {@code asked} is when this actor asked for it (see {@link ListingReconciler}). */
   record Polled(List<JobSnapshot> jobs, Instant asked) implements Command {}
   record PollFailed(String reason) implements Command {}
@@ -98,7 +100,7 @@ public final class ServiceActor
   private record ChildStopped(String jobId) implements Command {}
   private record NodeLeft(String node) implements Command {}
   /** One key per timer, so starting one never replaces another; a queue-wait timer is keyed by its lease id. */
-  private enum TimerKey { POLL, EVALUATE, BACKOFF }
+  private enum TimerKey { POLL, POLL_SOON, EVALUATE, BACKOFF }
 
   public sealed interface Event extends CborSerializable {}
   public record Created(Instant at) implements Event {}
@@ -152,6 +154,7 @@ public final class ServiceActor
   private final JobChildren children;
   private final Outbox outbox;
   private final ListingReconciler reconciler;
+  private final PollPace pollPace;
   private final Replicas replicas = new Replicas();
   private final LeaseBroker<ActorRef<LeaseReply>> broker;
   private final LeaseDesk leases;
@@ -182,6 +185,7 @@ public final class ServiceActor
         ctx.messageAdapter(ReplicaView.class, ReplicaChanged::new), ChildStopped::new);
     this.outbox = new Outbox(ctx, gateway, settings.id(), clock, children, replicas);
     this.reconciler = new ListingReconciler(settings, core);
+    this.pollPace = new PollPace(core.clusters().get(settings.cluster()).pollInterval());
     this.meters = new ServiceMeters(SluiceMetrics.get(ctx.getSystem()), settings.id());
     this.broker = new LeaseBroker<>(settings, ActorRef::tell, Departures::nodeOf, meters);
     Departures.subscribe(ctx, NodeLeft::new);
@@ -217,6 +221,10 @@ public final class ServiceActor
           meters.refresh(status(s));       // every second and after each replica change, not per lease (hot path)
           return evaluate(s);
         })
+        .onCommand(PollSoon.class, (s, p) -> runtimeOnly(() -> {
+          outbox.listJobs(pollPace.maxAge());
+          pollSoon(p.step() + 1);
+        }))
         .onCommand(Polled.class, this::onPolled)
         .onCommand(PollFailed.class, (s, c) -> runtimeOnly(() -> health.listingFailed(c.reason())))
         .onCommand(SubmitSucceeded.class, this::onSubmitSucceeded)
@@ -226,6 +234,12 @@ public final class ServiceActor
         .onCommand(WaitExpired.class, (s, c) -> runtimeOnly(() -> broker.expire(c.leaseId(), () -> retryAfter.seconds(s))))
         .onCommand(ChildStopped.class, (s, c) -> runtimeOnly(() -> children.stopped(c.jobId(), s.jobs().get(c.jobId()))))
         .build();
+  }
+
+  /** Schedules the {@code step}-th extra listing after a submission, if the pace has one; a later submission restarts it. */
+  private void pollSoon(int step) {
+    Duration gap = pollPace.gapBefore(step);
+    if (gap != null) timers.startSingleTimer(TimerKey.POLL_SOON, new PollSoon(step), gap);
   }
 
   private ReplyEffect<Event, State> runtimeOnly(Runnable change) {
@@ -376,6 +390,7 @@ public final class ServiceActor
     return Effect().persist(new JobTracked(c.tag(), c.job().jobId(), clock.instant()))
         .thenRun(st -> {
           ctx.getLog().info("job {} submitted for {}", c.job().jobId(), settings.id());
+          pollSoon(0);                                     // a job that starts at once is seen at once
           meters.submitted();
           children.adopt(st.jobs().get(c.job().jobId()), c.job());
         })

@@ -41,7 +41,7 @@ class SharedListingTest {
 
   private SharedListing.Listing poll(ActorRef<SharedListing.Command> lister) {
     TestProbe<SharedListing.Listing> probe = testKit.createTestProbe();
-    lister.tell(new SharedListing.GetJobs(probe.getRef()));
+    lister.tell(new SharedListing.GetJobs(probe.getRef(), null));
     return probe.receiveMessage();
   }
 
@@ -59,13 +59,33 @@ class SharedListingTest {
     var lister = testKit.spawn(SharedListing.lister(cluster, REUSE, clock));
     TestProbe<SharedListing.Listing> a = testKit.createTestProbe();
     TestProbe<SharedListing.Listing> b = testKit.createTestProbe();
-    lister.tell(new SharedListing.GetJobs(a.getRef()));
-    lister.tell(new SharedListing.GetJobs(b.getRef()));
+    lister.tell(new SharedListing.GetJobs(a.getRef(), null));
+    lister.tell(new SharedListing.GetJobs(b.getRef(), null));
     a.expectNoMessage(Duration.ofMillis(100));
     next.complete(List.of());
     a.receiveMessage();
     b.receiveMessage();
     assertEquals(1, listings.get());
+  }
+
+  @Test void aPollWithAShorterMaxAgeListsAfreshOnceTheListingIsOlder() {
+    var lister = testKit.spawn(SharedListing.lister(cluster, REUSE, clock));
+    poll(lister);
+    clock.advance(Duration.ofMillis(100));
+    TestProbe<SharedListing.Listing> probe = testKit.createTestProbe();
+    lister.tell(new SharedListing.GetJobs(probe.getRef(), Duration.ofMillis(200)));   // young enough: reused
+    probe.receiveMessage();
+    assertEquals(1, listings.get());
+    clock.advance(Duration.ofMillis(150));
+    lister.tell(new SharedListing.GetJobs(probe.getRef(), Duration.ofMillis(200)));   // 250 ms old: listed again
+    probe.receiveMessage();
+    assertEquals(2, listings.get());
+    lister.tell(new SharedListing.GetJobs(probe.getRef(), Duration.ofHours(1)));      // never longer than the reuse period
+    probe.receiveMessage();
+    clock.advance(REUSE);
+    lister.tell(new SharedListing.GetJobs(probe.getRef(), Duration.ofHours(1)));
+    probe.receiveMessage();
+    assertEquals(3, listings.get());
   }
 
   @Test void aSubmitOrCancelMakesTheNextPollListAfresh() {

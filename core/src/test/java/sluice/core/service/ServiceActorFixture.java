@@ -33,11 +33,12 @@ abstract class ServiceActorFixture {
   CoreSettings.Orphans orphans = CoreSettings.Orphans.ADOPT;
   Duration submitRetryMin = Duration.ofMillis(100);
   Duration submitRetryMax = Duration.ofMillis(400);
+  Duration pollInterval = Duration.ofMillis(50);
 
   ServiceActorFixture(ActorTestKit testKit) { this.testKit = testKit; }
 
   CoreSettings core() {
-    return new CoreSettings("test", Map.of(), Map.of("c", new ClusterSettings("c", Duration.ofMillis(50))),
+    return new CoreSettings("test", Map.of(), Map.of("c", new ClusterSettings("c", pollInterval)),
         Duration.ofMillis(50), Duration.ofSeconds(3), submitRetryMin, submitRetryMax,
         new CoreSettings.Recovery(orphans, 3, Duration.ofSeconds(5)), Duration.ofSeconds(30));
   }
@@ -74,8 +75,12 @@ abstract class ServiceActorFixture {
   }
 
   void awaitStatus(ActorRef<ServiceActor.Command> service, Predicate<ServiceStatus> p, String what) {
+    awaitStatus(service, p, what, Duration.ofSeconds(10));
+  }
+
+  void awaitStatus(ActorRef<ServiceActor.Command> service, Predicate<ServiceStatus> p, String what, Duration within) {
     TestProbe<Object> probe = testKit.createTestProbe();
-    probe.awaitAssert(Duration.ofSeconds(10), () -> {
+    probe.awaitAssert(within, () -> {
       ServiceStatus s = status(service);
       if (!p.test(s)) throw new AssertionError(what + ", status: " + s);
       return null;

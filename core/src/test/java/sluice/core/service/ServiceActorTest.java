@@ -35,6 +35,15 @@ class ServiceActorTest extends ServiceActorFixture {
 
   ServiceActorTest() { super(testKit); }
 
+  @Test void aJobThatStartsRightAfterItsSubmissionIsSeenRunningWellBeforeTheNextRegularPoll() {
+    pollInterval = Duration.ofSeconds(8);                     // extra listings 1 s, 3 s and 7 s after the answer
+    var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
+    awaitSubmits(1);
+    cluster.run(cluster.onlyJob());
+    awaitStatus(service, s -> s.replicas().get(0).phase() == ReplicaPhase.RUNNING, "running before the 8 s poll",
+        Duration.ofMillis(2500));
+  }
+
   @Test void keepsMinReplicasAndRoutesOnlyToAReadyReplica() {
     var service = start(settings(1, 1, 4, 10, Duration.ofSeconds(10)));
     awaitSubmits(1);
