@@ -53,7 +53,9 @@ public final class LocalAgentTransport implements AgentTransport {
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     String classPath = System.getProperty("java.class.path");
     // Out of memory, the agent ends (its streams fail, the link starts a new one) rather than limp on half-broken.
-    cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError"));
+    // G1 in 320 MiB: 10,000 open streams hold ~190 MB, which the serial collector's old generation in 256 MiB met with
+    // full collections of up to 0.8 s every few seconds, stalling every stream (docs/operations.md "Agent").
+    cmd.addAll(List.of("-Xmx320m", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError"));
     cmd.addAll(ClassDataSharing.options(classPath, "agent", System.getenv()));
     cmd.addAll(List.of("-cp", classPath, "sluice.agent.AgentMain", "--config", agentConfig.toString()));
     stateDir.ifPresent(dir -> cmd.addAll(List.of("--state-dir", dir.toString())));
