@@ -390,7 +390,7 @@ public final class ServiceActor
     return Effect().persist(new JobTracked(c.tag(), c.job().jobId(), clock.instant()))
         .thenRun(st -> {
           ctx.getLog().info("job {} submitted for {}", c.job().jobId(), settings.id());
-          pollSoon(0);                                     // a job that starts at once is seen at once
+          pollSoon(0);                                     // a job that starts at once is seen soon (PollPace)
           meters.submitted();
           children.adopt(st.jobs().get(c.job().jobId()), c.job());
         })
