@@ -9,7 +9,6 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.concurrent.atomic.LongAdder;
 import sluice.bench.StreamLoad.Outcome;
 
@@ -47,43 +46,24 @@ final class SseConnection implements Closeable {
   /** Sends {@code request} and reads the whole answer; never throws: a failure is the outcome's error. */
   Outcome stream(byte[] request, LongAdder sink) {
     long sent = System.nanoTime();
-    Body body = new Body(sink);
-    int status = 0;
+    SseDecoder answer = new SseDecoder(sink);
     try {
       if (socket == null) connect();
       sent = System.nanoTime();
       out.write(request);
       out.flush();
-      String statusLine = line();
-      String[] parts = statusLine.split(" ", 3);
-      if (parts.length < 2 || !parts[0].startsWith("HTTP/1.")) throw new IOException("not an HTTP answer: " + statusLine);
-      status = Integer.parseInt(parts[1]);
-      boolean chunked = false;
-      long length = -1;
-      boolean close = parts[0].equals("HTTP/1.0");
-      for (String h; !(h = line()).isEmpty(); ) {
-        String lower = h.toLowerCase(Locale.ROOT);
-        if (lower.startsWith("transfer-encoding:") && lower.contains("chunked")) chunked = true;
-        else if (lower.startsWith("content-length:")) length = Long.parseLong(lower.substring(15).trim());
-        else if (lower.startsWith("connection:") && lower.contains("close")) close = true;
-      }
-      if (chunked) {
-        for (long size; (size = Long.parseLong(line().split(";", 2)[0].trim(), 16)) > 0; ) {
-          body.read(size, status);
-          if (!line().isEmpty()) throw new IOException("bad chunk end");
+      while (!answer.complete()) {
+        if (pos == lim && !fill()) {
+          answer.closed();
+          break;
         }
-        while (!line().isEmpty()) { /* trailers */ }
-      } else if (length >= 0) {
-        body.read(length, status);
-      } else {
-        close = true;
-        body.readToEnd(status);
+        pos += answer.feed(buf, pos, lim - pos);
       }
-      if (close) close();
-      return body.outcome(sent, status, null);
+      if (!answer.keepAlive()) close();
+      return answer.outcome(sent, null);
     } catch (IOException | RuntimeException e) {
       close();
-      return body.outcome(sent, status, e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+      return answer.outcome(sent, e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
     }
   }
 
@@ -105,20 +85,6 @@ final class SseConnection implements Closeable {
     return lim > 0;
   }
 
-  /** A CRLF-ended ASCII line without its end. */
-  private String line() throws IOException {
-    StringBuilder b = new StringBuilder();
-    while (true) {
-      if (pos == lim && !fill()) throw new IOException("connection closed mid-answer");
-      byte c = buf[pos++];
-      if (c == '\n') {
-        int n = b.length();
-        return n > 0 && b.charAt(n - 1) == '\r' ? b.substring(0, n - 1) : b.toString();
-      }
-      b.append((char) c);
-    }
-  }
-
   @Override public void close() {
     if (socket == null) return;
     try {
@@ -127,68 +93,5 @@ final class SseConnection implements Closeable {
       // closing anyway
     }
     socket = null;
-  }
-
-  /** The body as it passes: events counted, the last bytes kept to see [DONE], the start of an error body. */
-  private final class Body {
-    final LongAdder sink;
-    final byte[] tail = new byte[StreamLoad.TAIL];
-    long seen;
-    final StringBuilder error = new StringBuilder();
-    long firstByte;
-    long events;
-    boolean newline;
-
-    Body(LongAdder sink) {
-      this.sink = sink;
-    }
-
-    void read(long n, int status) throws IOException {
-      while (n > 0) {
-        if (pos == lim && !fill()) throw new IOException("connection closed mid-body");
-        int take = (int) Math.min(n, lim - pos);
-        consume(take, status);
-        n -= take;
-      }
-    }
-
-    void readToEnd(int status) throws IOException {
-      while (pos < lim || fill()) consume(lim - pos, status);
-    }
-
-    private void consume(int len, int status) {
-      if (firstByte == 0) firstByte = System.nanoTime();
-      if (status != 200 && error.length() < 200) error.append(new String(buf, pos, Math.min(len, 200), StandardCharsets.UTF_8));
-      long found = 0;
-      boolean nl = newline;
-      for (int i = pos, end = pos + len; i < end; i++) {
-        if (buf[i] == '\n') {
-          if (nl) {
-            found++;
-            nl = false;
-          } else {
-            nl = true;
-          }
-        } else {
-          nl = false;
-        }
-      }
-      newline = nl;
-      seen += len;
-      int keep = Math.min(len, tail.length);
-      System.arraycopy(tail, keep, tail, 0, tail.length - keep);
-      System.arraycopy(buf, pos + len - keep, tail, tail.length - keep, keep);
-      pos += len;
-      events += found;
-      if (found > 0) sink.add(found);
-    }
-
-    Outcome outcome(long sent, int status, String failure) {
-      boolean done = StreamLoad.endsWithDone(tail);
-      String e = failure != null ? failure
-          : status != 200 ? "HTTP " + status + ": " + error.toString().replace('\n', ' ').trim()
-          : !done ? "ended without [DONE] after " + events + " events" + StreamLoad.lastEvent(tail, seen) : null;
-      return new Outcome(status, sent, firstByte, System.nanoTime(), events, done, e);
-    }
   }
 }

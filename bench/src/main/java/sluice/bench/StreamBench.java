@@ -159,12 +159,10 @@ final class StreamBench {
    */
   static StreamRow.Concurrent concurrent(Stack stack, String key, StreamPlan p, Map<Long, String> owners) throws InterruptedException {
     URI base = stack.baseUri();
-    HttpClient slowHttp = Api.client();
-    HttpClient probeHttp = Api.client();
-    HttpRequest slow = StreamLoad.request(base, key, stack.model(), p.slowTokens(), p.slowDelayMs(), Duration.ofSeconds(60));
-    HttpRequest quick = StreamLoad.request(base, key, stack.model(), 4, 0, Duration.ofSeconds(30));
+    HttpClient metricsHttp = Api.client();
+    byte[] slow = SseConnection.request(base, key, StreamLoad.body(stack.model(), p.slowTokens(), p.slowDelayMs()));
+    byte[] quick = SseConnection.request(base, key, StreamLoad.body(stack.model(), 4, 0));
     Duration limit = Duration.ofMillis((long) p.slowTokens() * p.slowDelayMs()).plusSeconds(60);
-    LongAdder ignored = new LongAdder();
     ConcurrentLinkedQueue<CompletableFuture<Outcome>> probes = new ConcurrentLinkedQueue<>();
     ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "bench-probe");
@@ -183,7 +181,7 @@ final class StreamBench {
           Thread.sleep(1000);
           long at = System.nanoTime();
           List<StreamRow.Peak> procs = peak(owners);
-          Long heapNow = stack.metricsUri().map(u -> heapUsed(probeHttp, u)).orElse(null);
+          Long heapNow = stack.metricsUri().map(u -> heapUsed(metricsHttp, u)).orElse(null);
           synchronized (readings) {
             readings.add(new Reading(at, procs, heapNow));
           }
@@ -193,16 +191,24 @@ final class StreamBench {
       }
     }, "bench-peak");
     sampler.setDaemon(true);
-    try {
+    // Slow streams and probes on selector threads of their own: a probe's first byte is not read after a round of
+    // ten thousand streams' events.
+    try (SseCrowd slowStreams = new SseCrowd(base, "bench-slow-streams");
+         SseCrowd probeStreams = new SseCrowd(base, "bench-probe-streams")) {
       sampler.start();
-      timer.scheduleAtFixedRate(() -> probes.add(StreamLoad.open(probeHttp, quick, ignored, Duration.ofSeconds(30))),
+      timer.scheduleAtFixedRate(() -> probes.add(probeStreams.open(quick, Duration.ofSeconds(30))),
           0, p.probeEvery().toMillis(), TimeUnit.MILLISECONDS);
       for (int i = 0; i < p.streams(); i++) {
         ClosedLoop.sleepUntil(start + i * 1_000_000_000L / p.openPerSecond());
-        all.add(StreamLoad.open(slowHttp, slow, ignored, limit));
+        all.add(slowStreams.open(slow, limit));
       }
       lastOpened = System.nanoTime();
       CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).join();
+      timer.shutdownNow();
+      timer.awaitTermination(5, TimeUnit.SECONDS);
+      CompletableFuture.allOf(probes.toArray(CompletableFuture[]::new)).join();
+    } catch (IOException e) {
+      throw new IllegalStateException("the bench's stream client did not start", e);
     } finally {
       timer.shutdownNow();
       sampler.interrupt();

@@ -47,8 +47,8 @@ final class StreamReport {
         + "from the same bench JVM, which counts SSE events by their blank-line ends without parsing them. The streams "
         + "back to back and the long stream go through kept-alive blocking HTTP/1.1 connections that decode the "
         + "chunks themselves (the cheapest client the JDK allows: the JDK `HttpClient` cost about as much CPU per "
-        + "event as mock-llm); the slow streams through the JDK `HttpClient`'s async API, a callback per stream on "
-        + "its selector thread, no thread per stream.\n\n");
+        + "event as mock-llm); the slow streams and the probes beside them through non-blocking connections on one "
+        + "selector thread each (one for the streams, one for the probes), no thread per stream.\n\n");
 
     b.append("### One long stream\n\n");
     b.append("A stream of ").append(Report.fmt(p.longTokens(), 0)).append(" tokens with no delay between them, ")

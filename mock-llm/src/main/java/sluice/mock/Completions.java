@@ -13,24 +13,30 @@ final class Completions {
 
     private final MockLlmConfig config;
     private final Counters counters;
+    private final Pacer pacer;
     private final AtomicLong ids = new AtomicLong();
 
-    Completions(MockLlmConfig config, Counters counters) {
+    Completions(MockLlmConfig config, Counters counters, Pacer pacer) {
         this.config = config;
         this.counters = counters;
+        this.pacer = pacer;
     }
 
-    void handle(HttpExchange exchange, Kind kind) throws IOException {
+    /**
+     * Answers a completion; returns true when a paced stream took the exchange over (the {@link Pacer} closes it),
+     * false when the answer is complete and the caller closes the exchange.
+     */
+    boolean handle(HttpExchange exchange, Kind kind) throws IOException {
         JsonNode body = Exchanges.readJsonObject(exchange);
         CompletionRequest request = CompletionRequest.parse(kind, body, config.model(), config.tokens(), config.tokenDelay());
         counters.completionAccepted(request.promptTokens());
         Envelope envelope = new Envelope(
                 kind.idPrefix + ids.incrementAndGet(), System.currentTimeMillis() / 1000, config.model());
         if (request.stream()) {
-            stream(exchange, request, envelope);
-        } else {
-            respond(exchange, request, envelope);
+            return stream(exchange, request, envelope);
         }
+        respond(exchange, request, envelope);
+        return false;
     }
 
     private void respond(HttpExchange exchange, CompletionRequest request, Envelope envelope) throws IOException {
@@ -44,57 +50,24 @@ final class Completions {
                 Tokens.text(request.seed(), tokens), request.finishReason(), request.usage()));
     }
 
-    private void stream(HttpExchange exchange, CompletionRequest request, Envelope envelope) {
-        counters.streamStarted();
-        boolean ended = false;
+    /** Tokens with a pause between them go to the pacer; without one they are written here, in one go. */
+    private boolean stream(HttpExchange exchange, CompletionRequest request, Envelope envelope) {
+        TokenStream stream = new TokenStream(exchange, request, envelope, counters);
         try {
-            SseWriter sse = SseWriter.open(exchange);
-            if (generate(sse, request, envelope)) {
-                // Counted before the terminator: a client that has seen [DONE] must find the stream counted.
-                counters.streamEnded(true);
-                ended = true;
-                sse.done();
+            stream.open();
+            if (!request.tokenDelay().isZero() && stream.tokensLeft()) {
+                pacer.start(stream, exchange);
+                return true;
             }
+            while (stream.tokensLeft()) {
+                stream.writeToken();
+            }
+            stream.finish();
         } catch (IOException clientGone) {
-            // A failed write means nobody is listening: stop now instead of sleeping through the rest.
-        } finally {
-            if (!ended) {
-                counters.streamEnded(false);
-            }
+            // A failed write means nobody is listening: stop now.
+            stream.abort();
         }
-    }
-
-    /** Writes every event but [DONE]; returns false when interrupted (server closing) part-way. */
-    private boolean generate(SseWriter sse, CompletionRequest request, Envelope envelope) throws IOException {
-        Kind kind = request.kind();
-        boolean usageField = request.includeUsage();
-        if (kind == Kind.CHAT) {
-            sse.event(OpenAiJson.chatChunk(envelope, "assistant", "", null, usageField, usageSoFar(request, 0)));
-        }
-        for (int i = 0; i < request.completionTokens(); i++) {
-            if (!pause(request.tokenDelay())) {
-                return false;
-            }
-            String token = Tokens.token(request.seed(), i);
-            Usage soFar = usageSoFar(request, i + 1);
-            sse.event(kind == Kind.CHAT
-                    ? OpenAiJson.chatChunk(envelope, null, token, null, usageField, soFar)
-                    : OpenAiJson.textChunk(envelope, token, null, usageField, soFar));
-            counters.generated(1);
-        }
-        Usage all = usageSoFar(request, request.completionTokens());
-        sse.event(kind == Kind.CHAT
-                ? OpenAiJson.chatChunk(envelope, null, null, request.finishReason(), usageField, all)
-                : OpenAiJson.textChunk(envelope, "", request.finishReason(), usageField, all));
-        if (request.includeUsage()) {
-            sse.event(OpenAiJson.usageChunk(kind, envelope, request.usage()));
-        }
-        return true;
-    }
-
-    /** The usage object of a chunk under continuous_usage_stats, or null (OpenAI's "usage": null) without it. */
-    private static Usage usageSoFar(CompletionRequest request, int generated) {
-        return request.continuousUsage() ? request.usageSoFar(generated) : null;
+        return false;
     }
 
     /** Sleeps; returns false (interrupt status kept) if the server is closing underneath us. */

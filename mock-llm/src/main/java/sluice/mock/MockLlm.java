@@ -51,15 +51,17 @@ public final class MockLlm implements AutoCloseable {
     private final ExecutorService executor;
     private final Counters counters;
     private final Router router;
+    private final Pacer pacer;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private MockLlm(MockLlmConfig config, HttpServer server, ExecutorService executor, Counters counters,
-            Router router) {
+            Router router, Pacer pacer) {
         this.config = config;
         this.server = server;
         this.executor = executor;
         this.counters = counters;
         this.router = router;
+        this.pacer = pacer;
     }
 
     /**
@@ -73,11 +75,12 @@ public final class MockLlm implements AutoCloseable {
         HttpServer server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), BACKLOG);
         ExecutorService executor = newExecutor(config.threads());
         Counters counters = new Counters();
-        Router router = new Router(config, counters, readyAt);
+        Pacer pacer = new Pacer();
+        Router router = new Router(config, counters, readyAt, pacer);
         server.createContext("/", router);
         server.setExecutor(executor);
         server.start();
-        return new MockLlm(config, server, executor, counters, router);
+        return new MockLlm(config, server, executor, counters, router, pacer);
     }
 
     public MockLlmConfig config() {
@@ -104,13 +107,14 @@ public final class MockLlm implements AutoCloseable {
         return counters.snapshot();
     }
 
-    /** Stops listening, drops open connections and interrupts running generations. Idempotent. */
+    /** Stops listening, drops open connections and ends running generations as aborted. Idempotent. */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
         server.stop(0);
+        pacer.close();
         executor.shutdownNow();
         try {
             executor.awaitTermination(5, TimeUnit.SECONDS);

@@ -16,7 +16,8 @@ import java.util.Set;
  * @param tokens       completion tokens generated when a request gives no max_tokens (the cap otherwise)
  * @param tokenDelay   pause before each generated token, to simulate a slow model
  * @param startupDelay simulated model loading; /health and /v1 answer 503 until it has elapsed
- * @param threads      size of the handler thread pool; each open stream occupies one thread
+ * @param threads      size of the handler thread pool; a stream with a token delay holds one only until its
+ *                     first event (its tokens are then written by the pacer)
  * @param apiKey       when set, /v1/* and /stats need {@code Authorization: Bearer <apiKey>} (as vLLM's --api-key);
  *                     /health stays open; null = no key
  * @param logRequests  one stdout line per /v1 request with its X-Request-Id, as vLLM logs it (off: the bench measures

@@ -11,7 +11,8 @@ import java.util.Map;
 /**
  * The single handler behind "/": routes by exact path, so unknown paths and wrong methods get
  * OpenAI-style errors instead of the JDK server's HTML pages, and guarantees every exchange is
- * answered and closed whatever happens inside an endpoint.
+ * answered and closed whatever happens inside an endpoint, unless a paced stream took it over
+ * (its {@link Pacer} closes it).
  */
 final class Router implements HttpHandler {
 
@@ -19,7 +20,21 @@ final class Router implements HttpHandler {
 
     @FunctionalInterface
     private interface Endpoint {
+        /** Returns true when the exchange was handed over and must be left open. */
+        boolean handle(HttpExchange exchange) throws IOException;
+    }
+
+    @FunctionalInterface
+    private interface Answer {
         void handle(HttpExchange exchange) throws IOException;
+    }
+
+    /** An endpoint that answers before it returns. */
+    private static Endpoint answers(Answer answer) {
+        return exchange -> {
+            answer.handle(exchange);
+            return false;
+        };
     }
 
     private record Route(String method, Endpoint endpoint) {
@@ -35,20 +50,20 @@ final class Router implements HttpHandler {
     private final byte[] models;
     private final byte[] model;
 
-    Router(MockLlmConfig config, Counters counters, long readyAtNanos) {
+    Router(MockLlmConfig config, Counters counters, long readyAtNanos, Pacer pacer) {
         this.config = config;
         this.counters = counters;
         this.readyAtNanos = readyAtNanos;
         this.models = OpenAiJson.models(config.model());
         this.model = OpenAiJson.model(config.model());
-        Completions completions = new Completions(config, counters);
+        Completions completions = new Completions(config, counters, pacer);
         this.routes = Map.of(
-                "/health", new Route("GET", this::health),
-                "/stats", new Route("GET", this::stats),
-                "/v1/models", new Route("GET", exchange -> Exchanges.sendJson(exchange, 200, models)),
+                "/health", new Route("GET", answers(this::health)),
+                "/stats", new Route("GET", answers(this::stats)),
+                "/v1/models", new Route("GET", answers(exchange -> Exchanges.sendJson(exchange, 200, models))),
                 "/v1/chat/completions", new Route("POST", exchange -> completions.handle(exchange, Kind.CHAT)),
                 "/v1/completions", new Route("POST", exchange -> completions.handle(exchange, Kind.TEXT)),
-                "/v1/embeddings", new Route("POST", this::embeddings));
+                "/v1/embeddings", new Route("POST", answers(this::embeddings)));
     }
 
     boolean ready() {
@@ -57,8 +72,9 @@ final class Router implements HttpHandler {
 
     @Override
     public void handle(HttpExchange exchange) {
+        boolean handedOver = false;
         try {
-            dispatch(exchange);
+            handedOver = dispatch(exchange);
         } catch (ApiException e) {
             fail(exchange, e);
         } catch (IOException e) {
@@ -66,11 +82,13 @@ final class Router implements HttpHandler {
         } catch (RuntimeException e) {
             fail(exchange, new ApiException(500, "internal error: " + e, "server_error", null, null));
         } finally {
-            exchange.close();
+            if (!handedOver) {
+                exchange.close();
+            }
         }
     }
 
-    private void dispatch(HttpExchange exchange) throws IOException {
+    private boolean dispatch(HttpExchange exchange) throws IOException {
         String path = exchange.getRequestURI().getPath();
         boolean api = path.startsWith("/v1/");
         if (api) {
@@ -97,7 +115,7 @@ final class Router implements HttpHandler {
             String id = exchange.getRequestHeaders().getFirst("X-Request-Id");
             System.out.println("request " + (id == null ? "-" : id.replaceAll("[^A-Za-z0-9._:-]", "?")) + " " + method + " " + path);
         }
-        route.endpoint().handle(exchange);
+        return route.endpoint().handle(exchange);
     }
 
     /** Constant-time comparison, like a real server's key check. */
@@ -115,7 +133,7 @@ final class Router implements HttpHandler {
         if (route == null && path.startsWith(MODELS_PREFIX)) {
             // Model ids may contain slashes (org/name), so take everything after the prefix.
             String id = path.substring(MODELS_PREFIX.length());
-            return new Route("GET", exchange -> retrieveModel(exchange, id));
+            return new Route("GET", answers(exchange -> retrieveModel(exchange, id)));
         }
         return route;
     }

@@ -15,6 +15,8 @@ import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
@@ -105,6 +107,36 @@ final class MockLlmLifecycleTest {
                 }
             }
             awaitStats(http, s -> s.streamsAborted() == 1 && s.activeStreams() == 0);
+        }
+    }
+
+    /** Streams that pause between tokens wait without a thread: many more are open at once than handler threads. */
+    @Test
+    void pacedStreamsOutnumberTheHandlerThreads() throws Exception {
+        int streams = 60;
+        MockLlmConfig config = MockLlmConfig.defaults().withTokens(5).withTokenDelay(Duration.ofMillis(200)).withThreads(4);
+        try (MockLlm server = MockLlm.start(config)) {
+            TestHttp http = new TestHttp(server);
+            List<CompletableFuture<HttpResponse<String>>> answers = new ArrayList<>();
+            for (int i = 0; i < streams; i++) {
+                answers.add(http.client.sendAsync(
+                        http.postRequest(CHAT, TestHttp.chatBody("mock-llm", "slow " + i, "\"stream\":true")),
+                        HttpResponse.BodyHandlers.ofString()));
+            }
+            awaitStats(http, s -> s.activeStreams() == streams);
+            long serverThreads = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().startsWith("mock-llm-")).count();
+            assertTrue(serverThreads <= 4 + Math.max(2, Runtime.getRuntime().availableProcessors()),
+                    "no thread per open stream: " + serverThreads);
+            for (CompletableFuture<HttpResponse<String>> answer : answers) {
+                String body = answer.get().body();
+                assertEquals(5, body.split("\"content\":\"", -1).length - 2, body); // the role chunk has "content":"" too
+                assertTrue(body.endsWith("data: [DONE]\n\n"), body);
+            }
+            MockLlmStats stats = http.stats();
+            assertEquals(streams, stats.streamsCompleted());
+            assertEquals(5L * streams, stats.completionTokens());
+            assertEquals(0, stats.activeStreams());
         }
     }
 
