@@ -279,7 +279,7 @@ final class Report {
         .append(d.answer().replace("`", "'")).append("`).\n\n");
     b.append("**Paths.**\n\n");
     b.append("| path | request travels |\n|---|---|\n");
-    b.append("| direct | client → mock-llm (`java -Xmx1g -XX:+UseSerialGC -jar mock-llm.jar`, as the job script "
+    b.append("| direct | client → mock-llm (`java -Xmx1g -XX:+UseG1GC -jar mock-llm.jar`, as the job script "
         + "runs it with the bench's `MOCK_LLM_JAVA_OPTS`) |\n");
     b.append("| nginx | client → Debian's nginx (`/usr/sbin/nginx`, master + 1 worker, its own config in a temp folder: "
         + "HTTP/1.1 keep-alive to the upstream, `proxy_buffering off`, no access log) → the same mock-llm as direct; "

@@ -29,9 +29,12 @@ public final class SseEvents {
         .filter(b -> !b.isEmpty());
   }
 
-  /** Comment lines while no event flows, so proxies and clients do not drop a silent connection. */
+  /**
+   * Comment lines while no event flows, so proxies and clients do not drop a silent connection: one after {@code every}
+   * to 1.5 × {@code every} of silence ({@link KeepAliveComments}).
+   */
   public static Flow<ByteString, ByteString, NotUsed> keepAlive(Duration every) {
-    return Flow.<ByteString>create().keepAlive(every, () -> KEEP_ALIVE);
+    return Flow.fromGraph(new KeepAliveComments(every, KEEP_ALIVE));
   }
 
   /** Index just past the last event terminator ("\n\n" or "\r\n\r\n"), or 0 if there is none. */

@@ -123,6 +123,9 @@ public final class UsageMeter {
       int end = eventEnd(b, pos);
       if (end < 0) break;                                  // an unterminated tail (a stream that broke off): as is
       byte[] replacement = event(b, pos, end, policy);
+      // A piece that is one event, as on a stream whose tokens come one at a time, needs no builder: with 8,000 slow
+      // streams open, a builder and its buffers per event were 9 % of the gateway's allocation (async-profiler).
+      if (replacement != null && pos == 0 && end == b.length) return ByteString.fromArrayUnsafe(replacement);
       if (replacement != null) {
         if (out == null) out = new ByteStringBuilder();
         out.putBytes(b, copied, pos - copied);
