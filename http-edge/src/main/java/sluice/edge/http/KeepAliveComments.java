@@ -12,10 +12,11 @@ import org.apache.pekko.stream.stage.TimerGraphStageLogic;
 import org.apache.pekko.util.ByteString;
 
 /**
- * Passes a stream's pieces and inserts {@code comment} when none has gone out for {@code every}, checked on a timer
- * that ticks every half of it: a comment follows between {@code every} and 1.5 × {@code every} of silence. Pekko's
- * {@code keepAlive} cancels and schedules a timer for every element; with 10,000 streams of one token a second that
- * was 10,000 timer tasks a second through the scheduler, where this stage has one fixed timer per stream.
+ * Passes a stream's pieces and inserts {@code comment} once none has gone out for {@code every}. Pekko's
+ * {@code keepAlive} does the same by cancelling and scheduling a timer for every element; with 10,000 streams of one
+ * token a second that was 10,000 timer tasks a second through the scheduler. Here a piece only notes its time, and the
+ * one timer of the stream, when it fires, either sends the comment or sleeps until {@code every} after the last piece:
+ * a timer task per {@code every} of a stream, not per piece.
  */
 final class KeepAliveComments extends GraphStage<FlowShape<ByteString, ByteString>> {
   private static final Object TICK = "tick";
@@ -23,14 +24,12 @@ final class KeepAliveComments extends GraphStage<FlowShape<ByteString, ByteStrin
   private final Inlet<ByteString> in = Inlet.create("KeepAliveComments.in");
   private final Outlet<ByteString> out = Outlet.create("KeepAliveComments.out");
   private final FlowShape<ByteString, ByteString> shape = FlowShape.of(in, out);
-  private final long everyNanos;
-  private final Duration tick;
+  private final Duration every;
   private final ByteString comment;
 
   KeepAliveComments(Duration every, ByteString comment) {
     if (every.isNegative() || every.isZero()) throw new IllegalArgumentException("keep-alive interval must be positive: " + every);
-    this.everyNanos = every.toNanos();
-    this.tick = every.dividedBy(2).isZero() ? every : every.dividedBy(2);
+    this.every = every;
     this.comment = comment;
   }
 
@@ -61,14 +60,20 @@ final class KeepAliveComments extends GraphStage<FlowShape<ByteString, ByteStrin
       }
 
       @Override public void preStart() {
-        scheduleWithFixedDelay(TICK, tick, tick);
+        scheduleOnce(TICK, every);
       }
 
       @Override public void onTimer(Object key) {
         long now = System.nanoTime();
-        if (now - lastOut >= everyNanos && isAvailable(out)) {
-          lastOut = now;
-          push(out, comment);
+        Duration silent = Duration.ofNanos(now - lastOut);
+        if (silent.compareTo(every) < 0) {
+          scheduleOnce(TICK, every.minus(silent));     // a piece went out meanwhile: due every after it
+        } else {
+          if (isAvailable(out)) {                      // else the client is not reading: nothing to keep alive
+            lastOut = now;
+            push(out, comment);
+          }
+          scheduleOnce(TICK, every);
         }
       }
     };

@@ -30,8 +30,8 @@ public final class SseEvents {
   }
 
   /**
-   * Comment lines while no event flows, so proxies and clients do not drop a silent connection: one after {@code every}
-   * to 1.5 × {@code every} of silence ({@link KeepAliveComments}).
+   * Comment lines while no event flows, so proxies and clients do not drop a silent connection: one after each
+   * {@code every} of silence ({@link KeepAliveComments}).
    */
   public static Flow<ByteString, ByteString, NotUsed> keepAlive(Duration every) {
     return Flow.fromGraph(new KeepAliveComments(every, KEEP_ALIVE));
