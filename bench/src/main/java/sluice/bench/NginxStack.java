@@ -33,7 +33,9 @@ final class NginxStack implements Stack {
    * @param connections client connections the worker must hold at once; each also holds one to mock-llm
    */
   static String config(Path dir, int port, int upstreamPort, int connections) {
-    int workerConnections = Math.max(1024, 2 * connections + 256);
+    // Upstream connections count too, and so do the idle ones nginx keeps from the earlier rows (client and upstream):
+    // with 2 x 10,064 + 256 it logged "worker_connections are not enough, reusing connections" beside 10,000 streams.
+    int workerConnections = Math.max(1024, 2 * connections + 1024);
     return """
         daemon off;
         master_process on;

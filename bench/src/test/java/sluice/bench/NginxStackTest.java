@@ -19,7 +19,7 @@ class NginxStackTest {
 
   @Test void aWorkerHoldsBothSidesOfEveryStream() {
     // 1,000 client connections and 1,000 to mock-llm, plus room for the probe and the other rows.
-    assertTrue(NginxStack.config(Path.of("/t"), 1, 2, 1000).contains("worker_connections 2256;"));
-    assertTrue(NginxStack.config(Path.of("/t"), 1, 2, 10).contains("worker_connections 1024;"));
+    assertTrue(NginxStack.config(Path.of("/t"), 1, 2, 1000).contains("worker_connections 3024;"));
+    assertTrue(NginxStack.config(Path.of("/t"), 1, 2, 10).contains("worker_connections 1044;"));
   }
 }
