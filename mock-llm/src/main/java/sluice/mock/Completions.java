@@ -53,10 +53,12 @@ final class Completions {
     /** Tokens with a pause between them go to the pacer; without one they are written here, in one go. */
     private boolean stream(HttpExchange exchange, CompletionRequest request, Envelope envelope) {
         TokenStream stream = new TokenStream(exchange, request, envelope, counters);
+        boolean handedOver = false;
         try {
             stream.open();
             if (!request.tokenDelay().isZero() && stream.tokensLeft()) {
                 pacer.start(stream, exchange);
+                handedOver = true;
                 return true;
             }
             while (stream.tokensLeft()) {
@@ -65,7 +67,10 @@ final class Completions {
             stream.finish();
         } catch (IOException clientGone) {
             // A failed write means nobody is listening: stop now.
-            stream.abort();
+        } finally {
+            if (!handedOver) {
+                stream.abort();                  // counts it aborted unless finish() counted it completed
+            }
         }
         return false;
     }
