@@ -23,8 +23,9 @@ final class DirectStack implements Stack {
   /**
    * mock-llm's JVM options on every path the bench starts (MOCK_LLM_JAVA_OPTS of sbatch/mock-llm.sbatch, and of the
    * sandbox's bench service): its default 256 MiB heap collected without end under 10,000 open connections. G1, because
-   * mock-llm answers the probe too: with 10,000 slow streams the serial collector's young pauses took 0.35-0.55 s each,
-   * and the parallel one had a 0.9 s full collection; G1 had 0.7 s of pauses over the whole run and no full one.
+   * mock-llm answers the probe too: with 10,000 slow streams the serial collector's young pauses took 0.35-0.56 s each
+   * (a bench run); in one harness run each, the parallel collector had a 0.9 s full collection, G1 0.7 s of young
+   * pauses in all and no full one.
    */
   static final List<String> MOCK_JVM = List.of("-Xmx1g", "-XX:+UseG1GC");
 

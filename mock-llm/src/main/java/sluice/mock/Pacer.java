@@ -12,8 +12,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Writes the tokens of streams that pause between tokens from a few scheduler threads, so an open stream costs no
  * thread while it waits. With a sleeping handler thread per stream, 10,000 slow streams in the bench meant 10,128
- * threads in mock-llm and about a core of CPU spent waking them; mock-llm stands in for a model server on GPU nodes,
- * so that cost only took CPU from the path being measured. Writes stay blocking (the JDK server's response stream): a
+ * threads in mock-llm, which used about a core; mock-llm stands in for a model server on GPU nodes, so that cost only
+ * took CPU from the path being measured. Writes stay blocking (the JDK server's response stream): a
  * client that stops reading holds a pacer thread once its socket buffers are full, which a client reading tokens
  * that come with pauses does not reach.
  */

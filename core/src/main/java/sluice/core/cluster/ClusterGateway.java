@@ -17,7 +17,8 @@ public interface ClusterGateway {
 
   /**
    * As {@link #jobs()}, from a listing taken no more than {@code maxAge} ago: a gateway that reuses one listing for
-   * several polls lists afresh when its listing is older; one that lists on every call needs nothing more.
+   * several polls lists afresh when its listing is older; one that lists on every call needs nothing more. A null
+   * {@code maxAge} is as old as the gateway reuses a listing anyway.
    */
   default CompletionStage<List<JobSnapshot>> jobs(Duration maxAge) { return jobs(); }
 

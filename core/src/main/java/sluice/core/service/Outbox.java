@@ -40,7 +40,7 @@ final class Outbox {
   /** @param maxAge how old a shared listing may be to answer (null: as old as the cluster reuses one) */
   void listJobs(Duration maxAge) {
     Instant asked = clock.instant();
-    ctx.pipeToSelf(maxAge == null ? gateway.jobs() : gateway.jobs(maxAge), (jobs, err) -> err == null ? new ServiceActor.Polled(jobs, asked)
+    ctx.pipeToSelf(gateway.jobs(maxAge), (jobs, err) -> err == null ? new ServiceActor.Polled(jobs, asked)
         : new ServiceActor.PollFailed(StartHealth.rootMessage(err)));
   }
 
