@@ -131,7 +131,8 @@ final class StreamReport {
         .append(Report.fmt(p.slowDelayMs(), 0)).append(" ms (`\"mock_token_delay_ms\": ").append(p.slowDelayMs())
         .append("` in the body: mock-llm's per-request delay), while a probe sends a short stream (4 tokens, no delay) "
             + "every ").append(p.probeEvery().toMillis()).append(" ms beside them, from the first slow stream until "
-            + "the last one ended. *Probe TTFB* = probe sent → first byte of its body. The processes are read every second "
+            + "the last one ended. *Probe TTFB* = probe sent → first byte of its body; each probe opens a new connection, "
+            + "so the connect is part of it. The processes are read every second "
             + "until the last slow stream ended; *open at peak* = slow streams that had their first byte and had not "
             + "ended at the reading when the most were open, and the table below is that reading. A path that starts "
             + "streams slower than they are opened never has them all open at once.\n\n");

@@ -35,8 +35,20 @@ class LocalSchedulerTest {
         LocalScheduler.defaultRunnerCommand(), Clock.systemUTC());
   }
 
+  /**
+   * Cancels what runs and waits for every job's runner to exit: a runner writes its job's last state into the temp dir
+   * after the cancel, and JUnit failed to delete the dir when it did so during the deletion.
+   */
   @AfterEach void cancelEverything() throws Exception {
     for (JobInfo j : scheduler.jobs()) if (!j.state().isFinal()) scheduler.cancel(j.id());
+    for (JobInfo j : scheduler.jobs()) {
+      await(j.id(), x -> x.state().isFinal());
+      Long runner = LocalJob.readStatus(dir.resolve("state/jobs/" + j.id())).runnerPid();
+      if (runner != null) {
+        var exited = ProcessHandle.of(runner).map(ProcessHandle::onExit).orElse(null);
+        if (exited != null) exited.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      }
+    }
   }
 
   private ServiceSpec service(String name, String script, String timeLimit) throws IOException {
