@@ -8,6 +8,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** Single events as other servers may write them: spacing, escapes, CRLF, member order, and events that are no chunk. */
@@ -90,6 +92,37 @@ class UsageMeterEventsTest {
     UsageMeter meter = new UsageMeter(CLOCK);
     ByteString out = Streams.sse(testKit.system(), meter, asked.include, asked.continuous, List.of(ByteString.fromString(event)));
     assertEquals(expected, out.utf8String());
+  }
+
+  /**
+   * Many events in one piece, each rewritten on its own: the piece is rebuilt in one array, which must also grow when
+   * a short usage value becomes {@code null} in event after event.
+   */
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(Asked.class)
+  void aPieceOfManyEventsIsRewrittenEventByEvent(Asked asked) throws Exception {
+    List<String> events = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      events.add("data: {\"choices\":[{\"delta\":{\"content\":\"t" + i + "\"}}],\"usage\":" + i % 10 + "}\n\n");
+      events.add(": keep\n\n");                            // not a chunk: as it is
+      events.add("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":" + i + "}}\n\n");
+    }
+    events.add("data: [DONE]\n\n");
+    StringBuilder expected = new StringBuilder();
+    for (String event : events) {
+      UsageMeter alone = new UsageMeter(CLOCK);
+      expected.append(Streams.sse(testKit.system(), alone, asked.include, asked.continuous,
+          List.of(ByteString.fromString(event))).utf8String());
+    }
+
+    UsageMeter meter = new UsageMeter(CLOCK);
+    ByteString out = Streams.sse(testKit.system(), meter, asked.include, asked.continuous,
+        List.of(ByteString.fromString(String.join("", events))));
+
+    assertEquals(expected.toString(), out.utf8String());
+    assertEquals(Optional.of(new TokenUsage(1, 39)), meter.usage());
+    assertTrue(meter.reachedEnd());
+    if (asked == Asked.INCLUDE) assertTrue(out.utf8String().contains("\"usage\":null}"), out.utf8String());
   }
 
   @Test
