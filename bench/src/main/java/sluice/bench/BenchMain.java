@@ -225,11 +225,40 @@ public final class BenchMain {
     return JournalReport.complete(data);
   }
 
+  /**
+   * The class-data archives (docs/operations.md "Fast start") older than the jar they were made for: a jar rebuilt
+   * alone (e.g. with -Dsluice.cds.skip=true) leaves them behind, and every JVM of the stack then starts without them.
+   */
+  static List<String> staleArchives(Path home) throws IOException {
+    Map<String, List<String>> archivesByJar = Map.of(
+        "http-edge/target/sluice.jar", List.of("sluice.jsa", "sluice.agent.jsa", "sluice.runner.jsa"),
+        "mock-llm/target/mock-llm.jar", List.of("mock-llm.jsa"));
+    List<String> stale = new ArrayList<>();
+    for (var e : new TreeMap<>(archivesByJar).entrySet()) {
+      Path jar = home.resolve(e.getKey());
+      if (!Files.isRegularFile(jar)) continue;
+      for (String name : e.getValue()) {
+        Path archive = jar.resolveSibling(name);
+        if (Files.isRegularFile(archive)
+            && Files.getLastModifiedTime(archive).compareTo(Files.getLastModifiedTime(jar)) < 0) {
+          stale.add(home.relativize(archive).toString());
+        }
+      }
+    }
+    return stale;
+  }
+
   /** Measures every path in turn and writes the report; true when every path was measured without errors. */
   static boolean run(Path home, Path outFile, String sandboxDir, Settings settings, String command, PrintStream out,
                      PrintStream err) throws IOException, InterruptedException {
     for (String jar : List.of("http-edge/target/sluice.jar", "slurm-agent/target/slurm-agent.jar", "mock-llm/target/mock-llm.jar")) {
       if (!Files.isRegularFile(home.resolve(jar))) throw new IOException(home.resolve(jar) + " is missing: build with mvn -DskipTests package");
+    }
+    List<String> stale = staleArchives(home);
+    if (!stale.isEmpty()) {
+      throw new IOException("class-data archives older than their jar: " + String.join(", ", stale) + ". A JVM ignores "
+          + "them without a word and starts slower, which the start targets would measure: rebuild them with bin/sluice "
+          + "cds (or a full mvn -DskipTests install), or delete them to measure a start without them");
     }
     Path work = home.resolve("bench/target/run");
     deleteTree(work);
