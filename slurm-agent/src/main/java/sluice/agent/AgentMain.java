@@ -63,7 +63,7 @@ public final class AgentMain {
 
   /**
    * At most this many idle connections to model servers stay open for reuse. The JDK 17 client keeps every connection
-   * of a burst (its pool has no bound) for 20 minutes: a minute after 2,000 streams at once through the bench's gateway
+   * of a burst (its pool has no bound) for 20 minutes: about 40 s after 2,000 streams at once through the bench's gateway
    * config the agent still held 1,100 idle connections to mock-llm, and mock-llm as many, with 30 MB of the agent's heap
    * in use after a full collection (14.7 MB of it byte arrays). At that rate 10,000 streams would leave about 130 MB in
    * a 320 MiB heap (arithmetic), for G1 to mark again and again. Past this many, a connection is closed when its

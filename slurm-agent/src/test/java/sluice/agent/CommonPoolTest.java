@@ -1,6 +1,5 @@
 package sluice.agent;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
@@ -10,8 +9,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -19,6 +16,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import sluice.agent.testing.ChildJvm;
 
 /**
  * The agent's HTTP client hands every response to CompletableFuture's default executor. On a login node with fewer than
@@ -35,14 +33,7 @@ class CommonPoolTest {
   }
 
   private static int threadsStartedOnTwoProcessors(boolean helper) throws Exception {
-    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-    Process p = new ProcessBuilder(List.of(java.toString(), "-XX:ActiveProcessorCount=2", "-cp",
-        System.getProperty("java.class.path"), Requests.class.getName(), Boolean.toString(helper)))
-        .redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-    assertEquals(0, p.exitValue(), out);
-    return Integer.parseInt(out.substring(out.lastIndexOf('\n') + 1).strip());
+    return ChildJvm.lastNumber(List.of("-XX:ActiveProcessorCount=2"), Requests.class, Boolean.toString(helper));
   }
 
   /** Run in the child JVM: {@value REQUESTS} requests sent as the agent sends them; prints the threads they started. */

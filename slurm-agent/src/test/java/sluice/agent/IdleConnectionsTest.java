@@ -1,6 +1,5 @@
 package sluice.agent;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
@@ -10,7 +9,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,6 +20,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import sluice.agent.testing.ChildJvm;
 
 /**
  * After a burst of streams the agent's HTTP client keeps at most {@link AgentMain#HTTP_POOL_SIZE} idle connections to
@@ -40,15 +39,9 @@ class IdleConnectionsTest {
   }
 
   private static int openSocketsAfterBurst(boolean agentDefaults) throws Exception {
-    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
     // The JDK's server would close idle connections past 200 on its own; a model server may keep them all.
-    Process p = new ProcessBuilder(List.of(java.toString(), "-Dsun.net.httpserver.maxIdleConnections=1000",
-        "-cp", System.getProperty("java.class.path"),
-        Burst.class.getName(), Boolean.toString(agentDefaults))).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-    assertEquals(0, p.exitValue(), out);
-    return Integer.parseInt(out.substring(out.lastIndexOf('\n') + 1).strip());
+    return ChildJvm.lastNumber(List.of("-Dsun.net.httpserver.maxIdleConnections=1000"), Burst.class,
+        Boolean.toString(agentDefaults));
   }
 
   /** Run in the child JVM: {@value AT_ONCE} exchanges open at once, then the sockets still open once they settle. */
